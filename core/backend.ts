@@ -1,0 +1,44 @@
+/**
+ * Backends: where tensor data lives and where primitive kernels run.
+ *
+ * The contract is narrow, as in tfjs-core's kernel registry but without the ceremony: a backend
+ * stores buffers and runs a primitive *by name*. Each primitive file registers its own kernel for
+ * each backend, so swapping one kernel (say, a WebAssembly SIMD matmul) touches one place and never
+ * the primitive's vjp or its callers.
+ */
+import type { DType, TypedArray } from './dtype.js';
+import type { Shape } from './shape.js';
+
+/** Shape and dtype: all an op needs to know of a value to check it (JAX's "abstract value"). */
+export interface Aval { readonly shape: Shape; readonly dtype: DType }
+
+/** A concrete argument handed to a kernel: the backend's buffer and its aval. */
+export interface KernelArg<B = unknown> extends Aval { readonly buf: B }
+
+export type Kernel<B = unknown, A = any> = (inputs: KernelArg<B>[], attrs: A, out: Aval) => B;
+
+export interface Backend<B = unknown> {
+  readonly name: string;
+  /** Copy host data into a new buffer. The caller never touches `data` again. */
+  upload(data: TypedArray, aval: Aval): B;
+  /** Read a buffer back to host memory as a fresh typed array the caller may keep. */
+  read(buf: B, aval: Aval): TypedArray;
+  /** The kernel this backend runs for a primitive, if it has one. */
+  kernel(prim: string): Kernel<B> | undefined;
+}
+
+const registry = new Map<string, Backend<any>>();
+let current = 'cpu';
+
+export function registerBackend(b: Backend<any>): void { registry.set(b.name, b); }
+
+export function getBackend(name: string = current): Backend<any> {
+  const b = registry.get(name);
+  if (!b) throw new Error(`backend '${name}' is not available; known: ${[...registry.keys()].join(', ')}`);
+  return b;
+}
+
+/** The backend new tensors are created on. `setBackend('cpu')` */
+export function setBackend(name: string): void { getBackend(name); current = name; }
+export function currentBackend(): string { return current; }
+export function backendNames(): string[] { return [...registry.keys()]; }

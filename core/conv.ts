@@ -1,0 +1,109 @@
+/**
+ * Convolution and pooling in any number of spatial dimensions, as compositions: unfold the windows
+ * into columns (im2col), then one batched matmul with the filters. Their gradients come for free from
+ * unfold's (fold) and matmul's rules, and grad of grad works.
+ * Layout is channels-first, as PyTorch: x [batch, channels, ...spatial], w [out, in / groups, ...kernel].
+ */
+import { fmt, OpError, sizeOf } from './shape.js';
+import type { Tensor } from './tensor.js';
+import { matmul } from './prims/matmul.js';
+import { max } from './prims/max.js';
+import { reshape } from './prims/reshape.js';
+import { unfold, type Window, windowOut } from './prims/unfold.js';
+import { mean } from './ops.js';
+
+export type Padding = number | readonly number[] | readonly (readonly [number, number])[] | 'same' | 'valid';
+
+export interface ConvOptions {
+  stride?: number | readonly number[];
+  padding?: Padding;
+  dilation?: number | readonly number[];
+  groups?: number;
+}
+
+function perAxis(op: string, name: string, v: number | readonly number[] | undefined, d: number, dflt: number): number[] {
+  const a = v === undefined ? new Array(d).fill(dflt) : typeof v === 'number' ? new Array(d).fill(v) : [...v];
+  if (a.length !== d || !a.every((x) => Number.isInteger(x) && x >= 1)) {
+    throw new OpError(op, `${name} ${JSON.stringify(v)} must be a positive integer or one per spatial axis (${d})`);
+  }
+  return a;
+}
+
+/** [before, after] padding per axis; 'same' as TensorFlow (output = ceil(input / stride)). */
+function resolvePadding(op: string, p: Padding | undefined, spatial: readonly number[], kernel: number[], stride: number[], dilation: number[]): [number, number][] {
+  const d = spatial.length;
+  if (p === undefined || p === 'valid') return new Array(d).fill(0).map(() => [0, 0]);
+  if (p === 'same') {
+    return spatial.map((s, i) => {
+      const out = Math.ceil(s / stride[i]);
+      const total = Math.max(0, (out - 1) * stride[i] + (kernel[i] - 1) * dilation[i] + 1 - s);
+      return [Math.floor(total / 2), total - Math.floor(total / 2)];
+    });
+  }
+  if (typeof p === 'number') return new Array(d).fill(0).map(() => [p, p]);
+  if (p.length === d && p.every((x) => typeof x === 'number')) return (p as number[]).map((x) => [x, x]);
+  if (p.length === d && p.every((x) => Array.isArray(x) && x.length === 2)) return (p as [number, number][]).map(([a, b]) => [a, b]);
+  throw new OpError(op, `padding ${JSON.stringify(p)} must be 'same', 'valid', a number, one per axis, or [before, after] per axis`);
+}
+
+/**
+ * N-D convolution (cross-correlation, as in PyTorch): x [B, C, ...S], w [O, C / groups, ...K].
+ * `conv(x, w, {stride: 2, padding: 'same'})`; 1-, 2- and 3-D by the rank of w.
+ */
+export function conv(x: Tensor, w: Tensor, opts: ConvOptions = {}): Tensor {
+  const D = w.rank - 2;
+  if (D < 1) throw new OpError('conv', `weights must be [out, in / groups, ...kernel], got ${fmt(w.shape)}`);
+  if (x.rank !== D + 2) throw new OpError('conv', `a ${D}-D kernel ${fmt(w.shape)} needs input [batch, channels, ${D} spatial axes], got ${fmt(x.shape)}`);
+  const [B, C, ...S] = x.shape;
+  const [O, Cg, ...K] = w.shape;
+  const groups = opts.groups ?? 1;
+  if (!Number.isInteger(groups) || groups < 1 || C % groups !== 0 || O % groups !== 0 || Cg * groups !== C) {
+    throw new OpError('conv', `input has ${C} channels and weights ${fmt(w.shape)} expect ${Cg} per group x ${groups} group(s)`);
+  }
+  const stride = perAxis('conv', 'stride', opts.stride, D, 1);
+  const dilation = perAxis('conv', 'dilation', opts.dilation, D, 1);
+  const win: Window = { kernel: K, stride, dilation, padding: resolvePadding('conv', opts.padding, S, K, stride, dilation) };
+  const outS = windowOut('conv', S, win);
+  const cols = unfold(x, win); // [B, C * prod(K), L]
+  const kp = sizeOf(K), L = sizeOf(outS);
+  const y = groups === 1
+    ? matmul(reshape(w, [O, C * kp]), cols)
+    : matmul(reshape(w, [groups, O / groups, Cg * kp]), reshape(cols, [B, groups, Cg * kp, L]));
+  return reshape(y, [B, O, ...outS]);
+}
+
+export interface PoolOptions {
+  /** Window size per spatial axis (or one for all). */
+  kernel: number | readonly number[];
+  /** Default: the window size (non-overlapping windows). */
+  stride?: number | readonly number[];
+  padding?: Padding;
+}
+
+/**
+ * Max over sliding windows of x [B, C, ...S]; padded positions never win (they hold -inf).
+ * `maxPool(x, {kernel: 2})` halves every spatial axis.
+ */
+export function maxPool(x: Tensor, opts: PoolOptions): Tensor {
+  const D = x.rank - 2;
+  if (D < 1) throw new OpError('maxPool', `input must be [batch, channels, ...spatial], got ${fmt(x.shape)}`);
+  const [B, C, ...S] = x.shape;
+  const kernel = perAxis('maxPool', 'kernel', opts.kernel, D, 1);
+  const stride = perAxis('maxPool', 'stride', opts.stride ?? kernel, D, 1);
+  const dilation = new Array(D).fill(1);
+  const win: Window = { kernel, stride, dilation, padding: resolvePadding('maxPool', opts.padding, S, kernel, stride, dilation) };
+  const outS = windowOut('maxPool', S, win);
+  const cols = reshape(unfold(x, win, -Infinity), [B, C, sizeOf(kernel), sizeOf(outS)]);
+  return reshape(max(cols, 2), [B, C, ...outS]);
+}
+
+const spatialAxes = (x: Tensor, op: string): number[] => {
+  if (x.rank < 3) throw new OpError(op, `input must be [batch, channels, ...spatial], got ${fmt(x.shape)}`);
+  return [...Array(x.rank - 2).keys()].map((i) => i + 2);
+};
+
+/** Max over all spatial axes: [B, C, ...S] -> [B, C]. */
+export const globalMaxPool = (x: Tensor): Tensor => max(x, spatialAxes(x, 'globalMaxPool'));
+
+/** Mean over all spatial axes: [B, C, ...S] -> [B, C]. */
+export const globalAvgPool = (x: Tensor): Tensor => mean(x, spatialAxes(x, 'globalAvgPool'));

@@ -1,0 +1,58 @@
+/**
+ * The public face of core/: tensors, ops, autodiff, random keys, pytrees and backends.
+ * `import * as np from './core/index.js'` then `np.grad(x => np.sum(np.mul(x, x)))(np.tensor([1, 2]))`.
+ */
+import './cpu/backend.js';
+
+export { Tensor, isTensor } from './tensor.js';
+export type { DType, TypedArray } from './dtype.js';
+export { OpError, type Shape } from './shape.js';
+export { tensor, zeros, ones, full, zerosLike, onesLike, arange, linspace, eye, type NestedArray } from './creation.js';
+export { setBackend, currentBackend, backendNames, getBackend } from './backend.js';
+export { allPrimitives, type Primitive } from './primitive.js';
+
+export { neg } from './prims/neg.js';
+export { exp } from './prims/exp.js';
+export { log } from './prims/log.js';
+export { sqrt } from './prims/sqrt.js';
+export { tanh } from './prims/tanh.js';
+export { abs } from './prims/abs.js';
+export { sign } from './prims/sign.js';
+export { astype } from './prims/cast.js';
+export { add } from './prims/add.js';
+export { sub } from './prims/sub.js';
+export { mul } from './prims/mul.js';
+export { div } from './prims/div.js';
+export { pow } from './prims/pow.js';
+export { maximum } from './prims/maximum.js';
+export { minimum } from './prims/minimum.js';
+export { equal, less, greater, lessEqual, greaterEqual } from './prims/compare.js';
+export { where } from './prims/where.js';
+export { sum } from './prims/sum.js';
+export { max } from './prims/max.js';
+export { argmax } from './prims/argmax.js';
+export { reshape } from './prims/reshape.js';
+export { transpose } from './prims/transpose.js';
+export { broadcastTo } from './prims/broadcastTo.js';
+export { slice } from './prims/slice.js';
+export { pad } from './prims/pad.js';
+export { concat } from './prims/concat.js';
+export { gather } from './prims/gather.js';
+export { scatterAdd } from './prims/scatterAdd.js';
+export { matmul, matmulT } from './prims/matmul.js';
+export { unfold } from './prims/unfold.js';
+export { fold } from './prims/fold.js';
+export type { TensorLike } from './prims/_elementwise.js';
+
+export {
+  mean, variance, min, relu, sigmoid, square, logSumExp, logSoftmax, softmax, l2Normalize,
+  expandDims, squeeze, stack, flatten, logicalNot, oneHot, crossEntropy, reciprocal, clip,
+} from './ops.js';
+export { conv, maxPool, globalMaxPool, globalAvgPool, type ConvOptions, type PoolOptions, type Padding } from './conv.js';
+export { vjp, grad, valueAndGrad, jvp, customVjp, stopGradient, type GradOptions } from './autodiff.js';
+export { flatten as treeFlatten, unflatten as treeUnflatten, treeMap, treeZip, treeLeaves, type TreeDef } from './pytree.js';
+export { cpuThreads } from './cpu/pool.js';
+
+import * as random from './random.js';
+export { random };
+export type { Key } from './random.js';

@@ -1,0 +1,37 @@
+/**
+ * A primitive is a name plus rules (autodidax's vocabulary): a shape rule that checks inputs and
+ * gives the output's shape and dtype, kernels per backend, and a vjp rule written with public ops
+ * (so the pullback itself can be differentiated). Everything else in the library composes these.
+ */
+import type { Aval, Kernel } from './backend.js';
+import type { Tensor } from './tensor.js';
+
+export interface Primitive<A = {}> {
+  readonly name: string;
+  /** Check the inputs and give the output's aval, or throw an OpError naming the op. */
+  infer(inputs: readonly Aval[], attrs: A): Aval;
+  /**
+   * Cotangents for each input given the output's cotangent `ct`; `null` where an input gets none
+   * (integer inputs, indices, masks). Written with public ops only. Absent for ops with no derivative.
+   * `need[i]` says whether input i is being differentiated; a rule may skip the others' work.
+   */
+  vjp?(ct: Tensor, inputs: readonly Tensor[], out: Tensor, attrs: A, need: readonly boolean[]): (Tensor | null)[];
+  /** Kernels by backend name. */
+  readonly kernels: Record<string, Kernel<any, A>>;
+}
+
+const prims = new Map<string, Primitive<any>>();
+
+/** Register a primitive; its kernels are looked up by backends through `kernelFor`. */
+export function definePrimitive<A>(p: Primitive<A>): Primitive<A> {
+  if (prims.has(p.name)) throw new Error(`primitive '${p.name}' defined twice`);
+  prims.set(p.name, p);
+  return p;
+}
+
+export function kernelFor(backend: string, prim: string): Kernel | undefined {
+  return prims.get(prim)?.kernels[backend];
+}
+
+/** Every primitive, for table-driven tests. */
+export function allPrimitives(): Primitive<any>[] { return [...prims.values()]; }

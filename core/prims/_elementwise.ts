@@ -1,0 +1,142 @@
+/**
+ * Shared machinery of the elementwise primitives: the shape rule (numpy broadcasting), lifting JS
+ * numbers to tensors (weakly typed, as in JAX), and CPU loop generators. It imports no primitive
+ * but cast, so the op files can call its helpers while the module graph is still loading.
+ *
+ * The loops are generated per op with `new Function`, so each op gets its own copy of the loop and
+ * V8 inlines that op's scalar function into it instead of calling through a shared, megamorphic site.
+ */
+import type { Aval, Kernel, KernelArg } from '../backend.js';
+import { getBackend } from '../backend.js';
+import { alloc, type DType, promote, type TypedArray } from '../dtype.js';
+import { definePrimitive, type Primitive } from '../primitive.js';
+import { broadcastShapes, broadcastStrides, OpError, sameShape } from '../shape.js';
+import { Tensor, isTensor } from '../tensor.js';
+import { bind } from '../trace.js';
+import { astype } from './cast.js';
+
+/** What ops accept where a tensor is expected: a tensor, or a plain number (weakly typed). */
+export type TensorLike = Tensor | number | boolean;
+
+/** A scalar tensor of `dtype` on the backend of `like` (or the current one). */
+export function scalar(v: number, dtype: DType = 'float32', like?: Tensor): Tensor {
+  const backend = like ? like.concrete().backend! : getBackend();
+  const data = alloc(dtype, 1);
+  data[0] = v;
+  return Tensor.fromBuffer(backend, backend.upload(data, { shape: [], dtype }), [], dtype);
+}
+
+/** Lift operands to tensors: numbers take the dtype of the tensors they meet. */
+export function lift(op: string, xs: readonly (TensorLike | unknown)[]): Tensor[] {
+  const ts = xs.filter(isTensor) as Tensor[];
+  for (const x of xs) {
+    if (!isTensor(x) && typeof x !== 'number' && typeof x !== 'boolean') {
+      throw new OpError(op, `expected a tensor or a number, got ${x === null ? 'null' : typeof x}`);
+    }
+  }
+  const dtype = ts.length ? ts.map((t) => t.dtype).reduce(promote) : 'float32';
+  const like = ts[0];
+  return xs.map((x) => (isTensor(x) ? x : scalar(Number(x), weakDtype(x as number | boolean, dtype), like)));
+}
+
+/** The dtype a JS number or boolean takes beside tensors of `dtype` (JAX's weak typing). */
+function weakDtype(x: number | boolean, dtype: DType): DType {
+  if (typeof x === 'boolean') return dtype;
+  if (dtype === 'bool') return Number.isInteger(x) ? 'int32' : 'float32';
+  if (dtype === 'int32' && !Number.isInteger(x)) return 'float32';
+  return dtype;
+}
+
+// ---- CPU loops ----
+
+type Loop = (...args: any[]) => void;
+
+const UNARY_SRC = 'for (let i = 0; i < n; i++) out[i] = f(x[i]);';
+
+/** out[i] = f(a[i'], b[i'']) over the broadcast shape; strides are 0 along broadcast axes. */
+const BINARY_SRC = `
+  const n = out.length;
+  if (n === 0) return;
+  if (same) { for (let i = 0; i < n; i++) out[i] = f(a[i], b[i]); return; }
+  if (a.length === 1) { const a0 = a[0]; for (let i = 0; i < n; i++) out[i] = f(a0, b[i]); return; }
+  if (b.length === 1) { const b0 = b[0]; for (let i = 0; i < n; i++) out[i] = f(a[i], b0); return; }
+  const r = shape.length, last = shape[r - 1], la = sa[r - 1], lb = sb[r - 1];
+  const idx = new Int32Array(r);
+  let ia = 0, ib = 0, k = 0;
+  for (let o = n / last; o > 0; o--) {
+    for (let j = 0; j < last; j++) out[k++] = f(a[ia + j * la], b[ib + j * lb]);
+    for (let d = r - 2; d >= 0; d--) {
+      idx[d]++; ia += sa[d]; ib += sb[d];
+      if (idx[d] < shape[d]) break;
+      ia -= sa[d] * shape[d]; ib -= sb[d] * shape[d]; idx[d] = 0;
+    }
+  }`;
+
+export function unaryKernel(f: (x: number) => number): Kernel<TypedArray> {
+  const loop = new Function('f', 'x', 'out', 'n', UNARY_SRC) as Loop;
+  return ([x], _attrs, out) => {
+    const res = alloc(out.dtype, x.buf.length);
+    loop(f, x.buf, res, res.length);
+    return res;
+  };
+}
+
+export function binaryKernel(f: (a: number, b: number) => number): Kernel<TypedArray> {
+  const loop = new Function('f', 'a', 'b', 'out', 'shape', 'sa', 'sb', 'same', BINARY_SRC) as Loop;
+  return ([a, b], _attrs, out) => {
+    const res = alloc(out.dtype, out.shape.reduce((p, q) => p * q, 1));
+    loop(f, a.buf, b.buf, res, out.shape, broadcastStrides(a.shape, out.shape),
+      broadcastStrides(b.shape, out.shape), sameShape(a.shape, b.shape));
+    return res;
+  };
+}
+
+// ---- definitions ----
+
+type VjpRule = NonNullable<Primitive['vjp']>;
+
+/** Define an elementwise unary primitive; `outDtype` defaults to the input's dtype. */
+export function defineUnary(name: string, f: (x: number) => number, vjp?: VjpRule,
+  opts: { floatOnly?: boolean; outDtype?: DType } = {}): Primitive {
+  return definePrimitive<{}>({
+    name,
+    infer([x]) {
+      if (opts.floatOnly && x.dtype !== 'float32' && x.dtype !== 'float64') {
+        throw new OpError(name, `needs a float tensor, got ${x.dtype}; cast it with astype(x, 'float32')`);
+      }
+      return { shape: x.shape, dtype: opts.outDtype ?? x.dtype };
+    },
+    vjp,
+    kernels: { cpu: unaryKernel(f) as Kernel<any, {}> },
+  });
+}
+
+/** Define an elementwise binary primitive with broadcasting; both inputs share one dtype. */
+export function defineBinary(name: string, f: (a: number, b: number) => number, vjp?: VjpRule,
+  opts: { outDtype?: DType } = {}): Primitive {
+  return definePrimitive<{}>({
+    name,
+    infer([a, b]): Aval {
+      if (a.dtype !== b.dtype) throw new OpError(name, `dtypes differ: ${a.dtype} and ${b.dtype}`);
+      return { shape: broadcastShapes(name, a.shape, b.shape), dtype: opts.outDtype ?? a.dtype };
+    },
+    vjp,
+    kernels: { cpu: binaryKernel(f) as Kernel<any, {}> },
+  });
+}
+
+/** Apply a unary primitive to a tensor or number. */
+export function applyUnary(p: Primitive, x: TensorLike): Tensor {
+  return bind(p, lift(p.name, [x]), {});
+}
+
+/** Apply a binary primitive, promoting both operands to a common dtype first. */
+export function applyBinary(p: Primitive, a: TensorLike, b: TensorLike): Tensor {
+  let [x, y] = lift(p.name, [a, b]);
+  const dt = promote(x.dtype, y.dtype);
+  if (x.dtype !== dt) x = astype(x, dt);
+  if (y.dtype !== dt) y = astype(y, dt);
+  return bind(p, [x, y], {});
+}
+
+export type { KernelArg };

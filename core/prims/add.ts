@@ -1,0 +1,9 @@
+/** add: a + b with broadcasting. vjp: ct to both, summed back to each input's shape. */
+import { applyBinary, defineBinary, type TensorLike } from './_elementwise.js';
+import { unbroadcast } from './_unbroadcast.js';
+
+export const addP = defineBinary('add', (a, b) => a + b,
+  (ct, [a, b]) => [unbroadcast(ct, a.shape), unbroadcast(ct, b.shape)]);
+
+/** Elementwise a + b, broadcasting. `add(tensor([1, 2]), 10)` → [11, 12] */
+export const add = (a: TensorLike, b: TensorLike) => applyBinary(addP, a, b);

@@ -1,0 +1,46 @@
+/** broadcastTo: repeat a tensor along new or size-1 axes (numpy rules). vjp: sum back (unbroadcast). */
+import type { Kernel } from '../backend.js';
+import { alloc, type TypedArray } from '../dtype.js';
+import { definePrimitive } from '../primitive.js';
+import { broadcastShapes, broadcastStrides, fmt, OpError, sameShape, type Shape, sizeOf } from '../shape.js';
+import type { Tensor } from '../tensor.js';
+import { bind } from '../trace.js';
+import { unbroadcast } from './_unbroadcast.js';
+
+const cpu: Kernel<TypedArray, { shape: Shape }> = ([x], _attrs, out) => {
+  const res = alloc(out.dtype, sizeOf(out.shape));
+  const n = res.length, shape = out.shape, r = shape.length;
+  if (n === 0) return res;
+  const src = x.buf;
+  if (src.length === 1) { res.fill(src[0]); return res; }
+  const st = broadcastStrides(x.shape, shape);
+  const last = shape[r - 1], ls = st[r - 1];
+  const idx = new Int32Array(r);
+  let i = 0, k = 0;
+  for (let o = n / last; o > 0; o--) {
+    if (ls === 1) { res.set(src.subarray(i, i + last), k); k += last; }
+    else { const v = src[i]; for (let j = 0; j < last; j++) res[k++] = v; }
+    for (let d = r - 2; d >= 0; d--) {
+      idx[d]++; i += st[d];
+      if (idx[d] < shape[d]) break;
+      i -= st[d] * shape[d]; idx[d] = 0;
+    }
+  }
+  return res;
+};
+
+export const broadcastToP = definePrimitive<{ shape: Shape }>({
+  name: 'broadcastTo',
+  infer([x], { shape }) {
+    const b = broadcastShapes('broadcastTo', x.shape, shape);
+    if (!sameShape(b, shape)) throw new OpError('broadcastTo', `cannot broadcast ${fmt(x.shape)} to ${fmt(shape)}`);
+    return { shape, dtype: x.dtype };
+  },
+  vjp: (ct, [x]) => [unbroadcast(ct, x.shape)],
+  kernels: { cpu },
+});
+
+/** Repeat `x` to `shape` by numpy broadcasting. `broadcastTo(tensor([1, 2]), [3, 2])` */
+export function broadcastTo(x: Tensor, shape: readonly number[]): Tensor {
+  return sameShape(x.shape, shape) ? x : bind(broadcastToP, [x], { shape: [...shape] });
+}

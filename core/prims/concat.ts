@@ -1,0 +1,57 @@
+/** concat: join tensors along an existing axis. vjp: slice the cotangent back into the pieces. */
+import type { Kernel } from '../backend.js';
+import { alloc, promote, type TypedArray } from '../dtype.js';
+import { definePrimitive } from '../primitive.js';
+import { fmt, normAxis, OpError, sizeOf } from '../shape.js';
+import type { Tensor } from '../tensor.js';
+import { bind } from '../trace.js';
+import { astype } from './cast.js';
+import { slice } from './slice.js';
+
+type Attrs = { axis: number };
+
+const cpu: Kernel<TypedArray, Attrs> = (xs, { axis }, out) => {
+  const res = alloc(out.dtype, sizeOf(out.shape));
+  const outer = sizeOf(out.shape.slice(0, axis)), row = sizeOf(out.shape.slice(axis));
+  let off = 0;
+  for (const x of xs) {
+    const w = sizeOf(x.shape.slice(axis));
+    for (let o = 0; o < outer; o++) res.set(x.buf.subarray(o * w, (o + 1) * w), o * row + off);
+    off += w;
+  }
+  return res;
+};
+
+export const concatP = definePrimitive<Attrs>({
+  name: 'concat',
+  infer(xs, { axis }) {
+    const s0 = xs[0].shape;
+    for (const x of xs) {
+      if (x.shape.length !== s0.length || x.shape.some((d, i) => i !== axis && d !== s0[i])) {
+        throw new OpError('concat', `shapes ${xs.map((t) => fmt(t.shape)).join(', ')} differ off axis ${axis}`);
+      }
+    }
+    const shape = [...s0];
+    shape[axis] = xs.reduce((a, x) => a + x.shape[axis], 0);
+    return { shape, dtype: xs[0].dtype };
+  },
+  vjp(ct, xs, _out, { axis }) {
+    let off = 0;
+    return xs.map((x) => {
+      const begin = x.shape.map((_, i) => (i === axis ? off : 0));
+      off += x.shape[axis];
+      return slice(ct, begin, x.shape);
+    });
+  },
+  kernels: { cpu },
+});
+
+/** Join along `axis` (default 0). `concat([tensor([1]), tensor([2, 3])])` → [1, 2, 3] */
+export function concat(xs: readonly Tensor[], axis = 0): Tensor {
+  if (xs.length === 0) throw new OpError('concat', 'needs at least one tensor');
+  if (xs.some((x) => x.rank === 0)) throw new OpError('concat', 'cannot join scalars; use stack');
+  const ax = normAxis('concat', axis, xs[0].rank);
+  if (xs.length === 1) return xs[0];
+  const dt = xs.map((x) => x.dtype).reduce(promote);
+  return bind(concatP, xs.map((x) => astype(x, dt)), { axis: ax });
+}

@@ -1,0 +1,47 @@
+/**
+ * fold (col2im): the adjoint of unfold. Columns [B, C * prod(kernel), L] are added back into an input
+ * of spatial shape S at the positions unfold read them from (overlapping windows add up).
+ * vjp: unfold the cotangent.
+ */
+import type { Kernel } from '../backend.js';
+import { alloc, type TypedArray } from '../dtype.js';
+import { definePrimitive } from '../primitive.js';
+import { fmt, OpError, sizeOf, type Shape } from '../shape.js';
+import type { Tensor } from '../tensor.js';
+import { bind } from '../trace.js';
+import { im2colWalk, unfold, type Window, windowOut } from './unfold.js';
+
+type Attrs = Window & { spatial: number[] };
+
+const cpu: Kernel<TypedArray, Attrs> = ([cols], attrs, out) => {
+  const [B, C] = out.shape, S = attrs.spatial;
+  const outS = windowOut('fold', S, attrs);
+  const plane = sizeOf(S), n = sizeOf(attrs.kernel) * sizeOf(outS);
+  const map = new Int32Array(n);
+  im2colWalk(S, outS, attrs, (_kk, s, d) => { map[d] = s; });
+  const acc = new Float64Array(plane), res = alloc(out.dtype, sizeOf(out.shape)), src = cols.buf;
+  for (let p = 0; p < B * C; p++) {
+    acc.fill(0);
+    const co = p * n;
+    for (let j = 0; j < n; j++) { const s = map[j]; if (s >= 0) acc[s] += src[co + j]; }
+    res.set(acc, p * plane);
+  }
+  return res;
+};
+
+export const foldP = definePrimitive<Attrs>({
+  name: 'fold',
+  infer([cols], attrs) {
+    const kp = sizeOf(attrs.kernel), L = sizeOf(windowOut('fold', attrs.spatial, attrs));
+    if (cols.shape.length !== 3 || cols.shape[1] % kp !== 0 || cols.shape[2] !== L) {
+      throw new OpError('fold', `columns ${fmt(cols.shape)} do not match kernel ${fmt(attrs.kernel)} over ${fmt(attrs.spatial)} (expected [B, C*${kp}, ${L}])`);
+    }
+    return { shape: [cols.shape[0], cols.shape[1] / kp, ...attrs.spatial], dtype: cols.dtype };
+  },
+  vjp: (ct, _cols, _out, { spatial: _s, ...w }) => [unfold(ct, w)],
+  kernels: { cpu },
+});
+
+/** Add columns back into an input of spatial shape `spatial` (the adjoint of unfold). */
+export const fold = (cols: Tensor, spatial: Shape, w: Window): Tensor =>
+  bind(foldP, [cols], { kernel: w.kernel, stride: w.stride, padding: w.padding, dilation: w.dilation, spatial: [...spatial] });

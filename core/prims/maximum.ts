@@ -1,0 +1,16 @@
+/**
+ * maximum: the larger of a and b, broadcasting; nan if either is nan.
+ * NOTE: at a tie the cotangent goes to b, so relu(x) = maximum(x, 0) has derivative 0 at x = 0.
+ */
+import { applyBinary, defineBinary, type TensorLike } from './_elementwise.js';
+import { unbroadcast } from './_unbroadcast.js';
+import { greater } from './compare.js';
+import { where } from './where.js';
+
+export const maximumP = defineBinary('maximum', (a, b) => (a > b || a !== a ? a : b), (ct, [a, b]) => {
+  const m = greater(a, b);
+  return [unbroadcast(where(m, ct, 0), a.shape), unbroadcast(where(m, 0, ct), b.shape)];
+});
+
+/** Elementwise maximum, broadcasting. `maximum(tensor([1, 5]), 3)` → [3, 5] */
+export const maximum = (a: TensorLike, b: TensorLike) => applyBinary(maximumP, a, b);

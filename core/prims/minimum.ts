@@ -1,0 +1,13 @@
+/** minimum: the smaller of a and b, broadcasting; nan if either is nan. NOTE: at a tie the cotangent goes to b. */
+import { applyBinary, defineBinary, type TensorLike } from './_elementwise.js';
+import { unbroadcast } from './_unbroadcast.js';
+import { less } from './compare.js';
+import { where } from './where.js';
+
+export const minimumP = defineBinary('minimum', (a, b) => (a < b || a !== a ? a : b), (ct, [a, b]) => {
+  const m = less(a, b);
+  return [unbroadcast(where(m, ct, 0), a.shape), unbroadcast(where(m, 0, ct), b.shape)];
+});
+
+/** Elementwise minimum, broadcasting. `minimum(tensor([1, 5]), 3)` → [1, 3] */
+export const minimum = (a: TensorLike, b: TensorLike) => applyBinary(minimumP, a, b);

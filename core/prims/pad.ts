@@ -1,0 +1,46 @@
+/** pad: surround a tensor with a constant (0 by default). vjp: slice the cotangent's interior. */
+import type { Kernel } from '../backend.js';
+import { alloc, type TypedArray } from '../dtype.js';
+import { definePrimitive } from '../primitive.js';
+import { fmt, OpError, sizeOf, stridesOf } from '../shape.js';
+import type { Tensor } from '../tensor.js';
+import { bind } from '../trace.js';
+import { slice } from './slice.js';
+
+type Attrs = { pads: [number, number][]; value: number };
+
+const cpu: Kernel<TypedArray, Attrs> = ([x], { pads, value }, out) => {
+  const res = alloc(out.dtype, sizeOf(out.shape));
+  if (value !== 0) res.fill(value);
+  const shape = x.shape, r = shape.length, n = x.buf.length;
+  if (n === 0) return res;
+  if (r === 0) { res[0] = x.buf[0]; return res; }
+  const ost = stridesOf(out.shape), last = shape[r - 1];
+  let o = pads.reduce((acc, [lo], d) => acc + lo * ost[d], 0), i = 0;
+  const idx = new Int32Array(r);
+  for (let rows = n / last; rows > 0; rows--) {
+    res.set(x.buf.subarray(i, i + last), o); i += last;
+    for (let d = r - 2; d >= 0; d--) {
+      idx[d]++; o += ost[d];
+      if (idx[d] < shape[d]) break;
+      o -= ost[d] * shape[d]; idx[d] = 0;
+    }
+  }
+  return res;
+};
+
+export const padP = definePrimitive<Attrs>({
+  name: 'pad',
+  infer: ([x], { pads }) => ({ shape: x.shape.map((d, i) => d + pads[i][0] + pads[i][1]), dtype: x.dtype }),
+  vjp: (ct, [x], _out, { pads }) => [slice(ct, pads.map(([lo]) => lo), x.shape)],
+  kernels: { cpu },
+});
+
+/** Pad each axis by `[before, after]` entries of `value`. `pad(tensor([1, 2]), [[1, 0]])` → [0, 1, 2] */
+export function pad(x: Tensor, pads: readonly (readonly [number, number] | number[])[], value = 0): Tensor {
+  if (pads.length !== x.rank || !pads.every((p) => p.length === 2 && p.every((v) => Number.isInteger(v) && v >= 0))) {
+    throw new OpError('pad', `pads ${JSON.stringify(pads)} must be one [before, after] pair of non-negative integers per axis of ${fmt(x.shape)}`);
+  }
+  if (pads.every(([a, b]) => a === 0 && b === 0)) return x;
+  return bind(padP, [x], { pads: pads.map(([a, b]) => [a, b] as [number, number]), value });
+}

@@ -1,0 +1,41 @@
+/**
+ * scatterAdd: the transpose of gather. out[r, :] = sum of src[i..., :] over the i with idx[i...] = r,
+ * for r < n. vjp: gather the cotangent rows.
+ */
+import type { Kernel } from '../backend.js';
+import { alloc, type TypedArray } from '../dtype.js';
+import { definePrimitive } from '../primitive.js';
+import { fmt, OpError, sizeOf } from '../shape.js';
+import type { Tensor } from '../tensor.js';
+import { bind } from '../trace.js';
+import { checkIndices, gather } from './gather.js';
+
+const cpu: Kernel<TypedArray, { n: number }> = ([src, idx], { n }, out) => {
+  checkIndices('scatterAdd', idx.buf, n);
+  const row = sizeOf(out.shape.slice(1));
+  const acc = new Float64Array(sizeOf(out.shape)), s = src.buf;
+  for (let i = 0; i < idx.buf.length; i++) {
+    const r = idx.buf[i] * row, k = i * row;
+    for (let j = 0; j < row; j++) acc[r + j] += s[k + j];
+  }
+  const res = alloc(out.dtype, acc.length);
+  res.set(acc);
+  return res;
+};
+
+export const scatterAddP = definePrimitive<{ n: number }>({
+  name: 'scatterAdd',
+  infer([src, idx], { n }) {
+    if (idx.dtype !== 'int32') throw new OpError('scatterAdd', `indices must be int32, got ${idx.dtype}`);
+    const k = idx.shape.length;
+    if (src.shape.length < k || idx.shape.some((d, i) => d !== src.shape[i])) {
+      throw new OpError('scatterAdd', `source ${fmt(src.shape)} must start with the index shape ${fmt(idx.shape)}`);
+    }
+    return { shape: [n, ...src.shape.slice(k)], dtype: src.dtype };
+  },
+  vjp: (ct, [, idx]) => [gather(ct, idx), null],
+  kernels: { cpu },
+});
+
+/** Add rows of `src` into `n` zero rows at `indices`. `scatterAdd(ones([3, 2]), idx, 5)` */
+export const scatterAdd = (src: Tensor, indices: Tensor, n: number): Tensor => bind(scatterAddP, [src, indices], { n });

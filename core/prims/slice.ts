@@ -1,0 +1,55 @@
+/** slice: a contiguous box `begin .. begin + size` of a tensor. vjp: pad the cotangent back with zeros. */
+import type { Kernel } from '../backend.js';
+import { alloc, type TypedArray } from '../dtype.js';
+import { definePrimitive } from '../primitive.js';
+import { fmt, OpError, sizeOf, stridesOf } from '../shape.js';
+import type { Tensor } from '../tensor.js';
+import { bind } from '../trace.js';
+import { pad } from './pad.js';
+
+type Attrs = { begin: number[]; size: number[] };
+
+const cpu: Kernel<TypedArray, Attrs> = ([x], { begin }, out) => {
+  const res = alloc(out.dtype, sizeOf(out.shape));
+  const shape = out.shape, r = shape.length, n = res.length;
+  if (n === 0) return res;
+  if (r === 0) { res[0] = x.buf[0]; return res; }
+  const st = stridesOf(x.shape), last = shape[r - 1];
+  let i = begin.reduce((acc, b, d) => acc + b * st[d], 0), k = 0;
+  const idx = new Int32Array(r);
+  for (let o = n / last; o > 0; o--) {
+    res.set(x.buf.subarray(i, i + last), k); k += last;
+    for (let d = r - 2; d >= 0; d--) {
+      idx[d]++; i += st[d];
+      if (idx[d] < shape[d]) break;
+      i -= st[d] * shape[d]; idx[d] = 0;
+    }
+  }
+  return res;
+};
+
+export const sliceP = definePrimitive<Attrs>({
+  name: 'slice',
+  infer: ([x], { size }) => ({ shape: size, dtype: x.dtype }),
+  vjp: (ct, [x], _out, { begin, size }) => [pad(ct, begin.map((b, d) => [b, x.shape[d] - b - size[d]]))],
+  kernels: { cpu },
+});
+
+/**
+ * The box starting at `begin` with extent `size` (-1 = to the end). Negative begins count from the end.
+ * `slice(x, [0, 1], [-1, 2])` takes columns 1..2 of every row.
+ */
+export function slice(x: Tensor, begin: readonly number[], size?: readonly number[]): Tensor {
+  if (begin.length !== x.rank || (size && size.length !== x.rank)) {
+    throw new OpError('slice', `begin ${fmt(begin)}${size ? ` and size ${fmt(size)}` : ''} must have one entry per axis of ${fmt(x.shape)}`);
+  }
+  const b = begin.map((v, d) => (v < 0 ? v + x.shape[d] : v));
+  const s = b.map((v, d) => (size === undefined || size[d] === -1 ? x.shape[d] - v : size[d]));
+  b.forEach((v, d) => {
+    if (!Number.isInteger(v) || !Number.isInteger(s[d]) || v < 0 || s[d] < 0 || v + s[d] > x.shape[d]) {
+      throw new OpError('slice', `begin ${fmt(begin)} size ${fmt(size ?? [])} is out of bounds for shape ${fmt(x.shape)} (axis ${d})`);
+    }
+  });
+  if (s.every((v, d) => v === x.shape[d])) return x;
+  return bind(sliceP, [x], { begin: b, size: s });
+}

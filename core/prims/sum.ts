@@ -1,0 +1,82 @@
+/**
+ * sum: add up values along axes (all by default). Floats accumulate in float64 and round once;
+ * int and bool inputs sum to int32. vjp: broadcast the cotangent back over the summed axes.
+ */
+import type { Kernel } from '../backend.js';
+import { alloc, type TypedArray } from '../dtype.js';
+import { definePrimitive } from '../primitive.js';
+import { normAxes, type Shape, sizeOf } from '../shape.js';
+import type { Tensor } from '../tensor.js';
+import { bind } from '../trace.js';
+import { broadcastTo } from './broadcastTo.js';
+import { reshape } from './reshape.js';
+
+type Attrs = { axes: number[] };
+
+/** For each input axis, its stride in the reduced output (0 for reduced axes). */
+export function reducedStrides(shape: Shape, axes: readonly number[]): number[] {
+  const st = new Array<number>(shape.length).fill(0);
+  let acc = 1;
+  for (let i = shape.length - 1; i >= 0; i--) if (!axes.includes(i)) { st[i] = acc; acc *= shape[i]; }
+  return st;
+}
+
+/**
+ * Walk `x` in row-major order, folding each element into `acc[o]` where `o` is its output index:
+ * one pass, contiguous reads, no allocation per element. `fold(acc, o, v)` does the combining.
+ */
+export function reduceInto(x: TypedArray, shape: Shape, axes: readonly number[], acc: Float64Array,
+  fold: (acc: Float64Array, o: number, v: number) => void): void {
+  const r = shape.length, n = x.length;
+  if (n === 0) return;
+  if (r === 0) { fold(acc, 0, x[0]); return; }
+  const ost = reducedStrides(shape, axes);
+  const last = shape[r - 1], lo = ost[r - 1];
+  const idx = new Int32Array(r);
+  let o = 0, k = 0;
+  for (let outer = n / last; outer > 0; outer--) {
+    for (let j = 0; j < last; j++) fold(acc, o + j * lo, x[k++]);
+    for (let d = r - 2; d >= 0; d--) {
+      idx[d]++; o += ost[d];
+      if (idx[d] < shape[d]) break;
+      o -= ost[d] * shape[d]; idx[d] = 0;
+    }
+  }
+}
+
+const cpu: Kernel<TypedArray, Attrs> = ([x], { axes }, out) => {
+  const acc = new Float64Array(sizeOf(out.shape));
+  const r = x.shape.length;
+  const trailing = axes.length > 0 && axes.every((a, i) => a === r - axes.length + i);
+  if (trailing) {
+    // the common case: summing contiguous trailing axes is one tight loop per output
+    const m = sizeOf(x.shape.slice(r - axes.length)), src = x.buf;
+    for (let o = 0, k = 0; o < acc.length; o++) { let s = 0; for (let j = 0; j < m; j++) s += src[k++]; acc[o] = s; }
+  } else {
+    reduceInto(x.buf, x.shape, axes, acc, (a, o, v) => { a[o] += v; });
+  }
+  const res = alloc(out.dtype, acc.length);
+  res.set(acc);
+  return res;
+};
+
+export const sumP = definePrimitive<Attrs>({
+  name: 'sum',
+  infer: ([x], { axes }) => ({
+    shape: x.shape.filter((_, i) => !axes.includes(i)),
+    dtype: x.dtype === 'bool' ? 'int32' : x.dtype,
+  }),
+  vjp: (ct, [x], _out, { axes }) => [broadcastTo(reshape(ct, keepDimsShape(x.shape, axes)), x.shape)],
+  kernels: { cpu },
+});
+
+/** `shape` with 1 in place of each reduced axis. */
+export const keepDimsShape = (shape: Shape, axes: readonly number[]): number[] =>
+  shape.map((d, i) => (axes.includes(i) ? 1 : d));
+
+/** Sum over `axis` (all axes by default). `sum(tensor([[1, 2], [3, 4]]), 0)` → [4, 6] */
+export function sum(x: Tensor, axis?: number | readonly number[], opts: { keepdims?: boolean } = {}): Tensor {
+  const axes = normAxes('sum', axis, x.rank);
+  const y = axes.length ? bind(sumP, [x], { axes }) : x;
+  return opts.keepdims ? reshape(y, keepDimsShape(x.shape, axes)) : y;
+}

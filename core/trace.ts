@@ -1,0 +1,71 @@
+/**
+ * Tracing for reverse mode: how an op call is recorded while `vjp` is watching.
+ *
+ * Every op funnels into `bind(prim, inputs, attrs)`. If no input is being traced it just runs the
+ * backend kernel. Otherwise the innermost trace among the inputs (the highest level) records the call:
+ * it computes the output from the *primals* one level down, and returns a tracer that remembers the
+ * primitive, its attrs and its inputs. Levels keep nested `vjp`s apart (grad of grad, no perturbation
+ * confusion), as in autodidax: a tracer's primal may itself be a tracer of an outer trace.
+ */
+import type { Aval } from './backend.js';
+import { getBackend } from './backend.js';
+import { Tensor } from './tensor.js';
+import { OpError, fmt } from './shape.js';
+import type { Primitive } from './primitive.js';
+
+export class VjpTrace {
+  constructor(readonly level: number) {}
+}
+
+/** How a tracer was made: the recorded call, kept for the pullback. */
+export interface Recipe {
+  readonly prim: Primitive<any>;
+  readonly attrs: any;
+  readonly inputs: readonly Tensor[];
+  readonly primals: readonly Tensor[];
+}
+
+let depth = 0;
+
+/** Run `body` with a fresh trace one level above every active one. */
+export function withNewTrace<T>(body: (trace: VjpTrace) => T): T {
+  const trace = new VjpTrace(++depth);
+  try { return body(trace); } finally { depth--; }
+}
+
+/** The innermost trace among `inputs`, if any. */
+export function topTrace(inputs: readonly Tensor[]): VjpTrace | undefined {
+  let top: VjpTrace | undefined;
+  for (const t of inputs) if (t.trace && (!top || t.trace.level > top.level)) top = t.trace;
+  return top;
+}
+
+/** Apply a primitive: check shapes, then run its kernel or record it on the innermost trace. */
+export function bind<A>(prim: Primitive<A>, inputs: readonly Tensor[], attrs: A): Tensor {
+  const out = prim.infer(inputs, attrs);
+  const top = topTrace(inputs);
+  if (!top) return run(prim, inputs, attrs, out);
+  const primals = inputs.map((t) => (t.trace === top ? t.primal! : t));
+  const outPrimal = bind(prim, primals, attrs);
+  return Tensor.tracer(top, outPrimal, { prim, attrs, inputs, primals });
+}
+
+function run<A>(prim: Primitive<A>, inputs: readonly Tensor[], attrs: A, out: Aval): Tensor {
+  const backend = inputs.length ? inputs[0].backend! : getBackend();
+  for (const t of inputs) {
+    if (t.backend !== backend) {
+      throw new OpError(prim.name, `inputs live on different backends (${inputs.map((i) => i.backend!.name).join(', ')}); ` +
+        `move them with toBackend(x, '${backend.name}') first`);
+    }
+  }
+  const kernel = backend.kernel(prim.name);
+  if (!kernel) throw new OpError(prim.name, `no kernel for backend '${backend.name}'`);
+  const buf = kernel(inputs.map((t) => ({ buf: t.buf, shape: t.shape, dtype: t.dtype })), attrs, out);
+  return Tensor.fromBuffer(backend, buf, out.shape, out.dtype);
+}
+
+export function checkAval(op: string, got: Aval, want: Aval, what: string): void {
+  if (got.dtype !== want.dtype || got.shape.length !== want.shape.length || got.shape.some((d, i) => d !== want.shape[i])) {
+    throw new OpError(op, `${what} has shape ${fmt(got.shape)} ${got.dtype}, expected ${fmt(want.shape)} ${want.dtype}`);
+  }
+}
