@@ -118,12 +118,12 @@ function checkScalarLoss(where: string, y: unknown): Tensor {
  * `f` and its gradient with respect to the `argnums` arguments (default 0), in one pass.
  * `valueAndGrad(x => sum(mul(x, x)))(tensor([1, 2]))` → [tensor(5), tensor([2, 4])]
  */
-export function valueAndGrad<Args extends unknown[]>(f: (...args: Args) => unknown, opts: GradOptions = {}) {
+export function valueAndGrad<Args extends unknown[]>(f: (...args: Args) => unknown, opts: GradOptions = {}, name = 'valueAndGrad') {
   const { argnums = 0, hasAux = false } = opts;
-  const where = hasAux ? 'valueAndGrad (hasAux)' : 'valueAndGrad';
+  const where = hasAux ? `${name} (hasAux)` : name;
   return (...args: Args): [any, any] => {
     const nums = typeof argnums === 'number' ? [argnums] : [...argnums];
-    for (const n of nums) if (!Number.isInteger(n) || n < 0 || n >= args.length) throw new OpError('grad', `argnums ${JSON.stringify(argnums)} out of range for ${args.length} arguments`);
+    for (const n of nums) if (!Number.isInteger(n) || n < 0 || n >= args.length) throw new OpError(where, `argnums ${JSON.stringify(argnums)} out of range for ${args.length} arguments`);
     const chosen = nums.map((n) => args[n]);
     const g = (...xs: unknown[]) => {
       const full = [...args] as unknown[];
@@ -153,7 +153,7 @@ export function valueAndGrad<Args extends unknown[]>(f: (...args: Args) => unkno
  * `grad(x => sum(mul(x, x)))(tensor([1, 2]))` → tensor([2, 4])
  */
 export function grad<Args extends unknown[]>(f: (...args: Args) => unknown, opts: GradOptions = {}) {
-  const vg = valueAndGrad(f, opts);
+  const vg = valueAndGrad(f, opts, 'grad');
   return (...args: Args): any => {
     const [v, g] = vg(...args);
     return opts.hasAux ? [g, (v as unknown[])[1]] : g;

@@ -1,0 +1,154 @@
+/**
+ * Every primitive, table-driven: the forward result against a naive reference from spec/core/naive.ts,
+ * and the vjp (and grad of grad) against float64 central differences along a random direction, over
+ * shapes that include broadcasting and size-1 axes. A primitive with no row here fails the last test.
+ */
+import test from 'tape';
+import * as np from '../../core/index.js';
+import { checkGrad, close, input, type Kind, type Nd } from '../helpers.js';
+import * as ref from './naive.js';
+
+type F = (...xs: np.Tensor[]) => np.Tensor;
+interface Case {
+  prim: string;
+  label: string;
+  inputs: () => np.Tensor[];
+  f: F;
+  ref: (...xs: Nd[]) => Nd;
+  /** differentiable: check the vjp (default true when some input is float) */
+  grad?: boolean;
+  /** also check grad of grad (default true) */
+  second?: boolean;
+  tol?: { rtol?: number; atol?: number };
+  /** finite-difference settings, where float32 rounding inside the op needs a wider step */
+  fd?: { eps: number; rtol: number };
+}
+
+const cases: Case[] = [];
+const ins = (...specs: [number[], Kind?][]) => () => specs.map(([s, k]) => input(s, k));
+
+const BINARY_SHAPES: [number[], number[]][] = [[[3, 4], [3, 4]], [[3, 4], [4]], [[2, 1, 4], [3, 1]], [[], [2, 3]], [[1], [5]], [[2, 3, 1, 1], [1, 1, 2, 1]]];
+const UNARY_SHAPES: number[][] = [[], [5], [2, 3, 4], [1, 3, 1]];
+
+const unary: [string, F, (x: number) => number, Kind][] = [
+  ['neg', np.neg, (x) => -x, 'normal'],
+  ['exp', np.exp, Math.exp, 'normal'],
+  ['log', np.log, Math.log, 'positive'],
+  ['sqrt', np.sqrt, Math.sqrt, 'positive'],
+  ['tanh', np.tanh, Math.tanh, 'normal'],
+  ['abs', np.abs, Math.abs, 'normal'],
+  ['sign', np.sign, Math.sign, 'normal'],
+];
+for (const [prim, f, g, kind] of unary) {
+  for (const s of UNARY_SHAPES) cases.push({ prim, label: `${prim} [${s}]`, inputs: ins([s, kind]), f, ref: (x) => ref.map(x, g) });
+}
+for (const s of UNARY_SHAPES) {
+  cases.push({ prim: 'cast', label: `cast f64->f32 [${s}]`, inputs: ins([s]), f: (x) => np.astype(x, 'float32'), ref: (x) => ref.map(x, Math.fround), tol: { rtol: 0, atol: 0 }, fd: { eps: 1e-2, rtol: 1e-4 } });
+  cases.push({ prim: 'cast', label: `cast f64->int32 [${s}]`, inputs: () => [np.mul(input(s), 4)], f: (x) => np.astype(x, 'int32'), ref: (x) => ref.map(x, Math.trunc), grad: false });
+}
+
+const binary: [string, F, (a: number, b: number) => number, Kind, Kind, boolean?][] = [
+  ['add', np.add, (a, b) => a + b, 'normal', 'normal'],
+  ['sub', np.sub, (a, b) => a - b, 'normal', 'normal'],
+  ['mul', np.mul, (a, b) => a * b, 'normal', 'normal'],
+  ['div', np.div, (a, b) => a / b, 'normal', 'positive'],
+  ['pow', np.pow, Math.pow, 'positive', 'normal'],
+  ['maximum', np.maximum, Math.max, 'normal', 'normal'],
+  ['minimum', np.minimum, Math.min, 'normal', 'normal'],
+  ['equal', np.equal, (a, b) => +(a === b), { int: 3 }, { int: 3 }, false],
+  ['less', np.less, (a, b) => +(a < b), 'normal', 'normal', false],
+  ['greater', np.greater, (a, b) => +(a > b), 'normal', 'normal', false],
+  ['greaterEqual', np.greaterEqual, (a, b) => +(a >= b), { int: 3 }, { int: 3 }, false],
+];
+for (const [prim, f, g, ka, kb, diff] of binary) {
+  for (const [sa, sb] of BINARY_SHAPES) {
+    cases.push({ prim, label: `${prim} [${sa}] [${sb}]`, inputs: ins([sa, ka], [sb, kb]), f, ref: (a, b) => ref.zip(a, b, g), grad: diff });
+  }
+}
+for (const [sc, sa, sb] of [[[3, 4], [3, 4], [3, 4]], [[3, 1], [4], [1, 4]], [[2, 3], [], [2, 1]]] as number[][][]) {
+  cases.push({ prim: 'where', label: `where [${sc}] [${sa}] [${sb}]`, inputs: ins([sc, 'bool'], [sa], [sb]), f: np.where, ref: ref.select });
+}
+
+const reductions: [number[], number[] | undefined][] = [[[2, 3, 4], undefined], [[2, 3, 4], [1]], [[2, 3, 4], [0, 2]], [[5], [0]], [[3, 1, 4], [2]], [[2, 3, 4], [1, 2]]];
+for (const [s, axes] of reductions) {
+  const all = axes ?? s.map((_, i) => i);
+  cases.push({ prim: 'sum', label: `sum [${s}] axes ${axes ?? 'all'}`, inputs: ins([s]), f: (x) => np.sum(x, axes), ref: (x) => ref.reduce(x, all, 0, (a, v) => a + v) });
+  cases.push({ prim: 'max', label: `max [${s}] axes ${axes ?? 'all'}`, inputs: ins([s]), f: (x) => np.max(x, axes), ref: (x) => ref.reduce(x, all, -Infinity, Math.max) });
+}
+cases.push({ prim: 'max', label: 'max with ties shares the cotangent', inputs: () => [np.tensor([[1, 3, 3], [2, 2, 0]], { dtype: 'float64' })], f: (x) => np.max(x, 1), ref: (x) => ref.reduce(x, [1], -Infinity, Math.max), second: false });
+for (const [s, axis] of [[[2, 3, 4], 1], [[7], 0], [[3, 4], -1]] as [number[], number][]) {
+  cases.push({ prim: 'argmax', label: `argmax [${s}] axis ${axis}`, inputs: ins([s]), f: (x) => np.argmax(x, axis), ref: (x) => ref.argmax(x, axis < 0 ? axis + s.length : axis) });
+}
+
+for (const [s, t] of [[[2, 3, 4], [6, 4]], [[2, 3], [3, 1, 2]], [[4], [2, 2]], [[1], []]] as number[][][]) {
+  cases.push({ prim: 'reshape', label: `reshape [${s}] -> [${t}]`, inputs: ins([s]), f: (x) => np.reshape(x, t), ref: (x) => ({ shape: t, data: x.data }) });
+}
+for (const [s, p] of [[[2, 3], [1, 0]], [[2, 3, 4], [2, 0, 1]], [[2, 1, 3, 2], [3, 1, 0, 2]]] as number[][][]) {
+  cases.push({ prim: 'transpose', label: `transpose [${s}] [${p}]`, inputs: ins([s]), f: (x) => np.transpose(x, p), ref: (x) => ref.transpose(x, p) });
+}
+for (const [s, t] of [[[3], [2, 3]], [[3, 1], [3, 4]], [[], [2, 2]], [[1, 2, 1], [3, 2, 2]]] as number[][][]) {
+  cases.push({ prim: 'broadcastTo', label: `broadcastTo [${s}] -> [${t}]`, inputs: ins([s]), f: (x) => np.broadcastTo(x, t), ref: (x) => ref.bcast(x, t) });
+}
+for (const [s, b, z] of [[[5], [1], [3]], [[4, 5], [1, 2], [2, 3]], [[2, 3, 4], [0, 1, 0], [2, 1, 4]]] as number[][][]) {
+  cases.push({ prim: 'slice', label: `slice [${s}] at [${b}] size [${z}]`, inputs: ins([s]), f: (x) => np.slice(x, b, z), ref: (x) => ref.slice(x, b, z) });
+}
+for (const [s, p, v] of [[[3], [[1, 2]], 0], [[2, 3], [[0, 1], [2, 0]], 0], [[1, 2, 2], [[1, 1], [0, 0], [1, 2]], -1.5]] as [number[], [number, number][], number][]) {
+  cases.push({ prim: 'pad', label: `pad [${s}] ${JSON.stringify(p)} value ${v}`, inputs: ins([s]), f: (x) => np.pad(x, p, v), ref: (x) => ref.pad(x, p, v) });
+}
+for (const [shapes, axis] of [[[[2], [3]], 0], [[[2, 3], [2, 1], [2, 2]], 1], [[[1, 2, 2], [3, 2, 2]], 0]] as [number[][], number][]) {
+  cases.push({ prim: 'concat', label: `concat ${JSON.stringify(shapes)} axis ${axis}`, inputs: () => shapes.map((s) => input(s)), f: (...xs) => np.concat(xs, axis), ref: (...xs) => ref.concat(xs, axis) });
+}
+for (const [xs, is] of [[[5, 3], [4]], [[4], [2, 3]], [[3, 2, 2], [5]]] as number[][][]) {
+  cases.push({ prim: 'gather', label: `gather [${xs}] by [${is}]`, inputs: ins([xs], [is, { int: xs[0] }]), f: np.gather, ref: ref.gather });
+  const n = xs[0];
+  cases.push({ prim: 'scatterAdd', label: `scatterAdd [${[...is, ...xs.slice(1)]}] into ${n}`, inputs: ins([[...is, ...xs.slice(1)]], [is, { int: n }]), f: (s, i) => np.scatterAdd(s, i, n), ref: (s, i) => ref.scatterAdd(s, i, n) });
+}
+for (const [sa, sb] of [[[3, 4], [4, 5]], [[2, 3, 4], [4, 2]], [[2, 1, 3, 4], [3, 4, 2]], [[1, 1], [1, 1]], [[70, 40], [40, 33]], [[2, 65, 9], [2, 9, 67]]] as number[][][]) {
+  cases.push({ prim: 'matmul', label: `matmul [${sa}] @ [${sb}]`, inputs: ins([sa], [sb]), f: np.matmul, ref: ref.matmul, second: sa[0] < 10 });
+}
+cases.push({ prim: 'matmul', label: 'matmulT [4,3]ᵀ @ [5,4]ᵀ', inputs: ins([[4, 3]], [[5, 4]]), f: (a, b) => np.matmulT(a, b, true, true), ref: (a, b) => ref.matmul(ref.transpose(a, [1, 0]), ref.transpose(b, [1, 0])) });
+
+type Win = { K: number[]; s: number[]; p: [number, number][]; d: number[] };
+const windows: [number[], Win][] = [
+  [[2, 3, 7], { K: [3], s: [1], p: [[1, 1]], d: [1] }],
+  [[1, 2, 5, 6], { K: [3, 2], s: [2, 1], p: [[1, 0], [0, 1]], d: [1, 2] }],
+  [[2, 1, 4, 4, 3], { K: [2, 3, 1], s: [1, 1, 2], p: [[0, 0], [1, 1], [0, 1]], d: [1, 1, 1] }],
+];
+const outOf = (S: number[], w: Win) => S.map((s, i) => Math.floor((s + w.p[i][0] + w.p[i][1] - (w.K[i] - 1) * w.d[i] - 1) / w.s[i]) + 1);
+for (const [xs, w] of windows) {
+  const win = { kernel: w.K, stride: w.s, padding: w.p, dilation: w.d };
+  const outS = outOf(xs.slice(2), w), lo = w.p.map(([a]) => a);
+  cases.push({ prim: 'unfold', label: `unfold [${xs}] kernel [${w.K}]`, inputs: ins([xs]), f: (x) => np.unfold(x, win), ref: (x) => ref.unfold(x, w.K, w.s, lo, outS, w.d, 0) });
+  const L = outS.reduce((a, b) => a * b, 1), Kp = w.K.reduce((a, b) => a * b, 1);
+  cases.push({ prim: 'fold', label: `fold into [${xs}] kernel [${w.K}]`, inputs: ins([[xs[0], xs[1] * Kp, L]]), f: (c) => np.fold(c, xs.slice(2), win), ref: (c) => ref.fold(c, xs[1], xs.slice(2), w.K, w.s, lo, outS, w.d) });
+}
+
+test('primitives: forward matches the naive reference, vjp matches central differences', (t) => {
+  for (const c of cases) {
+    const xs = c.inputs();
+    const y = c.f(...xs);
+    close(t, y, c.ref(...xs.map(ref.nd)), `${c.label}: forward`, c.tol ?? { rtol: 1e-12, atol: 1e-12 });
+    const diff = c.grad ?? true;
+    if (diff && xs.some((x) => x.dtype === 'float64') && y.dtype !== 'bool' && y.dtype !== 'int32') {
+      checkGrad(t, c.f, xs, c.label, { second: c.second ?? true, ...c.fd });
+    }
+  }
+  t.end();
+});
+
+test('primitives: float32 forward agrees with float64 within float32 rounding', (t) => {
+  for (const c of cases.filter((c) => c.prim !== 'cast')) {
+    const xs = c.inputs();
+    const x32 = xs.map((x) => (x.dtype === 'float64' ? np.astype(x, 'float32') : x));
+    const y = c.f(...x32);
+    if (y.dtype === 'float32') t.equal(y.dtype, 'float32', `${c.label}: stays float32`);
+    close(t, np.astype(y, 'float64'), c.ref(...x32.map(ref.nd)), `${c.label}: float32 forward`, { rtol: 2e-6, atol: 2e-6 });
+  }
+  t.end();
+});
+
+test('every registered primitive has a row in this table', (t) => {
+  const covered = new Set(cases.map((c) => c.prim));
+  for (const p of np.allPrimitives()) t.ok(covered.has(p.name), `primitive '${p.name}' is tested`);
+  t.end();
+});
