@@ -17,6 +17,7 @@ import { checkAval, topTrace, type VjpTrace, withNewTrace } from './trace.js';
 import { add } from './prims/add.js';
 import { zeros } from './creation.js';
 import type { Primitive } from './primitive.js';
+import { withScope } from './memory.js';
 
 /** Tensors of `trace` reachable from `outs`, in topological order (inputs first). */
 function toposort(outs: Tensor[], trace: VjpTrace): Tensor[] {
@@ -121,7 +122,7 @@ function checkScalarLoss(where: string, y: unknown): Tensor {
 export function valueAndGrad<Args extends unknown[]>(f: (...args: Args) => unknown, opts: GradOptions = {}, name = 'valueAndGrad') {
   const { argnums = 0, hasAux = false } = opts;
   const where = hasAux ? `${name} (hasAux)` : name;
-  return (...args: Args): [any, any] => {
+  return (...args: Args): [any, any] => withScope(() => {
     const nums = typeof argnums === 'number' ? [argnums] : [...argnums];
     for (const n of nums) if (!Number.isInteger(n) || n < 0 || n >= args.length) throw new OpError(where, `argnums ${JSON.stringify(argnums)} out of range for ${args.length} arguments`);
     const chosen = nums.map((n) => args[n]);
@@ -144,8 +145,8 @@ export function valueAndGrad<Args extends unknown[]>(f: (...args: Args) => unkno
     const loss = y as Tensor;
     const grads = pb(onesLike(loss));
     const result = typeof argnums === 'number' ? grads[0] : grads;
-    return [hasAux ? [loss, aux] : loss, result];
-  };
+    return [hasAux ? [loss, aux] : loss, result] as [any, any];
+  });
 }
 
 /**

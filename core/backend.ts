@@ -25,6 +25,14 @@ export interface Backend<B = unknown> {
   read(buf: B, aval: Aval): TypedArray;
   /** The kernel this backend runs for a primitive, if it has one. */
   kernel(prim: string): Kernel<B> | undefined;
+  /** Why this backend cannot run here, or undefined if it can. */
+  unavailable?(): string | undefined;
+  /** Note that `owner` (a tensor) refers to `buf`, for backends that free memory themselves. */
+  retain?(owner: object, buf: B): void;
+  /** Start collecting the buffers made from now on (an API boundary such as grad begins). */
+  beginScope?(): void;
+  /** Free the buffers made since the matching beginScope, except those in `keep`. */
+  endScope?(keep: readonly B[]): void;
 }
 
 const registry = new Map<string, Backend<any>>();
@@ -38,7 +46,22 @@ export function getBackend(name: string = current): Backend<any> {
   return b;
 }
 
-/** The backend new tensors are created on. `setBackend('cpu')` */
-export function setBackend(name: string): void { getBackend(name); current = name; }
+/**
+ * The backend new tensors are created on. `setBackend('gpu')`
+ * A backend that cannot start here (no GPU context) is reported once and the CPU backend serves,
+ * unless AVID_REQUIRE_GPU=1, when it is an error (CI uses this so a fallback cannot pass as a GPU run).
+ */
+export function setBackend(name: string): void {
+  const b = getBackend(name);
+  const why = b.unavailable?.();
+  if (why) {
+    if (process.env.AVID_REQUIRE_GPU === '1') throw new Error(why);
+    if (!warned.has(name)) { warned.add(name); console.warn(`${why}; using the cpu backend`); }
+    current = 'cpu';
+    return;
+  }
+  current = name;
+}
+const warned = new Set<string>();
 export function currentBackend(): string { return current; }
 export function backendNames(): string[] { return [...registry.keys()]; }

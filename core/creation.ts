@@ -113,3 +113,11 @@ export function eye(n: number, dtype: DType = 'float32'): Tensor {
   for (let i = 0; i < n; i++) buf[i * n + i] = 1;
   return fromHost(buf, [n, n], dtype);
 }
+
+/** The same values on another backend (a copy; `x` is unchanged). `toBackend(x, 'gpu')` */
+export function toBackend(x: Tensor, backend: string): Tensor {
+  if (x.trace) throw new OpError('toBackend', 'cannot move a tensor that grad or vjp is tracing; move the inputs before the transformation');
+  if (x.backend!.name === backend) return x;
+  const b = getBackend(backend);
+  return Tensor.fromBuffer(b, b.upload(x.dataSync(), x), x.shape, x.dtype);
+}

@@ -3,11 +3,13 @@
  * `import * as np from './core/index.js'` then `np.grad(x => np.sum(np.mul(x, x)))(np.tensor([1, 2]))`.
  */
 import './cpu/backend.js';
+import './gpu/backend.js';
+import { setBackend } from './backend.js';
 
 export { Tensor, isTensor } from './tensor.js';
 export type { DType, TypedArray } from './dtype.js';
 export { OpError, type Shape } from './shape.js';
-export { tensor, zeros, ones, full, zerosLike, onesLike, arange, linspace, eye, type NestedArray } from './creation.js';
+export { tensor, zeros, ones, full, zerosLike, onesLike, arange, linspace, eye, toBackend, type NestedArray } from './creation.js';
 export { setBackend, currentBackend, backendNames, getBackend } from './backend.js';
 export { allPrimitives, type Primitive } from './primitive.js';
 
@@ -52,7 +54,12 @@ export { conv, maxPool, globalMaxPool, globalAvgPool, type ConvOptions, type Poo
 export { vjp, grad, valueAndGrad, jvp, customVjp, stopGradient, type GradOptions } from './autodiff.js';
 export { flatten as treeFlatten, unflatten as treeUnflatten, treeMap, treeZip, treeLeaves, type TreeDef } from './pytree.js';
 export { cpuThreads } from './cpu/pool.js';
+export { gpuStatus, gpuStats } from './gpu/backend.js';
+export { withScope } from './memory.js';
 
 import * as random from './random.js';
 export { random };
 export type { Key } from './random.js';
+
+// AVID_BACKEND=gpu chooses the default backend for a whole run (tests, benchmarks, npm start).
+if (process.env.AVID_BACKEND) setBackend(process.env.AVID_BACKEND);

@@ -4,6 +4,8 @@
  * (so the pullback itself can be differentiated). Everything else in the library composes these.
  */
 import type { Aval, Kernel } from './backend.js';
+import type { TypedArray } from './dtype.js';
+import type { GpuKernel } from './gpu/shader.js';
 import type { Tensor } from './tensor.js';
 
 export interface Primitive<A = {}> {
@@ -16,8 +18,8 @@ export interface Primitive<A = {}> {
    * `need[i]` says whether input i is being differentiated; a rule may skip the others' work.
    */
   vjp?(ct: Tensor, inputs: readonly Tensor[], out: Tensor, attrs: A, need: readonly boolean[]): (Tensor | null)[];
-  /** Kernels by backend name. */
-  readonly kernels: Record<string, Kernel<any, A>>;
+  /** Kernels by backend: the CPU reference, and the GPU's (shaders run by core/gpu/backend.ts). */
+  readonly kernels: { cpu?: Kernel<TypedArray, A>; gpu?: GpuKernel<A> };
 }
 
 const prims = new Map<string, Primitive<any>>();
@@ -29,8 +31,8 @@ export function definePrimitive<A>(p: Primitive<A>): Primitive<A> {
   return p;
 }
 
-export function kernelFor(backend: string, prim: string): Kernel | undefined {
-  return prims.get(prim)?.kernels[backend];
+export function kernelFor(backend: string, prim: string): unknown {
+  return (prims.get(prim)?.kernels as Record<string, unknown> | undefined)?.[backend];
 }
 
 /** Every primitive, for table-driven tests. */

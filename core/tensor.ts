@@ -35,7 +35,9 @@ export class Tensor {
 
   /** @internal */
   static fromBuffer(backend: Backend, buf: unknown, shape: Shape, dtype: DType): Tensor {
-    return new Tensor([...shape], dtype, backend, buf, undefined, undefined, undefined);
+    const t = new Tensor([...shape], dtype, backend, buf, undefined, undefined, undefined);
+    backend.retain?.(t, buf);
+    return t;
   }
 
   /** @internal a tracer of `trace` whose value is `primal` */

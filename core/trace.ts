@@ -27,6 +27,9 @@ export interface Recipe {
 
 let depth = 0;
 
+/** How many vjp traces are active (0 outside any transformation). */
+export const traceDepth = (): number => depth;
+
 /** Run `body` with a fresh trace one level above every active one. */
 export function withNewTrace<T>(body: (trace: VjpTrace) => T): T {
   const trace = new VjpTrace(++depth);

@@ -5,7 +5,7 @@
  * summed over broadcast batch axes.
  */
 import type { Kernel } from '../backend.js';
-import { alloc, isFloat } from '../dtype.js';
+import { alloc, isFloat, type TypedArray } from '../dtype.js';
 import { gemmBatched } from '../cpu/pool.js';
 import { definePrimitive } from '../primitive.js';
 import { broadcastShapes, broadcastStrides, fmt, OpError, sizeOf } from '../shape.js';
@@ -29,7 +29,7 @@ function dims(a: readonly number[], b: readonly number[], { transA, transB }: At
   return [M, K, N];
 }
 
-const cpu: Kernel<Float32Array | Float64Array, Attrs> = ([a, b], attrs, out) => {
+const cpu: Kernel<TypedArray, Attrs> = ([a, b], attrs, out) => {
   const [M, K, N] = dims(a.shape, b.shape, attrs);
   const batch = out.shape.slice(0, -2);
   const res = alloc(out.dtype, sizeOf(out.shape)) as Float32Array | Float64Array;
@@ -42,7 +42,7 @@ const cpu: Kernel<Float32Array | Float64Array, Attrs> = ([a, b], attrs, out) => 
     for (let d = batch.length - 1; d >= 0 && ++idx[d] === batch[d]; d--) idx[d] = 0;
   }
   gemmBatched({
-    A: a.buf, B: b.buf, C: res, M, N, K, offsets,
+    A: a.buf as Float32Array | Float64Array, B: b.buf as Float32Array | Float64Array, C: res, M, N, K, offsets,
     ars: attrs.transA ? 1 : K, acs: attrs.transA ? M : 1,
     brs: attrs.transB ? 1 : N, bcs: attrs.transB ? K : 1,
   });

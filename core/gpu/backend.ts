@@ -1,0 +1,208 @@
+/**
+ * The GPU backend: every primitive runs as a gpu.js kernel (headless-GL in Node, WebGL2/WebGL in a
+ * browser). Tensors stay on the GPU as float32 textures between kernels and are read back only when
+ * asked for values.
+ *
+ * gpu.js discipline, each rule learned the hard way:
+ * - every kernel is `pipeline: true, immutable: true`: without immutable, a kernel reuses its output
+ *   texture and a second call silently overwrites the first result;
+ * - precision 'single' (the 'unsigned' packing loses precision and turns nan/inf into -1.7e38);
+ * - kernels are compiled once per (source, output size, input sizes) and cached; `warmup` compiles early;
+ * - without a display headless-GL has no context and gpu.js quietly falls back to its WebAssembly or
+ *   CPU mode: we check the kernel class that actually ran and refuse to call that a GPU.
+ *
+ * Memory is the library's job, not the user's (no dispose, no tidy). A buffer is freed when no tensor
+ * refers to it any more (a FinalizationRegistry, counting aliases such as reshape's), and eagerly at
+ * API boundaries (grad, valueAndGrad, an optimizer step): see `core/memory.ts`.
+ */
+import { createRequire } from 'node:module';
+import { type Backend, type Kernel, registerBackend } from '../backend.js';
+import { alloc, type TypedArray } from '../dtype.js';
+import { kernelFor } from '../primitive.js';
+import { OpError, sizeOf } from '../shape.js';
+import type { GpuBuf, GpuContext, GpuKernel } from './shader.js';
+
+// gpu.js is CommonJS and pulls in headless-gl; load it only when the GPU is first used.
+type GpuJs = typeof import('gpu.js');
+type GpuKernelFn = ((...args: unknown[]) => unknown) & { kernel: { constructor: { name: string } } };
+
+/** The kernel classes that are real GPU paths; anything else is gpu.js falling back. */
+const GPU_KERNEL_CLASSES = new Set(['HeadlessGLKernel', 'WebGL2Kernel', 'WebGLKernel', 'WebGPUKernel']);
+
+class Buf implements GpuBuf {
+  refs = 0;
+  freed = false;
+  constructor(readonly tex: { delete(): void; toArray(): Float32Array } | null, readonly size: number, readonly host?: Float32Array) {}
+}
+
+interface State {
+  gpu: InstanceType<GpuJs['GPU']>;
+  mode: string;
+  kernelClass: string;
+  cache: Map<string, GpuKernelFn>;
+  live: Set<Buf>;
+  dummy: Buf;
+  compiles: number;
+  runs: number;
+}
+
+let state: State | undefined;
+let failure: string | undefined;
+
+function start(): State {
+  if (state) return state;
+  if (failure) throw new Error(failure);
+  const mode = process.env.AVID_GPU_MODE ?? 'headlessgl';
+  try {
+    const { GPU } = createRequire(import.meta.url)('gpu.js') as GpuJs;
+    const gpu = new GPU({ mode: mode as 'headlessgl' });
+    const probe = gpu.createKernel(function (this: { thread: { x: number } }, a: number[]) { return a[this.thread.x] * 2; },
+      { output: [2], precision: 'single', pipeline: false }) as unknown as GpuKernelFn;
+    const out = probe([1, 2]) as Float32Array;
+    const kernelClass = probe.kernel.constructor.name;
+    if (!GPU_KERNEL_CLASSES.has(kernelClass) || out[1] !== 4) {
+      throw new Error(`gpu.js ran the probe kernel as ${kernelClass}, not on a GPU` +
+        (mode === 'headlessgl' ? ' (headless-GL needs a display: run under `xvfb-run -a`)' : ''));
+    }
+    const s: State = { gpu, mode: gpu.mode, kernelClass, cache: new Map(), live: new Set(), dummy: undefined as unknown as Buf, compiles: 0, runs: 0 };
+    state = s;
+    s.dummy = upload(new Float32Array(1));
+    s.live.delete(s.dummy);
+    return s;
+  } catch (e) {
+    failure = `gpu backend unavailable: ${(e as Error).message}`;
+    throw new Error(failure);
+  }
+}
+
+/** Whether the GPU backend can run here, and if not, why. Probes once. */
+export function gpuStatus(): { ok: true; mode: string; kernelClass: string } | { ok: false; reason: string } {
+  try {
+    const s = start();
+    return { ok: true, mode: s.mode, kernelClass: s.kernelClass };
+  } catch (e) {
+    return { ok: false, reason: (e as Error).message };
+  }
+}
+
+function compile(src: string, size: number, inputs: readonly Buf[]): GpuKernelFn {
+  const s = start();
+  const key = `${size}|${inputs.map((b) => b.size).join(',')}|${src}`;
+  let k = s.cache.get(key);
+  if (!k) {
+    k = s.gpu.createKernel(src, { output: [size], precision: 'single', pipeline: true, immutable: true, tactic: 'precision' }) as unknown as GpuKernelFn;
+    s.cache.set(key, k);
+    s.compiles++;
+  }
+  return k;
+}
+
+function track(b: Buf): Buf {
+  start().live.add(b);
+  scopeStack[scopeStack.length - 1]?.add(b);
+  return b;
+}
+
+const context: GpuContext = {
+  run(src, inputs, size) {
+    if (size === 0) return new Buf(null, 0);
+    const s = start();
+    const bufs = inputs.map((b) => {
+      const buf = b as Buf;
+      if (buf.freed) throw new Error('gpu: this tensor\'s memory was released when the grad/step that made it returned; return it (or pass it as aux) to keep it');
+      return buf.tex ? buf : s.dummy;
+    });
+    const k = compile(src, size, bufs);
+    let tex: Buf['tex'];
+    try {
+      tex = k(...bufs.map((b) => b.tex)) as Buf['tex'];
+    } catch (e) {
+      throw new Error(`gpu: kernel failed to compile or run: ${(e as Error).message}\n--- source ---\n${src}`);
+    }
+    s.runs++;
+    return track(new Buf(tex, size));
+  },
+  read(buf) {
+    const b = buf as Buf;
+    if (b.freed) throw new Error('gpu: this tensor\'s memory was released when the grad/step that made it returned; return it (or pass it as aux) to keep it');
+    if (!b.tex) return new Float32Array(0);
+    return b.host ? b.host.slice() : (b.tex.toArray() as Float32Array).slice(0, b.size);
+  },
+};
+
+function upload(data: Float32Array): Buf {
+  if (data.length === 0) return new Buf(null, 0);
+  const k = compile('function (a) { return a[this.thread.x]; }', data.length, []);
+  const tex = k(data) as Buf['tex'];
+  return track(new Buf(tex, data.length, data));
+}
+
+function free(b: Buf): void {
+  if (b.freed || !b.tex) return;
+  b.freed = true;
+  b.tex.delete();
+  state?.live.delete(b);
+}
+
+// ---- memory: reference counts from tensors, and scopes at API boundaries ----
+
+const registry = new FinalizationRegistry<Buf>((b) => { if (--b.refs <= 0) free(b); });
+const scopeStack: Set<Buf>[] = [];
+
+export const gpu: Backend<GpuBuf> & {
+  retain(owner: object, buf: GpuBuf): void;
+  beginScope(): void;
+  endScope(keep: readonly GpuBuf[]): void;
+} = {
+  name: 'gpu',
+  unavailable() {
+    const s = gpuStatus();
+    return s.ok ? undefined : s.reason;
+  },
+  upload(data) {
+    start();
+    const f = data instanceof Float32Array ? data : Float32Array.from(data as ArrayLike<number>);
+    return upload(f);
+  },
+  read(buf, aval) {
+    const values = context.read(buf);
+    const out = alloc(aval.dtype, sizeOf(aval.shape)) as TypedArray;
+    if (aval.dtype === 'bool') for (let i = 0; i < out.length; i++) out[i] = values[i] !== 0 ? 1 : 0;
+    else out.set(values);
+    return out;
+  },
+  kernel(prim) {
+    const k = kernelFor('gpu', prim) as GpuKernel | undefined;
+    if (!k) return undefined;
+    const run: Kernel<GpuBuf> = (inputs, attrs, out) => k(context, inputs, attrs, out);
+    return run;
+  },
+  retain(owner, buf) {
+    const b = buf as Buf;
+    b.refs++;
+    registry.register(owner, b);
+  },
+  beginScope() { scopeStack.push(new Set()); },
+  endScope(keep) {
+    const made = scopeStack.pop();
+    if (!made) return;
+    const kept = new Set(keep as Buf[]);
+    const parent = scopeStack[scopeStack.length - 1];
+    for (const b of made) {
+      if (kept.has(b)) parent?.add(b);
+      else free(b);
+    }
+  },
+};
+
+/** Live GPU buffers and their bytes, plus kernel compile and run counts. */
+export function gpuStats(): { textures: number; bytes: number; kernels: number; compiles: number; runs: number } {
+  if (!state) return { textures: 0, bytes: 0, kernels: 0, compiles: 0, runs: 0 };
+  let bytes = 0;
+  for (const b of state.live) bytes += 4 * b.size;
+  return { textures: state.live.size, bytes, kernels: state.cache.size, compiles: state.compiles, runs: state.runs };
+}
+
+registerBackend(gpu);
+
+export { OpError };
