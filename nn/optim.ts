@@ -1,0 +1,112 @@
+/**
+ * Optimizers as pure functions lifted over pytrees: `init(params) -> state` and
+ * `update(grads, state, params) -> {params, state}`, nothing mutated. The update formulas are
+ * PyTorch's (torch.optim.SGD, Adam, AdamW), including its first-step momentum buffer, its bias
+ * correction and its two kinds of weight decay, so runs are comparable with the reference code.
+ * The learning rate may be a schedule of the step count (see schedules.ts).
+ */
+import * as np from '../core/index.js';
+import type { Tree } from './layer.js';
+import type { LearningRate } from './schedules.js';
+
+export interface Optimizer<S = Tree> {
+  readonly name: string;
+  init(params: Tree): S;
+  update(grads: Tree, state: S, params: Tree): { params: Tree; state: S };
+}
+
+const lrAt = (lr: LearningRate, step: number): number => (typeof lr === 'number' ? lr : lr(step));
+const zerosLike = (tree: Tree): Tree => np.treeMap(tree, (p) => np.zerosLike(p));
+
+export interface SgdOptions {
+  momentum?: number;
+  dampening?: number;
+  /** Nesterov momentum (needs momentum > 0 and dampening 0, as PyTorch). */
+  nesterov?: boolean;
+  /** L2 penalty added to the gradient: g += weightDecay * p. */
+  weightDecay?: number;
+}
+
+/**
+ * SGD as torch.optim.SGD: g = grad + wd p; buf = g on the first step, else momentum buf + (1 - dampening) g;
+ * step with buf, or g + momentum buf for Nesterov. State {step, momentum}.
+ * `sgd(0.1, {momentum: 0.9, nesterov: true})`
+ */
+export function sgd(lr: LearningRate, { momentum = 0, dampening = 0, nesterov = false, weightDecay = 0 }: SgdOptions = {}): Optimizer {
+  if (nesterov && (momentum <= 0 || dampening !== 0)) throw new Error('sgd: Nesterov momentum needs momentum > 0 and dampening 0');
+  return {
+    name: `sgd(${momentum ? `momentum ${momentum}${nesterov ? ', nesterov' : ''}` : 'plain'})`,
+    init: (params) => (momentum ? { step: 0, momentum: zerosLike(params) } : { step: 0 }),
+    update(grads, state, params) {
+      const lr_ = lrAt(lr, state.step), first = state.step === 0;
+      const decayed = (g: np.Tensor, p: np.Tensor) => (weightDecay ? np.add(g, np.mul(p, weightDecay)) : g);
+      if (!momentum) {
+        return { params: np.treeZip([params, grads], (p, g) => np.sub(p, np.mul(decayed(g, p), lr_))), state: { step: state.step + 1 } };
+      }
+      const buf = np.treeZip([params, grads, state.momentum], (p, g, b) =>
+        (first ? decayed(g, p) : np.add(np.mul(b, momentum), np.mul(decayed(g, p), 1 - dampening))));
+      const next = np.treeZip([params, grads, buf], (p, g, b) =>
+        np.sub(p, np.mul(nesterov ? np.add(decayed(g, p), np.mul(b, momentum)) : b, lr_)));
+      return { params: next, state: { step: state.step + 1, momentum: buf } };
+    },
+  };
+}
+
+export interface AdamOptions {
+  b1?: number;
+  b2?: number;
+  eps?: number;
+  /** Adam: L2 penalty added to the gradient (g += wd p). AdamW: decoupled decay (p *= 1 - lr wd). */
+  weightDecay?: number;
+}
+
+function adamLike(kind: 'adam' | 'adamw', lr: LearningRate, { b1 = 0.9, b2 = 0.999, eps = 1e-8, weightDecay = kind === 'adamw' ? 1e-2 : 0 }: AdamOptions): Optimizer {
+  return {
+    name: `${kind}(b1 ${b1}, b2 ${b2}, eps ${eps}, weight decay ${weightDecay})`,
+    init: (params) => ({ step: 0, mu: zerosLike(params), nu: zerosLike(params) }),
+    update(grads, state, params) {
+      const t = state.step + 1, lr_ = lrAt(lr, state.step);
+      const stepSize = lr_ / (1 - b1 ** t), bc2Sqrt = Math.sqrt(1 - b2 ** t);
+      const gs = kind === 'adam' && weightDecay ? np.treeZip([grads, params], (g, p) => np.add(g, np.mul(p, weightDecay))) : grads;
+      const mu = np.treeZip([state.mu, gs], (m, g) => np.add(np.mul(m, b1), np.mul(g, 1 - b1)));
+      const nu = np.treeZip([state.nu, gs], (v, g) => np.add(np.mul(v, b2), np.mul(np.mul(g, g), 1 - b2)));
+      const next = np.treeZip([params, mu, nu], (p, m, v) => {
+        const base = kind === 'adamw' && weightDecay ? np.mul(p, 1 - lr_ * weightDecay) : p;
+        return np.sub(base, np.mul(np.div(m, np.add(np.div(np.sqrt(v), bc2Sqrt), eps)), stepSize));
+      });
+      return { params: next, state: { step: t, mu, nu } };
+    },
+  };
+}
+
+/**
+ * Adam as torch.optim.Adam (weight decay, if any, is the L2 kind: g += wd p). State {step, mu, nu}.
+ * `adam(1e-4, {weightDecay: 1e-5})`
+ */
+export const adam = (lr: LearningRate, opts: AdamOptions = {}): Optimizer => adamLike('adam', lr, opts);
+
+/**
+ * AdamW as torch.optim.AdamW: decoupled weight decay p *= 1 - lr wd before the Adam step (default wd 1e-2).
+ * `adamw(1e-3, {weightDecay: 0.05})`
+ */
+export const adamw = (lr: LearningRate, opts: AdamOptions = {}): Optimizer => adamLike('adamw', lr, opts);
+
+/**
+ * Scale a gradient tree so its global L2 norm is at most `maxNorm`, as torch.nn.utils.clip_grad_norm_
+ * (coefficient maxNorm / (norm + 1e-6), capped at 1). Returns the clipped tree and the norm before clipping.
+ * `const {grads, norm} = clipByGlobalNorm(g, 1.0)`
+ */
+export function clipByGlobalNorm(grads: Tree, maxNorm: number): { grads: Tree; norm: number } {
+  const norm = Math.sqrt(np.treeLeaves(grads).reduce((s, g) => s + np.sum(np.mul(g, g)).item(), 0));
+  const coef = maxNorm / (norm + 1e-6);
+  return { grads: coef < 1 ? np.treeMap(grads, (g) => np.mul(g, coef)) : grads, norm };
+}
+
+/** `opt` with the gradients clipped to global norm `maxNorm` before every update. `clipped(adam(1e-3), 1)` */
+export function clipped<S>(opt: Optimizer<S>, maxNorm: number): Optimizer<S> {
+  return {
+    name: `clipped(${opt.name}, ${maxNorm})`,
+    init: opt.init,
+    update: (grads, state, params) => opt.update(clipByGlobalNorm(grads, maxNorm).grads, state, params),
+  };
+}
