@@ -90,14 +90,14 @@ export const onesLike = (x: Tensor): Tensor => ones(x.shape, x.dtype, x);
  * Evenly spaced values in [start, stop). `arange(5)` → [0..4] as int32 when all arguments are
  * integers, else float32. `arange(0, 1, 0.25)` → [0, 0.25, 0.5, 0.75]
  */
-export function arange(start: number, stop?: number, step = 1, dtype?: DType): Tensor {
+export function arange(start: number, stop?: number, step = 1, dtype?: DType, like?: Tensor): Tensor {
   if (stop === undefined) { stop = start; start = 0; }
   if (step === 0) throw new OpError('arange', 'step must not be 0');
   const n = Math.max(0, Math.ceil((stop - start) / step));
   const dt = dtype ?? ([start, stop, step].every(Number.isInteger) ? 'int32' : 'float32');
   const buf = alloc(dt, n);
   for (let i = 0; i < n; i++) buf[i] = start + i * step;
-  return fromHost(buf, [n], dt);
+  return fromHost(buf, [n], dt, like);
 }
 
 /** `n` evenly spaced values from start to stop inclusive. `linspace(0, 1, 5)` */

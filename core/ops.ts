@@ -107,7 +107,7 @@ export const logicalNot = (m: Tensor): Tensor => equal(astype(m, 'bool'), false)
 /** One-hot rows for int32 labels: [...labels.shape, n] of `dtype`. */
 export function oneHot(labels: Tensor, n: number, dtype: 'float32' | 'float64' = 'float32'): Tensor {
   if (labels.dtype !== 'int32') throw new OpError('oneHot', `labels must be int32, got ${labels.dtype}`);
-  const classes = reshape(arange(n, undefined, 1, 'int32'), [...labels.shape.map(() => 1), n]);
+  const classes = reshape(arange(n, undefined, 1, 'int32', labels), [...labels.shape.map(() => 1), n]);
   return astype(equal(expandDims(labels, -1), classes), dtype);
 }
 

@@ -195,6 +195,17 @@ export const gpu: Backend<GpuBuf> & {
   },
 };
 
+/**
+ * Compile every kernel `f(...args)` needs now, so the first real call does not pay for it
+ * (gpu.js compiles a shader on its first run, 50-300 ms each). Returns how many were compiled.
+ * `warmup(step, state, batch)`
+ */
+export function warmup<Args extends unknown[]>(f: (...args: Args) => unknown, ...args: Args): number {
+  const before = state?.compiles ?? 0;
+  f(...args);
+  return (state?.compiles ?? 0) - before;
+}
+
 /** Live GPU buffers and their bytes, plus kernel compile and run counts. */
 export function gpuStats(): { textures: number; bytes: number; kernels: number; compiles: number; runs: number } {
   if (!state) return { textures: 0, bytes: 0, kernels: 0, compiles: 0, runs: 0 };

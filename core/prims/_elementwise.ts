@@ -11,6 +11,7 @@ import { getBackend } from '../backend.js';
 import { alloc, type DType, promote, type TypedArray } from '../dtype.js';
 import { definePrimitive, type Primitive } from '../primitive.js';
 import { broadcastShapes, broadcastStrides, OpError, sameShape } from '../shape.js';
+import { broadcastIndex, coords, shader } from '../gpu/shader.js';
 import { Tensor, isTensor } from '../tensor.js';
 import { bind } from '../trace.js';
 import { astype } from './cast.js';
@@ -95,8 +96,25 @@ export function binaryKernel(f: (a: number, b: number) => number): Kernel<TypedA
 
 type VjpRule = NonNullable<Primitive['vjp']>;
 
-/** Define an elementwise unary primitive; `outDtype` defaults to the input's dtype. */
-export function defineUnary(name: string, f: (x: number) => number, vjp?: VjpRule,
+/** A unary op's GPU shader: `expr` computes the result from the input value `v`. */
+export const unaryShader = (expr: string) => shader(() => `function (x) {
+  const v = x[this.thread.x];
+  return ${expr};
+}`);
+
+/** A binary op's GPU shader: `expr` combines `a` and `b`, read with broadcasting. */
+export const binaryShader = (expr: string) => shader(([a, b], _attrs, out) => `function (A, B) {
+  ${coords(out.shape)}
+  const a = A[${broadcastIndex(a.shape, out.shape)}];
+  const b = B[${broadcastIndex(b.shape, out.shape)}];
+  return ${expr};
+}`);
+
+/**
+ * Define an elementwise unary primitive: `f` for the CPU, `gpu` the same as a shader expression in `v`.
+ * `outDtype` defaults to the input's dtype.
+ */
+export function defineUnary(name: string, f: (x: number) => number, gpu: string, vjp?: VjpRule,
   opts: { floatOnly?: boolean; outDtype?: DType } = {}): Primitive {
   return definePrimitive<{}>({
     name,
@@ -107,12 +125,15 @@ export function defineUnary(name: string, f: (x: number) => number, vjp?: VjpRul
       return { shape: x.shape, dtype: opts.outDtype ?? x.dtype };
     },
     vjp,
-    kernels: { cpu: unaryKernel(f) as Kernel<any, {}> },
+    kernels: { cpu: unaryKernel(f) as Kernel<any, {}>, gpu: unaryShader(gpu) },
   });
 }
 
-/** Define an elementwise binary primitive with broadcasting; both inputs share one dtype. */
-export function defineBinary(name: string, f: (a: number, b: number) => number, vjp?: VjpRule,
+/**
+ * Define an elementwise binary primitive with broadcasting (both inputs share one dtype): `f` for the
+ * CPU, `gpu` the same as a shader expression in `a` and `b`.
+ */
+export function defineBinary(name: string, f: (a: number, b: number) => number, gpu: string, vjp?: VjpRule,
   opts: { outDtype?: DType } = {}): Primitive {
   return definePrimitive<{}>({
     name,
@@ -121,7 +142,7 @@ export function defineBinary(name: string, f: (a: number, b: number) => number, 
       return { shape: broadcastShapes(name, a.shape, b.shape), dtype: opts.outDtype ?? a.dtype };
     },
     vjp,
-    kernels: { cpu: binaryKernel(f) as Kernel<any, {}> },
+    kernels: { cpu: binaryKernel(f) as Kernel<any, {}>, gpu: binaryShader(gpu) },
   });
 }
 

@@ -3,7 +3,7 @@ import { applyUnary, defineUnary, type TensorLike } from './_elementwise.js';
 import { mul } from './mul.js';
 import { sign } from './sign.js';
 
-export const absP = defineUnary('abs', Math.abs, (ct, [x]) => [mul(ct, sign(x))]);
+export const absP = defineUnary('abs', Math.abs, 'Math.abs(v)', (ct, [x]) => [mul(ct, sign(x))]);
 
 /** Elementwise absolute value. `abs(tensor([-2, 3]))` → [2, 3] */
 export const abs = (x: TensorLike) => applyUnary(absP, x);

@@ -2,7 +2,7 @@
 import { applyBinary, defineBinary, type TensorLike } from './_elementwise.js';
 import { unbroadcast } from './_unbroadcast.js';
 
-export const addP = defineBinary('add', (a, b) => a + b,
+export const addP = defineBinary('add', (a, b) => a + b, 'a + b',
   (ct, [a, b]) => [unbroadcast(ct, a.shape), unbroadcast(ct, b.shape)]);
 
 /** Elementwise a + b, broadcasting. `add(tensor([1, 2]), 10)` → [11, 12] */

@@ -6,6 +6,7 @@ import { normAxis, OpError, sizeOf } from '../shape.js';
 import type { Tensor } from '../tensor.js';
 import { bind } from '../trace.js';
 import { reshape } from './reshape.js';
+import { lit, shader } from '../gpu/shader.js';
 
 const cpu: Kernel<TypedArray, { axis: number }> = ([x], { axis }, out) => {
   const outer = sizeOf(x.shape.slice(0, axis)), n = x.shape[axis], inner = sizeOf(x.shape.slice(axis + 1));
@@ -29,7 +30,25 @@ export const argmaxP = definePrimitive<{ axis: number }>({
     if (x.shape[axis] === 0) throw new OpError('argmax', `axis ${axis} has size 0`);
     return { shape: x.shape.filter((_, i) => i !== axis), dtype: 'int32' };
   },
-  kernels: { cpu },
+  kernels: {
+    cpu,
+    gpu: shader(([x], { axis }) => {
+      // best index in s; the value it holds in b (a nan, once seen, wins and stays)
+      const inner = sizeOf(x.shape.slice(axis + 1)), n = x.shape[axis];
+      return `function (X) {
+  const i = this.thread.x;
+  const o = Math.floor((i + 0.5) / ${lit(inner)});
+  const base = o * ${lit(n * inner)} + (i - o * ${lit(inner)});
+  let b = (-1.0 / 0.0);
+  let s = 0.0;
+  for (let j = 0; j < ${n}; j++) {
+    const v = X[base + j * ${lit(inner)}];
+    if (v > b || (v != v && b == b)) { b = v; s = j; }
+  }
+  return s;
+}`;
+    }),
+  },
 });
 
 /** Index of the max along `axis` (of the flattened tensor by default). `argmax(tensor([1, 9, 3]))` → 1 */

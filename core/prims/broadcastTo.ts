@@ -6,6 +6,7 @@ import { broadcastShapes, broadcastStrides, fmt, OpError, sameShape, type Shape,
 import type { Tensor } from '../tensor.js';
 import { bind } from '../trace.js';
 import { unbroadcast } from './_unbroadcast.js';
+import { broadcastIndex, coords, shader } from '../gpu/shader.js';
 
 const cpu: Kernel<TypedArray, { shape: Shape }> = ([x], _attrs, out) => {
   const res = alloc(out.dtype, sizeOf(out.shape));
@@ -37,7 +38,13 @@ export const broadcastToP = definePrimitive<{ shape: Shape }>({
     return { shape, dtype: x.dtype };
   },
   vjp: (ct, [x]) => [unbroadcast(ct, x.shape)],
-  kernels: { cpu },
+  kernels: {
+    cpu,
+    gpu: shader(([x], _attrs, out) => `function (X) {
+  ${coords(out.shape)}
+  return X[${broadcastIndex(x.shape, out.shape)}];
+}`),
+  },
 });
 
 /** Repeat `x` to `shape` by numpy broadcasting. `broadcastTo(tensor([1, 2]), [3, 2])` */

@@ -6,12 +6,17 @@ import { alloc, checkDtype, type DType, isFloat, type TypedArray } from '../dtyp
 import { definePrimitive } from '../primitive.js';
 import type { Tensor } from '../tensor.js';
 import { bind } from '../trace.js';
+import { shader } from '../gpu/shader.js';
 
 export const castP = definePrimitive<{ dtype: DType }>({
   name: 'cast',
   infer: ([x], { dtype }) => ({ shape: x.shape, dtype }),
   vjp: (ct, [x]) => [isFloat(x.dtype) ? astype(ct, x.dtype) : null],
   kernels: {
+    gpu: shader(([x], { dtype }) => `function (X) {
+  const v = X[this.thread.x];
+  return ${dtype === 'bool' ? '(v != 0.0) ? 1.0 : 0.0' : dtype === 'int32' && isFloat(x.dtype) ? 'Math.trunc(v)' : 'v'};
+}`),
     cpu: ([x], { dtype }) => {
       const src = x.buf as TypedArray;
       const out = alloc(dtype, src.length);

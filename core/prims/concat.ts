@@ -7,6 +7,8 @@ import type { Tensor } from '../tensor.js';
 import { bind } from '../trace.js';
 import { astype } from './cast.js';
 import { slice } from './slice.js';
+import { coords, dot, lit, names, shader } from '../gpu/shader.js';
+import { stridesOf } from '../shape.js';
 
 type Attrs = { axis: number };
 
@@ -43,7 +45,23 @@ export const concatP = definePrimitive<Attrs>({
       return slice(ct, begin, x.shape);
     });
   },
-  kernels: { cpu },
+  kernels: {
+    cpu,
+    gpu: shader((xs, { axis }, out) => {
+      const c = names(out.shape.length);
+      let off = 0;
+      const branches = xs.map((x, i) => {
+        const idx = c.map((n, d) => (d === axis ? `(${n} - ${lit(off)})` : n));
+        off += x.shape[axis];
+        return `if (${c[axis]} < ${lit(off)}) { return X${i}[${dot(idx, stridesOf(x.shape))}]; }`;
+      });
+      return `function (${xs.map((_, i) => `X${i}`).join(', ')}) {
+  ${coords(out.shape)}
+  ${branches.join('\n  ')}
+  return 0.0;
+}`;
+    }),
+  },
 });
 
 /** Join along `axis` (default 0). `concat([tensor([1]), tensor([2, 3])])` → [1, 2, 3] */

@@ -10,7 +10,7 @@ import { neg } from './neg.js';
 import { isTensor } from '../tensor.js';
 import { isFloat } from '../dtype.js';
 
-export const divP = defineBinary('div', (a, b) => a / b, (ct, [a, b], out, _attrs, need) => [
+export const divP = defineBinary('div', (a, b) => a / b, 'a / b', (ct, [a, b], out, _attrs, need) => [
   need[0] ? unbroadcast(div(ct, b), a.shape) : null,
   need[1] ? unbroadcast(neg(mul(ct, div(out, b))), b.shape) : null,
 ]);

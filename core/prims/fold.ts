@@ -10,6 +10,7 @@ import { fmt, OpError, sizeOf, type Shape } from '../shape.js';
 import type { Tensor } from '../tensor.js';
 import { bind } from '../trace.js';
 import { im2colWalk, unfold, type Window, windowOut } from './unfold.js';
+import { coords, lit, shader } from '../gpu/shader.js';
 
 type Attrs = Window & { spatial: number[] };
 
@@ -29,6 +30,32 @@ const cpu: Kernel<TypedArray, Attrs> = ([cols], attrs, out) => {
   return res;
 };
 
+/**
+ * Each input position gathers every column entry that unfold read from it: for each kernel offset k,
+ * the output position o with o * stride - pad + k * dilation = position, when it exists.
+ */
+const gpu = shader<Attrs>(([cols], attrs, out) => {
+  const S = attrs.spatial, D = S.length;
+  const outS = windowOut('fold', S, attrs), L = sizeOf(outS), kp = sizeOf(attrs.kernel);
+  const C = out.shape[1];
+  const kStr = attrs.kernel.map((_, d) => sizeOf(attrs.kernel.slice(d + 1)));
+  const lStr = outS.map((_, d) => sizeOf(outS.slice(d + 1)));
+  const t = S.map((_, d) => `(c${d + 2} + ${lit(attrs.padding[d][0])} - k${d} * ${lit(attrs.dilation[d])})`);
+  const o = S.map((_, d) => `Math.floor((${t[d]} + 0.5) / ${lit(attrs.stride[d])})`);
+  const ok = S.map((_, d) => `${t[d]} >= 0.0 && ${t[d]} - ${o[d]} * ${lit(attrs.stride[d])} == 0.0 && ${o[d]} < ${lit(outS[d])}`).join(' && ');
+  const open = attrs.kernel.map((k, d) => `for (let k${d} = 0; k${d} < ${k}; k${d}++) {`).join(' ');
+  return `function (X) {
+  ${coords(out.shape)}
+  let s = 0.0;
+  ${open}
+    if (${ok}) {
+      s += X[((c0 * ${lit(C)} + c1) * ${lit(kp)} + ${attrs.kernel.map((_, d) => `k${d} * ${lit(kStr[d])}`).join(' + ')}) * ${lit(L)} + ${o.map((e, d) => `${e} * ${lit(lStr[d])}`).join(' + ')}];
+    }
+  ${'}'.repeat(D)}
+  return s;
+}`;
+});
+
 export const foldP = definePrimitive<Attrs>({
   name: 'fold',
   infer([cols], attrs) {
@@ -39,7 +66,7 @@ export const foldP = definePrimitive<Attrs>({
     return { shape: [cols.shape[0], cols.shape[1] / kp, ...attrs.spatial], dtype: cols.dtype };
   },
   vjp: (ct, _cols, _out, { spatial: _s, ...w }) => [unfold(ct, w)],
-  kernels: { cpu },
+  kernels: { cpu, gpu },
 });
 
 /** Add columns back into an input of spatial shape `spatial` (the adjoint of unfold). */

@@ -10,6 +10,7 @@ import { fmt, OpError, sizeOf } from '../shape.js';
 import type { Tensor } from '../tensor.js';
 import { bind } from '../trace.js';
 import { scatterAdd } from './scatterAdd.js';
+import { lit } from '../gpu/shader.js';
 
 /** Throw if any index is outside [0, n). Shared by gather and scatterAdd. */
 export function checkIndices(op: string, idx: TypedArray, n: number): void {
@@ -38,7 +39,18 @@ export const gatherP = definePrimitive<{}>({
     return { shape: [...idx.shape, ...x.shape.slice(1)], dtype: x.dtype };
   },
   vjp: (ct, [x, idx]) => [scatterAdd(ct, idx, x.shape[0]), null],
-  kernels: { cpu },
+  kernels: {
+    cpu,
+    gpu: (ctx, [x, idx], _attrs, out) => {
+      checkIndices('gather', ctx.read(idx.buf), x.shape[0]);
+      const row = sizeOf(x.shape.slice(1));
+      return ctx.run(`function (X, I) {
+  const i = this.thread.x;
+  const r = Math.floor((i + 0.5) / ${lit(row)});
+  return X[I[r] * ${lit(row)} + (i - r * ${lit(row)})];
+}`, [x.buf, idx.buf], sizeOf(out.shape));
+    },
+  },
 });
 
 /** Rows of `x` at `indices`. `gather(tensor([[1, 2], [3, 4]]), tensor([1, 1], {dtype: 'int32'}))` */

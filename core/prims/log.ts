@@ -5,7 +5,7 @@
 import { applyUnary, defineUnary, type TensorLike } from './_elementwise.js';
 import { div } from './div.js';
 
-export const logP = defineUnary('log', Math.log, (ct, [x]) => [div(ct, x)], { floatOnly: true });
+export const logP = defineUnary('log', Math.log, 'Math.log(v)', (ct, [x]) => [div(ct, x)], { floatOnly: true });
 
 /** Elementwise natural log. `log(tensor([1, Math.E]))` → [0, 1] */
 export const log = (x: TensorLike) => applyUnary(logP, x);

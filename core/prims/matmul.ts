@@ -15,6 +15,7 @@ import { unbroadcast } from './_unbroadcast.js';
 import { astype } from './cast.js';
 import { reshape } from './reshape.js';
 import { promote } from '../dtype.js';
+import { coords, dot, lit, names, readStrides, shader } from '../gpu/shader.js';
 
 type Attrs = { transA: boolean; transB: boolean };
 
@@ -49,6 +50,26 @@ const cpu: Kernel<TypedArray, Attrs> = ([a, b], attrs, out) => {
   return res;
 };
 
+/** One thread per output element: a dot product over K (the batch offsets broadcast). */
+const gpu = shader<Attrs>(([a, b], attrs, out) => {
+  const [M, K, N] = dims(a.shape, b.shape, attrs);
+  const batch = out.shape.slice(0, -2), r = batch.length, c = names(r + 2);
+  const sa = readStrides(a.shape.slice(0, -2), batch).map((s) => s * M * K);
+  const sb = readStrides(b.shape.slice(0, -2), batch).map((s) => s * K * N);
+  const [ars, acs] = attrs.transA ? [1, M] : [K, 1];
+  const [brs, bcs] = attrs.transB ? [1, K] : [N, 1];
+  return `function (A, B) {
+  ${coords(out.shape)}
+  const a0 = ${dot([...c.slice(0, r), c[r]], [...sa, ars])};
+  const b0 = ${dot([...c.slice(0, r), c[r + 1]], [...sb, bcs])};
+  let s = 0.0;
+  for (let k = 0; k < ${K}; k++) {
+    s += A[a0 + k * ${lit(acs)}] * B[b0 + k * ${lit(brs)}];
+  }
+  return s;
+}`;
+});
+
 export const matmulP = definePrimitive<Attrs>({
   name: 'matmul',
   infer([a, b], attrs) {
@@ -63,7 +84,7 @@ export const matmulP = definePrimitive<Attrs>({
     const db = !need[1] ? null : transB ? matmulT(ct, a, true, transA) : matmulT(a, ct, !transA, false);
     return [da && unbroadcast(da, a.shape), db && unbroadcast(db, b.shape)];
   },
-  kernels: { cpu },
+  kernels: { cpu, gpu },
 });
 
 /** op(a) @ op(b) where op transposes the last two axes when its flag is set. */

@@ -16,6 +16,8 @@ import { div } from './div.js';
 import { reshape } from './reshape.js';
 import { keepDimsShape, reduceInto, sum } from './sum.js';
 import { where } from './where.js';
+import { shader } from '../gpu/shader.js';
+import { reduceShader } from './sum.js';
 
 type Attrs = { axes: number[] };
 
@@ -40,7 +42,7 @@ export const maxP = definePrimitive<Attrs>({
     const count = sum(astype(hit, ct.dtype), axes, { keepdims: true });
     return [where(hit, broadcastTo(div(reshape(ct, keep), count), x.shape), 0)];
   },
-  kernels: { cpu },
+  kernels: { cpu, gpu: shader(([x], { axes }) => reduceShader(x.shape, axes, '(-1.0 / 0.0)', 'if (v > s || v != v) { s = v; }')) },
 });
 
 /** Max over `axis` (all by default). `max(tensor([[1, 5], [3, 4]]), 1)` → [5, 4] */

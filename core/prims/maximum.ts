@@ -7,7 +7,7 @@ import { unbroadcast } from './_unbroadcast.js';
 import { greater } from './compare.js';
 import { where } from './where.js';
 
-export const maximumP = defineBinary('maximum', (a, b) => (a > b || a !== a ? a : b), (ct, [a, b]) => {
+export const maximumP = defineBinary('maximum', (a, b) => (a > b || a !== a ? a : b), '(a > b || a != a) ? a : b', (ct, [a, b]) => {
   const m = greater(a, b);
   return [unbroadcast(where(m, ct, 0), a.shape), unbroadcast(where(m, 0, ct), b.shape)];
 });

@@ -4,7 +4,7 @@ import { unbroadcast } from './_unbroadcast.js';
 import { less } from './compare.js';
 import { where } from './where.js';
 
-export const minimumP = defineBinary('minimum', (a, b) => (a < b || a !== a ? a : b), (ct, [a, b]) => {
+export const minimumP = defineBinary('minimum', (a, b) => (a < b || a !== a ? a : b), '(a < b || a != a) ? a : b', (ct, [a, b]) => {
   const m = less(a, b);
   return [unbroadcast(where(m, ct, 0), a.shape), unbroadcast(where(m, 0, ct), b.shape)];
 });

@@ -2,7 +2,7 @@
 import { applyBinary, defineBinary, type TensorLike } from './_elementwise.js';
 import { unbroadcast } from './_unbroadcast.js';
 
-export const mulP = defineBinary('mul', (a, b) => a * b, (ct, [a, b], _out, _attrs, need) => [
+export const mulP = defineBinary('mul', (a, b) => a * b, 'a * b', (ct, [a, b], _out, _attrs, need) => [
   need[0] ? unbroadcast(mul(ct, b), a.shape) : null,
   need[1] ? unbroadcast(mul(ct, a), b.shape) : null,
 ]);

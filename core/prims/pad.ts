@@ -6,6 +6,7 @@ import { fmt, OpError, sizeOf, stridesOf } from '../shape.js';
 import type { Tensor } from '../tensor.js';
 import { bind } from '../trace.js';
 import { slice } from './slice.js';
+import { coords, dot, lit, names, shader } from '../gpu/shader.js';
 
 type Attrs = { pads: [number, number][]; value: number };
 
@@ -33,7 +34,19 @@ export const padP = definePrimitive<Attrs>({
   name: 'pad',
   infer: ([x], { pads }) => ({ shape: x.shape.map((d, i) => d + pads[i][0] + pads[i][1]), dtype: x.dtype }),
   vjp: (ct, [x], _out, { pads }) => [slice(ct, pads.map(([lo]) => lo), x.shape)],
-  kernels: { cpu },
+  kernels: {
+    cpu,
+    gpu: shader(([x], { pads, value }, out) => {
+      const st = stridesOf(x.shape), r = x.shape.length;
+      const src = names(r).map((c, d) => `(${c} - ${lit(pads[d][0])})`);
+      const inside = src.map((q, d) => `${q} >= 0.0 && ${q} < ${lit(x.shape[d])}`).join(' && ') || 'true';
+      return `function (X) {
+  ${coords(out.shape)}
+  if (${inside}) { return X[${dot(src, st)}]; }
+  return ${lit(value)};
+}`;
+    }),
+  },
 });
 
 /** Pad each axis by `[before, after]` entries of `value`. `pad(tensor([1, 2]), [[1, 0]])` → [0, 1, 2] */

@@ -11,7 +11,7 @@ export const reshapeP = definePrimitive<{ shape: Shape }>({
   name: 'reshape',
   infer: ([x], { shape }) => ({ shape, dtype: x.dtype }),
   vjp: (ct, [x]) => [reshape(ct, x.shape)],
-  kernels: { cpu: ([x]) => x.buf },
+  kernels: { cpu: ([x]) => x.buf, gpu: (_ctx, [x]) => x.buf },
 });
 
 /** `x` with a new shape of the same size; one entry may be -1. `reshape(arange(6), [2, -1])` */

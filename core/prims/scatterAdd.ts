@@ -9,6 +9,7 @@ import { fmt, OpError, sizeOf } from '../shape.js';
 import type { Tensor } from '../tensor.js';
 import { bind } from '../trace.js';
 import { checkIndices, gather } from './gather.js';
+import { lit } from '../gpu/shader.js';
 
 const cpu: Kernel<TypedArray, { n: number }> = ([src, idx], { n }, out) => {
   checkIndices('scatterAdd', idx.buf, n);
@@ -34,7 +35,23 @@ export const scatterAddP = definePrimitive<{ n: number }>({
     return { shape: [n, ...src.shape.slice(k)], dtype: src.dtype };
   },
   vjp: (ct, [, idx]) => [gather(ct, idx), null],
-  kernels: { cpu },
+  kernels: {
+    cpu,
+    gpu: (ctx, [src, idx], { n }, out) => {
+      checkIndices('scatterAdd', ctx.read(idx.buf), n);
+      const row = sizeOf(out.shape.slice(1)), m = idx.buf.size;
+      return ctx.run(`function (S, I) {
+  const i = this.thread.x;
+  const r = Math.floor((i + 0.5) / ${lit(row)});
+  const j = i - r * ${lit(row)};
+  let s = 0.0;
+  for (let k = 0; k < ${m}; k++) {
+    if (I[k] == r) { s += S[k * ${lit(row)} + j]; }
+  }
+  return s;
+}`, [src.buf, idx.buf], sizeOf(out.shape));
+    },
+  },
 });
 
 /** Add rows of `src` into `n` zero rows at `indices`. `scatterAdd(ones([3, 2]), idx, 5)` */

@@ -6,6 +6,7 @@ import { fmt, OpError, sizeOf, stridesOf } from '../shape.js';
 import type { Tensor } from '../tensor.js';
 import { bind } from '../trace.js';
 import { pad } from './pad.js';
+import { coords, dot, names, shader } from '../gpu/shader.js';
 
 type Attrs = { begin: number[]; size: number[] };
 
@@ -32,7 +33,16 @@ export const sliceP = definePrimitive<Attrs>({
   name: 'slice',
   infer: ([x], { size }) => ({ shape: size, dtype: x.dtype }),
   vjp: (ct, [x], _out, { begin, size }) => [pad(ct, begin.map((b, d) => [b, x.shape[d] - b - size[d]]))],
-  kernels: { cpu },
+  kernels: {
+    cpu,
+    gpu: shader(([x], { begin }, out) => {
+      const st = stridesOf(x.shape);
+      return `function (X) {
+  ${coords(out.shape)}
+  return X[${dot(names(out.shape.length), st, begin.reduce((acc, b, d) => acc + b * st[d], 0))}];
+}`;
+    }),
+  },
 });
 
 /**

@@ -3,7 +3,7 @@ import { applyBinary, defineBinary, type TensorLike } from './_elementwise.js';
 import { unbroadcast } from './_unbroadcast.js';
 import { neg } from './neg.js';
 
-export const subP = defineBinary('sub', (a, b) => a - b,
+export const subP = defineBinary('sub', (a, b) => a - b, 'a - b',
   (ct, [a, b], _out, _attrs, need) => [unbroadcast(ct, a.shape), need[1] ? unbroadcast(neg(ct), b.shape) : null]);
 
 /** Elementwise a - b, broadcasting. `sub(tensor([1, 2]), 1)` → [0, 1] */

@@ -10,6 +10,8 @@ import type { Tensor } from '../tensor.js';
 import { bind } from '../trace.js';
 import { broadcastTo } from './broadcastTo.js';
 import { reshape } from './reshape.js';
+import { coords, dot, lit, names, shader } from '../gpu/shader.js';
+import { stridesOf } from '../shape.js';
 
 type Attrs = { axes: number[] };
 
@@ -60,6 +62,28 @@ const cpu: Kernel<TypedArray, Attrs> = ([x], { axes }, out) => {
   return res;
 };
 
+/**
+ * A GPU reduction: each output element loops over its reduced positions (nested loops with literal
+ * bounds, one per reduced axis), folding values with `step` (statements over `v` and accumulator `s`).
+ */
+export function reduceShader(shape: Shape, axes: readonly number[], init: string, step: string, result = 's'): string {
+  const st = stridesOf(shape);
+  const kept = shape.map((_, d) => d).filter((d) => !axes.includes(d));
+  const keptShape = kept.map((d) => shape[d]);
+  const base = dot(names(kept.length), kept.map((d) => st[d]));
+  const idx = [base, ...axes.map((a, j) => `k${j} * ${lit(st[a])}`)].join(' + ');
+  const open = axes.map((a, j) => `for (let k${j} = 0; k${j} < ${shape[a]}; k${j}++) {`).join(' ');
+  return `function (X) {
+  ${coords(keptShape)}
+  let s = ${init};
+  ${open}
+    const v = X[${idx}];
+    ${step}
+  ${'}'.repeat(axes.length)}
+  return ${result};
+}`;
+}
+
 export const sumP = definePrimitive<Attrs>({
   name: 'sum',
   infer: ([x], { axes }) => ({
@@ -67,7 +91,7 @@ export const sumP = definePrimitive<Attrs>({
     dtype: x.dtype === 'bool' ? 'int32' : x.dtype,
   }),
   vjp: (ct, [x], _out, { axes }) => [broadcastTo(reshape(ct, keepDimsShape(x.shape, axes)), x.shape)],
-  kernels: { cpu },
+  kernels: { cpu, gpu: shader(([x], { axes }) => reduceShader(x.shape, axes, '0.0', 's += v;')) },
 });
 
 /** `shape` with 1 in place of each reduced axis. */

@@ -5,6 +5,7 @@ import { definePrimitive } from '../primitive.js';
 import { OpError, sizeOf, stridesOf } from '../shape.js';
 import type { Tensor } from '../tensor.js';
 import { bind } from '../trace.js';
+import { coords, dot, names, shader } from '../gpu/shader.js';
 
 type Attrs = { perm: number[] };
 
@@ -35,7 +36,16 @@ export const transposeP = definePrimitive<Attrs>({
     perm.forEach((p, i) => { inv[p] = i; });
     return [transpose(ct, inv)];
   },
-  kernels: { cpu },
+  kernels: {
+    cpu,
+    gpu: shader(([x], { perm }, out) => {
+      const st = stridesOf(x.shape);
+      return `function (X) {
+  ${coords(out.shape)}
+  return X[${dot(names(out.shape.length), perm.map((p) => st[p]))}];
+}`;
+    }),
+  },
 });
 
 /** Permute axes. `transpose(x)` reverses them; `transpose(x, [0, 2, 1])` swaps the last two. */

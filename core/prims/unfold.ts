@@ -11,6 +11,7 @@ import { fmt, OpError, sizeOf, type Shape } from '../shape.js';
 import type { Tensor } from '../tensor.js';
 import { bind } from '../trace.js';
 import { fold } from './fold.js';
+import { coords, lit, shader } from '../gpu/shader.js';
 
 /** Window geometry shared by unfold and fold. `padding` is [before, after] per spatial axis. */
 export interface Window {
@@ -78,6 +79,34 @@ const cpu: Kernel<TypedArray, Attrs> = ([x], attrs, out) => {
   return res;
 };
 
+/** Split `v` (a flat index over `shape`) into coordinate names `${p}0..`: shader statements. */
+function split(v: string, shape: readonly number[], p: string): string {
+  const lines = [`let ${p}r = ${v};`];
+  for (let d = shape.length - 1; d >= 0; d--) {
+    if (d === 0) { lines.push(`const ${p}${d} = ${p}r;`); continue; }
+    lines.push(`const ${p}q${d} = Math.floor((${p}r + 0.5) / ${lit(shape[d])});`, `const ${p}${d} = ${p}r - ${p}q${d} * ${lit(shape[d])};`, `${p}r = ${p}q${d};`);
+  }
+  return lines.join('\n  ');
+}
+
+/** Each output element reads one input value: its (channel, kernel offset) row and output position. */
+const gpu = shader<Attrs>(([x], attrs, out) => {
+  const [, C, ...S] = x.shape, D = S.length;
+  const kp = sizeOf(attrs.kernel), outS = windowOut('unfold', S, attrs), L = sizeOf(outS);
+  const q = S.map((_, d) => `(o${d} * ${lit(attrs.stride[d])} - ${lit(attrs.padding[d][0])} + k${d} * ${lit(attrs.dilation[d])})`);
+  const inside = q.map((e, d) => `${e} >= 0.0 && ${e} < ${lit(S[d])}`).join(' && ');
+  const inStr = S.map((_, d) => sizeOf(S.slice(d + 1)));
+  return `function (X) {
+  ${coords(out.shape)}
+  const ch = Math.floor((c1 + 0.5) / ${lit(kp)});
+  ${split(`c1 - ch * ${lit(kp)}`, attrs.kernel, 'k')}
+  ${split('c2', outS, 'o')}
+  if (${inside}) { return X[(c0 * ${lit(C)} + ch) * ${lit(sizeOf(S))} + ${q.map((e, d) => `${e} * ${lit(inStr[d])}`).join(' + ')}]; }
+  return ${lit(attrs.padValue)};
+}`;
+  void D; void L;
+});
+
 export const unfoldP = definePrimitive<Attrs>({
   name: 'unfold',
   infer([x], attrs) {
@@ -87,7 +116,7 @@ export const unfoldP = definePrimitive<Attrs>({
     return { shape: [x.shape[0], x.shape[1] * sizeOf(attrs.kernel), sizeOf(outS)], dtype: x.dtype };
   },
   vjp: (ct, [x], _out, attrs) => [fold(ct, x.shape.slice(2), attrs)],
-  kernels: { cpu },
+  kernels: { cpu, gpu },
 });
 
 /** Windows of `x` [B, C, ...S] as columns: [B, C * prod(kernel), prod(outS)]. */

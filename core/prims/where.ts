@@ -11,6 +11,7 @@ import { lift, type TensorLike } from './_elementwise.js';
 import { unbroadcast } from './_unbroadcast.js';
 import { astype } from './cast.js';
 import type { Tensor } from '../tensor.js';
+import { broadcastIndex, coords, shader } from '../gpu/shader.js';
 
 const cpu: Kernel<TypedArray, {}> = ([c, a, b], _attrs, out) => {
   const res = alloc(out.dtype, sizeOf(out.shape));
@@ -46,7 +47,13 @@ export const whereP = definePrimitive<{}>({
     need[1] ? unbroadcast(where(c, ct, 0), a.shape) : null,
     need[2] ? unbroadcast(where(c, 0, ct), b.shape) : null,
   ],
-  kernels: { cpu },
+  kernels: {
+    cpu,
+    gpu: shader(([c, a, b], _attrs, out) => `function (C, A, B) {
+  ${coords(out.shape)}
+  return C[${broadcastIndex(c.shape, out.shape)}] != 0.0 ? A[${broadcastIndex(a.shape, out.shape)}] : B[${broadcastIndex(b.shape, out.shape)}];
+}`),
+  },
 });
 
 /** a where cond, else b (broadcasting). `where(greater(x, 0), x, 0)` is relu. */

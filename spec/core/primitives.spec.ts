@@ -1,4 +1,5 @@
-/**
+/** @backends cpu gpu
+ *
  * Every primitive, table-driven: the forward result against a naive reference from spec/core/naive.ts,
  * and the vjp (and grad of grad) against float64 central differences along a random direction, over
  * shapes that include broadcasting and size-1 axes. A primitive with no row here fails the last test.

@@ -1,0 +1,27 @@
+/**
+ * The compiled WebAssembly SIMD GEMM (gemm.wat, built to gemm.wasm by build.mjs at npm install), or
+ * undefined when it is missing, does not compile on this engine, or AVID_GEMM=js asks for the
+ * JavaScript GEMM. Loaded synchronously, once; silent either way: `gemmKernel()` in ../pool.ts tells.
+ */
+import { readFileSync } from 'node:fs';
+
+/** What gemm.wasm exports; pointers are byte addresses in the shared memory it imports as env.memory. */
+export interface GemmExports {
+  gemm(a: number, ars: number, acs: number, b: number, brs: number, bcs: number,
+    c: number, N: number, K: number, i0: number, i1: number, work: number): void;
+  /** bytes of scratch space each thread needs */
+  scratch_bytes(): number;
+}
+
+export function loadGemmModule(): WebAssembly.Module | undefined {
+  if (process.env.AVID_GEMM === 'js') return undefined;
+  try {
+    return new WebAssembly.Module(readFileSync(new URL('./gemm.wasm', import.meta.url)));
+  } catch {
+    return undefined;
+  }
+}
+
+/** One instance of the module over `memory`; each thread makes its own over the same memory. */
+export const instantiate = (module: WebAssembly.Module, memory: WebAssembly.Memory): GemmExports =>
+  new WebAssembly.Instance(module, { env: { memory } }).exports as unknown as GemmExports;

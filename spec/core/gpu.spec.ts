@@ -1,0 +1,111 @@
+/** @backends gpu
+ *
+ * What only the GPU backend has to prove: that it really runs on a GPU (gpu.js falls back silently),
+ * that results are immutable, that edge values match the CPU, that the same key gives the same numbers
+ * on both backends, and that training leaks no textures.
+ */
+import test from 'tape';
+import * as np from '../../core/index.js';
+import { close } from '../helpers.js';
+
+const cpu = (x: np.NestedArray, dtype: np.DType = 'float32') => np.tensor(x, { dtype, backend: 'cpu' });
+const gpu = (x: np.NestedArray, dtype: np.DType = 'float32') => np.tensor(x, { dtype, backend: 'gpu' });
+
+test('the gpu backend is a real GPU path', (t) => {
+  const s = np.gpuStatus();
+  t.ok(s.ok, `gpu starts: ${JSON.stringify(s)}`);
+  if (s.ok) t.ok(['HeadlessGLKernel', 'WebGL2Kernel', 'WebGLKernel'].includes(s.kernelClass), `kernel class ${s.kernelClass}`);
+  t.equal(np.currentBackend(), 'gpu', 'AVID_BACKEND=gpu selected it');
+  const before = np.gpuStats().runs;
+  const y = np.add(gpu([1, 2]), 1);
+  t.equal(y.backend!.name, 'gpu', 'results live on the gpu');
+  t.ok(np.gpuStats().runs > before, 'a kernel ran');
+  t.end();
+});
+
+test('results are immutable: a second call does not overwrite the first', (t) => {
+  const a = gpu([[1, 2], [3, 4]]), b = gpu([[5, 6], [7, 8]]);
+  const first = np.matmul(a, b);
+  const second = np.matmul(b, a);
+  np.matmul(a, a);
+  t.deepEqual(first.toArray(), [[19, 22], [43, 50]], 'first result intact after more calls of the same kernel');
+  t.deepEqual(second.toArray(), [[23, 34], [31, 46]], 'second result');
+  t.end();
+});
+
+test('edge values match the CPU backend', (t) => {
+  const xs: np.NestedArray = [0, -1, 100, -100, 1e-3, NaN, Infinity, -Infinity, 0.5];
+  const ops: [string, (x: np.Tensor) => np.Tensor][] = [
+    ['log', np.log], ['sqrt', np.sqrt], ['exp', np.exp], ['tanh', np.tanh], ['sign', np.sign], ['abs', np.abs],
+    ['reciprocal', np.reciprocal], ['sigmoid', np.sigmoid], ['relu', np.relu], ['neg', np.neg],
+    ['pow x^2', (x) => np.pow(x, 2)], ['pow (-2)^x', (x) => np.pow(-2, x)], ['pow 0^x', (x) => np.pow(0, x)],
+    ['maximum nan', (x) => np.maximum(x, 0)], ['minimum nan', (x) => np.minimum(x, 0)],
+    ['max', (x) => np.max(x)], ['argmax', (x) => np.argmax(x)], ['logSumExp', (x) => np.logSumExp(x)],
+  ];
+  for (const [name, f] of ops) {
+    const want = f(cpu(xs)).dataSync(), got = f(gpu(xs)).dataSync();
+    close(t, { shape: [got.length], data: got }, { shape: [want.length], data: want }, `${name}(${JSON.stringify(xs)})`, { rtol: 2e-6, atol: 1e-6 });
+  }
+  t.end();
+});
+
+test('the same key gives the same numbers on both backends', (t) => {
+  const k = np.random.key(7);
+  for (const [name, f] of [['normal', (b: string) => { np.setBackend(b); return np.random.normal(k, [50]); }],
+    ['uniform', (b: string) => { np.setBackend(b); return np.random.uniform(k, [50]); }],
+    ['randint', (b: string) => { np.setBackend(b); return np.random.randint(k, [50], 0, 9); }]] as const) {
+    const c = f('cpu'), g = f('gpu');
+    t.equal(g.backend!.name, 'gpu', `${name} made on the gpu`);
+    t.deepEqual(Array.from(g.dataSync()), Array.from(c.dataSync()), `${name}: identical values`);
+  }
+  np.setBackend('gpu');
+  t.end();
+});
+
+test('moving between backends; mixing them is an error that says how to fix it', (t) => {
+  const x = gpu([1, 2, 3]);
+  const c = np.toBackend(x, 'cpu');
+  t.equal(c.backend!.name, 'cpu', 'moved to cpu');
+  t.deepEqual(Array.from(np.toBackend(c, 'gpu').dataSync()), [1, 2, 3], 'and back');
+  t.throws(() => np.add(x, c), /different backends.*toBackend/, 'mixing backends');
+  t.end();
+});
+
+test('kernels are compiled once per shape and cached; warmup compiles ahead', (t) => {
+  const f = (x: np.Tensor) => np.sum(np.exp(np.mul(x, 3.5)));
+  const x = gpu([[1, 2, 3, 4, 5, 6, 7]]);
+  const compiled = np.warmup(f, x);
+  t.ok(compiled > 0, `warmup compiled ${compiled} kernels`);
+  const before = np.gpuStats().compiles;
+  f(x); f(x);
+  t.equal(np.gpuStats().compiles, before, 'no compiles on later calls of the same shapes');
+  t.end();
+});
+
+test('100 training steps leak no textures', async (t) => {
+  const key = np.random.key(3);
+  const [kx, kw] = np.random.split(key);
+  const x = np.random.normal(kx, [32, 8]), y = np.sum(np.square(x), 1, { keepdims: true });
+  const loss = (p: { w: np.Tensor; b: np.Tensor }) => np.mean(np.square(np.sub(np.add(np.matmul(np.tanh(x), p.w), p.b), y)));
+  const step = (p: { w: np.Tensor; b: np.Tensor }) => np.withScope(() => {
+    const [l, g] = np.valueAndGrad(loss)(p);
+    return { p: np.treeZip<typeof p>([p, g], (a, b) => np.sub(a, np.mul(b, 0.05))), l };
+  });
+  // finalizers run as tasks after a collection: collect and yield a few times
+  const settle = async () => { for (let i = 0; i < 5; i++) { (globalThis as { gc?: () => void }).gc?.(); await new Promise((r) => setTimeout(r, 20)); } };
+  // the loops run in a plain function: an async function's suspended frame could keep old values alive
+  const state = { p: { w: np.random.normal(kw, [8, 1]), b: np.zeros([1]) }, losses: [] as number[] };
+  const train = (n: number) => { for (let i = 0; i < n; i++) { const r = step(state.p); state.p = r.p; state.losses.push(r.l.item()); } };
+  train(100);
+  await settle();
+  const base = np.gpuStats().textures;
+  train(100);
+  await settle();
+  const after = np.gpuStats().textures;
+  const [first, last] = [state.losses[0], state.losses[state.losses.length - 1]];
+  t.ok(typeof (globalThis as { gc?: unknown }).gc === 'function', 'the runner exposes gc');
+  t.ok(last < first, `the loop trains (loss ${first.toFixed(3)} -> ${last.toFixed(3)})`);
+  t.equal(after, base, `live textures back to the baseline (${base}) after 100 more steps`);
+  t.ok(np.gpuStats().bytes < 1e6, `live bytes ${np.gpuStats().bytes}`);
+  t.end();
+});
