@@ -1,0 +1,75 @@
+/**
+ * BatchNorm's two modes against a plain float64 loop written from PyTorch's definition: training
+ * normalises with the batch's biased variance and moves the running statistics (momentum 0.1,
+ * unbiased variance); eval normalises with the running statistics and leaves them alone. The new
+ * state is never a tracer, even when the step runs under grad.
+ */
+import test from 'tape';
+import * as np from '../../core/index.js';
+import * as nn from '../../nn/index.js';
+import { close, input, nextKey } from '../helpers.js';
+
+/** Per-channel view of x [B, C, ...S] as C arrays of values (host float64). */
+function channels(x: np.Tensor): number[][] {
+  const [B, C] = x.shape, S = x.size / (B * C), d = x.dataSync();
+  return Array.from({ length: C }, (_, c) => Array.from({ length: B * S }, (_, i) => d[(Math.floor(i / S) * C + c) * S + (i % S)]));
+}
+
+test('training: batch statistics, and running statistics moved as PyTorch moves them', (t) => {
+  const bn = nn.BatchNorm();
+  const shape = [4, 3, 2, 5];
+  const r = bn.init(nextKey(), shape, { dtype: 'float64' });
+  const params = { weight: input([3]), bias: input([3]) };
+  let state = r.state;
+  const rm = [0, 0, 0], rv = [1, 1, 1];
+  for (let step = 0; step < 3; step++) {
+    const x = np.add(np.mul(input(shape), 2), 1);
+    const out = bn.apply(params, state, x, { train: true });
+    const w = params.weight.dataSync(), b = params.bias.dataSync();
+    const want = np.zeros(shape, 'float64').dataSync().slice();
+    channels(x).forEach((v, c) => {
+      const n = v.length, mean = v.reduce((s, a) => s + a, 0) / n, biased = v.reduce((s, a) => s + (a - mean) ** 2, 0) / n;
+      rm[c] = 0.9 * rm[c] + 0.1 * mean;
+      rv[c] = 0.9 * rv[c] + 0.1 * biased * n / (n - 1);
+      const S = shape[2] * shape[3];
+      v.forEach((a, i) => { want[(Math.floor(i / S) * 3 + c) * S + (i % S)] = ((a - mean) / Math.sqrt(biased + 1e-5)) * w[c] + b[c]; });
+    });
+    close(t, out.y as np.Tensor, np.tensor(want, { shape }), `step ${step}: y = (x - batch mean) / sqrt(biased var + eps) * w + b`, { rtol: 1e-12, atol: 1e-12 });
+    close(t, out.state.runningMean, np.tensor(rm, { dtype: 'float64' }), `step ${step}: running mean = 0.9 old + 0.1 batch mean`, { rtol: 1e-12 });
+    close(t, out.state.runningVar, np.tensor(rv, { dtype: 'float64' }), `step ${step}: running var = 0.9 old + 0.1 unbiased batch var`, { rtol: 1e-12 });
+    state = out.state;
+  }
+  // eval: the running statistics, untouched
+  const x = input(shape);
+  const ev = bn.apply(params, state, x, { train: false });
+  t.equal(ev.state, state, 'eval returns the state unchanged');
+  const w = params.weight.dataSync(), b = params.bias.dataSync();
+  const want = Float64Array.from(x.dataSync(), (a, i) => { const c = Math.floor(i / 10) % 3; return ((a - rm[c]) / Math.sqrt(rv[c] + 1e-5)) * w[c] + b[c]; });
+  close(t, ev.y as np.Tensor, np.tensor(want, { shape }), 'eval: y = (x - running mean) / sqrt(running var + eps) * w + b', { rtol: 1e-12, atol: 1e-12 });
+  t.end();
+});
+
+test('train and eval differ as they should: a single batch is normalised in train, not in eval at init', (t) => {
+  const bn = nn.BatchNorm();
+  const r = bn.init(nextKey(), [64, 2]);
+  const x = np.add(np.mul(np.random.normal(nextKey(), [64, 2]), 3), 5);
+  const tr = channels(bn.apply(r.params, r.state, x, { train: true }).y as np.Tensor);
+  const ev = channels(bn.apply(r.params, r.state, x, { train: false }).y as np.Tensor);
+  const mean = (v: number[]) => v.reduce((s, a) => s + a, 0) / v.length;
+  t.ok(tr.every((v) => Math.abs(mean(v)) < 1e-5), 'train: zero mean per channel');
+  t.ok(ev.every((v) => Math.abs(mean(v) - 5) < 1), 'eval at init (mean 0, var 1): about the input itself');
+  t.end();
+});
+
+test('the new state is concrete even when the step runs under grad', (t) => {
+  const net = nn.serial([nn.Dense(4), nn.BatchNorm(), nn.Relu(), nn.Dense(1)]);
+  const r = net.init(nextKey(), [8, 3]);
+  const x = np.random.normal(nextKey(), [8, 3]);
+  const [[loss, state], g] = np.valueAndGrad((p: nn.Tree) => {
+    const o = net.apply(p, r.state, x, { train: true });
+    return [np.mean(o.y as np.Tensor), o.state];
+  }, { hasAux: true })(r.params);
+  t.ok(Number.isFinite(loss.item()) && np.treeLeaves(g).length === 6, 'loss and six gradients');
+  t.ok(np.treeLeaves(state).every((s) => s.concrete() === s), 'BatchNorm state carries no tracer out of grad');
+  t.end();
+});
