@@ -30,7 +30,7 @@ test('parallel and fanOut map arrays and records of inputs to outputs', (t) => {
   const par = nn.parallel([nn.Dense(2), nn.Dense(3)]);
   const r = par.init(nextKey(), [[4, 5], [4, 6]]);
   t.deepEqual(r.outputShape, [[4, 2], [4, 3]], 'parallel output shapes');
-  const { y } = par.apply(r.params, r.state, [np.ones([4, 5]), np.ones([4, 6])], { train: false }) as { y: np.Tensor[] };
+  const y = par.apply(r.params, r.state, [np.ones([4, 5]), np.ones([4, 6])], { train: false }).y as np.Tensor[];
   t.deepEqual(y.map((v) => v.shape), [[4, 2], [4, 3]], 'parallel outputs');
   throwsWith(t, () => par.apply(r.params, r.state, np.ones([4, 5]), { train: false }), [/parallel/, /input must be an array of 2/, /tensor \[4, 5\]/], 'parallel given one tensor');
   const fan = nn.fanOut({ wide: nn.Dense(8), same: nn.Identity() });
