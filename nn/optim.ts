@@ -3,7 +3,8 @@
  * `update(grads, state, params) -> {params, state}`, nothing mutated. The update formulas are
  * PyTorch's (torch.optim.SGD, Adam, AdamW), including its first-step momentum buffer, its bias
  * correction and its two kinds of weight decay, so runs are comparable with the reference code.
- * The learning rate may be a schedule of the step count (see schedules.ts).
+ * The learning rate may be a schedule of the step count (see schedules.ts). Each update is an API
+ * boundary (core's withScope): on a device backend, its intermediates are freed when it returns.
  */
 import * as np from '../core/index.js';
 import type { Tree } from './layer.js';
@@ -37,7 +38,7 @@ export function sgd(lr: LearningRate, { momentum = 0, dampening = 0, nesterov = 
   return {
     name: `sgd(${momentum ? `momentum ${momentum}${nesterov ? ', nesterov' : ''}` : 'plain'})`,
     init: (params) => (momentum ? { step: 0, momentum: zerosLike(params) } : { step: 0 }),
-    update(grads, state, params) {
+    update: (grads, state, params) => np.withScope(() => {
       const lr_ = lrAt(lr, state.step), first = state.step === 0;
       const decayed = (g: np.Tensor, p: np.Tensor) => (weightDecay ? np.add(g, np.mul(p, weightDecay)) : g);
       if (!momentum) {
@@ -48,7 +49,7 @@ export function sgd(lr: LearningRate, { momentum = 0, dampening = 0, nesterov = 
       const next = np.treeZip([params, grads, buf], (p, g, b) =>
         np.sub(p, np.mul(nesterov ? np.add(decayed(g, p), np.mul(b, momentum)) : b, lr_)));
       return { params: next, state: { step: state.step + 1, momentum: buf } };
-    },
+    }),
   };
 }
 
@@ -64,7 +65,7 @@ function adamLike(kind: 'adam' | 'adamw', lr: LearningRate, { b1 = 0.9, b2 = 0.9
   return {
     name: `${kind}(b1 ${b1}, b2 ${b2}, eps ${eps}, weight decay ${weightDecay})`,
     init: (params) => ({ step: 0, mu: zerosLike(params), nu: zerosLike(params) }),
-    update(grads, state, params) {
+    update: (grads, state, params) => np.withScope(() => {
       const t = state.step + 1, lr_ = lrAt(lr, state.step);
       const stepSize = lr_ / (1 - b1 ** t), bc2Sqrt = Math.sqrt(1 - b2 ** t);
       const gs = kind === 'adam' && weightDecay ? np.treeZip([grads, params], (g, p) => np.add(g, np.mul(p, weightDecay))) : grads;
@@ -75,7 +76,7 @@ function adamLike(kind: 'adam' | 'adamw', lr: LearningRate, { b1 = 0.9, b2 = 0.9
         return np.sub(base, np.mul(np.div(m, np.add(np.div(np.sqrt(v), bc2Sqrt), eps)), stepSize));
       });
       return { params: next, state: { step: t, mu, nu } };
-    },
+    }),
   };
 }
 
