@@ -54,7 +54,7 @@ export { conv, maxPool, globalMaxPool, globalAvgPool, type ConvOptions, type Poo
 export { vjp, grad, valueAndGrad, jvp, customVjp, stopGradient, type GradOptions } from './autodiff.js';
 export { flatten as treeFlatten, unflatten as treeUnflatten, treeMap, treeZip, treeLeaves, type TreeDef } from './pytree.js';
 export { cpuThreads } from './cpu/pool.js';
-export { gpuStatus, gpuStats, warmup } from './gpu/backend.js';
+export { gpuStatus, gpuStats, gpuFinish, warmup } from './gpu/backend.js';
 export { withScope } from './memory.js';
 
 import * as random from './random.js';

@@ -85,12 +85,15 @@ export function gpuStatus(): { ok: true; mode: string; kernelClass: string } | {
   }
 }
 
-function compile(src: string, size: number, inputs: readonly Buf[]): GpuKernelFn {
+function compile(src: string, output: readonly number[], inputs: readonly Buf[], vec4 = false): GpuKernelFn {
   const s = start();
-  const key = `${size}|${inputs.map((b) => b.size).join(',')}|${src}`;
+  const key = `${output.join('x')}|${vec4}|${inputs.map((b) => b.size).join(',')}|${src}`;
   let k = s.cache.get(key);
   if (!k) {
-    k = s.gpu.createKernel(src, { output: [size], precision: 'single', pipeline: true, immutable: true, tactic: 'precision' }) as unknown as GpuKernelFn;
+    k = s.gpu.createKernel(src, {
+      output: [...output], precision: 'single', pipeline: true, immutable: true, tactic: 'precision',
+      ...(vec4 ? { returnType: 'Array(4)' } : {}),
+    } as never) as unknown as GpuKernelFn;
     s.cache.set(key, k);
     s.compiles++;
   }
@@ -105,6 +108,10 @@ function track(b: Buf): Buf {
 
 const context: GpuContext = {
   run(src, inputs, size) {
+    return context.runGrid(src, inputs, [size], false);
+  },
+  runGrid(src, inputs, output, vec4) {
+    const size = output.reduce((a, b) => a * b, 1) * (vec4 ? 4 : 1);
     if (size === 0) return new Buf(null, 0);
     const s = start();
     const bufs = inputs.map((b) => {
@@ -112,7 +119,7 @@ const context: GpuContext = {
       if (buf.freed) throw new Error('gpu: this tensor\'s memory was released when the grad/step that made it returned; return it (or pass it as aux) to keep it');
       return buf.tex ? buf : s.dummy;
     });
-    const k = compile(src, size, bufs);
+    const k = compile(src, output, bufs, vec4);
     let tex: Buf['tex'];
     try {
       tex = k(...bufs.map((b) => b.tex)) as Buf['tex'];
@@ -121,6 +128,9 @@ const context: GpuContext = {
     }
     s.runs++;
     return track(new Buf(tex, size));
+  },
+  release(buf) {
+    free(buf as Buf);
   },
   read(buf) {
     const b = buf as Buf;
@@ -132,7 +142,7 @@ const context: GpuContext = {
 
 function upload(data: Float32Array): Buf {
   if (data.length === 0) return new Buf(null, 0);
-  const k = compile('function (a) { return a[this.thread.x]; }', data.length, []);
+  const k = compile('function (a) { return a[this.thread.x]; }', [data.length], []);
   const tex = k(data) as Buf['tex'];
   return track(new Buf(tex, data.length, data));
 }
@@ -204,6 +214,11 @@ export function warmup<Args extends unknown[]>(f: (...args: Args) => unknown, ..
   const before = state?.compiles ?? 0;
   f(...args);
   return (state?.compiles ?? 0) - before;
+}
+
+/** Wait until every queued kernel has finished (gl.finish): for timing kernels without a readback. */
+export function gpuFinish(): void {
+  (state?.gpu as unknown as { context?: { finish(): void } } | undefined)?.context?.finish();
 }
 
 /** Live GPU buffers and their bytes, plus kernel compile and run counts. */

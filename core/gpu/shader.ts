@@ -23,6 +23,14 @@ export interface GpuBuf {
 export interface GpuContext {
   /** Compile (once) and run `src` over `size` output elements with `inputs` as the kernel's arguments. */
   run(src: string, inputs: readonly GpuBuf[], size: number): GpuBuf;
+  /**
+   * The same for an internal layout: a 1-, 2- or 3-D grid `output` ([x, y, z], read back as v[z][y][x]),
+   * and with `vec4` each element is four floats (an RGBA texel), as packed matmul operands are.
+   * Such buffers never become tensors: an unpacking shader turns them back into the flat layout.
+   */
+  runGrid(src: string, inputs: readonly GpuBuf[], output: readonly number[], vec4: boolean): GpuBuf;
+  /** Free a buffer made by runGrid or run that no tensor will own (a kernel's own scratch). */
+  release(buf: GpuBuf): void;
   /** Read a buffer back (for the rare kernel that must check values on the host, like gather's indices). */
   read(buf: GpuBuf): Float32Array;
 }

@@ -1,6 +1,6 @@
 /**
  * `npm run bench [-- --json FILE] [--only matmul,conv2d,conv2d_grad,conv2plus1d] [--quick]
- *   [--backends ours,tfjs-cpu,tfjs-wasm,jax-js] [--jax-threads N]`
+ *   [--backends ours,ours-gpu,ours-gpu+read,tfjs-cpu,tfjs-wasm,jax-js] [--jax-threads N]`
  *
  * One process times our CPU backend and its rivals on the same inputs: matmul (256, 512, 1024),
  * a 3x3 conv2d forward and forward+backward, and a (2+1)-D video conv block. Each backend is first
@@ -12,6 +12,9 @@ import { availableParallelism, cpus } from 'node:os';
 import { type Adapter, type Job, type Row, type TimingOptions, addRatios, measure, printTable, verify } from './harness.js';
 import { type ConvChain, convFlops, makeChain, randn } from './data.js';
 import { jaxjs, tfjs } from './peers.js';
+import { ensureDisplay } from '../../core/gpu/display.js';
+
+ensureDisplay(); // the gpu rows need headless-GL, which needs a display (Xvfb)
 import { ours } from './ours.js';
 
 function parseArgs(argv: string[]) {
@@ -50,7 +53,7 @@ async function main() {
   const timing: TimingOptions = { minMs: args.quick ? 200 : 1000, minRuns: 3, warmup: 2 };
   const all = cases().filter((c) => !args.only.length || args.only.includes(c.op));
   const families = new Set(all.map((c) => c.op));
-  let adapters = [ours(), tfjs('cpu'), tfjs('wasm'), jaxjs(args.jaxThreads)];
+  let adapters = [ours(), ours('gpu', false), ours('gpu', true), tfjs('cpu'), tfjs('wasm'), jaxjs(args.jaxThreads)];
   if (args.backends.length) adapters = adapters.filter((a) => args.backends.includes(a.name));
 
   console.log(`bench: node ${process.version}, ${availableParallelism()} cores (${cpus()[0]?.model ?? '?'}), `

@@ -7,30 +7,41 @@
 import type { Adapter, Job } from './harness.js';
 import type { ConvChain } from './data.js';
 
-export function ours(): Adapter {
+/**
+ * Our library on `backend`. On the GPU, `readback: false` times the kernels alone (gl.finish waits
+ * for them without copying results back); `readback: true` includes reading the values to the host.
+ */
+export function ours(backend: 'cpu' | 'gpu' = 'cpu', readback = true): Adapter {
   let np: any; // typed loosely on purpose: the adapter must load even while core/ is changing
+  const wait = (ts: any[]) => { if (readback) for (const t of ts) t.dataSync(); else np.gpuFinish(); };
   const job = (compute: () => any[]): Job => ({
-    run() { for (const t of compute()) t.dataSync(); },
+    run() { np.withScope(() => { wait(compute()); }); },
     async result() { return compute().map((t) => t.dataSync()); },
-    dispose() { /* plain JS memory: nothing to free */ },
+    dispose() { /* the library frees its own memory */ },
   });
+  const t = (data: Float32Array, shape: number[]) => np.tensor(data, { shape, dtype: 'float32', backend });
   return {
-    name: 'ours',
+    name: backend === 'cpu' ? 'ours' : readback ? 'ours-gpu+read' : 'ours-gpu',
     async setup() {
       np = await import('../../core/index.js');
       for (const f of ['tensor', 'matmul', 'conv', 'sum', 'grad']) {
         if (typeof np[f] !== 'function') throw new Error(`core/index.ts does not export ${f}()`);
       }
+      if (backend === 'gpu') {
+        const s = np.gpuStatus();
+        if (!s.ok) throw new Error(s.reason);
+        return `core/ gpu backend: gpu.js ${s.mode} (${s.kernelClass}), ${readback ? 'with readback' : 'kernel time, no readback'}`;
+      }
       const threads = typeof np.cpuThreads === 'function' ? `${np.cpuThreads()} thread(s)` : 'threads unknown';
       return `core/ cpu backend, ${threads} (AVID_THREADS=${process.env.AVID_THREADS ?? 'unset'})`;
     },
     async matmul(a, b, n) {
-      const A = np.tensor(a, { shape: [n, n], dtype: 'float32' }), B = np.tensor(b, { shape: [n, n], dtype: 'float32' });
+      const A = t(a, [n, n]), B = t(b, [n, n]);
       return job(() => [np.matmul(A, B)]);
     },
     async conv(spec: ConvChain) {
-      const x = np.tensor(spec.x, { shape: spec.xShape, dtype: 'float32' });
-      const ws = spec.layers.map((l) => np.tensor(l.data, { shape: l.shape, dtype: 'float32' }));
+      const x = t(spec.x, spec.xShape);
+      const ws = spec.layers.map((l) => t(l.data, l.shape));
       const chain = (h: any, ...w: any[]) => w.reduce((acc, wi) => np.conv(acc, wi, { stride: 1, padding: 'same' }), h);
       if (!spec.grad) return job(() => [chain(x, ...ws)]);
       const g = np.grad((h: any, ...w: any[]) => np.sum(chain(h, ...w)), { argnums: [0, ...ws.map((_, i) => i + 1)] });
