@@ -9,7 +9,7 @@ import { definePrimitive } from '../primitive.js';
 import { fmt, OpError, sizeOf, type Shape } from '../shape.js';
 import type { Tensor } from '../tensor.js';
 import { bind } from '../trace.js';
-import { im2colWalk, unfold, type Window, windowOut } from './unfold.js';
+import { im2colRuns, unfold, type Window, windowOut } from './unfold.js';
 import { coords, lit, shader } from '../gpu/shader.js';
 
 type Attrs = Window & { spatial: number[] };
@@ -18,13 +18,15 @@ const cpu: Kernel<TypedArray, Attrs> = ([cols], attrs, out) => {
   const [B, C] = out.shape, S = attrs.spatial;
   const outS = windowOut('fold', S, attrs);
   const plane = sizeOf(S), n = sizeOf(attrs.kernel) * sizeOf(outS);
-  const map = new Int32Array(n);
-  im2colWalk(S, outS, attrs, (_kk, s, d) => { map[d] = s; });
-  const acc = new Float64Array(plane), res = alloc(out.dtype, sizeOf(out.shape)), src = cols.buf;
+  const { dst, src, len, step } = im2colRuns(S, outS, attrs);
+  const acc = new Float64Array(plane), res = alloc(out.dtype, sizeOf(out.shape)), X = cols.buf;
   for (let p = 0; p < B * C; p++) {
     acc.fill(0);
     const co = p * n;
-    for (let j = 0; j < n; j++) { const s = map[j]; if (s >= 0) acc[s] += src[co + j]; }
+    for (let r = 0; r < dst.length; r++) {
+      const s0 = src[r], d0 = co + dst[r], m = len[r];
+      for (let j = 0; j < m; j++) acc[s0 + j * step] += X[d0 + j];
+    }
     res.set(acc, p * plane);
   }
   return res;

@@ -32,34 +32,36 @@ export function windowOut(op: string, spatial: Shape, w: Window): number[] {
 }
 
 /**
- * Visit every (input index, column index) pair of the im2col map for one (batch, channel) plane:
- * `visit(src, dst)` with src = -1 where the window hangs over the padding. Shared by both directions.
+ * The im2col map of one (batch, channel) plane as runs, shared by unfold and fold: for each kernel
+ * offset and each row of output positions (every axis but the last), the stretch of the row whose
+ * input lies inside the plane: cols[dst + j] = x[src + j * step] for j < len. Everything outside
+ * the runs reads padding. Computed once per call, it makes the per-plane loops branch-free.
  */
-export function im2colWalk(spatial: Shape, outS: Shape, w: Window, visit: (kk: number, src: number, dst: number) => void): void {
-  const D = spatial.length, L = sizeOf(outS), Kp = sizeOf(w.kernel);
-  const k = new Array<number>(D).fill(0), o = new Array<number>(D).fill(0);
+export function im2colRuns(spatial: Shape, outS: Shape, w: Window): { dst: Int32Array; src: Int32Array; len: Int32Array; step: number } {
+  const D = spatial.length, L = sizeOf(outS), Kp = sizeOf(w.kernel), last = D - 1;
+  const OW = outS[last], S = spatial[last], step = w.stride[last], p0 = w.padding[last][0], dl = w.dilation[last];
   const inStr = new Array<number>(D);
   for (let d = D - 1, acc = 1; d >= 0; d--) { inStr[d] = acc; acc *= spatial[d]; }
-  const last = D - 1, S = spatial[last], st = w.stride[last], p0 = w.padding[last][0], dl = w.dilation[last], OW = outS[last];
+  const dst: number[] = [], src: number[] = [], len: number[] = [];
+  const k = new Array<number>(D).fill(0), o = new Array<number>(D).fill(0);
   for (let kk = 0; kk < Kp; kk++) {
     for (let d = last, r = kk; d >= 0; d--) { k[d] = r % w.kernel[d]; r = Math.floor(r / w.kernel[d]); }
+    // along the last axis the input index is ow * step + off; keep the ow with 0 <= index < S
+    const off = k[last] * dl - p0;
+    const lo = Math.max(0, Math.ceil(-off / step)), hi = Math.min(OW, Math.floor((S - 1 - off) / step) + 1);
     o.fill(0);
     for (let l = 0; l < L; l += OW) {
-      // offset of the outer coordinates, or -1 if any falls in the padding
       let base = 0;
       for (let d = 0; d < last; d++) {
         const i = o[d] * w.stride[d] - w.padding[d][0] + k[d] * w.dilation[d];
         if (i < 0 || i >= spatial[d]) { base = -1; break; }
         base += i * inStr[d];
       }
-      const dst = kk * L + l, off = k[last] * dl - p0;
-      for (let ow = 0; ow < OW; ow++) {
-        const i = ow * st + off;
-        visit(kk, base < 0 || i < 0 || i >= S ? -1 : base + i, dst + ow);
-      }
+      if (base >= 0 && hi > lo) { dst.push(kk * L + l + lo); src.push(base + lo * step + off); len.push(hi - lo); }
       for (let d = last - 1; d >= 0; d--) { if (++o[d] < outS[d]) break; o[d] = 0; }
     }
   }
+  return { dst: Int32Array.from(dst), src: Int32Array.from(src), len: Int32Array.from(len), step };
 }
 
 type Attrs = Window & { padValue: number };
@@ -68,13 +70,15 @@ const cpu: Kernel<TypedArray, Attrs> = ([x], attrs, out) => {
   const [B, C, ...S] = x.shape;
   const outS = windowOut('unfold', S, attrs);
   const plane = sizeOf(S), cols = sizeOf(attrs.kernel) * sizeOf(outS);
-  const res = alloc(out.dtype, sizeOf(out.shape)), src = x.buf, pv = attrs.padValue;
-  // the walk is the same for every plane: record it once as an index map, then gather per plane
-  const map = new Int32Array(cols);
-  im2colWalk(S, outS, attrs, (_kk, s, d) => { map[d] = s; });
+  const res = alloc(out.dtype, sizeOf(out.shape)), X = x.buf;
+  if (attrs.padValue !== 0) res.fill(attrs.padValue);
+  const { dst, src, len, step } = im2colRuns(S, outS, attrs);
   for (let p = 0; p < B * C; p++) {
     const xo = p * plane, ro = p * cols;
-    for (let j = 0; j < cols; j++) { const s = map[j]; res[ro + j] = s < 0 ? pv : src[xo + s]; }
+    for (let r = 0; r < dst.length; r++) {
+      const s0 = xo + src[r], d0 = ro + dst[r], n = len[r];
+      for (let j = 0; j < n; j++) res[d0 + j] = X[s0 + j * step];
+    }
   }
   return res;
 };
