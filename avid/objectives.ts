@@ -1,0 +1,93 @@
+/**
+ * AVID's objectives as plain functions of one signature: embeddings, banks, indices, negatives and
+ * hyperparameters in; a scalar loss, the frozen Z constants and logs out. A user-written objective
+ * with this signature plugs into training without touching library code (examples/custom-objective.ts).
+ *
+ * A term "v2a" contrasts the video embedding with the audio bank: its own audio row is the positive,
+ * K other audio rows the negatives. Self-AVID uses v2v + a2a, Cross-AVID v2a + a2v, Joint all four.
+ * Term weights are normalised to sum to 1, so each pair is averaged, as in the authors' code.
+ */
+import * as np from '../core/index.js';
+import { type Bank, lookup } from './bank.js';
+import { estimateZ, nce, scores } from './nce.js';
+
+export type Modality = 'video' | 'audio';
+export type Term = 'v2v' | 'a2a' | 'v2a' | 'a2v';
+
+export interface ObjectiveInput {
+  /** L2-normalised embeddings [B, D] of the batch (the differentiated values) */
+  embeddings: Record<Modality, np.Tensor>;
+  /** the memory banks as they were before this step (constants) */
+  banks: Record<Modality, Bank>;
+  /** dataset index of each batch item, int32 [B] */
+  indices: np.Tensor;
+  /** negative indices, int32 [B, K], shared by every term of the step */
+  negatives: np.Tensor;
+  /** NCE's frozen constants by term; a term missing here is estimated from this batch (the first) */
+  Z: Readonly<Record<string, number>>;
+  temperature: number;
+  /** CMA only: each instance's k cross-modal-agreement neighbours, int32 [N, k] */
+  neighbours?: np.Tensor;
+}
+
+export interface ObjectiveOutput {
+  loss: np.Tensor;
+  /** Z after this step: the input's, plus any estimated now */
+  Z: Record<string, number>;
+  /** values to report, by name (scalars) */
+  logs: Record<string, np.Tensor>;
+}
+
+export type Objective = (input: ObjectiveInput) => ObjectiveOutput;
+
+const MOD: Record<'v' | 'a', Modality> = { v: 'video', a: 'audio' };
+
+/** One NCE term: the embedding of `from` against the bank of `to`. */
+export function nceTerm(input: ObjectiveInput, term: Term): { loss: np.Tensor; Z: number } {
+  const x = input.embeddings[MOD[term[0] as 'v' | 'a']], bank = input.banks[MOD[term[2] as 'v' | 'a']];
+  const pos = lookup(bank, input.indices), neg = lookup(bank, input.negatives);
+  const Z = input.Z[term] ?? estimateZ(scores(x, pos, neg, input.temperature).sNeg);
+  return { loss: nce(x, pos, neg, { temperature: input.temperature, Z }), Z };
+}
+
+/**
+ * The objective that sums NCE terms with `weights` (normalised to sum to 1).
+ * `const cross = avidObjective({v2a: 1, a2v: 1})`
+ */
+export function avidObjective(weights: Partial<Record<Term, number>>): Objective {
+  const entries = Object.entries(weights).filter(([, w]) => w) as [Term, number][];
+  const total = entries.reduce((a, [, w]) => a + w, 0);
+  if (!(total > 0)) throw new Error(`avidObjective: weights ${JSON.stringify(weights)} must have a positive sum`);
+  return (input) => {
+    const Z: Record<string, number> = { ...input.Z };
+    const logs: Record<string, np.Tensor> = {};
+    let loss: np.Tensor | undefined;
+    for (const [term, w] of entries) {
+      const t = nceTerm(input, term);
+      Z[term] = t.Z;
+      logs[`loss_${term}`] = np.stopGradient(t.loss);
+      const part = np.mul(t.loss, w / total);
+      loss = loss ? np.add(loss, part) : part;
+    }
+    return { loss: loss!, Z, logs };
+  };
+}
+
+/** Self-AVID: each modality against its own bank. */
+export const selfAvid = avidObjective({ v2v: 1, a2a: 1 });
+/** Cross-AVID: each modality against the other's bank (the paper's winner). */
+export const crossAvid = avidObjective({ v2a: 1, a2v: 1 });
+/** Joint-AVID: Self and Cross with equal weight. */
+export const jointAvid = avidObjective({ v2v: 1, a2a: 1, v2a: 1, a2v: 1 });
+
+/**
+ * Negatives for a batch: K indices per item, uniform with replacement over the other N - 1 rows
+ * (draw from N - 1 and skip over the item's own index). int32 [B, K].
+ */
+export function sampleNegatives(key: np.Key, indices: np.Tensor, n: number, k: number): np.Tensor {
+  const idx = indices.dataSync(), b = idx.length;
+  const r = np.random.randint(key, [b, k], 0, n - 1).dataSync();
+  const out = new Int32Array(b * k);
+  for (let i = 0; i < b; i++) for (let j = 0; j < k; j++) { const v = r[i * k + j]; out[i * k + j] = v >= idx[i] ? v + 1 : v; }
+  return np.tensor(out, { shape: [b, k] });
+}
