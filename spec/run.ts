@@ -69,7 +69,8 @@ for (const file of files) {
     let p = 0, f = 0;
     const lines = (r.stdout ?? '').split('\n');
     lines.forEach((line, i) => {
-      if (/^ok \d+/.test(line)) p++;
+      if (/^ok \d+.*# SKIP/.test(line)) skipped++;
+      else if (/^ok \d+/.test(line)) p++;
       else if (/^not ok \d+/.test(line)) {
         f++;
         failures.push(`${name}: ${line}\n${lines.slice(i + 1, i + 9).filter((l) => l.startsWith('  ')).join('\n')}`);

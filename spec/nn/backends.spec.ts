@@ -1,4 +1,5 @@
-/**
+/** @backends gpu
+ *
  * The same layer on every other backend agrees with the CPU (the reference): outputs, new state and
  * gradients, and one optimizer step, in float32 with a device tolerance. A backend that cannot run
  * here (the gpu backend without a GL context) is reported as skipped, not passed.
