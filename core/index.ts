@@ -56,6 +56,7 @@ export { flatten as treeFlatten, unflatten as treeUnflatten, treeMap, treeZip, t
 export { cpuThreads } from './cpu/pool.js';
 export { gpuStatus, gpuStats, gpuFinish, warmup } from './gpu/backend.js';
 export { withScope } from './memory.js';
+export { profileKernels } from './trace.js';
 
 import * as random from './random.js';
 export { random };

@@ -63,12 +63,38 @@ function run<A>(prim: Primitive<A>, inputs: readonly Tensor[], attrs: A, out: Av
   }
   const kernel = backend.kernel(prim.name);
   if (!kernel) throw new OpError(prim.name, `no kernel for backend '${backend.name}'`);
+  const t0 = profile ? performance.now() : 0;
   const buf = kernel(inputs.map((t) => ({ buf: t.buf, shape: t.shape, dtype: t.dtype })), attrs, out);
+  if (profile) {
+    const row = profile.get(prim.name) ?? { calls: 0, ms: 0 };
+    row.calls++;
+    row.ms += performance.now() - t0;
+    profile.set(prim.name, row);
+  }
   return Tensor.fromBuffer(backend, buf, out.shape, out.dtype);
 }
 
 export function checkAval(op: string, got: Aval, want: Aval, what: string): void {
   if (got.dtype !== want.dtype || got.shape.length !== want.shape.length || got.shape.some((d, i) => d !== want.shape[i])) {
     throw new OpError(op, `${what} has shape ${fmt(got.shape)} ${got.dtype}, expected ${fmt(want.shape)} ${want.dtype}`);
+  }
+}
+
+let profile: Map<string, { calls: number; ms: number }> | undefined;
+
+/**
+ * Run `body` and report the time spent in each primitive's kernels (calls and milliseconds), slowest
+ * first. On the GPU, kernel launches are asynchronous: times there are launch times unless something
+ * reads values back. `profileKernels(() => step(state, batch))`
+ */
+export function profileKernels<T>(body: () => T): { result: T; table: { prim: string; calls: number; ms: number }[] } {
+  const outer = profile;
+  profile = new Map();
+  try {
+    const result = body();
+    const table = [...profile.entries()].map(([prim, r]) => ({ prim, ...r })).sort((a, b) => b.ms - a.ms);
+    return { result, table };
+  } finally {
+    profile = outer;
   }
 }

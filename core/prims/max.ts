@@ -14,17 +14,19 @@ import { astype } from './cast.js';
 import { equal } from './compare.js';
 import { div } from './div.js';
 import { reshape } from './reshape.js';
-import { keepDimsShape, reduceInto, sum } from './sum.js';
+import { keepDimsShape, makeReducer, sum } from './sum.js';
 import { where } from './where.js';
 import { shader } from '../gpu/shader.js';
 import { reduceShader } from './sum.js';
 
 type Attrs = { axes: number[] };
 
+// a nan, once stored, stays: `v > nan` is false and only another nan passes `v !== v`
+const maxInto = makeReducer('if (v > acc[o] || v !== v) acc[o] = v');
+
 const cpu: Kernel<TypedArray, Attrs> = ([x], { axes }, out) => {
   const acc = new Float64Array(sizeOf(out.shape)).fill(-Infinity);
-  reduceInto(x.buf, x.shape, axes, acc, (a, o, v) => { if (v > a[o] || v !== v) a[o] = v; });
-  // a nan, once stored, stays: `v > nan` is false and only another nan passes `v !== v`.
+  maxInto(x.buf, x.shape, axes, acc);
   const res = alloc(out.dtype, acc.length);
   res.set(acc);
   return res;

@@ -7,9 +7,9 @@ import { unbroadcast } from './_unbroadcast.js';
 import { greater } from './compare.js';
 import { where } from './where.js';
 
-export const maximumP = defineBinary('maximum', (a, b) => (a > b || a !== a ? a : b), '(a > b || a != a) ? a : b', (ct, [a, b]) => {
+export const maximumP = defineBinary('maximum', (a, b) => (a > b || a !== a ? a : b), '(a > b || a != a) ? a : b', (ct, [a, b], _out, _attrs, need) => {
   const m = greater(a, b);
-  return [unbroadcast(where(m, ct, 0), a.shape), unbroadcast(where(m, 0, ct), b.shape)];
+  return [need[0] ? unbroadcast(where(m, ct, 0), a.shape) : null, need[1] ? unbroadcast(where(m, 0, ct), b.shape) : null];
 });
 
 /** Elementwise maximum, broadcasting. `maximum(tensor([1, 5]), 3)` → [3, 5] */

@@ -4,9 +4,9 @@ import { unbroadcast } from './_unbroadcast.js';
 import { less } from './compare.js';
 import { where } from './where.js';
 
-export const minimumP = defineBinary('minimum', (a, b) => (a < b || a !== a ? a : b), '(a < b || a != a) ? a : b', (ct, [a, b]) => {
+export const minimumP = defineBinary('minimum', (a, b) => (a < b || a !== a ? a : b), '(a < b || a != a) ? a : b', (ct, [a, b], _out, _attrs, need) => {
   const m = less(a, b);
-  return [unbroadcast(where(m, ct, 0), a.shape), unbroadcast(where(m, 0, ct), b.shape)];
+  return [need[0] ? unbroadcast(where(m, ct, 0), a.shape) : null, need[1] ? unbroadcast(where(m, 0, ct), b.shape) : null];
 });
 
 /** Elementwise minimum, broadcasting. `minimum(tensor([1, 5]), 3)` → [1, 3] */

@@ -4,7 +4,7 @@ import { unbroadcast } from './_unbroadcast.js';
 import { neg } from './neg.js';
 
 export const subP = defineBinary('sub', (a, b) => a - b, 'a - b',
-  (ct, [a, b], _out, _attrs, need) => [unbroadcast(ct, a.shape), need[1] ? unbroadcast(neg(ct), b.shape) : null]);
+  (ct, [a, b], _out, _attrs, need) => [need[0] ? unbroadcast(ct, a.shape) : null, need[1] ? unbroadcast(neg(ct), b.shape) : null]);
 
 /** Elementwise a - b, broadcasting. `sub(tensor([1, 2]), 1)` → [0, 1] */
 export const sub = (a: TensorLike, b: TensorLike) => applyBinary(subP, a, b);

@@ -23,28 +23,35 @@ export function reducedStrides(shape: Shape, axes: readonly number[]): number[] 
   return st;
 }
 
-/**
- * Walk `x` in row-major order, folding each element into `acc[o]` where `o` is its output index:
- * one pass, contiguous reads, no allocation per element. `fold(acc, o, v)` does the combining.
- */
-export function reduceInto(x: TypedArray, shape: Shape, axes: readonly number[], acc: Float64Array,
-  fold: (acc: Float64Array, o: number, v: number) => void): void {
+const REDUCE_SRC = `
   const r = shape.length, n = x.length;
   if (n === 0) return;
-  if (r === 0) { fold(acc, 0, x[0]); return; }
-  const ost = reducedStrides(shape, axes);
+  if (r === 0) { const o = 0, v = x[0]; STEP; return; }
   const last = shape[r - 1], lo = ost[r - 1];
   const idx = new Int32Array(r);
-  let o = 0, k = 0;
+  let base = 0, k = 0;
   for (let outer = n / last; outer > 0; outer--) {
-    for (let j = 0; j < last; j++) fold(acc, o + j * lo, x[k++]);
+    if (lo === 0) { const o = base; for (let j = 0; j < last; j++) { const v = x[k++]; STEP; } }
+    else { for (let j = 0; j < last; j++) { const o = base + j * lo, v = x[k++]; STEP; } }
     for (let d = r - 2; d >= 0; d--) {
-      idx[d]++; o += ost[d];
+      idx[d]++; base += ost[d];
       if (idx[d] < shape[d]) break;
-      o -= ost[d] * shape[d]; idx[d] = 0;
+      base -= ost[d] * shape[d]; idx[d] = 0;
     }
-  }
+  }`;
+
+/**
+ * A reduction loop with `step` (a statement over the accumulator array `acc`, output index `o` and
+ * value `v`) compiled into it: walk `x` once in row-major order, folding each element into its output,
+ * contiguous reads and no call per element.
+ */
+export function makeReducer(step: string): (x: TypedArray, shape: Shape, axes: readonly number[], acc: Float64Array) => void {
+  const loop = new Function('x', 'shape', 'ost', 'acc', REDUCE_SRC.replaceAll('STEP', step)) as
+    (x: TypedArray, shape: Shape, ost: number[], acc: Float64Array) => void;
+  return (x, shape, axes, acc) => loop(x, shape, reducedStrides(shape, axes), acc);
 }
+
+const sumInto = makeReducer('acc[o] += v');
 
 const cpu: Kernel<TypedArray, Attrs> = ([x], { axes }, out) => {
   const acc = new Float64Array(sizeOf(out.shape));
@@ -55,7 +62,7 @@ const cpu: Kernel<TypedArray, Attrs> = ([x], { axes }, out) => {
     const m = sizeOf(x.shape.slice(r - axes.length)), src = x.buf;
     for (let o = 0, k = 0; o < acc.length; o++) { let s = 0; for (let j = 0; j < m; j++) s += src[k++]; acc[o] = s; }
   } else {
-    reduceInto(x.buf, x.shape, axes, acc, (a, o, v) => { a[o] += v; });
+    sumInto(x.buf, x.shape, axes, acc);
   }
   const res = alloc(out.dtype, acc.length);
   res.set(acc);
