@@ -102,7 +102,7 @@ function sameDef(a: TreeDef, b: TreeDef): boolean {
 export interface GradOptions {
   /** Which positional arguments to differentiate: one index (the result is that gradient) or a list. */
   argnums?: number | readonly number[];
-  /** `f` returns `[loss, aux]`; aux is passed through untouched. */
+  /** `f` returns `[loss, aux]`; aux comes back as values (not differentiated). */
   hasAux?: boolean;
 }
 
@@ -142,6 +142,8 @@ export function valueAndGrad<Args extends unknown[]>(f: (...args: Args) => unkno
       if (hasAux) { aux = (r as unknown[])[1]; return (r as unknown[])[0]; }
       return r;
     }, ...chosen);
+    // aux was made inside the trace: hand back its values, not tracers of a trace that has ended
+    if (hasAux) aux = unwrapLevel(aux, y as Tensor);
     const loss = y as Tensor;
     const grads = pb(onesLike(loss));
     const result = typeof argnums === 'number' ? grads[0] : grads;
@@ -159,6 +161,20 @@ export function grad<Args extends unknown[]>(f: (...args: Args) => unknown, opts
     const [v, g] = vg(...args);
     return opts.hasAux ? [g, (v as unknown[])[1]] : g;
   };
+}
+
+/**
+ * `tree` with every tracer one level above `like` replaced by its primal: what the values are once
+ * the trace that made them has ended.
+ */
+function unwrapLevel<T>(tree: T, like: Tensor): T {
+  const level = (like.trace?.level ?? 0) + 1;
+  const [leaves, def] = flatten(tree);
+  return unflatten(def, leaves.map((t) => {
+    let x = t;
+    while (x.trace && x.trace.level >= level) x = x.primal!;
+    return x;
+  }));
 }
 
 const onesLike = (t: Tensor): Tensor => add(zeros(t.shape, t.dtype, t), 1);

@@ -133,3 +133,17 @@ test('gradients of integer inputs are zero and vjp of a constant function is zer
   close(t, np.grad((_x: np.Tensor) => f64(7))(f64([1, 2])), f64([0, 0]), 'constant function');
   t.end();
 });
+
+test('hasAux returns values, not tracers of the ended trace', (t) => {
+  const x = f64([1, 2]);
+  const [[, aux], g] = np.valueAndGrad((a: np.Tensor) => [np.sum(np.square(a)), { twice: np.mul(a, 2) }], { hasAux: true })(x);
+  t.equal(aux.twice.trace, undefined, 'aux is concrete');
+  close(t, g, f64([2, 4]), 'gradient');
+  // under an outer grad, aux is a tracer of the outer level (so it can still be differentiated there)
+  const outer = np.grad((b: np.Tensor) => {
+    const [[, inner]] = np.valueAndGrad((a: np.Tensor) => [np.sum(np.square(a)), np.mul(a, 3)], { hasAux: true })(b);
+    return np.sum(inner);
+  })(x);
+  close(t, outer, f64([3, 3]), 'aux differentiable by an outer grad');
+  t.end();
+});
