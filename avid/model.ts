@@ -1,0 +1,92 @@
+/**
+ * The AVID model: a video encoder (R(2+1)D), an audio encoder (the 9-layer 2-D convnet), and per
+ * modality an MLP head to a 128-d unit vector. Built from nn/ layers; params and BatchNorm state are
+ * plain pytrees {video: {stem, block1..4, head}, audio: {...}}.
+ *
+ * `features` runs an encoder block by block and returns every block's globally max-pooled output:
+ * the per-block features that AVID's linear probes evaluate (paper Table 1's block1..block4).
+ */
+import * as np from '../core/index.js';
+import * as nn from '../nn/index.js';
+
+export interface ModelConfig {
+  /** video stage widths: tiny 16/32/64/128, the authors' 64/128/256/512 */
+  videoWidths: number[];
+  /** the authors' stem ends with a (1,3,3) max pool */
+  videoStemPool: boolean;
+  audioWidths: number[];
+  /** strides of the four audio blocks (AVID.md: 1,2,2,1) */
+  audioStrides: number[];
+  /** head widths, ending with the embedding size (tiny 128-128; authors 512-128 after a 512 encoder) */
+  head: number[];
+}
+
+export const tinyModel: ModelConfig = {
+  videoWidths: [16, 32, 64, 128], videoStemPool: true, audioWidths: [16, 32, 64, 128], audioStrides: [1, 2, 2, 1], head: [128, 128],
+};
+
+export const authorsModel: ModelConfig = {
+  videoWidths: [64, 128, 256, 512], videoStemPool: true, audioWidths: [64, 128, 256, 512], audioStrides: [1, 2, 2, 1], head: [512, 128],
+};
+
+export type Modality = 'video' | 'audio';
+const BLOCKS = ['block1', 'block2', 'block3', 'block4'] as const;
+
+/** The stages of the video encoder, in order: stem, block1..block4. */
+export function videoStages(cfg: ModelConfig): Record<string, nn.Layer> {
+  const w = cfg.videoWidths;
+  const stem: Record<string, nn.Layer> = {
+    conv: nn.Conv3d(w[0], [3, 7, 7], { stride: [1, 2, 2], padding: [1, 3, 3], bias: false }), bn: nn.BatchNorm(), relu: nn.Relu(),
+  };
+  if (cfg.videoStemPool) stem.pool = nn.MaxPool([1, 3, 3], { stride: [1, 2, 2], padding: [0, 1, 1] });
+  const stages: Record<string, nn.Layer> = { stem: nn.serial(stem) };
+  w.forEach((c, i) => { stages[BLOCKS[i]] = nn.R2plus1dBlock(i === 0 ? w[0] : w[i - 1], c, { stride: i === 0 ? 1 : 2 }); });
+  return stages;
+}
+
+/** The stages of the audio encoder: a 7x7 stride-2 stem, then four blocks of two 3x3 convs. */
+export function audioStages(cfg: ModelConfig): Record<string, nn.Layer> {
+  const stages: Record<string, nn.Layer> = { stem: nn.ConvBnRelu(nn.Conv2d(cfg.audioWidths[0], 7, { stride: 2, padding: 3, bias: false })) };
+  cfg.audioWidths.forEach((c, i) => { stages[BLOCKS[i]] = nn.Basic2dBlock(c, { stride: cfg.audioStrides[i] }); });
+  return stages;
+}
+
+export interface Model {
+  readonly cfg: ModelConfig;
+  init(key: np.Key, shapes: Record<Modality, number[]>): { params: nn.Tree; state: nn.Tree };
+  /** unit embeddings [B, D] of both modalities, and the new BatchNorm state */
+  embed(params: nn.Tree, state: nn.Tree, x: Record<Modality, np.Tensor>, opts: nn.ApplyOptions): { emb: Record<Modality, np.Tensor>; state: nn.Tree };
+  /** globally max-pooled features [B, C] after each block (eval mode) */
+  features(params: nn.Tree, state: nn.Tree, x: np.Tensor, m: Modality): np.Tensor[];
+}
+
+/** The model for `cfg`. `avidModel(tinyModel)` */
+export function avidModel(cfg: ModelConfig = tinyModel): Model {
+  const stages: Record<Modality, Record<string, nn.Layer>> = { video: videoStages(cfg), audio: audioStages(cfg) };
+  const encoder = (m: Modality) => nn.serial({ ...stages[m], pool: nn.GlobalMaxPool() });
+  const tower = (m: Modality) => nn.serial({ encoder: encoder(m), head: nn.MLP(cfg.head), norm: nn.L2Normalize() });
+  const towers = { video: tower('video'), audio: tower('audio') };
+  return {
+    cfg,
+    init(key, shapes) {
+      const [kv, ka] = np.random.split(key);
+      const v = towers.video.init(kv, shapes.video), a = towers.audio.init(ka, shapes.audio);
+      return { params: { video: v.params, audio: a.params }, state: { video: v.state, audio: a.state } };
+    },
+    embed(params, state, x, opts) {
+      const v = towers.video.apply(params.video, state.video, x.video, opts);
+      const a = towers.audio.apply(params.audio, state.audio, x.audio, opts);
+      return { emb: { video: v.y as np.Tensor, audio: a.y as np.Tensor }, state: { video: v.state, audio: a.state } };
+    },
+    features(params, state, x, m) {
+      const p = params[m].encoder, s = state[m].encoder;
+      const out: np.Tensor[] = [];
+      let h: nn.Value = x;
+      for (const [name, layer] of Object.entries(stages[m])) {
+        h = layer.apply(p[name], s[name], h, { train: false }).y;
+        if (name.startsWith('block')) out.push(np.globalMaxPool(h as np.Tensor));
+      }
+      return out;
+    },
+  };
+}
