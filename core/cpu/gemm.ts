@@ -8,7 +8,9 @@
  * operand costs nothing extra: the packing absorbs it.
  *
  * The function is self-contained (no imports, no closures) because worker threads compile it from its
- * source text; keep it that way. A WebAssembly SIMD kernel could replace it behind the same signature.
+ * source text; keep it that way. float32 normally runs on the WebAssembly SIMD kernel (wasm/gemm.wat,
+ * same blocking, 4x8 tile, float32 sums); this one serves float64, runs when the wasm module is
+ * missing (or AVID_GEMM=js), and is the reference the tests hold that kernel to.
  */
 export function gemm(
   A: ArrayLike<number>, aOff: number, ars: number, acs: number,

@@ -1,61 +1,151 @@
 /**
  * Use every core for the big kernels, synchronously.
  *
- * Ops here are synchronous functions, so the pool is too: the main thread copies the operands into a
- * SharedArrayBuffer, wakes the workers with Atomics.notify, computes its own share of the rows, and
- * waits (Atomics.wait) until every worker has finished its share. Workers are compiled from the
- * kernel's source text (`gemm.toString()`), so they need no loader and run the very same code.
- * Set AVID_THREADS=1 to stay on one core.
+ * Ops here are synchronous functions, so the pool is too: the main thread copies the operands into
+ * shared memory, wakes the workers with Atomics.notify, computes its own share of the rows, and
+ * waits (Atomics.wait) until every worker has finished its share. Set AVID_THREADS=1 to stay on one
+ * core.
+ *
+ * Two GEMM kernels sit behind `gemmBatched`:
+ * - float32 runs the WebAssembly SIMD kernel (wasm/gemm.wat) when its compiled module is there. Its
+ *   memory is one shared WebAssembly.Memory: the operands are copied in once, and every thread runs
+ *   its own instance of the module over that same memory, with its own scratch space for packing.
+ * - float64 (gradient checks, where exactness matters more than speed), and float32 when the module
+ *   is missing or AVID_GEMM=js, run the JavaScript kernel (gemm.ts) over a SharedArrayBuffer.
+ * Workers are compiled from source text (`gemm.toString()`), so they need no loader and run the very
+ * same JavaScript; the compiled wasm module reaches them in workerData.
  */
 import { availableParallelism } from 'node:os';
 import { MessageChannel, type MessagePort, Worker } from 'node:worker_threads';
 import { gemm } from './gemm.js';
+import { type GemmExports, instantiate, loadGemmModule } from './wasm/load.js';
 
 /** Below this many multiply-adds a job runs on the calling thread alone. */
 const PARALLEL_MIN = 1 << 19;
 
-// ctrl: [0] job generation, [1] workers done, [2] a worker failed, [3] command (1 gemm, 2 new memory)
-// job:  M N K ars acs brs bcs nbatch rows  (then per worker: row range)
-const CTRL = 4, JOB = 16;
+/**
+ * Calls each(b, i0, i1) for rows [r0, r1) of a stack of M-row matrices, one call per matrix touched.
+ * Self-contained, like gemm: the workers compile it from its source text.
+ */
+function eachRows(M: number, r0: number, r1: number, each: (b: number, i0: number, i1: number) => void): void {
+  for (let r = r0; r < r1;) {
+    const b = Math.floor(r / M), i0 = r - b * M, i1 = Math.min(M, i0 + (r1 - r));
+    each(b, i0, i1);
+    r += i1 - i0;
+  }
+}
 
+// ctrl: [0] job generation, [1] workers done, [2] a worker failed,
+//       [3] command: 1 JavaScript gemm, 2 new shared buffers (a message waits on the port), 3 wasm gemm
+// job:  M N K ars acs brs bcs nbatch rows work0 workBytes (then per thread: row range)
+const CTRL = 4, JOB = 16;
+const JS_GEMM = 1, NEW_BUFFERS = 2, WASM_GEMM = 3;
+
+// offs holds three numbers per batch: where its A, B and C start (float64 indices into mem for the
+// JavaScript kernel, byte addresses in the wasm memory for the wasm kernel)
 const WORKER_SRC = `
 const { workerData, receiveMessageOnPort } = require('node:worker_threads');
 const gemm = ${gemm.toString()};
-const { ctrl: ctrlBuf, job: jobBuf, port, id } = workerData;
+const eachRows = ${eachRows.toString()};
+const { ctrl: ctrlBuf, job: jobBuf, port, id, module } = workerData;
 const ctrl = new Int32Array(ctrlBuf), job = new Float64Array(jobBuf);
-let mem = null, offs = null, seen = 0;
+let mem = null, offs = null, wasm = null, seen = 0;
 for (;;) {
   Atomics.wait(ctrl, 0, seen);
   seen = Atomics.load(ctrl, 0);
   try {
-    if (ctrl[3] === 2) {
+    const command = ctrl[3];
+    if (command === ${NEW_BUFFERS}) {
       const msg = receiveMessageOnPort(port).message;
-      mem = new Float64Array(msg.mem); offs = new Float64Array(msg.offs);
+      if (msg.mem) mem = new Float64Array(msg.mem);
+      if (msg.offs) offs = new Float64Array(msg.offs);
+      if (msg.memory) wasm = new WebAssembly.Instance(module, { env: { memory: msg.memory } }).exports;
     } else {
-      const [M, N, K, ars, acs, brs, bcs, nb] = job;
-      const r0 = job[16 + 2 * id], r1 = job[17 + 2 * id];
-      for (let r = r0; r < r1;) {
-        const b = Math.floor(r / M), i0 = r - b * M, i1 = Math.min(M, i0 + (r1 - r));
-        gemm(mem, offs[3 * b], ars, acs, mem, offs[3 * b + 1], brs, bcs, mem, offs[3 * b + 2], M, N, K, i0, i1);
-        r += i1 - i0;
-      }
+      const [M, N, K, ars, acs, brs, bcs, , , work0, workBytes] = job;
+      const r0 = job[${JOB} + 2 * id], r1 = job[${JOB} + 1 + 2 * id], work = work0 + id * workBytes;
+      eachRows(M, r0, r1, command === ${JS_GEMM}
+        ? (b, i0, i1) => gemm(mem, offs[3 * b], ars, acs, mem, offs[3 * b + 1], brs, bcs, mem, offs[3 * b + 2], M, N, K, i0, i1)
+        : (b, i0, i1) => wasm.gemm(offs[3 * b], ars, acs, offs[3 * b + 1], brs, bcs, offs[3 * b + 2], N, K, i0, i1, work));
     }
   } catch (e) { Atomics.store(ctrl, 2, 1); }
   Atomics.add(ctrl, 1, 1);
   Atomics.notify(ctrl, 1);
 }`;
 
+const nThreads = Math.max(1, Math.min(availableParallelism(), Number(process.env.AVID_THREADS ?? 64) || 1));
+
+// ---------------------------------------------------------------------------------------------------
+// The wasm kernel's memory, laid out as: 64 bytes unused | scratch of thread 0 | thread 1 | ... | A | B | C
+
+interface Wasm {
+  module: WebAssembly.Module;
+  memory: WebAssembly.Memory;
+  /** the main thread's instance */
+  exports: GemmExports;
+  f32: Float32Array;
+  /** scratch bytes per thread, and where thread 0's starts */
+  workBytes: number; work0: number;
+  /** where the operands start */
+  base: number;
+}
+
+const PAGE = 65536;
+/** Addresses are i32: stay below 2 GiB so that they are never negative. */
+const MAX_BYTES = 2 ** 31 - PAGE;
+const align64 = (n: number) => Math.ceil(n / 64) * 64;
+
+function startWasm(): Wasm | undefined {
+  const module = loadGemmModule();
+  if (!module) return undefined;
+  try {
+    const workBytes = align64(instantiate(module, sharedMemory(1)).scratch_bytes());
+    const w = { module, workBytes, work0: 64, base: 64 + nThreads * workBytes } as Wasm;
+    setMemory(w, sharedMemory(Math.ceil(w.base / PAGE) + 16));
+    return w;
+  } catch {
+    return undefined; // e.g. no shared memory or SIMD on this engine
+  }
+}
+
+function sharedMemory(pages: number): WebAssembly.Memory {
+  return new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true });
+}
+
+function setMemory(w: Wasm, memory: WebAssembly.Memory): void {
+  w.memory = memory;
+  w.exports = instantiate(w.module, memory);
+  w.f32 = new Float32Array(memory.buffer);
+}
+
+/** Make the memory at least `bytes` long (a new, bigger memory: workers get it before their next job). */
+function reserveWasm(w: Wasm, bytes: number): boolean {
+  if (w.f32.byteLength >= bytes) return true;
+  if (bytes > MAX_BYTES) return false;
+  setMemory(w, sharedMemory(Math.ceil(Math.min(MAX_BYTES, Math.max(bytes, 2 * w.f32.byteLength)) / PAGE)));
+  return true;
+}
+
+const wasm = startWasm();
+
+/** Which kernel float32 matmul runs on: the WebAssembly SIMD GEMM or the JavaScript one. */
+export const gemmKernel = (): 'wasm-simd' | 'js' => (wasm ? 'wasm-simd' : 'js');
+
+// ---------------------------------------------------------------------------------------------------
+// The workers
+
 interface Pool {
   workers: Worker[];
   ports: MessagePort[];
   ctrl: Int32Array;
   job: Float64Array;
+  /** the JavaScript kernel's operands, as float64 */
   mem: Float64Array;
   offs: Float64Array;
+  /** the wasm memory the workers have instantiated the module over */
+  memory?: WebAssembly.Memory;
 }
 
 let pool: Pool | undefined;
-const nThreads = Math.max(1, Math.min(availableParallelism(), Number(process.env.AVID_THREADS ?? 64) || 1));
 
 function startPool(): Pool {
   const ctrl = new Int32Array(new SharedArrayBuffer(CTRL * 4));
@@ -63,7 +153,8 @@ function startPool(): Pool {
   const workers: Worker[] = [], ports: MessagePort[] = [];
   for (let id = 1; id < nThreads; id++) {
     const { port1, port2 } = new MessageChannel();
-    const w = new Worker(WORKER_SRC, { eval: true, workerData: { ctrl: ctrl.buffer, job: job.buffer, port: port2, id }, transferList: [port2] });
+    const workerData = { ctrl: ctrl.buffer, job: job.buffer, port: port2, id, module: wasm?.module };
+    const w = new Worker(WORKER_SRC, { eval: true, workerData, transferList: [port2] });
     w.unref();
     port1.unref();
     workers.push(w);
@@ -86,15 +177,36 @@ function runWorkers(p: Pool, mainShare: () => void): void {
   if (Atomics.exchange(ctrl, 2, 0)) throw new Error('cpu pool: a worker failed while running a kernel');
 }
 
-/** Make sure the shared memory holds `words` float64s and `nb` batch offsets; tell the workers if it moved. */
-function reserve(p: Pool, words: number, nb: number): void {
-  if (p.mem.length >= words && p.offs.length >= 3 * nb) return;
-  p.mem = new Float64Array(new SharedArrayBuffer(Math.max(words, 2 * p.mem.length) * 8));
-  p.offs = new Float64Array(new SharedArrayBuffer(Math.max(3 * nb, 2 * p.offs.length, 3) * 8));
-  Atomics.store(p.ctrl, 3, 2);
-  for (const port of p.ports) port.postMessage({ mem: p.mem.buffer, offs: p.offs.buffer });
+/**
+ * Make sure the workers hold shared buffers big enough for the next job: `words` float64s of
+ * JavaScript operands, offsets for `nb` batches, and the current wasm memory if given.
+ */
+function reserve(p: Pool, words: number, nb: number, memory?: WebAssembly.Memory): void {
+  const next: { mem?: Float64Array; offs?: Float64Array; memory?: WebAssembly.Memory } = {};
+  if (p.mem.length < words) next.mem = new Float64Array(new SharedArrayBuffer(Math.max(words, 2 * p.mem.length) * 8));
+  if (p.offs.length < 3 * nb) next.offs = new Float64Array(new SharedArrayBuffer(Math.max(3 * nb, 2 * p.offs.length) * 8));
+  if (memory && memory !== p.memory) next.memory = memory;
+  if (!next.mem && !next.offs && !next.memory) return;
+  Object.assign(p, next);
+  Atomics.store(p.ctrl, 3, NEW_BUFFERS);
+  for (const port of p.ports) port.postMessage({ mem: next.mem?.buffer, offs: next.offs?.buffer, memory: next.memory });
   runWorkers(p, () => {});
 }
+
+/**
+ * Split the rows of every batch across the threads (p.offs already filled) and run `command` on
+ * them; the main thread takes the first share and runs it with `kernel`.
+ */
+function runSplit(p: Pool, command: number, g: GemmBatch, work: [number, number], kernel: (b: number, i0: number, i1: number) => void): void {
+  const rows = g.offsets.length * g.M, share = Math.ceil(rows / nThreads), job = p.job;
+  job.set([g.M, g.N, g.K, g.ars, g.acs, g.brs, g.bcs, g.offsets.length, rows, work[0], work[1]]);
+  for (let t = 0; t < nThreads; t++) { job[JOB + 2 * t] = Math.min(rows, t * share); job[JOB + 2 * t + 1] = Math.min(rows, (t + 1) * share); }
+  Atomics.store(p.ctrl, 3, command);
+  runWorkers(p, () => eachRows(g.M, 0, Math.min(rows, share), kernel));
+}
+
+// ---------------------------------------------------------------------------------------------------
+// The entry point
 
 export interface GemmBatch {
   A: ArrayLike<number>; B: ArrayLike<number>; C: Float32Array | Float64Array;
@@ -105,39 +217,68 @@ export interface GemmBatch {
   offsets: readonly (readonly [number, number])[];
 }
 
+const parallel = (g: GemmBatch) => {
+  const rows = g.offsets.length * g.M;
+  return nThreads > 1 && rows >= 2 && rows * g.N * g.K >= PARALLEL_MIN;
+};
+
 /** Batched GEMM, split across cores by rows when the job is big enough. */
 export function gemmBatched(g: GemmBatch): void {
-  const nb = g.offsets.length, rows = nb * g.M;
-  if (nThreads === 1 || rows < 2 || rows * g.N * g.K < PARALLEL_MIN) {
-    for (let b = 0; b < nb; b++) gemm(g.A, g.offsets[b][0], g.ars, g.acs, g.B, g.offsets[b][1], g.brs, g.bcs, g.C, b * g.M * g.N, g.M, g.N, g.K, 0, g.M);
+  if (g.C instanceof Float32Array && wasm && gemmWasm(wasm, g)) return;
+  gemmJs(g);
+}
+
+/** float32 on the wasm kernel; false if its memory cannot hold the operands (then the caller falls back). */
+function gemmWasm(w: Wasm, g: GemmBatch): boolean {
+  const nb = g.offsets.length, mn = g.M * g.N;
+  // A, B and C after the scratch space, each on a cache line of its own
+  const aPtr = w.base, bPtr = align64(aPtr + 4 * g.A.length), cPtr = align64(bPtr + 4 * g.B.length);
+  if (!reserveWasm(w, cPtr + 4 * nb * mn)) return false;
+  w.f32.set(g.A, aPtr / 4);
+  w.f32.set(g.B, bPtr / 4);
+  if (!parallel(g)) {
+    for (let b = 0; b < nb; b++) {
+      w.exports.gemm(aPtr + 4 * g.offsets[b][0], g.ars, g.acs, bPtr + 4 * g.offsets[b][1], g.brs, g.bcs,
+        cPtr + 4 * b * mn, g.N, g.K, 0, g.M, w.work0);
+    }
+  } else {
+    const p = (pool ??= startPool());
+    reserve(p, 0, nb, w.memory);
+    const offs = p.offs;
+    for (let b = 0; b < nb; b++) {
+      offs[3 * b] = aPtr + 4 * g.offsets[b][0];
+      offs[3 * b + 1] = bPtr + 4 * g.offsets[b][1];
+      offs[3 * b + 2] = cPtr + 4 * b * mn;
+    }
+    runSplit(p, WASM_GEMM, g, [w.work0, w.workBytes], (b, i0, i1) =>
+      w.exports.gemm(offs[3 * b], g.ars, g.acs, offs[3 * b + 1], g.brs, g.bcs, offs[3 * b + 2], g.N, g.K, i0, i1, w.work0));
+  }
+  g.C.set(w.f32.subarray(cPtr / 4, cPtr / 4 + nb * mn));
+  return true;
+}
+
+/** Any float type on the JavaScript kernel. */
+function gemmJs(g: GemmBatch): void {
+  const nb = g.offsets.length, mn = g.M * g.N;
+  if (!parallel(g)) {
+    for (let b = 0; b < nb; b++) gemm(g.A, g.offsets[b][0], g.ars, g.acs, g.B, g.offsets[b][1], g.brs, g.bcs, g.C, b * mn, g.M, g.N, g.K, 0, g.M);
     return;
   }
   const p = (pool ??= startPool());
   // copy the operands into shared memory, packed: A's and B's extents, then C
-  const aLen = g.A.length, bLen = g.B.length, cLen = nb * g.M * g.N;
+  const aLen = g.A.length, bLen = g.B.length, cLen = nb * mn;
   reserve(p, aLen + bLen + cLen, nb);
-  p.mem.set(g.A as ArrayLike<number>, 0);
-  p.mem.set(g.B as ArrayLike<number>, aLen);
-  for (let b = 0; b < nb; b++) {
-    p.offs[3 * b] = g.offsets[b][0];
-    p.offs[3 * b + 1] = aLen + g.offsets[b][1];
-    p.offs[3 * b + 2] = aLen + bLen + b * g.M * g.N;
-  }
-  const job = p.job;
-  job.set([g.M, g.N, g.K, g.ars, g.acs, g.brs, g.bcs, nb, rows]);
-  const share = Math.ceil(rows / nThreads);
-  for (let t = 0; t < nThreads; t++) { job[JOB + 2 * t] = Math.min(rows, t * share); job[JOB + 2 * t + 1] = Math.min(rows, (t + 1) * share); }
-  Atomics.store(p.ctrl, 3, 1);
   const { mem, offs } = p;
-  runWorkers(p, () => {
-    for (let r = 0; r < Math.min(rows, share);) {
-      const b = Math.floor(r / g.M), i0 = r - b * g.M, i1 = Math.min(g.M, i0 + (share - r));
-      gemm(mem, offs[3 * b], g.ars, g.acs, mem, offs[3 * b + 1], g.brs, g.bcs, mem, offs[3 * b + 2], g.M, g.N, g.K, i0, i1);
-      r += i1 - i0;
-    }
-  });
-  const cStart = aLen + bLen;
-  g.C.set(mem.subarray(cStart, cStart + cLen));
+  mem.set(g.A, 0);
+  mem.set(g.B, aLen);
+  for (let b = 0; b < nb; b++) {
+    offs[3 * b] = g.offsets[b][0];
+    offs[3 * b + 1] = aLen + g.offsets[b][1];
+    offs[3 * b + 2] = aLen + bLen + b * mn;
+  }
+  runSplit(p, JS_GEMM, g, [0, 0], (b, i0, i1) =>
+    gemm(mem, offs[3 * b], g.ars, g.acs, mem, offs[3 * b + 1], g.brs, g.bcs, mem, offs[3 * b + 2], g.M, g.N, g.K, i0, i1));
+  g.C.set(mem.subarray(aLen + bLen, aLen + bLen + cLen));
 }
 
 /** How many threads the CPU kernels use. */

@@ -6,7 +6,7 @@
  * Without wabt (an install that left it out) this says so and exits 0: the library then runs the
  * JavaScript GEMM. A .wat that does not compile is an error (exit 1), so CI sees it.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 
@@ -24,7 +24,9 @@ try {
 const mod = wabt.parseWat('gemm.wat', readFileSync(here('gemm.wat'), 'utf8'), features);
 try {
   mod.validate(features);
-  writeFileSync(here('gemm.wasm'), mod.toBinary({}).buffer);
+  // write then rename, so that a process loading gemm.wasm meanwhile never sees half a file
+  writeFileSync(here(`gemm.wasm.${process.pid}`), mod.toBinary({}).buffer);
+  renameSync(here(`gemm.wasm.${process.pid}`), here('gemm.wasm'));
 } finally {
   mod.destroy();
 }

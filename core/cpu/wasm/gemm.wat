@@ -17,14 +17,14 @@
 ;; The micro-kernel keeps a 4 x 8 tile of C in eight f32x4 registers. Per step k it loads B[k, 0:8]
 ;; as two vectors, and for each of the 4 rows broadcasts A[r, k] into all four lanes
 ;; (v128.load32_splat, a single vbroadcastss on x86) and does two multiply-adds. Accumulation is in
-;; float32, as in every BLAS; the sum runs over k in order within a KC block.
+;; float32, as in every BLAS: in order of k within a KC block, each block's sum then added to C.
 ;;
-;; Why 4 x 8: the tile needs 8 accumulators + 2 B vectors + 1 broadcast = 11 live vectors, and V8
-;; has 15 xmm registers for wasm (one is its scratch). Measured on one Zen 4 core (node 20),
-;; GFLOP/s at n = 512: 4x8 40, 2x16 40, 3x8 37, 4x16 30, 6x8 27, 4x12 28, 8x8 22, and unrolling
-;; the k loop by two made 4x8 slower (27). Bigger tiles make the register allocator spill inside the
-;; loop. There is no fused multiply-add in plain SIMD (relaxed SIMD has one, but not by default in
-;; node 20); on Zen 4 multiplies and adds issue on separate pipes, so little is lost.
+;; Why 4 x 8: the loop needs 8 accumulators + 2 B vectors + 1 broadcast + 1 product = 12 live
+;; vectors, and V8 gives wasm 15 xmm registers (xmm15 is its scratch); 6 x 8 would need 16, one more
+;; than there are. Measured on one Zen 4 core (node 20), GFLOP/s at n = 512: 4x8 40, 2x16 40, 3x8
+;; 37, 4x16 30, 4x12 28, 6x8 27, 8x8 22; unrolling the k loop by two made 4x8 slower (27). There is
+;; no fused multiply-add in plain SIMD (relaxed SIMD has one, but not by default in node 20); on Zen
+;; 4 multiplies and adds issue on separate pipes, so little is lost.
 ;;
 ;; Calling convention: pointers are byte addresses into the imported (shared) memory, strides are in
 ;; elements, C is row-major with N columns. `work` points at scratch_bytes() of this thread's own
