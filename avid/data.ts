@@ -28,7 +28,8 @@ export interface DataConfig {
   mels?: number;
 }
 
-export const tinyData: DataConfig = { classes: 8, frames: 8, size: 32, fps: 16, sampleRate: 16000, audioSeconds: 2 };
+/** AVID.md's tiny default: 3 x 8 x 32 x 32 video; 2 s of 16 kHz audio as 100 frames of 40 log-mel bands. */
+export const tinyData: DataConfig = { classes: 8, frames: 8, size: 32, fps: 16, sampleRate: 16000, audioSeconds: 2, mels: 40 };
 
 /** One instance's hidden parameters, drawn from its own key. */
 interface Instance {
@@ -85,16 +86,18 @@ export const noAugment: Augment = { crop: [0, 0, 1, 1], flip: false, jitter: [1,
 
 /**
  * A random augmentation from `key`: random resized crop (area scale in `scale`, aspect 3/4..4/3),
- * flip with probability 1/2, colour jitter of +-0.4, offset up to 0.5 s, volume x U(0.9, 1.1).
+ * flip with probability 1/2 if `flip`, colour jitter of +-0.4, offset up to 0.5 s, volume x U(0.9, 1.1).
+ * NOTE: the built-in data's class is a direction of motion, which a horizontal flip would change
+ * (theta -> pi - theta), so its training turns flips off; for real video they stay on.
  */
-export function randomAugment(key: np.Key, scale: [number, number] = [0.08, 1]): Augment {
+export function randomAugment(key: np.Key, scale: [number, number] = [0.08, 1], flip = true): Augment {
   const u = Array.from(np.random.bits(key, 8), (w) => w / 2 ** 32);
   const area = scale[0] + (scale[1] - scale[0]) * u[0];
   const aspect = Math.exp(Math.log(3 / 4) + (Math.log(4 / 3) - Math.log(3 / 4)) * u[1]);
   const w = Math.min(1, Math.sqrt(area * aspect)), h = Math.min(1, Math.sqrt(area / aspect));
   return {
     crop: [(1 - w) * u[2], (1 - h) * u[3], w, h],
-    flip: u[4] < 0.5,
+    flip: flip && u[4] < 0.5,
     jitter: [0.6 + 0.8 * u[5], 0.6 + 0.8 * u[6], 0.6 + 0.8 * u[7]],
     offset: (Math.floor(u[0] * 1e6) % 1000 / 1000 - 0.5) * 1.0,
     volume: 0.9 + 0.2 * ((Math.floor(u[1] * 1e6) % 1000) / 1000),
@@ -118,7 +121,7 @@ function renderVideo(cfg: DataConfig, inst: Instance, t0: number, aug: Augment):
         const px = Math.min(S - 1, Math.floor(sx)), py = Math.min(S - 1, Math.floor(sy));
         // distance to the blob on the torus
         const dx = Math.min(Math.abs(sx - bx), S - Math.abs(sx - bx)), dy = Math.min(Math.abs(sy - by), S - Math.abs(sy - by));
-        const a = Math.exp(-(dx * dx + dy * dy) / (2 * 2.5 * 2.5)) * level;
+        const a = Math.exp(-(dx * dx + dy * dy) / (2 * 3.5 * 3.5)) * level;
         const g = inst.gradient[0] * (sx / S - 0.5) + inst.gradient[1] * (sy / S - 0.5);
         const rgb = [0, 1, 2].map((c) => (1 - a) * (inst.background[c] + g + inst.texture[(c * S + py) * S + px]) + a * inst.blob[c]);
         const grey = (rgb[0] + rgb[1] + rgb[2]) / 3;
@@ -199,8 +202,8 @@ export interface Batch {
  * A batch of instances as tensors: video [B, 3, T, S, S], audio [B, 1, time, freq], indices and labels int32.
  * With `key`, each clip gets its own random augmentation.
  */
-export function getBatch(ds: Dataset, indices: readonly number[], key?: np.Key, scale?: [number, number]): Batch {
-  const clips = indices.map((i, j) => getClip(ds, i, key ? randomAugment(np.random.foldIn(key, j), scale) : noAugment));
+export function getBatch(ds: Dataset, indices: readonly number[], key?: np.Key, scale?: [number, number], flip = true): Batch {
+  const clips = indices.map((i, j) => getClip(ds, i, key ? randomAugment(np.random.foldIn(key, j), scale, flip) : noAugment));
   const { frames, size } = ds.cfg, [tf, fb] = ds.specShape;
   const video = new Float32Array(indices.length * 3 * frames * size * size), audio = new Float32Array(indices.length * tf * fb);
   clips.forEach((c, j) => { video.set(c.video, j * c.video.length); audio.set(c.spec, j * c.spec.length); });

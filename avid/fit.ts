@@ -25,6 +25,8 @@ export interface FitOptions {
   progress?: boolean;
   /** a label for the progress line */
   name?: string;
+  /** the state to start from (default: fresh from the key); lets several runs share one initialisation */
+  init?: TrainState;
   /** called after each epoch with the state, e.g. to refresh CMA neighbours */
   onEpoch?: (state: TrainState, epoch: number) => TrainState;
 }
@@ -55,7 +57,7 @@ export function fit(model: Model, objective: Objective, ds: Dataset, train: read
   const [kInit, kOrder, kAug, kStep] = np.random.split(opts.key, 4);
   const perEpoch = Math.floor(train.length / cfg.batch);
   if (perEpoch < 1) throw new Error(`fit: ${train.length} training items make no batch of ${cfg.batch}`);
-  let state = initState(kInit, model, ds, cfg);
+  let state = opts.init ?? initState(kInit, model, ds, cfg);
   if (opts.resume && opts.dir && existsSync(join(opts.dir, 'manifest.json'))) {
     state = fromCheckpoint(opts.dir, state);
     console.log(`resuming ${opts.name ?? 'run'} from ${opts.dir} at step ${state.step} (epoch ${state.step / perEpoch})`);
@@ -74,7 +76,7 @@ export function fit(model: Model, objective: Objective, ds: Dataset, train: read
     const epoch = Math.floor(state.step / perEpoch), b = state.step % perEpoch;
     const order = np.random.permutation(np.random.foldIn(kOrder, epoch), train.length).dataSync();
     const idx = Array.from(order.subarray(b * cfg.batch, (b + 1) * cfg.batch), (j) => train[j]);
-    const batch = getBatch(ds, idx, np.random.foldIn(kAug, state.step), cfg.cropScale);
+    const batch = getBatch(ds, idx, np.random.foldIn(kAug, state.step), cfg.cropScale, cfg.flip);
     const r = step(state, batch, np.random.foldIn(kStep, state.step));
     state = r.state;
     history.push(r.metrics);

@@ -23,10 +23,12 @@ export interface TrainConfig {
   epochs: number;
   /** random resized crop's area range */
   cropScale: [number, number];
+  /** horizontal flips (off for the built-in data, whose class is a direction of motion) */
+  flip: boolean;
 }
 
 export const tinyTrain: TrainConfig = {
-  batch: 32, negatives: 256, temperature: 0.07, momentum: 0.5, lr: 5e-4, weightDecay: 1e-5, epochs: 3, cropScale: [0.4, 1],
+  batch: 32, negatives: 256, temperature: 0.07, momentum: 0.5, lr: 1e-3, weightDecay: 1e-5, epochs: 10, cropScale: [0.4, 1], flip: false,
 };
 
 export interface TrainState {
