@@ -7,6 +7,7 @@
 import * as np from '../core/index.js';
 import { asShape, asTensor, type Layer } from './layer.js';
 
+/** BatchNorm's hyperparameters (PyTorch's defaults). */
 export interface BatchNormOptions {
   /** Weight of the new batch statistic in the running average (PyTorch's default 0.1). */
   momentum?: number;

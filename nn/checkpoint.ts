@@ -71,6 +71,7 @@ export function saveCheckpoint(dir: string, tree: unknown, metadata: Record<stri
   }
 }
 
+/** How to load: what to check against, and where to put the tensors. */
 export interface LoadOptions<T> {
   /** A tree of the expected structure; every tensor's shape and dtype must match it. */
   template?: T;

@@ -7,7 +7,7 @@ export {
   type Layer, type Init, type InitOptions, type ApplyOptions, type Shape, type Shapes, type Value, type Tree, type Part, type Children,
   serial, parallel, fanOut, residual, Identity, FanInSum, FanInConcat, stateless, paramCount, asTensor, asShape, isShape,
 } from './layer.js';
-export { Dense, Conv, Conv1d, Conv2d, Conv3d, MaxPool, GlobalMaxPool, GlobalAvgPool, Relu, Flatten, L2Normalize, Dropout, windowShape, type ConvLayerOptions } from './layers.js';
+export { Dense, Conv, Conv1d, Conv2d, Conv3d, MaxPool, GlobalMaxPool, GlobalAvgPool, Relu, Flatten, L2Normalize, Dropout, type ConvLayerOptions } from './layers.js';
 export { BatchNorm, type BatchNormOptions } from './batchnorm.js';
 export { MLP, ConvBnRelu, R2plus1dBlock, Basic2dBlock } from './blocks.js';
 export { videoEncoder, audioEncoder, type VideoEncoderOptions, type AudioEncoderOptions } from './models.js';

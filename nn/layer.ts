@@ -17,11 +17,13 @@ export type Value = np.Tensor | readonly Value[] | { readonly [k: string]: Value
 /** A pytree of tensors. Typed loosely on purpose: layers know their own structure. */
 export type Tree = any;
 
+/** Options every layer's init takes. */
 export interface InitOptions {
   /** Dtype of the params and state (default float32; float64 for gradient checks). */
   dtype?: 'float32' | 'float64';
 }
 
+/** Options every layer's apply takes: the mode, and randomness. */
 export interface ApplyOptions {
   /** Training mode: BatchNorm uses and updates batch statistics, Dropout drops. */
   train: boolean;
@@ -38,6 +40,7 @@ export interface Part {
   parts?: Part[];
 }
 
+/** What init returns: the params and state pytrees and the output shape. */
 export interface Init {
   params: Tree;
   state: Tree;
@@ -46,6 +49,7 @@ export interface Init {
   parts?: Part[];
 }
 
+/** A layer: a name and an (init, apply) pair of pure functions. */
 export interface Layer {
   /** What `summary` prints, e.g. `Conv3d(16, k=[1,3,3], s=[1,2,2])`. */
   readonly name: string;

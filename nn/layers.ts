@@ -37,6 +37,7 @@ export function Dense(out: number, { bias = true } = {}): Layer {
   };
 }
 
+/** Conv's hyperparameters, as torch.nn.ConvNd's. */
 export interface ConvLayerOptions {
   stride?: number | readonly number[];
   /** PyTorch's: a number or one per axis (symmetric), [before, after] pairs, or 'same' / 'valid'. Default 0. */

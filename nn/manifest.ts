@@ -10,6 +10,7 @@ import { pipe } from 'fp-ts/lib/function.js';
 import * as t from 'io-ts';
 import * as np from '../core/index.js';
 
+/** One node of an encoded tree; tensors are indices into the manifest's `tensors`. */
 export type Node =
   | { tensor: number }
   | { array: Node[] }
@@ -31,7 +32,7 @@ const NodeC: t.Type<Node> = t.recursion('Node', () => t.union([
 
 const DTypeC = t.keyof({ float32: null, float64: null, int32: null, bool: null });
 
-export const BYTES: Record<np.DType, number> = { float32: 4, float64: 8, int32: 4, bool: 1 };
+const BYTES: Record<np.DType, number> = { float32: 4, float64: 8, int32: 4, bool: 1 };
 
 const EntryC = t.type({
   /** blob file name inside the checkpoint directory: the sha256 of its bytes, hex, + '.bin' */
@@ -40,10 +41,11 @@ const EntryC = t.type({
   shape: t.array(t.refinement(t.Int, (n) => n >= 0, 'NonNegativeInt')),
   bytes: t.Int,
 });
-export type Entry = t.TypeOf<typeof EntryC>;
 
+/** The manifest's format tag; `version` moves when the layout changes. */
 export const FORMAT = 'avid-fn/checkpoint';
 
+/** The manifest's io-ts codec: a format tag, user metadata, the tree, and one entry per blob. */
 export const ManifestC = t.type({
   format: t.literal(FORMAT),
   version: t.literal(1),
@@ -51,6 +53,7 @@ export const ManifestC = t.type({
   tree: NodeC,
   tensors: t.array(EntryC),
 });
+/** A decoded, checked manifest. */
 export type Manifest = t.TypeOf<typeof ManifestC>;
 
 /** The most specific io-ts error as one line: where in the JSON, what was there, what was expected. */

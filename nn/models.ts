@@ -8,6 +8,7 @@ import { Basic2dBlock, ConvBnRelu, R2plus1dBlock } from './blocks.js';
 import { type Layer, serial } from './layer.js';
 import { Conv2d, Conv3d, GlobalMaxPool, MaxPool, Relu } from './layers.js';
 
+/** Options of the video encoder. */
 export interface VideoEncoderOptions {
   /** Stage widths (default the tiny 16/32/64/128; the authors' are 64/128/256/512). */
   widths?: readonly number[];
@@ -34,6 +35,7 @@ export function videoEncoder({ widths = [16, 32, 64, 128], stemPool = true }: Vi
   return { ...serial(stages), name: `videoEncoder(${widths.join('/')})` };
 }
 
+/** Options of the audio encoder. */
 export interface AudioEncoderOptions {
   widths?: readonly number[];
   /**

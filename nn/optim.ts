@@ -10,6 +10,7 @@ import * as np from '../core/index.js';
 import type { Tree } from './layer.js';
 import type { LearningRate } from './schedules.js';
 
+/** An optimizer: its state from the params, and a pure update from gradients. */
 export interface Optimizer<S = Tree> {
   readonly name: string;
   init(params: Tree): S;
@@ -19,6 +20,7 @@ export interface Optimizer<S = Tree> {
 const lrAt = (lr: LearningRate, step: number): number => (typeof lr === 'number' ? lr : lr(step));
 const zerosLike = (tree: Tree): Tree => np.treeMap(tree, (p) => np.zerosLike(p));
 
+/** SGD's hyperparameters, as torch.optim.SGD's (defaults 0 / false). */
 export interface SgdOptions {
   momentum?: number;
   dampening?: number;
@@ -53,6 +55,7 @@ export function sgd(lr: LearningRate, { momentum = 0, dampening = 0, nesterov = 
   };
 }
 
+/** Adam's hyperparameters, as torch.optim.Adam's (b1 0.9, b2 0.999, eps 1e-8). */
 export interface AdamOptions {
   b1?: number;
   b2?: number;

@@ -3,6 +3,7 @@
  * first update) to a learning rate. They compose: `warmup(500, cosine(3e-4, 10_000))`.
  */
 
+/** A learning rate as a function of the number of updates done so far. */
 export type Schedule = (step: number) => number;
 /** A constant learning rate or a schedule. */
 export type LearningRate = number | Schedule;
