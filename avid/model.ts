@@ -30,26 +30,9 @@ export const authorsModel: ModelConfig = {
 };
 
 export type Modality = 'video' | 'audio';
-const BLOCKS = ['block1', 'block2', 'block3', 'block4'] as const;
 
-/** The stages of the video encoder, in order: stem, block1..block4. */
-export function videoStages(cfg: ModelConfig): Record<string, nn.Layer> {
-  const w = cfg.videoWidths;
-  const stem: Record<string, nn.Layer> = {
-    conv: nn.Conv3d(w[0], [3, 7, 7], { stride: [1, 2, 2], padding: [1, 3, 3], bias: false }), bn: nn.BatchNorm(), relu: nn.Relu(),
-  };
-  if (cfg.videoStemPool) stem.pool = nn.MaxPool([1, 3, 3], { stride: [1, 2, 2], padding: [0, 1, 1] });
-  const stages: Record<string, nn.Layer> = { stem: nn.serial(stem) };
-  w.forEach((c, i) => { stages[BLOCKS[i]] = nn.R2plus1dBlock(i === 0 ? w[0] : w[i - 1], c, { stride: i === 0 ? 1 : 2 }); });
-  return stages;
-}
-
-/** The stages of the audio encoder: a 7x7 stride-2 stem, then four blocks of two 3x3 convs. */
-export function audioStages(cfg: ModelConfig): Record<string, nn.Layer> {
-  const stages: Record<string, nn.Layer> = { stem: nn.ConvBnRelu(nn.Conv2d(cfg.audioWidths[0], 7, { stride: 2, padding: 3, bias: false })) };
-  cfg.audioWidths.forEach((c, i) => { stages[BLOCKS[i]] = nn.Basic2dBlock(c, { stride: cfg.audioStrides[i] }); });
-  return stages;
-}
+const videoStages = (cfg: ModelConfig) => nn.videoStages({ widths: cfg.videoWidths, stemPool: cfg.videoStemPool });
+const audioStages = (cfg: ModelConfig) => nn.audioStages({ widths: cfg.audioWidths, strides: cfg.audioStrides });
 
 export interface Model {
   readonly cfg: ModelConfig;

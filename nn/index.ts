@@ -10,7 +10,7 @@ export {
 export { Dense, Conv, Conv1d, Conv2d, Conv3d, MaxPool, GlobalMaxPool, GlobalAvgPool, Relu, Flatten, L2Normalize, Dropout, type ConvLayerOptions } from './layers.js';
 export { BatchNorm, type BatchNormOptions } from './batchnorm.js';
 export { MLP, ConvBnRelu, R2plus1dBlock, Basic2dBlock } from './blocks.js';
-export { videoEncoder, audioEncoder, type VideoEncoderOptions, type AudioEncoderOptions } from './models.js';
+export { videoEncoder, audioEncoder, videoStages, audioStages, type VideoEncoderOptions, type AudioEncoderOptions } from './models.js';
 export { torchUniform } from './init.js';
 export { summary } from './summary.js';
 export { sgd, adam, adamw, clipByGlobalNorm, clipped, type Optimizer, type SgdOptions, type AdamOptions } from './optim.js';

@@ -1,7 +1,7 @@
 /**
- * The tiny AVID encoders of shared/AVID.md, built from nn's blocks, for tests and the benchmark
- * (the real encoders, with heads and the AVID loss, belong in avid/). Each maps a clip to a
- * globally max-pooled feature vector of the last stage's width.
+ * The AVID encoders of shared/AVID.md, built from nn's blocks (avid/model.ts adds the heads and
+ * runs them block by block). Each maps a clip to a globally max-pooled feature vector of the last
+ * stage's width; the widths default to the tiny 16/32/64/128, the authors' are 64/128/256/512.
  */
 import { BatchNorm } from './batchnorm.js';
 import { Basic2dBlock, ConvBnRelu, R2plus1dBlock } from './blocks.js';
@@ -24,18 +24,22 @@ export interface VideoEncoderOptions {
  * per stage (stride 2 in t, h, w from the second stage on), global max pool. x [B, C, T, H, W] (C = 3 for RGB, 1 for grey) -> [B, widths[3]].
  * `videoEncoder()` on [16, 3, 8, 32, 32] gives [16, 128]
  */
-export function videoEncoder({ widths = [16, 32, 64, 128], stemPool = true }: VideoEncoderOptions = {}): Layer {
+export function videoEncoder(opts: VideoEncoderOptions = {}): Layer {
+  const widths = opts.widths ?? [16, 32, 64, 128];
+  return { ...serial({ ...videoStages(opts), pool: GlobalMaxPool() }), name: `videoEncoder(${widths.join('/')})` };
+}
+
+/** The video encoder's stages in order (stem, block1..block4), for running it block by block. */
+export function videoStages({ widths = [16, 32, 64, 128], stemPool = true }: VideoEncoderOptions = {}): Record<string, Layer> {
   const stem: Record<string, Layer> = {
     conv: Conv3d(widths[0], [3, 7, 7], { stride: [1, 2, 2], padding: [1, 3, 3], bias: false }), bn: BatchNorm(), relu: Relu(),
   };
   if (stemPool) stem.pool = MaxPool([1, 3, 3], { stride: [1, 2, 2], padding: [0, 1, 1] });
   const stages: Record<string, Layer> = { stem: serial(stem) };
   widths.forEach((w, i) => { stages[`block${i + 1}`] = R2plus1dBlock(i === 0 ? widths[0] : widths[i - 1], w, { stride: i === 0 ? 1 : 2 }); });
-  stages.pool = GlobalMaxPool();
-  return { ...serial(stages), name: `videoEncoder(${widths.join('/')})` };
+  return stages;
 }
 
-/** Options of the audio encoder. */
 export interface AudioEncoderOptions {
   widths?: readonly number[];
   /**
@@ -50,9 +54,14 @@ export interface AudioEncoderOptions {
  * -> ReLU (no residual), global max pool. x [B, 1, time, freq] -> [B, widths[3]].
  * `audioEncoder()` on [16, 1, 100, 129] gives [16, 128]
  */
-export function audioEncoder({ widths = [16, 32, 64, 128], strides = [1, 2, 2, 1] }: AudioEncoderOptions = {}): Layer {
+export function audioEncoder(opts: AudioEncoderOptions = {}): Layer {
+  const widths = opts.widths ?? [16, 32, 64, 128];
+  return { ...serial({ ...audioStages(opts), pool: GlobalMaxPool() }), name: `audioEncoder(${widths.join('/')})` };
+}
+
+/** The audio encoder's stages in order (stem, block1..block4), for running it block by block. */
+export function audioStages({ widths = [16, 32, 64, 128], strides = [1, 2, 2, 1] }: AudioEncoderOptions = {}): Record<string, Layer> {
   const stages: Record<string, Layer> = { stem: ConvBnRelu(Conv2d(widths[0], 7, { stride: 2, padding: 3, bias: false })) };
   widths.forEach((w, i) => { stages[`block${i + 1}`] = Basic2dBlock(w, { stride: strides[i] }); });
-  stages.pool = GlobalMaxPool();
-  return { ...serial(stages), name: `audioEncoder(${widths.join('/')})` };
+  return stages;
 }
