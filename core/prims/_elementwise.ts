@@ -10,7 +10,7 @@ import type { Aval, Kernel, KernelArg } from '../backend.js';
 import { getBackend } from '../backend.js';
 import { alloc, type DType, promote, type TypedArray } from '../dtype.js';
 import { definePrimitive, type Primitive } from '../primitive.js';
-import { broadcastShapes, broadcastStrides, OpError, sameShape } from '../shape.js';
+import { broadcastShapes, broadcastStrides, OpError, type Shape, sizeOf } from '../shape.js';
 import { broadcastIndex, coords, shader } from '../gpu/shader.js';
 import { Tensor, isTensor } from '../tensor.js';
 import { bind } from '../trace.js';
@@ -52,20 +52,41 @@ function weakDtype(x: number | boolean, dtype: DType): DType {
 
 type Loop = (...args: any[]) => void;
 
-const UNARY_SRC = 'for (let i = 0; i < n; i++) out[i] = f(x[i]);';
+/**
+ * The broadcast of operands onto `shape` in as few axes as possible: size-1 axes are dropped and
+ * neighbours merged while every operand steps through them alike (contiguous across the boundary, or
+ * broadcast along both). The last axis then has stride 1 or 0 in each operand, and the common cases
+ * become one long run: same shapes, a scalar operand, a per-channel [1, C, 1, 1] against [B, C, H, W]
+ * (runs of H * W with a constant), a [C] row against [N, C].
+ */
+export function collapseBroadcast(shape: Shape, strides: readonly (readonly number[])[]): { shape: number[]; strides: number[][] } {
+  const dims: number[] = [], st: number[][] = strides.map(() => []);
+  for (let d = 0; d < shape.length; d++) {
+    if (shape[d] === 1) continue;
+    const r = dims.length - 1;
+    if (r >= 0 && strides.every((s, i) => st[i][r] === s[d] * shape[d])) {
+      dims[r] *= shape[d];
+      strides.forEach((s, i) => { st[i][r] = s[d]; });
+    } else {
+      dims.push(shape[d]);
+      strides.forEach((s, i) => st[i].push(s[d]));
+    }
+  }
+  if (dims.length === 0) { dims.push(1); st.forEach((s) => s.push(0)); }
+  return { shape: dims, strides: st };
+}
 
-/** out[i] = f(a[i'], b[i'']) over the broadcast shape; strides are 0 along broadcast axes. */
-const BINARY_SRC = `
-  const n = out.length;
-  if (n === 0) return;
-  if (same) { for (let i = 0; i < n; i++) out[i] = f(a[i], b[i]); return; }
-  if (a.length === 1) { const a0 = a[0]; for (let i = 0; i < n; i++) out[i] = f(a0, b[i]); return; }
-  if (b.length === 1) { const b0 = b[0]; for (let i = 0; i < n; i++) out[i] = f(a[i], b0); return; }
+/**
+ * Visit the collapsed broadcast as runs along its last axis: RUN is the loop body for one run, with
+ * the run's start in out (k) and in each operand (ia, ib), its length (last) and the operands' strides
+ * along it (la, lb, each 0 or 1); an odometer over the other axes moves the operand offsets.
+ */
+const RUNS_SRC = `
   const r = shape.length, last = shape[r - 1], la = sa[r - 1], lb = sb[r - 1];
   const idx = new Int32Array(r);
-  let ia = 0, ib = 0, k = 0;
-  for (let o = n / last; o > 0; o--) {
-    for (let j = 0; j < last; j++) out[k++] = f(a[ia + j * la], b[ib + j * lb]);
+  let ia = 0, ib = 0;
+  for (let k = 0; k < n; k += last) {
+    RUN
     for (let d = r - 2; d >= 0; d--) {
       idx[d]++; ia += sa[d]; ib += sb[d];
       if (idx[d] < shape[d]) break;
@@ -73,21 +94,48 @@ const BINARY_SRC = `
     }
   }`;
 
-export function unaryKernel(f: (x: number) => number): Kernel<TypedArray> {
-  const loop = new Function('f', 'x', 'out', 'n', UNARY_SRC) as Loop;
+/** out[k + j] = f(a[ia + j la], b[ib + j lb]), with the operand that is constant along the run hoisted. */
+const BINARY_SRC = RUNS_SRC.replace('RUN', `
+    if (la === 1 && lb === 1) { for (let j = 0; j < last; j++) out[k + j] = f(a[ia + j], b[ib + j]); }
+    else if (la === 1) { const bv = b[ib]; for (let j = 0; j < last; j++) out[k + j] = f(a[ia + j], bv); }
+    else if (lb === 1) { const av = a[ia]; for (let j = 0; j < last; j++) out[k + j] = f(av, b[ib + j]); }
+    else { const v = f(a[ia], b[ib]); for (let j = 0; j < last; j++) out[k + j] = v; }`);
+
+const UNARY_SRC = 'for (let i = 0; i < n; i++) out[i] = f(x[i]);';
+
+/**
+ * Compile `src` once per op and combination of array types it meets (`key`), so that every copy of
+ * the loop sees one scalar function and one typed-array kind per argument: V8 then inlines `f` and
+ * emits direct loads and stores instead of polymorphic accesses and calls.
+ * NOTE: the source must differ per copy (hence the comment naming op and key): V8 caches what
+ * `new Function` compiles by source text, and copies with the same text share their type feedback,
+ * so after `add` the loop in `greater` would call its `f` through a megamorphic site (4x slower).
+ */
+function perDtype(op: string, params: string[], src: string): (key: string) => Loop {
+  const loops = new Map<string, Loop>();
+  return (key) => {
+    let loop = loops.get(key);
+    if (!loop) { loop = new Function(...params, `/* ${op} ${key} */\n${src}`) as Loop; loops.set(key, loop); }
+    return loop;
+  };
+}
+
+export function unaryKernel(f: (x: number) => number, op = ''): Kernel<TypedArray> {
+  const loopFor = perDtype(op, ['f', 'x', 'out', 'n'], UNARY_SRC);
   return ([x], _attrs, out) => {
     const res = alloc(out.dtype, x.buf.length);
-    loop(f, x.buf, res, res.length);
+    loopFor(x.dtype + out.dtype)(f, x.buf, res, res.length);
     return res;
   };
 }
 
-export function binaryKernel(f: (a: number, b: number) => number): Kernel<TypedArray> {
-  const loop = new Function('f', 'a', 'b', 'out', 'shape', 'sa', 'sb', 'same', BINARY_SRC) as Loop;
+export function binaryKernel(f: (a: number, b: number) => number, op = ''): Kernel<TypedArray> {
+  const loopFor = perDtype(op, ['f', 'a', 'b', 'out', 'n', 'shape', 'sa', 'sb'], BINARY_SRC);
   return ([a, b], _attrs, out) => {
-    const res = alloc(out.dtype, out.shape.reduce((p, q) => p * q, 1));
-    loop(f, a.buf, b.buf, res, out.shape, broadcastStrides(a.shape, out.shape),
-      broadcastStrides(b.shape, out.shape), sameShape(a.shape, b.shape));
+    const n = sizeOf(out.shape), res = alloc(out.dtype, n);
+    if (n === 0) return res;
+    const c = collapseBroadcast(out.shape, [broadcastStrides(a.shape, out.shape), broadcastStrides(b.shape, out.shape)]);
+    loopFor(a.dtype + out.dtype)(f, a.buf, b.buf, res, n, c.shape, c.strides[0], c.strides[1]);
     return res;
   };
 }
@@ -125,7 +173,7 @@ export function defineUnary(name: string, f: (x: number) => number, gpu: string,
       return { shape: x.shape, dtype: opts.outDtype ?? x.dtype };
     },
     vjp,
-    kernels: { cpu: unaryKernel(f) as Kernel<any, {}>, gpu: unaryShader(gpu) },
+    kernels: { cpu: unaryKernel(f, name) as Kernel<any, {}>, gpu: unaryShader(gpu) },
   });
 }
 
@@ -142,7 +190,7 @@ export function defineBinary(name: string, f: (a: number, b: number) => number, 
       return { shape: broadcastShapes(name, a.shape, b.shape), dtype: opts.outDtype ?? a.dtype };
     },
     vjp,
-    kernels: { cpu: binaryKernel(f) as Kernel<any, {}>, gpu: binaryShader(gpu) },
+    kernels: { cpu: binaryKernel(f, name) as Kernel<any, {}>, gpu: binaryShader(gpu) },
   });
 }
 
