@@ -22,7 +22,7 @@ import { reduceShader } from './sum.js';
 type Attrs = { axes: number[] };
 
 // a nan, once stored, stays: `v > nan` is false and only another nan passes `v !== v`
-const maxInto = makeReducer('if (v > acc[o] || v !== v) acc[o] = v');
+const maxInto = makeReducer('if (v > s || v !== v) s = v');
 
 const cpu: Kernel<TypedArray, Attrs> = ([x], { axes }, out) => {
   const acc = new Float64Array(sizeOf(out.shape)).fill(-Infinity);

@@ -23,16 +23,38 @@ export function reducedStrides(shape: Shape, axes: readonly number[]): number[] 
   return st;
 }
 
+/**
+ * The axes of `shape` in as few as possible: size-1 axes dropped, neighbours merged when both are
+ * reduced or both kept. A sum over [0, 2, 3] of [B, C, H, W] becomes [B, C, H * W] with the first
+ * and last reduced: runs of H * W values that all fold into one output.
+ */
+function collapseReduced(shape: Shape, axes: readonly number[]): { shape: number[]; axes: number[] } {
+  const dims: number[] = [], red: boolean[] = [];
+  shape.forEach((d, i) => {
+    if (d === 1) return;
+    const r = axes.includes(i);
+    if (dims.length && red[red.length - 1] === r) dims[dims.length - 1] *= d;
+    else { dims.push(d); red.push(r); }
+  });
+  if (!dims.length) { dims.push(1); red.push(false); }
+  return { shape: dims, axes: red.flatMap((r, i) => (r ? [i] : [])) };
+}
+
+/**
+ * Walk x once in row-major order, run by run along the (collapsed) last axis. If that axis is
+ * reduced, a run folds into one accumulator `s` held in a register and stored once; if it is
+ * kept, each value folds into its own output along a run of outputs. An odometer over the other
+ * axes moves the output offset (`ost`: 0 along reduced axes).
+ */
 const REDUCE_SRC = `
   const r = shape.length, n = x.length;
   if (n === 0) return;
-  if (r === 0) { const o = 0, v = x[0]; STEP; return; }
   const last = shape[r - 1], lo = ost[r - 1];
   const idx = new Int32Array(r);
-  let base = 0, k = 0;
-  for (let outer = n / last; outer > 0; outer--) {
-    if (lo === 0) { const o = base; for (let j = 0; j < last; j++) { const v = x[k++]; STEP; } }
-    else { for (let j = 0; j < last; j++) { const o = base + j * lo, v = x[k++]; STEP; } }
+  let base = 0;
+  for (let k = 0; k < n; k += last) {
+    if (lo === 0) { let s = acc[base]; for (let j = 0; j < last; j++) { const v = x[k + j]; STEP; } acc[base] = s; }
+    else { for (let j = 0; j < last; j++) { const o = base + j; let s = acc[o]; const v = x[k + j]; STEP; acc[o] = s; } }
     for (let d = r - 2; d >= 0; d--) {
       idx[d]++; base += ost[d];
       if (idx[d] < shape[d]) break;
@@ -41,29 +63,27 @@ const REDUCE_SRC = `
   }`;
 
 /**
- * A reduction loop with `step` (a statement over the accumulator array `acc`, output index `o` and
- * value `v`) compiled into it: walk `x` once in row-major order, folding each element into its output,
- * contiguous reads and no call per element.
+ * A reduction loop with `step` (a statement folding the value `v` into the accumulator `s`)
+ * compiled into it: contiguous reads and no call per element. `acc` holds the outputs (row-major
+ * over the kept axes) and their initial values. One copy per input array kind, with its own source
+ * text (see perDtype in _elementwise.ts), so each sees a single typed-array kind.
  */
 export function makeReducer(step: string): (x: TypedArray, shape: Shape, axes: readonly number[], acc: Float64Array) => void {
-  const loop = new Function('x', 'shape', 'ost', 'acc', REDUCE_SRC.replaceAll('STEP', step)) as
-    (x: TypedArray, shape: Shape, ost: number[], acc: Float64Array) => void;
-  return (x, shape, axes, acc) => loop(x, shape, reducedStrides(shape, axes), acc);
+  const loops = new Map<string, Function>();
+  return (x, shape, axes, acc) => {
+    const kind = x.constructor.name;
+    let loop = loops.get(kind);
+    if (!loop) { loop = new Function('x', 'shape', 'ost', 'acc', `/* ${step} ${kind} */` + REDUCE_SRC.replaceAll('STEP', step)); loops.set(kind, loop); }
+    const c = collapseReduced(shape, axes);
+    loop(x, c.shape, reducedStrides(c.shape, c.axes), acc);
+  };
 }
 
-const sumInto = makeReducer('acc[o] += v');
+const sumInto = makeReducer('s += v');
 
 const cpu: Kernel<TypedArray, Attrs> = ([x], { axes }, out) => {
   const acc = new Float64Array(sizeOf(out.shape));
-  const r = x.shape.length;
-  const trailing = axes.length > 0 && axes.every((a, i) => a === r - axes.length + i);
-  if (trailing) {
-    // the common case: summing contiguous trailing axes is one tight loop per output
-    const m = sizeOf(x.shape.slice(r - axes.length)), src = x.buf;
-    for (let o = 0, k = 0; o < acc.length; o++) { let s = 0; for (let j = 0; j < m; j++) s += src[k++]; acc[o] = s; }
-  } else {
-    sumInto(x.buf, x.shape, axes, acc);
-  }
+  sumInto(x.buf, x.shape, axes, acc);
   const res = alloc(out.dtype, acc.length);
   res.set(acc);
   return res;
