@@ -110,16 +110,19 @@ for (const [sa, sb] of [[[3, 4], [4, 5]], [[2, 3, 4], [4, 2]], [[2, 1, 3, 4], [3
 cases.push({ prim: 'matmul', label: 'matmulT [4,3]ᵀ @ [5,4]ᵀ', inputs: ins([[4, 3]], [[5, 4]]), f: (a, b) => np.matmulT(a, b, true, true), ref: (a, b) => ref.matmul(ref.transpose(a, [1, 0]), ref.transpose(b, [1, 0])) });
 
 type Win = { K: number[]; s: number[]; p: [number, number][]; d: number[] };
-const windows: [number[], Win][] = [
+const windows: [number[], Win, number?][] = [
   [[2, 3, 7], { K: [3], s: [1], p: [[1, 1]], d: [1] }],
   [[1, 2, 5, 6], { K: [3, 2], s: [2, 1], p: [[1, 0], [0, 1]], d: [1, 2] }],
   [[2, 1, 4, 4, 3], { K: [2, 3, 1], s: [1, 1, 2], p: [[0, 0], [1, 1], [0, 1]], d: [1, 1, 1] }],
+  // stride 1, 'same' padding: the CPU copies rows that continue each other as one block (short and long ones)
+  [[1, 2, 4, 5], { K: [3, 3], s: [1, 1], p: [[1, 1], [1, 1]], d: [1, 1] }],
+  [[1, 2, 9, 10], { K: [3, 3], s: [1, 1], p: [[1, 1], [1, 1]], d: [1, 1] }, -1.5],
 ];
 const outOf = (S: number[], w: Win) => S.map((s, i) => Math.floor((s + w.p[i][0] + w.p[i][1] - (w.K[i] - 1) * w.d[i] - 1) / w.s[i]) + 1);
-for (const [xs, w] of windows) {
+for (const [xs, w, pad = 0] of windows) {
   const win = { kernel: w.K, stride: w.s, padding: w.p, dilation: w.d };
   const outS = outOf(xs.slice(2), w), lo = w.p.map(([a]) => a);
-  cases.push({ prim: 'unfold', label: `unfold [${xs}] kernel [${w.K}]`, inputs: ins([xs]), f: (x) => np.unfold(x, win), ref: (x) => ref.unfold(x, w.K, w.s, lo, outS, w.d, 0) });
+  cases.push({ prim: 'unfold', label: `unfold [${xs}] kernel [${w.K}]${pad ? ` pad value ${pad}` : ''}`, inputs: ins([xs]), f: (x) => np.unfold(x, win, pad), ref: (x) => ref.unfold(x, w.K, w.s, lo, outS, w.d, pad) });
   const L = outS.reduce((a, b) => a * b, 1), Kp = w.K.reduce((a, b) => a * b, 1);
   cases.push({ prim: 'fold', label: `fold into [${xs}] kernel [${w.K}]`, inputs: ins([[xs[0], xs[1] * Kp, L]]), f: (c) => np.fold(c, xs.slice(2), win), ref: (c) => ref.fold(c, xs[1], xs.slice(2), w.K, w.s, lo, outS, w.d) });
 }
