@@ -4,7 +4,7 @@
  * through tanh, l2Normalize guards the zero vector).
  */
 import { normAxes, normAxis, OpError, sizeOf } from './shape.js';
-import type { Tensor } from './tensor.js';
+import { isTensor, type Tensor } from './tensor.js';
 import { stopGradient } from './autodiff.js';
 import { add } from './prims/add.js';
 import { astype } from './prims/cast.js';
@@ -24,6 +24,8 @@ import { sum } from './prims/sum.js';
 import { tanh } from './prims/tanh.js';
 import type { TensorLike } from './prims/_elementwise.js';
 import { minimum } from './prims/minimum.js';
+import { reluFloat } from './prims/relu.js';
+import { isFloat } from './dtype.js';
 import { arange } from './creation.js';
 
 type Axis = number | readonly number[] | undefined;
@@ -44,8 +46,11 @@ export function variance(x: Tensor, axis?: Axis, opts: { keepdims?: boolean } = 
 /** Min over `axis`, as -max(-x). */
 export const min = (x: Tensor, axis?: Axis, opts: { keepdims?: boolean } = {}): Tensor => neg(max(neg(x), axis, opts));
 
-/** max(x, 0). NOTE: derivative 0 at x = 0 (maximum gives ties to its second argument). */
-export const relu = (x: TensorLike): Tensor => maximum(x, 0);
+/**
+ * max(x, 0). NOTE: derivative 0 at x = 0 (maximum gives ties to its second argument).
+ * Float tensors take the one-pass relu primitive; ints, bools and numbers go through maximum.
+ */
+export const relu = (x: TensorLike): Tensor => (isTensor(x) && isFloat(x.dtype) ? reluFloat(x) : maximum(x, 0));
 
 /** 1 / (1 + e^-x), computed as (1 + tanh(x / 2)) / 2 so neither tail overflows. */
 export const sigmoid = (x: TensorLike): Tensor => mul(add(tanh(mul(x, 0.5)), 1), 0.5);

@@ -39,10 +39,13 @@ const unary: [string, F, (x: number) => number, Kind][] = [
   ['tanh', np.tanh, Math.tanh, 'normal'],
   ['abs', np.abs, Math.abs, 'normal'],
   ['sign', np.sign, Math.sign, 'normal'],
+  ['relu', np.relu, (x) => Math.max(x, 0), 'normal'],
 ];
 for (const [prim, f, g, kind] of unary) {
   for (const s of UNARY_SHAPES) cases.push({ prim, label: `${prim} [${s}]`, inputs: ins([s, kind]), f, ref: (x) => ref.map(x, g) });
 }
+// relu on float32 works on the bits: the sign clears, except for nan, which passes as in maximum(x, 0)
+cases.push({ prim: 'relu', label: 'relu of nan, ±0, ±inf', inputs: () => [np.tensor([NaN, -0, 0, -Infinity, Infinity, -1e-40, 3], { dtype: 'float64' })], f: np.relu, ref: (x) => ref.map(x, (v) => Math.max(v, 0)), grad: false });
 for (const s of UNARY_SHAPES) {
   cases.push({ prim: 'cast', label: `cast f64->f32 [${s}]`, inputs: ins([s]), f: (x) => np.astype(x, 'float32'), ref: (x) => ref.map(x, Math.fround), tol: { rtol: 0, atol: 0 }, fd: { eps: 1e-2, rtol: 1e-4 } });
   cases.push({ prim: 'cast', label: `cast f64->int32 [${s}]`, inputs: () => [np.mul(input(s), 4)], f: (x) => np.astype(x, 'int32'), ref: (x) => ref.map(x, Math.trunc), grad: false });
