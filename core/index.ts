@@ -31,6 +31,7 @@ export { minimum } from './prims/minimum.js';
 export { equal, less, greater, lessEqual, greaterEqual } from './prims/compare.js';
 export { where } from './prims/where.js';
 export { sum } from './prims/sum.js';
+export { moments } from './prims/moments.js';
 export { max } from './prims/max.js';
 export { argmax } from './prims/argmax.js';
 export { reshape } from './prims/reshape.js';

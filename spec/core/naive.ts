@@ -60,6 +60,30 @@ export function reduce(a: Nd, axes: number[], init: number, f: (acc: number, x: 
   });
 }
 
+/** [2, ...kept]: the mean over `axes`, then the mean squared deviation from it. */
+export function moments(a: Nd, axes: number[]): Nd {
+  const n = size(axes.map((i) => a.shape[i]));
+  const mean = reduce(a, axes, 0, (s, v) => s + v);
+  const m = mean.data.length;
+  const md = Float64Array.from(mean.data, (v) => v / n);
+  const kept = a.shape.filter((_, i) => !axes.includes(i)), red = axes.map((i) => a.shape[i]);
+  const data = new Float64Array(2 * m);
+  data.set(md);
+  let o = 0;
+  for (const k of indices(kept)) {
+    let q = 0;
+    for (const r of indices(red)) {
+      const full: number[] = [];
+      let ki = 0, ri = 0;
+      for (let d = 0; d < a.shape.length; d++) full.push(axes.includes(d) ? r[ri++] : k[ki++]);
+      q += (at(a, full) - md[o]) ** 2;
+    }
+    data[m + o] = q / n;
+    o++;
+  }
+  return { shape: [2, ...kept], data };
+}
+
 export function argmax(a: Nd, axis: number): Nd {
   const out = a.shape.filter((_, i) => i !== axis);
   return build(out, (o) => {

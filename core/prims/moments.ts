@@ -1,0 +1,92 @@
+/**
+ * moments: the mean and the biased variance along axes, in one primitive, stacked as [2, ...kept]
+ * (mean at 0, variance at 1); `moments(x, axes)` hands them back as two tensors, as tf.nn.moments.
+ * Floats accumulate in float64: the mean first, then the squared deviations from that float64 mean
+ * (two reading passes, no E[x^2] - E[x]^2 cancellation), rounded once.
+ * vjp: x gets dmean / n + dvar * 2 (x - mean) / n, the mean read from the output.
+ *
+ * Why a primitive: BatchNorm needs both statistics of every activation. Composed as mean, sub, mul
+ * and mean again they take four passes over x with two full-size temporaries, and the pullback of
+ * that composition as many again; here it is two passes forward and three back.
+ */
+import type { Kernel } from '../backend.js';
+import { alloc, type TypedArray } from '../dtype.js';
+import { definePrimitive } from '../primitive.js';
+import { normAxes, OpError, sizeOf, stridesOf } from '../shape.js';
+import type { Tensor } from '../tensor.js';
+import { bind } from '../trace.js';
+import { coords, dot, lit, shader } from '../gpu/shader.js';
+import { add } from './add.js';
+import { div } from './div.js';
+import { mul } from './mul.js';
+import { reshape } from './reshape.js';
+import { slice } from './slice.js';
+import { sub } from './sub.js';
+import { keepDimsShape, makeReducer } from './sum.js';
+
+type Attrs = { axes: number[] };
+
+const sumInto = makeReducer('s += v');
+const squaredDeviationsInto = makeReducer('const d = v - aux[o]; s += d * d');
+
+const cpu: Kernel<TypedArray, Attrs> = ([x], { axes }, out) => {
+  const m = sizeOf(out.shape) / 2, n = sizeOf(axes.map((a) => x.shape[a]));
+  const mean = new Float64Array(m), sq = new Float64Array(m);
+  sumInto(x.buf, x.shape, axes, mean);
+  for (let o = 0; o < m; o++) mean[o] /= n;
+  squaredDeviationsInto(x.buf, x.shape, axes, sq, mean);
+  const res = alloc(out.dtype, 2 * m);
+  for (let o = 0; o < m; o++) { res[o] = mean[o]; res[m + o] = sq[o] / n; }
+  return res;
+};
+
+/** Each output element loops over its reduced positions: once for the mean, and for the variance once more. */
+const gpu = shader<Attrs>(([x], { axes }, out) => {
+  const st = stridesOf(x.shape);
+  const kept = x.shape.map((_, d) => d).filter((d) => !axes.includes(d));
+  const base = dot(kept.map((_, i) => `c${i + 1}`), kept.map((d) => st[d]));
+  const idx = [base, ...axes.map((a, j) => `k${j} * ${lit(st[a])}`)].join(' + ');
+  const open = axes.map((a, j) => `for (let k${j} = 0; k${j} < ${x.shape[a]}; k${j}++) {`).join(' ');
+  const close = '}'.repeat(axes.length);
+  const n = lit(sizeOf(axes.map((a) => x.shape[a])));
+  return `function (X) {
+  ${coords(out.shape)}
+  let s = 0.0;
+  ${open} s += X[${idx}]; ${close}
+  const m = s / ${n};
+  if (c0 < 0.5) { return m; }
+  let q = 0.0;
+  ${open} const d = X[${idx}] - m; q += d * d; ${close}
+  return q / ${n};
+}`;
+});
+
+export const momentsP = definePrimitive<Attrs>({
+  name: 'moments',
+  infer([x], { axes }) {
+    if (x.dtype !== 'float32' && x.dtype !== 'float64') throw new OpError('moments', `needs a float tensor, got ${x.dtype}; cast it with astype(x, 'float32')`);
+    return { shape: [2, ...x.shape.filter((_, i) => !axes.includes(i))], dtype: x.dtype };
+  },
+  vjp: (ct, [x], out, { axes }) => {
+    const keep = keepDimsShape(x.shape, axes), n = sizeOf(axes.map((a) => x.shape[a]));
+    const [dmean, dvar] = split(ct, keep), [mean] = split(out, keep);
+    return [add(mul(sub(x, mean), mul(dvar, 2 / n)), div(dmean, n))];
+  },
+  kernels: { cpu, gpu },
+});
+
+/** The two stacked statistics [2, ...kept] as tensors of shape `shape`. */
+function split(m: Tensor, shape: readonly number[]): [Tensor, Tensor] {
+  const size = [1, ...m.shape.slice(1)];
+  return [0, 1].map((i) => reshape(slice(m, [i, ...size.slice(1).map(() => 0)], size), shape)) as [Tensor, Tensor];
+}
+
+/**
+ * Mean and biased variance over `axis` (all axes by default), in one primitive.
+ * `const [mean, variance] = moments(x, [0, 2, 3], {keepdims: true})`
+ */
+export function moments(x: Tensor, axis?: number | readonly number[], opts: { keepdims?: boolean } = {}): [Tensor, Tensor] {
+  const axes = normAxes('moments', axis, x.rank);
+  const kept = x.shape.filter((_, i) => !axes.includes(i));
+  return split(bind(momentsP, [x], { axes }), opts.keepdims ? keepDimsShape(x.shape, axes) : kept);
+}
