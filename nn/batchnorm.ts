@@ -48,13 +48,15 @@ export function BatchNorm({ momentum = 0.1, eps = 1e-5, affine = true }: BatchNo
       }
       const n = x.size / C;
       if (n < 2) throw new Error(`${name}: training needs more than one value per channel, got input [${x.shape.join(', ')}]`);
-      const mean = np.mean(x, axes, { keepdims: true });
-      const xc = np.sub(x, mean);
-      const v = np.mean(np.mul(xc, xc), axes, { keepdims: true });
+      // both batch statistics in one primitive (two passes over x; float64 accumulation)
+      const [mean, v] = np.moments(x.dtype === 'float64' ? x : np.astype(x, 'float32'), axes, { keepdims: true });
       let scale = np.div(1, np.sqrt(np.add(v, eps)));
       if (affine) scale = np.mul(scale, perChannel(p.weight));
-      let y = np.mul(xc, scale);
-      if (affine) y = np.add(y, perChannel(p.bias));
+      // (x - mean) * scale + bias as x * scale + (bias - mean * scale), as PyTorch's CPU kernel does: two passes
+      // over x instead of three, forward and back
+      let shift = np.neg(np.mul(mean, scale));
+      if (affine) shift = np.add(shift, perChannel(p.bias));
+      const y = np.add(np.mul(x, scale), shift);
       // NOTE: the running variance is the unbiased one (n / (n - 1)), as PyTorch; the normalisation uses the biased one.
       // The new statistics are constants: stopGradient also drops any tracer, so state never holds a trace.
       const m = np.stopGradient(np.reshape(mean, [C])), vb = np.stopGradient(np.reshape(v, [C]));
