@@ -195,13 +195,14 @@ export function jvp<Out>(f: (...args: any[]) => Out, primals: readonly unknown[]
 
 /**
  * A function with a hand-written derivative. `fwd(...args)` returns `[out, residuals]`; `bwd(residuals,
- * ct)` returns one cotangent per argument (null for none). `f` alone runs when nothing is traced.
+ * ct, need)` returns one cotangent per argument (null for none; `need[i]` says whether argument i is
+ * being differentiated, so the others' work may be skipped). `f` alone runs when nothing is traced.
  * NOTE: a second derivative differentiates through `bwd` (and `fwd`'s residuals), not through `f`.
  */
 export function customVjp<Args extends Tensor[], R>(
   f: (...args: Args) => Tensor,
   fwd: (...args: Args) => [Tensor, R],
-  bwd: (res: R, ct: Tensor) => (Tensor | null)[],
+  bwd: (res: R, ct: Tensor, need: readonly boolean[]) => (Tensor | null)[],
 ): (...args: Args) => Tensor {
   const call = (...args: Args): Tensor => {
     const top = topTrace(args);
@@ -211,7 +212,7 @@ export function customVjp<Args extends Tensor[], R>(
     const prim: Primitive<{}> = {
       name: `customVjp(${f.name || 'f'})`,
       infer: () => outPrimal,
-      vjp: (ct) => bwd(res, ct),
+      vjp: (ct, _primals, _out, _attrs, need) => bwd(res, ct, need),
       kernels: {},
     };
     return Tensor.tracer(top, outPrimal, { prim, attrs: {}, inputs: args, primals });
