@@ -6,7 +6,12 @@
  */
 import { fmt, OpError, sizeOf } from './shape.js';
 import type { Tensor } from './tensor.js';
-import { matmul } from './prims/matmul.js';
+import { customVjp } from './autodiff.js';
+import { arange } from './creation.js';
+import { gather } from './prims/gather.js';
+import { matmul, matmulT } from './prims/matmul.js';
+import { sum } from './prims/sum.js';
+import { transpose } from './prims/transpose.js';
 import { max } from './prims/max.js';
 import { reshape } from './prims/reshape.js';
 import { unfold, type Window, windowOut } from './prims/unfold.js';
@@ -64,12 +69,47 @@ export function conv(x: Tensor, w: Tensor, opts: ConvOptions = {}): Tensor {
   const dilation = perAxis('conv', 'dilation', opts.dilation, D, 1);
   const win: Window = { kernel: K, stride, dilation, padding: resolvePadding('conv', opts.padding, S, K, stride, dilation) };
   const outS = windowOut('conv', S, win);
+  const transposable = win.padding.every(([lo, hi], d) => Math.max(lo, hi) <= (K[d] - 1) * dilation[d]);
+  if (groups === 1 && stride.every((s) => s === 1) && transposable) return convUnitStride(x, w, win, outS);
   const cols = unfold(x, win); // [B, C * prod(K), L]
   const kp = sizeOf(K), L = sizeOf(outS);
   const y = groups === 1
     ? matmul(reshape(w, [O, C * kp]), cols)
     : matmul(reshape(w, [groups, O / groups, Cg * kp]), reshape(cols, [B, groups, Cg * kp, L]));
   return reshape(y, [B, O, ...outS]);
+}
+
+/**
+ * A stride-1 convolution (one group) with its own pullback. The input's cotangent is itself such a
+ * convolution: of dy with the weights transposed (in <-> out) and reversed along every spatial axis,
+ * padded by (K - 1) * dilation - pad on each side. Computed so, it is an unfold (block copies, see
+ * unfold.ts) and one matmul; the generic rule (matmul's vjp, then unfold's: fold) instead multiplies
+ * into [B, C * prod(K), L] columns and adds them back with a JS loop over every entry. For a 3x3
+ * conv of [16, 16, 50, 65] that pullback goes from 26.7 to 18.3 ms.
+ * The forward pass is the generic one; grad of grad differentiates through this pullback (ops only).
+ */
+function convUnitStride(x: Tensor, w: Tensor, win: Window, outS: number[]): Tensor {
+  const [B, C] = x.shape, [O, , ...K] = w.shape, kp = sizeOf(K), L = sizeOf(outS);
+  const forward = (xx: Tensor, ww: Tensor): [Tensor, Tensor] => {
+    const cols = unfold(xx, win);
+    return [reshape(matmul(reshape(ww, [O, C * kp]), cols), [B, O, ...outS]), cols];
+  };
+  const back: Window = { ...win, padding: win.padding.map(([lo, hi], d) => [(K[d] - 1) * win.dilation[d] - lo, (K[d] - 1) * win.dilation[d] - hi]) };
+  return customVjp(
+    function conv(xx: Tensor, ww: Tensor) { return forward(xx, ww)[0]; },
+    (xx: Tensor, ww: Tensor) => { const [y, cols] = forward(xx, ww); return [y, { cols, ww }]; },
+    ({ cols, ww }, ct, need) => [
+      need[0] ? reshape(matmul(flippedT(ww), unfold(ct, back)), x.shape) : null,
+      need[1] ? reshape(sum(matmulT(reshape(ct, [B, O, L]), cols, false, true), 0), w.shape) : null,
+    ],
+  )(x, w);
+}
+
+/** w [O, C, ...K] as [C, O * prod(K)], reversed along every spatial axis (the flat kernel index, reversed). */
+function flippedT(w: Tensor): Tensor {
+  const [O, C, ...K] = w.shape, kp = sizeOf(K);
+  const rows = gather(transpose(reshape(w, [O, C, kp]), [2, 1, 0]), arange(kp - 1, -1, -1, 'int32', w)); // [kp, C, O]
+  return reshape(transpose(rows, [1, 2, 0]), [C, O * kp]);
 }
 
 export interface PoolOptions {
