@@ -3,13 +3,13 @@
  *
  * AVID keeps N x 128 rows and, after each step, moves the batch's rows toward the new embeddings.
  * A new bank per step must not cost a copy of all N rows, so rows live in a persistent radix tree
- * (as Clojure's vectors do): leaves hold 16 rows, inner nodes 32 children, and an update copies only
+ * (as Clojure's vectors do): leaves hold 4 rows, inner nodes 64 children, and an update copies only
  * the leaves it touches and the nodes on their paths, O(batch x dim + batch x depth). The old bank is
  * untouched and still valid. Banks live in host memory; lookups return tensors on the current backend.
  */
 import * as np from '../core/index.js';
 
-const LEAF_ROWS = 16, FANOUT = 32;
+const LEAF_ROWS = 4, FANOUT = 64;
 type Node = Float32Array | Node[];
 
 export interface Bank {
