@@ -32,6 +32,9 @@ export { equal, less, greater, lessEqual, greaterEqual } from './prims/compare.j
 export { where } from './prims/where.js';
 export { sum } from './prims/sum.js';
 export { moments } from './prims/moments.js';
+export { batchNormTrain } from './prims/batchNormTrain.js';
+export { batchNormGrad } from './prims/batchNormGrad.js';
+export { batchNormParamGrad } from './prims/batchNormParamGrad.js';
 export { max } from './prims/max.js';
 export { argmax } from './prims/argmax.js';
 export { reshape } from './prims/reshape.js';

@@ -12,7 +12,7 @@
 import type { Kernel } from '../backend.js';
 import { alloc, type TypedArray } from '../dtype.js';
 import { definePrimitive } from '../primitive.js';
-import { normAxes, OpError, sizeOf, stridesOf } from '../shape.js';
+import { normAxes, OpError, type Shape, sizeOf, stridesOf } from '../shape.js';
 import type { Tensor } from '../tensor.js';
 import { bind } from '../trace.js';
 import { coords, dot, lit, shader } from '../gpu/shader.js';
@@ -22,35 +22,33 @@ import { mul } from './mul.js';
 import { reshape } from './reshape.js';
 import { slice } from './slice.js';
 import { sub } from './sub.js';
-import { keepDimsShape, makeReducer } from './sum.js';
+import { keepDimsShape } from './sum.js';
+import { channelMoments } from './_channels.js';
 
 type Attrs = { axes: number[] };
 
-const sumInto = makeReducer('s += v');
-const squaredDeviationsInto = makeReducer('const d = v - aux[o]; s += d * d');
-
 const cpu: Kernel<TypedArray, Attrs> = ([x], { axes }, out) => {
-  const m = sizeOf(out.shape) / 2, n = sizeOf(axes.map((a) => x.shape[a]));
-  const mean = new Float64Array(m), sq = new Float64Array(m);
-  sumInto(x.buf, x.shape, axes, mean);
-  for (let o = 0; o < m; o++) mean[o] /= n;
-  squaredDeviationsInto(x.buf, x.shape, axes, sq, mean);
-  const res = alloc(out.dtype, 2 * m);
-  for (let o = 0; o < m; o++) { res[o] = mean[o]; res[m + o] = sq[o] / n; }
+  const { mean, variance } = channelMoments(x.buf, x.shape, axes);
+  const res = alloc(out.dtype, sizeOf(out.shape));
+  res.set(mean);
+  res.set(variance, mean.length);
   return res;
 };
 
-/** Each output element loops over its reduced positions: once for the mean, and for the variance once more. */
-const gpu = shader<Attrs>(([x], { axes }, out) => {
-  const st = stridesOf(x.shape);
-  const kept = x.shape.map((_, d) => d).filter((d) => !axes.includes(d));
+/**
+ * A shader for [2, ...kept]: each output element loops over its reduced positions, once for the
+ * mean and, for the variance, once more. (The BatchNorm primitives run it for their statistics.)
+ */
+export function momentsShader(shape: Shape, axes: readonly number[]): string {
+  const st = stridesOf(shape);
+  const kept = shape.map((_, d) => d).filter((d) => !axes.includes(d));
   const base = dot(kept.map((_, i) => `c${i + 1}`), kept.map((d) => st[d]));
   const idx = [base, ...axes.map((a, j) => `k${j} * ${lit(st[a])}`)].join(' + ');
-  const open = axes.map((a, j) => `for (let k${j} = 0; k${j} < ${x.shape[a]}; k${j}++) {`).join(' ');
+  const open = axes.map((a, j) => `for (let k${j} = 0; k${j} < ${shape[a]}; k${j}++) {`).join(' ');
   const close = '}'.repeat(axes.length);
-  const n = lit(sizeOf(axes.map((a) => x.shape[a])));
+  const n = lit(sizeOf(axes.map((a) => shape[a])));
   return `function (X) {
-  ${coords(out.shape)}
+  ${coords([2, ...kept.map((d) => shape[d])])}
   let s = 0.0;
   ${open} s += X[${idx}]; ${close}
   const m = s / ${n};
@@ -59,7 +57,7 @@ const gpu = shader<Attrs>(([x], { axes }, out) => {
   ${open} const d = X[${idx}] - m; q += d * d; ${close}
   return q / ${n};
 }`;
-});
+}
 
 export const momentsP = definePrimitive<Attrs>({
   name: 'moments',
@@ -72,7 +70,7 @@ export const momentsP = definePrimitive<Attrs>({
     const [dmean, dvar] = split(ct, keep), [mean] = split(out, keep);
     return [add(mul(sub(x, mean), mul(dvar, 2 / n)), div(dmean, n))];
   },
-  kernels: { cpu, gpu },
+  kernels: { cpu, gpu: shader(([x], { axes }) => momentsShader(x.shape, axes)) },
 });
 
 /** The two stacked statistics [2, ...kept] as tensors of shape `shape`. */

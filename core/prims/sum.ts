@@ -28,7 +28,7 @@ export function reducedStrides(shape: Shape, axes: readonly number[]): number[] 
  * reduced or both kept. A sum over [0, 2, 3] of [B, C, H, W] becomes [B, C, H * W] with the first
  * and last reduced: runs of H * W values that all fold into one output.
  */
-function collapseReduced(shape: Shape, axes: readonly number[]): { shape: number[]; axes: number[] } {
+export function collapseReduced(shape: Shape, axes: readonly number[]): { shape: number[]; axes: number[] } {
   const dims: number[] = [], red: boolean[] = [];
   shape.forEach((d, i) => {
     if (d === 1) return;
@@ -53,7 +53,7 @@ const REDUCE_SRC = `
   const idx = new Int32Array(r);
   let base = 0;
   for (let k = 0; k < n; k += last) {
-    if (lo === 0) { const o = base; let s = acc[o]; for (let j = 0; j < last; j++) { const v = x[k + j]; STEP; } acc[o] = s; }
+    if (lo === 0) { let s = acc[base]; for (let j = 0; j < last; j++) { const v = x[k + j]; STEP; } acc[base] = s; }
     else { for (let j = 0; j < last; j++) { const o = base + j; let s = acc[o]; const v = x[k + j]; STEP; acc[o] = s; } }
     for (let d = r - 2; d >= 0; d--) {
       idx[d]++; base += ost[d];
@@ -63,20 +63,19 @@ const REDUCE_SRC = `
   }`;
 
 /**
- * A reduction loop with `step` (a statement folding the value `v` into the accumulator `s`; it may
- * read `aux[o]`, a per-output value such as a mean) compiled into it: contiguous reads and no call
- * per element. `acc` holds the outputs (row-major over the kept axes) and their initial values.
- * One copy per input array kind, with its own source text (see perDtype in _elementwise.ts), so each
- * sees a single typed-array kind.
+ * A reduction loop with `step` (a statement folding the value `v` into the accumulator `s`)
+ * compiled into it: contiguous reads and no call per element. `acc` holds the outputs (row-major
+ * over the kept axes) and their initial values. One copy per input array kind, with its own source
+ * text (see perDtype in _elementwise.ts), so each sees a single typed-array kind.
  */
-export function makeReducer(step: string): (x: TypedArray, shape: Shape, axes: readonly number[], acc: Float64Array, aux?: Float64Array) => void {
+export function makeReducer(step: string): (x: TypedArray, shape: Shape, axes: readonly number[], acc: Float64Array) => void {
   const loops = new Map<string, Function>();
-  return (x, shape, axes, acc, aux) => {
+  return (x, shape, axes, acc) => {
     const kind = x.constructor.name;
     let loop = loops.get(kind);
-    if (!loop) { loop = new Function('x', 'shape', 'ost', 'acc', 'aux', `/* ${step} ${kind} */` + REDUCE_SRC.replaceAll('STEP', step)); loops.set(kind, loop); }
+    if (!loop) { loop = new Function('x', 'shape', 'ost', 'acc', `/* ${step} ${kind} */` + REDUCE_SRC.replaceAll('STEP', step)); loops.set(kind, loop); }
     const c = collapseReduced(shape, axes);
-    loop(x, c.shape, reducedStrides(c.shape, c.axes), acc, aux);
+    loop(x, c.shape, reducedStrides(c.shape, c.axes), acc);
   };
 }
 

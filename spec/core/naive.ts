@@ -84,6 +84,46 @@ export function moments(a: Nd, axes: number[]): Nd {
   return { shape: [2, ...kept], data };
 }
 
+/** The flat index among the axes not in `axes` (the channel) of index tuple `i`. */
+function channel(shape: number[], axes: number[], i: number[]): number {
+  let o = 0;
+  shape.forEach((d, k) => { if (!axes.includes(k)) o = o * d + i[k]; });
+  return o;
+}
+
+/** BatchNorm with the batch's statistics over `axes`: (x - mean) / sqrt(var + eps) * w + b per channel. */
+export function batchNorm(x: Nd, w: Nd, b: Nd, axes: number[], eps: number): Nd {
+  const st = moments(x, axes), m = w.data.length;
+  return build(x.shape, (i) => {
+    const o = channel(x.shape, axes, i);
+    return (at(x, i) - st.data[o]) / Math.sqrt(st.data[m + o] + eps) * w.data[o] + b.data[o];
+  });
+}
+
+/** Its input cotangent for g: w / sqrt(var + eps) * (g - mean(g) - xhat * mean(g * xhat)), means per channel. */
+export function batchNormGrad(x: Nd, w: Nd, g: Nd, axes: number[], eps: number): Nd {
+  const st = moments(x, axes), m = w.data.length, n = size(axes.map((a) => x.shape[a]));
+  const xhat = build(x.shape, (i) => { const o = channel(x.shape, axes, i); return (at(x, i) - st.data[o]) / Math.sqrt(st.data[m + o] + eps); });
+  const sg = new Float64Array(m), sgx = new Float64Array(m);
+  for (const i of indices(x.shape)) { const o = channel(x.shape, axes, i); sg[o] += at(g, i); sgx[o] += at(g, i) * at(xhat, i); }
+  return build(x.shape, (i) => {
+    const o = channel(x.shape, axes, i);
+    return w.data[o] / Math.sqrt(st.data[m + o] + eps) * (at(g, i) - sg[o] / n - at(xhat, i) * sgx[o] / n);
+  });
+}
+
+/** [sum(g * xhat), sum(g)] per channel: the weight's and bias's cotangents of batchNorm. */
+export function batchNormParamGrad(x: Nd, g: Nd, axes: number[], eps: number): Nd {
+  const st = moments(x, axes), m = st.data.length / 2;
+  const data = new Float64Array(2 * m);
+  for (const i of indices(x.shape)) {
+    const o = channel(x.shape, axes, i);
+    data[o] += at(g, i) * (at(x, i) - st.data[o]) / Math.sqrt(st.data[m + o] + eps);
+    data[m + o] += at(g, i);
+  }
+  return { shape: [2, ...x.shape.filter((_, k) => !axes.includes(k))], data };
+}
+
 export function argmax(a: Nd, axis: number): Nd {
   const out = a.shape.filter((_, i) => i !== axis);
   return build(out, (o) => {

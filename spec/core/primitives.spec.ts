@@ -83,6 +83,12 @@ for (const [s, axes] of [...reductions, [[4, 3, 2, 5], [0, 2, 3]], [[6, 2, 9], [
   const all = axes ?? s.map((_, i) => i);
   cases.push({ prim: 'moments', label: `moments [${s}] axes ${axes ?? 'all'}`, inputs: ins([s]), f: (x) => np.stack(np.moments(x, axes)), ref: (x) => ref.moments(x, all) });
 }
+for (const [s, axes] of [[[4, 3, 2, 5], [0, 2, 3]], [[6, 4], [0]], [[3, 2, 4], [0, 2]], [[2, 3, 2, 1, 2], [0, 2, 3, 4]]] as [number[], number[]][]) {
+  const kept = s.filter((_, i) => !axes.includes(i)), eps = 1e-5;
+  cases.push({ prim: 'batchNormTrain', label: `batchNormTrain [${s}] axes ${axes}`, inputs: ins([s], [kept], [kept]), f: (x, w, b) => np.batchNormTrain(x, w, b, axes, eps), ref: (x, w, b) => ref.batchNorm(x, w, b, axes, eps) });
+  cases.push({ prim: 'batchNormGrad', label: `batchNormGrad [${s}] axes ${axes}`, inputs: ins([s], [kept], [s]), f: (x, w, g) => np.batchNormGrad(x, w, g, axes, eps), ref: (x, w, g) => ref.batchNormGrad(x, w, g, axes, eps) });
+  cases.push({ prim: 'batchNormParamGrad', label: `batchNormParamGrad [${s}] axes ${axes}`, inputs: ins([s], [s]), f: (x, g) => np.batchNormParamGrad(x, g, axes, eps), ref: (x, g) => ref.batchNormParamGrad(x, g, axes, eps) });
+}
 cases.push({ prim: 'max', label: 'max with ties shares the cotangent', inputs: () => [np.tensor([[1, 3, 3], [2, 2, 0]], { dtype: 'float64' })], f: (x) => np.max(x, 1), ref: (x) => ref.reduce(x, [1], -Infinity, Math.max), second: false });
 for (const [s, axis] of [[[2, 3, 4], 1], [[7], 0], [[3, 4], -1]] as [number[], number][]) {
   cases.push({ prim: 'argmax', label: `argmax [${s}] axis ${axis}`, inputs: ins([s]), f: (x) => np.argmax(x, axis), ref: (x) => ref.argmax(x, axis < 0 ? axis + s.length : axis) });
