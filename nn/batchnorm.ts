@@ -48,18 +48,15 @@ export function BatchNorm({ momentum = 0.1, eps = 1e-5, affine = true }: BatchNo
       }
       const n = x.size / C;
       if (n < 2) throw new Error(`${name}: training needs more than one value per channel, got input [${x.shape.join(', ')}]`);
-      // both batch statistics in one primitive (two passes over x; float64 accumulation)
-      const [mean, v] = np.moments(x.dtype === 'float64' ? x : np.astype(x, 'float32'), axes, { keepdims: true });
-      let scale = np.div(1, np.sqrt(np.add(v, eps)));
-      if (affine) scale = np.mul(scale, perChannel(p.weight));
-      // (x - mean) * scale + bias as x * scale + (bias - mean * scale), as PyTorch's CPU kernel does: two passes
-      // over x instead of three, forward and back
-      let shift = np.neg(np.mul(mean, scale));
-      if (affine) shift = np.add(shift, perChannel(p.bias));
-      const y = np.add(np.mul(x, scale), shift);
+      // one primitive normalises with the batch statistics and scales (np.batchNormTrain: one written pass
+      // forward, one fused pass back for x), in the widest float dtype among x and the parameters
+      const dt = [x, ...(affine ? [p.weight, p.bias] : [])].some((t) => t.dtype === 'float64') ? 'float64' : 'float32';
+      const xf = np.astype(x, dt);
+      const weight = affine ? np.astype(p.weight, dt) : np.ones([C], dt, xf), bias = affine ? np.astype(p.bias, dt) : np.zeros([C], dt, xf);
+      const y = np.batchNormTrain(xf, weight, bias, axes, eps);
       // NOTE: the running variance is the unbiased one (n / (n - 1)), as PyTorch; the normalisation uses the biased one.
-      // The new statistics are constants: stopGradient also drops any tracer, so state never holds a trace.
-      const m = np.stopGradient(np.reshape(mean, [C])), vb = np.stopGradient(np.reshape(v, [C]));
+      // The new statistics are constants (read again from x, two passes): stopGradient also drops any tracer, so state never holds a trace.
+      const [m, vb] = np.moments(np.stopGradient(xf), axes);
       const cast = (t: np.Tensor, like: np.Tensor) => (t.dtype === like.dtype ? t : np.astype(t, like.dtype));
       const runningMean = np.add(np.mul(state.runningMean, 1 - momentum), cast(np.mul(m, momentum), state.runningMean));
       const runningVar = np.add(np.mul(state.runningVar, 1 - momentum), cast(np.mul(vb, momentum * n / (n - 1)), state.runningVar));
