@@ -2,12 +2,12 @@
  * The built-in dataset: synthetic audio-visual clips, generated on the fly as a pure function of
  * (dataset key, instance index), so nothing is downloaded and every run sees the same data.
  *
- * Each instance has a hidden class c. Its video shows a blob drifting in direction 2 pi c / C whose
- * brightness pulses at 2 Hz; its audio is a tone of pitch 400 * 2^(c / 2) Hz whose loudness pulses
- * in step with the blob (the same per-instance phase). What the two modalities share is the class
- * (direction <-> pitch) and the instance's pulse phase. Everything else is nuisance that only one
- * modality has: the background colour, gradient and texture, the blob's colour and start, a
- * distractor tone at a random pitch, and noise. Labels are used only by evaluation.
+ * Each instance has a hidden class c. Its video shows a blob of hue c / C drifting in a random
+ * direction, its brightness pulsing at 2 Hz; its audio is a tone of pitch 400 * 2^(c / 2) Hz whose
+ * loudness pulses in step with the blob (the same per-instance phase). What the two modalities share
+ * is the class (hue <-> pitch) and the pulse. Everything else is nuisance that only one modality has:
+ * the background's colour, gradient and texture, the blob's start and direction, a distractor tone
+ * at a random pitch, and noise. Labels are used only by evaluation.
  * A method that learns what video and audio have in common should find the class; features that
  * merely describe a clip are dominated by its nuisances.
  */
@@ -36,6 +36,7 @@ interface Instance {
   label: number;
   phase: number;
   start: [number, number];
+  direction: number;
   blob: [number, number, number];
   background: [number, number, number];
   gradient: [number, number];
@@ -56,10 +57,11 @@ function instance(cfg: DataConfig, key: np.Key, i: number): Instance {
     label: i % cfg.classes,
     phase: 2 * Math.PI * u[0],
     start: [u[1] * cfg.size, u[2] * cfg.size],
-    blob: [0.3 + 0.7 * u[3], 0.3 + 0.7 * u[4], 0.3 + 0.7 * u[5]],
-    background: [u[6], u[7], u[8]],
+    direction: 2 * Math.PI * u[3],
+    blob: hue((i % cfg.classes) / cfg.classes),
+    background: [0.15 + 0.7 * u[6], 0.15 + 0.7 * u[7], 0.15 + 0.7 * u[8]],
     gradient: [Math.cos(2 * Math.PI * u[9]) * 0.6, Math.sin(2 * Math.PI * u[9]) * 0.6],
-    texture: Float32Array.from(tex, (w) => (w / 2 ** 32 - 0.5) * 0.6),
+    texture: Float32Array.from(tex, (w) => (w / 2 ** 32 - 0.5) * 0.4),
     toneGain: 0.3 + 0.4 * u[10],
     distractorHz: 200 * 2 ** (4.3 * u[11]),
     distractorGain: 0.2 + 0.5 * u[12],
@@ -68,7 +70,13 @@ function instance(cfg: DataConfig, key: np.Key, i: number): Instance {
   };
 }
 
-const pulse = (inst: Instance, t: number) => 0.6 + 0.4 * Math.sin(2 * Math.PI * 2 * t + inst.phase);
+/** A fully saturated colour of hue h in [0, 1) (the hexcone model). */
+function hue(h: number): [number, number, number] {
+  const f = (n: number) => { const k = (n + h * 6) % 6; return 1 - Math.max(0, Math.min(k, 4 - k, 1)); };
+  return [f(5), f(3), f(1)];
+}
+
+const pulse = (inst: Instance, t: number) => 0.8 + 0.2 * Math.sin(2 * Math.PI * 2 * t + inst.phase);
 
 /** Augmentation of one clip (AVID.md): crop, flip, colour jitter, audio-video offset, volume. */
 export interface Augment {
@@ -86,11 +94,10 @@ export const noAugment: Augment = { crop: [0, 0, 1, 1], flip: false, jitter: [1,
 
 /**
  * A random augmentation from `key`: random resized crop (area scale in `scale`, aspect 3/4..4/3),
- * flip with probability 1/2 if `flip`, colour jitter of +-0.4, offset up to 0.5 s, volume x U(0.9, 1.1).
- * NOTE: the built-in data's class is a direction of motion, which a horizontal flip would change
- * (theta -> pi - theta), so its training turns flips off; for real video they stay on.
+ * flip with probability 1/2 if `flip`, colour jitter of +-0.4, offset up to `maxOffset` s (AVID: 0.5),
+ * volume x U(0.9, 1.1).
  */
-export function randomAugment(key: np.Key, scale: [number, number] = [0.08, 1], flip = true): Augment {
+export function randomAugment(key: np.Key, scale: [number, number] = [0.08, 1], flip = true, maxOffset = 0.5): Augment {
   const u = Array.from(np.random.bits(key, 8), (w) => w / 2 ** 32);
   const area = scale[0] + (scale[1] - scale[0]) * u[0];
   const aspect = Math.exp(Math.log(3 / 4) + (Math.log(4 / 3) - Math.log(3 / 4)) * u[1]);
@@ -99,7 +106,7 @@ export function randomAugment(key: np.Key, scale: [number, number] = [0.08, 1], 
     crop: [(1 - w) * u[2], (1 - h) * u[3], w, h],
     flip: flip && u[4] < 0.5,
     jitter: [0.6 + 0.8 * u[5], 0.6 + 0.8 * u[6], 0.6 + 0.8 * u[7]],
-    offset: (Math.floor(u[0] * 1e6) % 1000 / 1000 - 0.5) * 1.0,
+    offset: (Math.floor(u[0] * 1e6) % 1000 / 1000 - 0.5) * 2 * maxOffset,
     volume: 0.9 + 0.2 * ((Math.floor(u[1] * 1e6) % 1000) / 1000),
   };
 }
@@ -107,7 +114,7 @@ export function randomAugment(key: np.Key, scale: [number, number] = [0.08, 1], 
 /** Render the video [3, frames, size, size] of an instance, starting at time t0 seconds. */
 function renderVideo(cfg: DataConfig, inst: Instance, t0: number, aug: Augment): Float32Array {
   const S = cfg.size, T = cfg.frames, out = new Float32Array(3 * T * S * S);
-  const dir = (2 * Math.PI * inst.label) / cfg.classes, speed = S * 0.75; // pixels per second
+  const dir = inst.direction, speed = S * 0.75; // pixels per second
   const [cx0, cy0, cw, ch] = aug.crop, [bright, contrast, sat] = aug.jitter;
   for (let f = 0; f < T; f++) {
     const t = t0 + f / cfg.fps;
@@ -121,7 +128,7 @@ function renderVideo(cfg: DataConfig, inst: Instance, t0: number, aug: Augment):
         const px = Math.min(S - 1, Math.floor(sx)), py = Math.min(S - 1, Math.floor(sy));
         // distance to the blob on the torus
         const dx = Math.min(Math.abs(sx - bx), S - Math.abs(sx - bx)), dy = Math.min(Math.abs(sy - by), S - Math.abs(sy - by));
-        const a = Math.exp(-(dx * dx + dy * dy) / (2 * 3.5 * 3.5)) * level;
+        const a = Math.min(1, 1.5 * Math.exp(-(dx * dx + dy * dy) / (2 * 4 * 4))) * level;
         const g = inst.gradient[0] * (sx / S - 0.5) + inst.gradient[1] * (sy / S - 0.5);
         const rgb = [0, 1, 2].map((c) => (1 - a) * (inst.background[c] + g + inst.texture[(c * S + py) * S + px]) + a * inst.blob[c]);
         const grey = (rgb[0] + rgb[1] + rgb[2]) / 3;
@@ -202,8 +209,8 @@ export interface Batch {
  * A batch of instances as tensors: video [B, 3, T, S, S], audio [B, 1, time, freq], indices and labels int32.
  * With `key`, each clip gets its own random augmentation.
  */
-export function getBatch(ds: Dataset, indices: readonly number[], key?: np.Key, scale?: [number, number], flip = true): Batch {
-  const clips = indices.map((i, j) => getClip(ds, i, key ? randomAugment(np.random.foldIn(key, j), scale, flip) : noAugment));
+export function getBatch(ds: Dataset, indices: readonly number[], key?: np.Key, scale?: [number, number], flip = true, maxOffset = 0.5): Batch {
+  const clips = indices.map((i, j) => getClip(ds, i, key ? randomAugment(np.random.foldIn(key, j), scale, flip, maxOffset) : noAugment));
   const { frames, size } = ds.cfg, [tf, fb] = ds.specShape;
   const video = new Float32Array(indices.length * 3 * frames * size * size), audio = new Float32Array(indices.length * tf * fb);
   clips.forEach((c, j) => { video.set(c.video, j * c.video.length); audio.set(c.spec, j * c.spec.length); });

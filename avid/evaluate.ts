@@ -85,8 +85,26 @@ export interface Report {
   retrieval: { v2a: [number, number]; a2v: [number, number] };
 }
 
-/** Probe every block of both encoders and measure retrieval. */
-export function evaluate(model: Model, params: nn.Tree, state: nn.Tree, ds: Dataset, train: readonly number[], test: readonly number[]): Report {
+/**
+ * BatchNorm statistics recomputed for the frozen network ("precise BN"): forward passes in training
+ * mode over `batches` batches of `indices` (no augmentation), keeping only the new running statistics.
+ * NOTE: running averages collected while the weights were still moving lag the final network; with
+ * few, small batches that lag made eval-mode embeddings nearly identical across clips (measured).
+ * Evaluation recalibrates every model it compares, the random-init baseline included.
+ */
+export function recalibrate(model: Model, params: nn.Tree, state: nn.Tree, ds: Dataset, indices: readonly number[], { batches = 40, batch = 16 } = {}): nn.Tree {
+  let s = state;
+  for (let b = 0; b < batches; b++) {
+    const idx = Array.from({ length: batch }, (_, j) => indices[(b * batch + j) % indices.length]);
+    const x = getBatch(ds, idx);
+    s = np.withScope(() => model.embed(params, s, { video: x.video, audio: x.audio }, { train: true }).state);
+  }
+  return s;
+}
+
+/** Probe every block of both encoders and measure retrieval, after recalibrating BatchNorm on the train split. */
+export function evaluate(model: Model, params: nn.Tree, state0: nn.Tree, ds: Dataset, train: readonly number[], test: readonly number[]): Report {
+  const state = recalibrate(model, params, state0, ds, train);
   const tr = extract(model, params, state, ds, train), te = extract(model, params, state, ds, test);
   const probe = {} as Record<Modality, number[]>, best = {} as Record<Modality, number>;
   for (const m of ['video', 'audio'] as const) {

@@ -76,7 +76,7 @@ export function fit(model: Model, objective: Objective, ds: Dataset, train: read
     const epoch = Math.floor(state.step / perEpoch), b = state.step % perEpoch;
     const order = np.random.permutation(np.random.foldIn(kOrder, epoch), train.length).dataSync();
     const idx = Array.from(order.subarray(b * cfg.batch, (b + 1) * cfg.batch), (j) => train[j]);
-    const batch = getBatch(ds, idx, np.random.foldIn(kAug, state.step), cfg.cropScale, cfg.flip);
+    const batch = getBatch(ds, idx, np.random.foldIn(kAug, state.step), cfg.cropScale, cfg.flip, cfg.maxOffset);
     const r = step(state, batch, np.random.foldIn(kStep, state.step));
     state = r.state;
     history.push(r.metrics);

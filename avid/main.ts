@@ -39,7 +39,7 @@ const Options = t.type({
 type Options = t.TypeOf<typeof Options>;
 
 const defaults: Options = {
-  objectives: ['cross'], epochs: tinyTrain.epochs, train: 512, test: 256, batch: tinyTrain.batch,
+  objectives: ['cross'], epochs: tinyTrain.epochs, train: 384, test: 192, batch: tinyTrain.batch,
   negatives: tinyTrain.negatives, seed: 0, backend: 'cpu', dir: 'runs', resume: false,
 };
 

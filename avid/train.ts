@@ -23,12 +23,14 @@ export interface TrainConfig {
   epochs: number;
   /** random resized crop's area range */
   cropScale: [number, number];
-  /** horizontal flips (off for the built-in data, whose class is a direction of motion) */
+  /** horizontal flips */
   flip: boolean;
+  /** how far (s) the video window may sit off the audio window's centre (AVID: 0.5) */
+  maxOffset: number;
 }
 
 export const tinyTrain: TrainConfig = {
-  batch: 32, negatives: 256, temperature: 0.07, momentum: 0.5, lr: 1e-3, weightDecay: 1e-5, epochs: 10, cropScale: [0.4, 1], flip: false,
+  batch: 16, negatives: 256, temperature: 0.07, momentum: 0.5, lr: 2e-3, weightDecay: 1e-5, epochs: 12, cropScale: [0.4, 1], flip: true, maxOffset: 0.5,
 };
 
 export interface TrainState {
