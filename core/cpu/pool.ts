@@ -20,8 +20,12 @@ import { MessageChannel, type MessagePort, Worker } from 'node:worker_threads';
 import { gemm } from './gemm.js';
 import { type GemmExports, instantiate, loadGemmModule } from './wasm/load.js';
 
-/** Below this many multiply-adds a job runs on the calling thread alone. */
-const PARALLEL_MIN = 1 << 19;
+/**
+ * Below this many multiply-adds a job runs on the calling thread alone. Waking a worker and waiting
+ * for it costs some tens of microseconds: the JavaScript kernel does ~0.2M multiply-adds in that time,
+ * the wasm kernel ~2M (measured: two threads win from about 160 x 160 x 160 on).
+ */
+const PARALLEL_MIN = { js: 1 << 19, wasm: 1 << 21 };
 
 /**
  * Calls each(b, i0, i1) for rows [r0, r1) of a stack of M-row matrices, one call per matrix touched.
@@ -217,9 +221,9 @@ export interface GemmBatch {
   offsets: readonly (readonly [number, number])[];
 }
 
-const parallel = (g: GemmBatch) => {
+const parallel = (g: GemmBatch, kernel: 'js' | 'wasm') => {
   const rows = g.offsets.length * g.M;
-  return nThreads > 1 && rows >= 2 && rows * g.N * g.K >= PARALLEL_MIN;
+  return nThreads > 1 && rows >= 2 && rows * g.N * g.K >= PARALLEL_MIN[kernel];
 };
 
 /** Batched GEMM, split across cores by rows when the job is big enough. */
@@ -236,7 +240,7 @@ function gemmWasm(w: Wasm, g: GemmBatch): boolean {
   if (!reserveWasm(w, cPtr + 4 * nb * mn)) return false;
   w.f32.set(g.A, aPtr / 4);
   w.f32.set(g.B, bPtr / 4);
-  if (!parallel(g)) {
+  if (!parallel(g, 'wasm')) {
     for (let b = 0; b < nb; b++) {
       w.exports.gemm(aPtr + 4 * g.offsets[b][0], g.ars, g.acs, bPtr + 4 * g.offsets[b][1], g.brs, g.bcs,
         cPtr + 4 * b * mn, g.N, g.K, 0, g.M, w.work0);
@@ -260,7 +264,7 @@ function gemmWasm(w: Wasm, g: GemmBatch): boolean {
 /** Any float type on the JavaScript kernel. */
 function gemmJs(g: GemmBatch): void {
   const nb = g.offsets.length, mn = g.M * g.N;
-  if (!parallel(g)) {
+  if (!parallel(g, 'js')) {
     for (let b = 0; b < nb; b++) gemm(g.A, g.offsets[b][0], g.ars, g.acs, g.B, g.offsets[b][1], g.brs, g.bcs, g.C, b * mn, g.M, g.N, g.K, 0, g.M);
     return;
   }

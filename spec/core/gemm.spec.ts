@@ -128,7 +128,7 @@ test('gemm: past the block sizes (KC 256, MC 128, NC 1024)', (t) => {
 test('gemm: batches, with A or B broadcast, split across threads mid-matrix', (t) => {
   for (const s of [
     { M: 5, N: 7, K: 3, nb: 4 },
-    { M: 65, N: 65, K: 65, nb: 3 }, // 195 rows: the threads' shares cut a matrix in two
+    { M: 65, N: 130, K: 130, nb: 3 }, // 3.3M multiply-adds in 195 rows: two threads' shares cut matrix 1
     { M: 65, N: 130, K: 17, nb: 5, shareA: true },
     { M: 17, N: 65, K: 130, nb: 6, shareB: true, transB: true },
     { M: 64, N: 1024, K: 288, nb: 8, shareA: true }, // conv2d: w [64, 32 * 3 * 3] @ cols [8, 288, 1024]
