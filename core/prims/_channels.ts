@@ -54,17 +54,30 @@ export function channelLoop(name: string, args: string[], pre: string, body: str
 const sums = channelLoop('sum', ['x', 'acc'], 'let s = acc[o];', 's += x[i];', 'acc[o] = s;');
 const squares = channelLoop('squared deviations', ['x', 'mean', 'acc'], 'const m = mean[o]; let s = acc[o];', 'const d = x[i] - m; s += d * d;', 'acc[o] = s;');
 
+type Moments = { mean: Float64Array; variance: Float64Array };
+
+/**
+ * The statistics last computed for each buffer, by the collapsed shape and axes they were taken over.
+ * Tensors are immutable, so a buffer's statistics never change, and a BatchNorm asks for the same
+ * ones four times (forward, running averages, both gradients); held weakly, they go with the buffer.
+ */
+const memo = new WeakMap<TypedArray, { key: string; moments: Moments }>();
+
 /**
  * Mean and biased variance per channel in float64: the mean first, then the squared deviations from
- * it (two reading passes, no E[x^2] - E[x]^2 cancellation).
+ * it (two reading passes, no E[x^2] - E[x]^2 cancellation). Callers must not write to the result.
  */
-export function channelMoments(x: TypedArray, shape: Shape, axes: readonly number[]): { mean: Float64Array; variance: Float64Array } {
+export function channelMoments(x: TypedArray, shape: Shape, axes: readonly number[]): Moments {
+  const c = collapseReduced(shape, axes), key = `${c.shape} / ${c.axes}`;
+  const hit = memo.get(x);
+  if (hit && hit.key === key) return hit.moments;
   const n = axes.reduce((p, a) => p * shape[a], 1), m = x.length / Math.max(n, 1);
   const mean = new Float64Array(m), variance = new Float64Array(m);
   sums(shape, axes, [x, mean]);
   for (let o = 0; o < m; o++) mean[o] /= n;
   squares(shape, axes, [x, mean, variance]);
   for (let o = 0; o < m; o++) variance[o] /= n;
+  memo.set(x, { key, moments: { mean, variance } });
   return { mean, variance };
 }
 
