@@ -35,6 +35,7 @@ export { moments } from './prims/moments.js';
 export { batchNormTrain } from './prims/batchNormTrain.js';
 export { batchNormGrad } from './prims/batchNormGrad.js';
 export { batchNormParamGrad } from './prims/batchNormParamGrad.js';
+export { reluGrad } from './prims/reluGrad.js';
 export { max } from './prims/max.js';
 export { argmax } from './prims/argmax.js';
 export { reshape } from './prims/reshape.js';

@@ -1,10 +1,11 @@
 /**
  * relu: max(x, 0) for float tensors, exactly as maximum(x, 0) (nan stays nan, -0 gives +0), in one
- * pass. vjp: ct where x > 0, else 0 (derivative 0 at 0, as maximum gives ties to its second argument).
+ * pass. vjp: reluGrad, ct where x > 0, else 0 (derivative 0 at 0, as maximum gives ties to its second
+ * argument), also one pass.
  *
  * Why a primitive and not maximum(x, 0): maximum's scalar test is a branch, mispredicted half the
  * time on activations (7 ms on [16,16,50,65] against 1.3 ms here), and its vjp would first compare
- * x with a broadcast 0 and then select, per input.
+ * x with a broadcast 0 and then select.
  */
 import type { Kernel } from '../backend.js';
 import { alloc, type TypedArray } from '../dtype.js';
@@ -13,8 +14,7 @@ import { OpError } from '../shape.js';
 import type { Tensor } from '../tensor.js';
 import { bind } from '../trace.js';
 import { unaryShader } from './_elementwise.js';
-import { greater } from './compare.js';
-import { where } from './where.js';
+import { reluGrad } from './reluGrad.js';
 
 /**
  * On float32 bits, with no branch: a set sign bit (x < 0, -0, -inf) clears the value to +0, unless
@@ -43,7 +43,7 @@ export const reluP = definePrimitive<{}>({
     if (x.dtype !== 'float32' && x.dtype !== 'float64') throw new OpError('relu', `needs a float tensor, got ${x.dtype}`);
     return { shape: x.shape, dtype: x.dtype };
   },
-  vjp: (ct, [x]) => [where(greater(x, 0), ct, 0)],
+  vjp: (ct, [x]) => [reluGrad(x, ct)],
   kernels: { cpu, gpu: unaryShader('(v > 0.0 || v != v) ? v : 0.0') },
 });
 

@@ -44,6 +44,10 @@ const unary: [string, F, (x: number) => number, Kind][] = [
 for (const [prim, f, g, kind] of unary) {
   for (const s of UNARY_SHAPES) cases.push({ prim, label: `${prim} [${s}]`, inputs: ins([s, kind]), f, ref: (x) => ref.map(x, g) });
 }
+for (const s of UNARY_SHAPES) {
+  cases.push({ prim: 'reluGrad', label: `reluGrad [${s}]`, inputs: ins([s], [s]), f: np.reluGrad, ref: (x, g) => ref.zip(x, g, (a, b) => (a > 0 ? b : 0)) });
+}
+cases.push({ prim: 'reluGrad', label: 'reluGrad at nan, ±0, ±inf', inputs: () => [np.tensor([NaN, -0, 0, -Infinity, Infinity, -1e-30, 1e-30, 3], { dtype: 'float64' }), input([8])], f: np.reluGrad, ref: (x, g) => ref.zip(x, g, (a, b) => (a > 0 ? b : 0)), grad: false });
 // relu on float32 works on the bits: the sign clears, except for nan, which passes as in maximum(x, 0)
 cases.push({ prim: 'relu', label: 'relu of nan, ±0, ±inf', inputs: () => [np.tensor([NaN, -0, 0, -Infinity, Infinity, -1e-40, 3], { dtype: 'float64' })], f: np.relu, ref: (x) => ref.map(x, (v) => Math.max(v, 0)), grad: false });
 for (const s of UNARY_SHAPES) {
