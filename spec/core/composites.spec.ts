@@ -28,6 +28,20 @@ test('conv in 1, 2 and 3 D with stride, padding, dilation and groups', (t) => {
   t.end();
 });
 
+test('conv of data whose first axis has stride 1 and the others not (a video stem), and its weight gradient', (t) => {
+  // x is no function's argument here, so conv may split the first axis's kernel taps (see conv.ts)
+  for (const c of [
+    { x: [2, 3, 4, 7, 6], w: [4, 3, 3, 3, 2], opts: { stride: [1, 2, 2], padding: [1, 1, 0] }, lo: [1, 1, 0], outS: [4, 4, 3] },
+    { x: [1, 2, 5, 6], w: [3, 2, 2, 3], opts: { stride: [1, 2], dilation: [2, 1], padding: [[2, 0], [1, 1]] }, lo: [2, 1], outS: [5, 3] },
+  ] as { x: number[]; w: number[]; opts: np.ConvOptions; lo: number[]; outS: number[] }[]) {
+    const x = input(c.x), w = input(c.w);
+    const dil = (c.opts.dilation as number[] | undefined) ?? c.w.slice(2).map(() => 1);
+    close(t, np.conv(x, w, c.opts), ref.conv(ref.nd(x), ref.nd(w), c.opts.stride as number[], c.lo, c.outS, dil, 1), `conv ${JSON.stringify(c.opts)} x [${c.x}] w [${c.w}]`, { rtol: 1e-12, atol: 1e-12 });
+    checkGrad(t, (b) => np.conv(x, b, c.opts), [w], `conv weight grad [${c.x}] * [${c.w}]`, { second: true });
+  }
+  t.end();
+});
+
 test('maxPool and global pools', (t) => {
   const x = input([2, 3, 6, 5]);
   const y = np.maxPool(x, { kernel: 3, stride: 2, padding: 1 });
