@@ -80,9 +80,33 @@ export function conv(x: Tensor, w: Tensor, opts: ConvOptions = {}): Tensor {
   const cols = unfold(x, win); // [B, C * prod(K), L]
   const kp = sizeOf(K), L = sizeOf(outS);
   const y = groups === 1
-    ? matmul(reshape(w, [O, C * kp]), cols)
+    ? colsMatmul(reshape(w, [O, C * kp]), cols)
     : matmul(reshape(w, [groups, O / groups, Cg * kp]), reshape(cols, [B, groups, Cg * kp, L]));
   return reshape(y, [B, O, ...outS]);
+}
+
+/** Below this many output positions per image, a conv's matmul folds the batch into its columns. */
+const FOLD_BATCH_BELOW = 128;
+
+/**
+ * w2 [M, K] times every image's columns cols [B, K, L]: [B, M, L]. With few positions L (the deep,
+ * strided layers: a 1x1x1 map has one) the B products are too thin for the GEMM to pay its packing,
+ * and their weight cotangents come as [B, M, K] summed over B; so there the batch is folded into one
+ * [K, B * L] operand (a copy, small at these sizes) and one product. Same values either way.
+ */
+function colsMatmul(w2: Tensor, cols: Tensor): Tensor {
+  const [B, K, L] = cols.shape, M = w2.shape[0];
+  if (L >= FOLD_BATCH_BELOW || B === 1) return matmul(w2, cols);
+  const y = matmul(w2, reshape(transpose(cols, [1, 0, 2]), [K, B * L]));
+  return transpose(reshape(y, [M, B, L]), [1, 0, 2]);
+}
+
+/** The weight's cotangent of colsMatmul(w2, cols) for dy [B, M, L]: [M, K], by the same two routes. */
+function colsWeightGrad(dy: Tensor, cols: Tensor): Tensor {
+  const [B, K, L] = cols.shape, M = dy.shape[1];
+  if (L >= FOLD_BATCH_BELOW || B === 1) return sum(matmulT(dy, cols, false, true), 0);
+  const fold2 = (t: Tensor, rows: number) => reshape(transpose(t, [1, 0, 2]), [rows, B * L]);
+  return matmulT(fold2(dy, M), fold2(cols, K), false, true);
 }
 
 /**
@@ -98,15 +122,15 @@ function convUnitStride(x: Tensor, w: Tensor, win: Window, outS: number[]): Tens
   const [B, C] = x.shape, [O, , ...K] = w.shape, kp = sizeOf(K), L = sizeOf(outS);
   const forward = (xx: Tensor, ww: Tensor): [Tensor, Tensor] => {
     const cols = unfold(xx, win);
-    return [reshape(matmul(reshape(ww, [O, C * kp]), cols), [B, O, ...outS]), cols];
+    return [reshape(colsMatmul(reshape(ww, [O, C * kp]), cols), [B, O, ...outS]), cols];
   };
   const back: Window = { ...win, padding: win.padding.map(([lo, hi], d) => [(K[d] - 1) * win.dilation[d] - lo, (K[d] - 1) * win.dilation[d] - hi]) };
   return customVjp(
     function conv(xx: Tensor, ww: Tensor) { return forward(xx, ww)[0]; },
     (xx: Tensor, ww: Tensor) => { const [y, cols] = forward(xx, ww); return [y, { cols, ww }]; },
     ({ cols, ww }, ct, need) => [
-      need[0] ? reshape(matmul(flippedT(ww), unfold(ct, back)), x.shape) : null,
-      need[1] ? reshape(sum(matmulT(reshape(ct, [B, O, L]), cols, false, true), 0), w.shape) : null,
+      need[0] ? reshape(colsMatmul(flippedT(ww), unfold(ct, back)), x.shape) : null,
+      need[1] ? reshape(colsWeightGrad(reshape(ct, [B, O, L]), cols), w.shape) : null,
     ],
   )(x, w);
 }

@@ -15,6 +15,9 @@ test('conv in 1, 2 and 3 D with stride, padding, dilation and groups', (t) => {
     { x: [1, 2, 6, 6], w: [3, 2, 3, 2], opts: { dilation: [2, 1], padding: [[1, 2], [0, 1]] }, lo: [1, 0], outS: [5, 6] },
     { x: [2, 3, 4, 6, 6], w: [4, 3, 1, 3, 3], opts: { padding: [0, 1, 1], stride: [1, 2, 2] }, lo: [0, 1, 1], outS: [4, 3, 3] },
     { x: [2, 4, 5, 3, 3], w: [4, 4, 3, 1, 1], opts: { padding: 'same' }, lo: [1, 0, 0], outS: [5, 3, 3] },
+    // 128 or more output positions per image: the per-image matmuls (fewer fold the batch into one)
+    { x: [2, 2, 12, 12], w: [3, 2, 3, 3], opts: { padding: 1 }, lo: [1, 1], outS: [12, 12] },
+    { x: [2, 2, 23, 24], w: [3, 2, 3, 3], opts: { stride: 2, padding: 1 }, lo: [1, 1], outS: [12, 12] },
   ];
   for (const c of cases) {
     const x = input(c.x), w = input(c.w);
