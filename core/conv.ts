@@ -9,16 +9,14 @@
 import { fmt, OpError, sizeOf } from './shape.js';
 import type { Tensor } from './tensor.js';
 import { customVjp } from './autodiff.js';
-import { arange, zeros } from './creation.js';
-import { add } from './prims/add.js';
-import { pad } from './prims/pad.js';
-import { slice } from './prims/slice.js';
+import { arange } from './creation.js';
 import { gather } from './prims/gather.js';
 import { matmul, matmulT } from './prims/matmul.js';
 import { sum } from './prims/sum.js';
 import { transpose } from './prims/transpose.js';
 import { max } from './prims/max.js';
 import { reshape } from './prims/reshape.js';
+import { fold } from './prims/fold.js';
 import { unfold, type Window, windowOut } from './prims/unfold.js';
 import { mean } from './ops.js';
 
@@ -76,7 +74,8 @@ export function conv(x: Tensor, w: Tensor, opts: ConvOptions = {}): Tensor {
   const outS = windowOut('conv', S, win);
   const transposable = win.padding.every(([lo, hi], d) => Math.max(lo, hi) <= (K[d] - 1) * dilation[d]);
   if (groups === 1 && stride.every((s) => s === 1) && transposable) return convUnitStride(x, w, win, outS);
-  if (groups === 1 && D > 1 && K[0] > 1 && stride[0] === 1 && !x.trace) return convByFirstTaps(x, w, win, outS);
+  const firstTaps = D > 1 && K[0] > 1 && stride[0] === 1 && Math.max(...win.padding[0]) <= (K[0] - 1) * dilation[0];
+  if (groups === 1 && firstTaps && !x.trace) return convByFirstTaps(x, w, win, outS);
   const cols = unfold(x, win); // [B, C * prod(K), L]
   const kp = sizeOf(K), L = sizeOf(outS);
   const y = groups === 1
@@ -137,29 +136,27 @@ function convUnitStride(x: Tensor, w: Tensor, win: Window, outS: number[]): Tens
 
 /**
  * A conv of data (x traced by no vjp) whose first spatial axis has stride 1, such as a video stem
- * ([3, 7, 7], stride [1, 2, 2]), as a sum over that axis's kernel taps: each tap is a matmul with the
- * same columns, those of a window spanning one position of the first axis, shifted along it by the
- * tap's offset. The columns are built once, K[0] times smaller (19 MB instead of 58 MB for the video
- * stem, where writing fresh memory is most of an unfold's cost): 62 -> 13 ms, the matmuls' total unchanged.
+ * ([3, 7, 7], stride [1, 2, 2]), as a sum over that axis's kernel taps: each tap multiplies the same
+ * columns, those of a window spanning one position of the first axis, and lands shifted along it by
+ * the tap's offset. The columns are built once, K[0] times smaller (19 MB instead of 58 MB for the
+ * video stem, where writing fresh memory is most of an unfold's cost): 62 -> 13 ms. All taps' weights
+ * are stacked into one matmul, and the shifted sum is a fold along the first axis (taps reversed, so
+ * its window is a plain one), whose pullback is one unfold of dy.
  * Only for data: were x differentiated, its cotangent would sum K[0] column-sized terms before fold.
  */
 function convByFirstTaps(x: Tensor, w: Tensor, win: Window, outS: number[]): Tensor {
-  const [B, C, ...S] = x.shape, [O, , ...K] = w.shape;
+  const [B, C, ...S] = x.shape, [O, , ...K] = w.shape, K0 = K[0], d = win.dilation[0], [lo, hi] = win.padding[0];
   const rest = { kernel: [1, ...K.slice(1)], stride: win.stride, dilation: win.dilation, padding: [[0, 0] as [number, number], ...win.padding.slice(1)] };
   const cols = unfold(x, rest); // [B, C * prod(K'), S0 * prod(outS')]: every position of the first axis
-  const kp = sizeOf(K.slice(1)), inner = sizeOf(outS.slice(1)), taps = reshape(w, [O, C, K[0], kp]);
-  let y: Tensor | undefined;
-  for (let t = 0; t < K[0]; t++) {
-    // output position f of the first axis reads input position f - padLo + t * dilation
-    const shift = t * win.dilation[0] - win.padding[0][0];
-    const f0 = Math.max(0, -shift), f1 = Math.min(outS[0], S[0] - shift);
-    if (f1 <= f0) continue;
-    const wt = reshape(slice(taps, [0, 0, t, 0], [O, C, 1, kp]), [O, C * kp]);
-    const z = reshape(matmul(wt, cols), [B, O, S[0], inner]);
-    const part = pad(slice(z, [0, 0, f0 + shift, 0], [B, O, f1 - f0, inner]), [[0, 0], [0, 0], [f0, outS[0] - f1], [0, 0]]);
-    y = y ? add(y, part) : part;
-  }
-  return reshape(y ?? zeros([B, O, ...outS], x.dtype, x), [B, O, ...outS]);
+  const kp = sizeOf(K.slice(1)), inner = sizeOf(outS.slice(1));
+  // the taps' weights as rows (o, K0 - 1 - t): [O * K0, C * prod(K')]
+  const byTap = transpose(reshape(w, [O, C, K0, kp]), [2, 0, 1, 3]);
+  const taps = reshape(transpose(gather(byTap, arange(K0 - 1, -1, -1, 'int32', w)), [1, 0, 2, 3]), [O * K0, C * kp]);
+  const z = matmul(taps, cols); // [B, O * K0, S0 * inner]
+  // output position f of the first axis takes tap t from input position f - lo + t d: fold's window,
+  // with the reversed tap k = K0 - 1 - t, reads f = s - ((K0 - 1) d - lo) + k d
+  const shifts: Window = { kernel: [K0, 1], stride: [1, 1], dilation: [d, 1], padding: [[(K0 - 1) * d - lo, (K0 - 1) * d - hi], [0, 0]] };
+  return reshape(fold(z, [outS[0], inner], shifts), [B, O, ...outS]);
 }
 
 /** w [O, C, ...K] as [C, O * prod(K)], reversed along every spatial axis (the flat kernel index, reversed). */
