@@ -12,7 +12,6 @@
 import { join } from 'node:path';
 import * as t from 'io-ts';
 import { isLeft } from 'fp-ts/lib/Either.js';
-import { PathReporter } from 'io-ts/lib/PathReporter.js';
 import * as np from '../core/index.js';
 import { makeDataset, split, tinyData } from './data.js';
 import { evaluate, type Report } from './evaluate.js';
@@ -23,6 +22,7 @@ import { cmaNeighbours, cmaObjective } from './cma.js';
 import { initState, tinyTrain } from './train.js';
 
 const Positive = t.refinement(t.number, (n) => Number.isInteger(n) && n > 0, 'PositiveInteger');
+const Rate = t.refinement(t.number, (n) => n > 0 && n < 1, 'LearningRate');
 const ObjectiveName = t.keyof({ self: null, cross: null, joint: null, cma: null });
 const Options = t.type({
   objectives: t.array(ObjectiveName),
@@ -31,6 +31,7 @@ const Options = t.type({
   test: Positive,
   batch: Positive,
   negatives: Positive,
+  lr: Rate,
   seed: t.number,
   backend: t.keyof({ cpu: null, gpu: null }),
   dir: t.string,
@@ -40,7 +41,7 @@ type Options = t.TypeOf<typeof Options>;
 
 const defaults: Options = {
   objectives: ['cross'], epochs: tinyTrain.epochs, train: 384, test: 192, batch: tinyTrain.batch,
-  negatives: tinyTrain.negatives, seed: 0, backend: 'cpu', dir: 'runs', resume: false,
+  negatives: tinyTrain.negatives, lr: tinyTrain.lr, seed: 0, backend: 'cpu', dir: 'runs', resume: false,
 };
 
 /** Parse `--name value` / `--flag` arguments into Options, or exit with a message naming the bad one. */
@@ -58,9 +59,20 @@ export function parseOptions(argv: readonly string[]): Options {
     raw[name] = Array.isArray(d) ? v.split(',') : typeof d === 'number' ? Number(v) : v;
   }
   const r = Options.decode(raw);
-  if (isLeft(r)) throw new Error(`bad options: ${PathReporter.report(r).join('; ')}`);
+  if (isLeft(r)) {
+    // name the option and what it wants, not io-ts's whole type
+    const why = r.left.map((e) => {
+      const path = e.context.filter((c) => c.key !== '' && !/^\d+$/.test(c.key)).map((c) => c.key);
+      const name = path[0] ?? '?';
+      return `--${name}: expected ${e.context[e.context.length - 1].type.name}, got ${JSON.stringify(argvValue(argv, name))}`;
+    });
+    throw new Error(`bad option ${[...new Set(why)].join('; ')}`);
+  }
   return r.right;
 }
+
+/** What the user typed for --name (for error messages). */
+const argvValue = (argv: readonly string[], name: string) => argv[argv.indexOf(`--${name}`) + 1];
 
 const OBJECTIVES: Record<string, { label: string; make: () => Objective }> = {
   self: { label: 'Self-AVID', make: () => selfAvid },
@@ -97,7 +109,7 @@ export function main(argv: readonly string[]): void {
   const trainSet = split(all, 0, o.train);
   const trainIdx = Array.from({ length: o.train }, (_, i) => i), testIdx = Array.from({ length: o.test }, (_, i) => o.train + i);
   const model = avidModel(tinyModel);
-  const cfg = { ...tinyTrain, epochs: o.epochs, batch: o.batch, negatives: Math.min(o.negatives, o.train - 1) };
+  const cfg = { ...tinyTrain, epochs: o.epochs, batch: o.batch, lr: o.lr, negatives: Math.min(o.negatives, o.train - 1) };
   console.log(`AVID on the built-in synthetic data: ${o.train} training and ${o.test} test clips, ${tinyData.classes} hidden classes ` +
     `(chance ${(100 / tinyData.classes).toFixed(1)}%); backend ${np.currentBackend()}, ${np.cpuThreads()} cpu thread(s)`);
   console.log(`tiny encoders (video R(2+1)D ${tinyModel.videoWidths.join('/')}, audio 9-layer ${tinyModel.audioWidths.join('/')}), ` +
