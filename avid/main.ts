@@ -19,7 +19,7 @@ import { fit } from './fit.js';
 import { avidModel, tinyModel } from './model.js';
 import { crossAvid, jointAvid, type Objective, selfAvid } from './objectives.js';
 import { cmaNeighbours, cmaObjective } from './cma.js';
-import { initState, tinyTrain } from './train.js';
+import { initState, tinyTrain, type TrainState } from './train.js';
 
 const Positive = t.refinement(t.number, (n) => Number.isInteger(n) && n > 0, 'PositiveInteger');
 const Rate = t.refinement(t.number, (n) => n > 0 && n < 1, 'LearningRate');
@@ -74,12 +74,22 @@ export function parseOptions(argv: readonly string[]): Options {
 /** What the user typed for --name (for error messages). */
 const argvValue = (argv: readonly string[], name: string) => argv[argv.indexOf(`--${name}`) + 1];
 
-const OBJECTIVES: Record<string, { label: string; make: () => Objective }> = {
-  self: { label: 'Self-AVID', make: () => selfAvid },
-  cross: { label: 'Cross-AVID', make: () => crossAvid },
-  joint: { label: 'Joint-AVID', make: () => jointAvid },
-  cma: { label: 'AVID+CMA', make: () => cmaObjective() },
-};
+/** The objectives npm start can train; CMA starts as Cross-AVID and adds its terms once the first epoch's banks give neighbours. */
+function objectiveFor(name: string, train: number): { label: string; objective: Objective; onEpoch?: (s: TrainState) => TrainState } {
+  switch (name) {
+    case 'self': return { label: 'Self-AVID', objective: selfAvid };
+    case 'cross': return { label: 'Cross-AVID', objective: crossAvid };
+    case 'joint': return { label: 'Joint-AVID', objective: jointAvid };
+    default: {
+      const cma = cmaObjective();
+      return {
+        label: 'AVID+CMA',
+        objective: (input) => (input.neighbours ? cma(input) : crossAvid(input)),
+        onEpoch: (s) => ({ ...s, neighbours: cmaNeighbours(s.banks, Math.min(8, train - 1)) }),
+      };
+    }
+  }
+}
 
 const pct = (x: number) => (100 * x).toFixed(1).padStart(6);
 
@@ -122,16 +132,7 @@ export function main(argv: readonly string[]): void {
   console.log(`evaluated random init (${((performance.now() - t0) / 1000).toFixed(0)} s)`);
 
   for (const name of o.objectives) {
-    const { label, make } = OBJECTIVES[name];
-    const onEpoch = name === 'cma'
-      ? (s: typeof init) => ({ ...s, neighbours: cmaNeighbours(s.banks, Math.min(8, o.train - 1)) })
-      : undefined;
-    let objective = make();
-    if (name === 'cma') {
-      // CMA's neighbours come from banks trained first with Cross-AVID's first epoch
-      const base = crossAvid;
-      objective = (input) => (input.neighbours ? make()(input) : base(input));
-    }
+    const { label, objective, onEpoch } = objectiveFor(name, o.train);
     const { state } = fit(model, objective, trainSet, trainIdx, cfg, {
       key: np.random.foldIn(kModel, 1), init, dir: join(o.dir, name), resume: o.resume, name: label, onEpoch,
     });

@@ -19,7 +19,7 @@ import { createRequire } from 'node:module';
 import { type Backend, type Kernel, registerBackend } from '../backend.js';
 import { alloc, type TypedArray } from '../dtype.js';
 import { kernelFor } from '../primitive.js';
-import { OpError, sizeOf } from '../shape.js';
+import { sizeOf } from '../shape.js';
 import type { GpuBuf, GpuContext, GpuKernel } from './shader.js';
 
 // gpu.js is CommonJS and pulls in headless-gl; load it only when the GPU is first used.
@@ -231,4 +231,3 @@ export function gpuStats(): { textures: number; bytes: number; kernels: number; 
 
 registerBackend(gpu);
 
-export { OpError };
