@@ -12,24 +12,21 @@
  * merely describe a clip are dominated by its nuisances.
  */
 import * as np from '../core/index.js';
-import { frequencyStats, normalizeFrequencies, spectrogramDb } from './audio.js';
+import { normalizeFrequencies } from './audio.js';
+import { audioStats, checkIndex, type ClipConfig, rawSpectrogram, type Source, videoStart, type View } from './source.js';
 
-export interface DataConfig {
+/** The synthetic data's settings: the clip settings every source has, plus its hidden classes and clip length. */
+export interface DataConfig extends ClipConfig {
   /** number of hidden classes */
   classes: number;
-  frames: number;
-  size: number;
-  /** video frames per second */
-  fps: number;
-  sampleRate: number;
-  /** audio clip length in seconds */
-  audioSeconds: number;
-  /** log-mel bands instead of the linear 129-bin spectrogram, if set */
-  mels?: number;
+  /** seconds each synthetic clip lasts (windows are drawn inside it); default 3 audio windows */
+  seconds?: number;
 }
 
-/** AVID.md's tiny default: 3 x 8 x 32 x 32 video; 2 s of 16 kHz audio as 100 frames of 40 log-mel bands. */
-export const tinyData: DataConfig = { classes: 8, frames: 8, size: 32, fps: 16, sampleRate: 16000, audioSeconds: 2, mels: 40 };
+/** AVID.md's tiny default: 3 x 8 x 32 x 32 video; 2 s of 16 kHz audio as 100 frames of 40 log-mel bands, from 6 s clips. */
+export const tinyData: DataConfig = { classes: 8, frames: 8, size: 32, fps: 16, sampleRate: 16000, audioSeconds: 2, mels: 40, seconds: 6 };
+
+const clipSeconds = (cfg: DataConfig) => cfg.seconds ?? 3 * cfg.audioSeconds;
 
 /** One instance's hidden parameters, drawn from its own key. */
 interface Instance {
@@ -78,41 +75,8 @@ function hue(h: number): [number, number, number] {
 
 const pulse = (inst: Instance, t: number) => 0.8 + 0.2 * Math.sin(2 * Math.PI * 2 * t + inst.phase);
 
-/** Augmentation of one clip (AVID.md): crop, flip, colour jitter, audio-video offset, volume. */
-export interface Augment {
-  /** crop box in [0, 1] coordinates: x0, y0, width, height */
-  crop: [number, number, number, number];
-  flip: boolean;
-  /** brightness, contrast, saturation factors */
-  jitter: [number, number, number];
-  /** seconds the video window sits off the audio window's centre */
-  offset: number;
-  volume: number;
-}
-
-export const noAugment: Augment = { crop: [0, 0, 1, 1], flip: false, jitter: [1, 1, 1], offset: 0, volume: 1 };
-
-/**
- * A random augmentation from `key`: random resized crop (area scale in `scale`, aspect 3/4..4/3),
- * flip with probability 1/2 if `flip`, colour jitter of +-0.4, offset up to `maxOffset` s (AVID: 0.5),
- * volume x U(0.9, 1.1).
- */
-export function randomAugment(key: np.Key, scale: [number, number] = [0.08, 1], flip = true, maxOffset = 0.5): Augment {
-  const u = Array.from(np.random.bits(key, 8), (w) => w / 2 ** 32);
-  const area = scale[0] + (scale[1] - scale[0]) * u[0];
-  const aspect = Math.exp(Math.log(3 / 4) + (Math.log(4 / 3) - Math.log(3 / 4)) * u[1]);
-  const w = Math.min(1, Math.sqrt(area * aspect)), h = Math.min(1, Math.sqrt(area / aspect));
-  return {
-    crop: [(1 - w) * u[2], (1 - h) * u[3], w, h],
-    flip: flip && u[4] < 0.5,
-    jitter: [0.6 + 0.8 * u[5], 0.6 + 0.8 * u[6], 0.6 + 0.8 * u[7]],
-    offset: (Math.floor(u[0] * 1e6) % 1000 / 1000 - 0.5) * 2 * maxOffset,
-    volume: 0.9 + 0.2 * ((Math.floor(u[1] * 1e6) % 1000) / 1000),
-  };
-}
-
 /** Render the video [3, frames, size, size] of an instance, starting at time t0 seconds. */
-function renderVideo(cfg: DataConfig, inst: Instance, t0: number, aug: Augment): Float32Array {
+function renderVideo(cfg: DataConfig, inst: Instance, t0: number, aug: View): Float32Array {
   const S = cfg.size, T = cfg.frames, out = new Float32Array(3 * T * S * S);
   const dir = inst.direction, speed = S * 0.75; // pixels per second
   const [cx0, cy0, cw, ch] = aug.crop, [bright, contrast, sat] = aug.jitter;
@@ -156,68 +120,25 @@ function renderAudio(cfg: DataConfig, inst: Instance, t0: number, volume: number
   return out;
 }
 
-export interface Clip { video: Float32Array; spec: Float32Array; label: number }
-
-/** The dataset: n instances from `key`, with its audio statistics (computed from its first clips). */
-export interface Dataset {
-  readonly cfg: DataConfig;
-  readonly key: np.Key;
-  readonly n: number;
-  /** item i is instance offset + i (splits of one dataset share key and statistics) */
-  readonly offset: number;
-  readonly specShape: [number, number];
-  readonly stats: { mean: Float32Array; std: Float32Array };
-}
-
-function rawSpec(cfg: DataConfig, wave: Float32Array) {
-  return spectrogramDb(wave, { sampleRate: cfg.sampleRate, nFft: 256, hop: 0.02, mels: cfg.mels });
-}
-
-/** A synthetic dataset of `n` instances. `makeDataset(random.key(0), 2000)` */
-export function makeDataset(key: np.Key, n: number, cfg: DataConfig = tinyData): Dataset {
-  const probe = Array.from({ length: Math.min(n, 64) }, (_, i) => rawSpec(cfg, renderAudio(cfg, instance(cfg, key, i), 0, 1)));
-  const { frames, bins } = probe[0];
-  return { cfg, key, n, offset: 0, specShape: [frames, bins], stats: frequencyStats(probe.map((p) => p.data), bins) };
-}
-
 /**
- * Items [from, from + n) of `ds` as a dataset of their own (indices from 0), with `ds`'s audio
- * statistics: how the train and test splits are made. `const [train, test] = [split(ds, 0, 512), split(ds, 512, 256)]`
+ * `n` synthetic clips from `key` as a source, with audio statistics from its first clips.
+ * `const all = synthetic(random.key(0), 576); const [train, test] = [range(all, 0, 384), range(all, 384, 192)]`
  */
-export function split(ds: Dataset, from: number, n: number): Dataset {
-  if (from < 0 || n < 1 || from + n > ds.n) throw new Error(`split: [${from}, ${from + n}) is outside a dataset of ${ds.n}`);
-  return { ...ds, n, offset: ds.offset + from };
-}
-
-/** Instance `i` with augmentation `aug`: video [3, T, S, S], normalised spectrogram [time, freq], label. */
-export function getClip(ds: Dataset, i: number, aug: Augment = noAugment): Clip {
-  if (!Number.isInteger(i) || i < 0 || i >= ds.n) throw new Error(`getClip: index ${i} is out of range for a dataset of ${ds.n}`);
-  const inst = instance(ds.cfg, ds.key, ds.offset + i);
-  const videoStart = ds.cfg.audioSeconds / 2 - ds.cfg.frames / ds.cfg.fps / 2 + aug.offset;
-  const spec = normalizeFrequencies(rawSpec(ds.cfg, renderAudio(ds.cfg, inst, 0, aug.volume)).data, ds.stats);
-  return { video: renderVideo(ds.cfg, inst, videoStart, aug), spec, label: inst.label };
-}
-
-export interface Batch {
-  video: np.Tensor;
-  audio: np.Tensor;
-  indices: np.Tensor;
-  labels: np.Tensor;
-}
-
-/**
- * A batch of instances as tensors: video [B, 3, T, S, S], audio [B, 1, time, freq], indices and labels int32.
- * With `key`, each clip gets its own random augmentation.
- */
-export function getBatch(ds: Dataset, indices: readonly number[], key?: np.Key, scale?: [number, number], flip = true, maxOffset = 0.5): Batch {
-  const clips = indices.map((i, j) => getClip(ds, i, key ? randomAugment(np.random.foldIn(key, j), scale, flip, maxOffset) : noAugment));
-  const { frames, size } = ds.cfg, [tf, fb] = ds.specShape;
-  const video = new Float32Array(indices.length * 3 * frames * size * size), audio = new Float32Array(indices.length * tf * fb);
-  clips.forEach((c, j) => { video.set(c.video, j * c.video.length); audio.set(c.spec, j * c.spec.length); });
+export function synthetic(key: np.Key, n: number, cfg: DataConfig = tinyData): Source {
+  const stats = audioStats(cfg, (i) => renderAudio(cfg, instance(cfg, key, i), 0, 1), Math.min(n, 64));
+  const seconds = clipSeconds(cfg);
   return {
-    video: np.tensor(video, { shape: [indices.length, 3, frames, size, size] }),
-    audio: np.tensor(audio, { shape: [indices.length, 1, tf, fb] }),
-    indices: np.tensor(Int32Array.from(indices)),
-    labels: np.tensor(Int32Array.from(clips.map((c) => c.label))),
+    cfg, n, stats, classes: Array.from({ length: cfg.classes }, (_, c) => `class ${c}`),
+    labels: Int32Array.from({ length: n }, (_, i) => i % cfg.classes),
+    names: Array.from({ length: n }, (_, i) => `synthetic ${i}`),
+    duration: () => seconds,
+    clip(i, view) {
+      checkIndex('synthetic', i, n);
+      const inst = instance(cfg, key, i);
+      // render audio from the window's start (the noise is drawn per sample index, so it is the window's own)
+      const wave = renderAudio(cfg, inst, view.start, view.volume);
+      const spec = normalizeFrequencies(rawSpectrogram(cfg, wave), stats);
+      return { video: renderVideo(cfg, inst, videoStart(cfg, view, seconds), view), spec, label: inst.label };
+    },
   };
 }

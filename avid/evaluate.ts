@@ -4,33 +4,46 @@
  *   split's statistics, no affine) -> a linear softmax classifier trained on the train split; test
  *   accuracy per block and the best block (paper Table 1's columns);
  * - cross-modal retrieval recall@1 and @5 (video -> audio and audio -> video) on the test split.
- * The same evaluation of randomly initialised encoders is the baseline every number is judged against.
+ * With `windows` > 1 every clip is seen through that many evenly spaced windows (the authors use 10):
+ * probes train on every window and average their predicted probabilities per test clip; retrieval
+ * averages a clip's embeddings. The same evaluation of randomly initialised encoders is the baseline
+ * every number is judged against.
  */
 import * as np from '../core/index.js';
 import * as nn from '../nn/index.js';
-import { type Dataset, getBatch } from './data.js';
+import { evalViews, getBatch, ready, type Source } from './source.js';
 import type { Modality, Model } from './model.js';
 
 export interface Features {
-  /** per block, [n, C] */
+  /** per block, [n * windows, C] (clip-major: clip i's windows are rows i * windows ...) */
   blocks: Record<Modality, np.Tensor[]>;
-  /** unit embeddings [n, D] */
+  /** unit embeddings [n * windows, D] */
   emb: Record<Modality, np.Tensor>;
+  /** labels [n] of the clips */
   labels: np.Tensor;
+  /** the source items these rows are (usable ones only) */
+  items: number[];
+  windows: number;
 }
 
-/** Block features and embeddings of `indices` (no augmentation, eval mode), in batches. */
-export function extract(model: Model, params: nn.Tree, state: nn.Tree, ds: Dataset, indices: readonly number[], batch = 32): Features {
-  const parts: Features[] = [];
-  for (let i = 0; i < indices.length; i += batch) {
-    const b = getBatch(ds, indices.slice(i, i + batch));
+/**
+ * Block features and embeddings of every usable clip of `src` (eval mode, no augmentation), each
+ * through `windows` evenly spaced windows. `await extract(model, params, bn, test, {windows: 10})`
+ */
+export async function extract(model: Model, params: nn.Tree, state: nn.Tree, src: Source, { windows = 1, batch = 32 } = {}): Promise<Features> {
+  const items = await ready(src, Array.from({ length: src.n }, (_, i) => i));
+  if (items.length === 0) throw new Error('extract: the source has no usable clips');
+  const rows = items.flatMap((i) => evalViews(src.duration(i), src.cfg, windows).map((view) => ({ i, view })));
+  const parts: Omit<Features, 'labels' | 'items' | 'windows'>[] = [];
+  for (let r = 0; r < rows.length; r += batch) {
+    const chunk = rows.slice(r, r + batch);
+    const b = getBatch(src, chunk.map((c) => c.i), undefined, undefined, chunk.map((c) => c.view));
     parts.push(np.withScope(() => ({
       blocks: { video: model.features(params, state, b.video, 'video'), audio: model.features(params, state, b.audio, 'audio') },
       emb: model.embed(params, state, { video: b.video, audio: b.audio }, { train: false }).emb,
-      labels: b.labels,
     })));
   }
-  const cat = (f: (p: Features) => np.Tensor) => np.concat(parts.map(f), 0);
+  const cat = (f: (p: (typeof parts)[number]) => np.Tensor) => np.concat(parts.map(f), 0);
   const nBlocks = parts[0].blocks.video.length;
   return {
     blocks: {
@@ -38,32 +51,42 @@ export function extract(model: Model, params: nn.Tree, state: nn.Tree, ds: Datas
       audio: Array.from({ length: nBlocks }, (_, k) => cat((p) => p.blocks.audio[k])),
     },
     emb: { video: cat((p) => p.emb.video), audio: cat((p) => p.emb.audio) },
-    labels: cat((p) => p.labels),
+    labels: np.tensor(Int32Array.from(items, (i) => src.labels[i])),
+    items, windows,
   };
+}
+
+/** Each clip's embedding: the mean of its windows' embeddings, renormalised. [n, D] */
+export function clipEmbeddings(f: Features, m: Modality): np.Tensor {
+  const e = f.emb[m];
+  return np.l2Normalize(np.mean(np.reshape(e, [e.shape[0] / f.windows, f.windows, e.shape[1]]), 1));
 }
 
 /**
  * Test accuracy of a linear softmax classifier on standardised features, trained full-batch with Adam.
- * `linearProbe(trainX, trainY, testX, testY, 8)`
+ * Rows come in groups of `windows` per clip (labels are per clip): training uses every row, and a test
+ * clip's prediction is the mean of its rows' probabilities. `linearProbe(trainX, trainY, testX, testY, 8)`
  */
 export function linearProbe(trainX: np.Tensor, trainY: np.Tensor, testX: np.Tensor, testY: np.Tensor, classes: number,
-  { steps = 300, lr = 0.05, weightDecay = 1e-3 } = {}): number {
+  { steps = 300, lr = 0.05, weightDecay = 1e-3, windows = 1 } = {}): number {
   const mean = np.mean(trainX, 0), std = np.add(np.sqrt(np.variance(trainX, 0)), 1e-5);
   const norm = (x: np.Tensor) => np.div(np.sub(x, mean), std);
   const xtr = norm(trainX), xte = norm(testX);
+  const perRow = (y: np.Tensor) => windows === 1 ? y : np.reshape(np.broadcastTo(np.expandDims(y, 1), [y.shape[0], windows]), [-1]);
+  const ytr = perRow(trainY);
   const d = trainX.shape[1];
   let p = { w: np.zeros([d, classes]), b: np.zeros([classes]) };
   const opt = nn.adam(lr, { weightDecay });
   let s = opt.init(p);
-  const loss = (q: typeof p) => np.crossEntropy(np.add(np.matmul(xtr, q.w), q.b), trainY);
+  const loss = (q: typeof p) => np.crossEntropy(np.add(np.matmul(xtr, q.w), q.b), ytr);
   for (let i = 0; i < steps; i++) {
     const g = np.grad(loss)(p);
     ({ params: p, state: s } = opt.update(g, s, p));
   }
-  const pred = np.argmax(np.add(np.matmul(xte, p.w), p.b), 1);
+  const probs = np.softmax(np.add(np.matmul(xte, p.w), p.b), -1);
+  const pred = np.argmax(np.mean(np.reshape(probs, [testY.shape[0], windows, classes]), 1), 1);
   return np.mean(np.astype(np.equal(pred, testY), 'float32')).item();
 }
-
 /** recall@k of retrieving each query's own item among all candidates by cosine similarity. */
 export function recallAt(queries: np.Tensor, candidates: np.Tensor, ks: readonly number[]): number[] {
   const sim = np.matmulT(queries, candidates, false, true).dataSync();
@@ -87,31 +110,60 @@ export interface Report {
 
 /**
  * BatchNorm statistics recomputed for the frozen network ("precise BN"): forward passes in training
- * mode over `batches` batches of `indices` (no augmentation), keeping only the new running statistics.
+ * mode over `batches` batches of `src`'s clips in a fixed shuffled order (no augmentation), keeping
+ * only the new running statistics.
  * NOTE: running averages collected while the weights were still moving lag the final network; with
  * few, small batches that lag made eval-mode embeddings nearly identical across clips (measured).
  * Evaluation recalibrates every model it compares, the random-init baseline included.
  */
-export function recalibrate(model: Model, params: nn.Tree, state: nn.Tree, ds: Dataset, indices: readonly number[], { batches = 40, batch = 16 } = {}): nn.Tree {
+export async function recalibrate(model: Model, params: nn.Tree, state: nn.Tree, src: Source, { batches = 40, batch = 16 } = {}): Promise<nn.Tree> {
+  // a fixed shuffle, so a folder sorted by class still gives batches of every class
+  const order = Array.from(np.random.permutation(np.random.key(0), src.n).dataSync());
+  const usable = await ready(src, order);
+  if (usable.length === 0) throw new Error('recalibrate: the source has no usable clips');
   let s = state;
   for (let b = 0; b < batches; b++) {
-    const idx = Array.from({ length: batch }, (_, j) => indices[(b * batch + j) % indices.length]);
-    const x = getBatch(ds, idx);
+    const idx = Array.from({ length: Math.min(batch, usable.length) }, (_, j) => usable[(b * batch + j) % usable.length]);
+    const x = getBatch(src, idx);
     s = np.withScope(() => model.embed(params, s, { video: x.video, audio: x.audio }, { train: true }).state);
   }
   return s;
 }
 
-/** Probe every block of both encoders and measure retrieval, after recalibrating BatchNorm on the train split. */
-export function evaluate(model: Model, params: nn.Tree, state0: nn.Tree, ds: Dataset, train: readonly number[], test: readonly number[]): Report {
-  const state = recalibrate(model, params, state0, ds, train);
-  const tr = extract(model, params, state, ds, train), te = extract(model, params, state, ds, test);
+export interface EvalOptions {
+  /** windows per clip (the authors use 10) */
+  windows?: number;
+}
+
+/**
+ * Probe every block of both encoders (fitted on `train`, scored on `test`) and measure retrieval on
+ * `test`, after recalibrating BatchNorm on `train`. Both need labels.
+ * `await evaluate(model, state.params, state.bn, train, test, {windows: 10})`
+ */
+export async function evaluate(model: Model, params: nn.Tree, state0: nn.Tree, train: Source, test: Source, { windows = 1 }: EvalOptions = {}): Promise<Report> {
+  const classes = train.classes.length;
+  for (const [name, src] of [['train', train], ['test', test]] as const) {
+    if (classes < 2 || src.labels.some((l) => l < 0)) throw new Error(`evaluate: the ${name} clips need class labels (at least 2 classes; a folder's clips get theirs from the folder holding them)`);
+  }
+  const state = await recalibrate(model, params, state0, train);
+  const tr = await extract(model, params, state, train, { windows }), te = await extract(model, params, state, test, { windows });
   const probe = {} as Record<Modality, number[]>, best = {} as Record<Modality, number>;
   for (const m of ['video', 'audio'] as const) {
-    probe[m] = tr.blocks[m].map((x, k) => linearProbe(x, tr.labels, te.blocks[m][k], te.labels, ds.cfg.classes));
+    probe[m] = tr.blocks[m].map((x, k) => linearProbe(x, tr.labels, te.blocks[m][k], te.labels, classes, { windows }));
     best[m] = Math.max(...probe[m]);
   }
-  const v2a = recallAt(te.emb.video, te.emb.audio, [1, 5]) as [number, number];
-  const a2v = recallAt(te.emb.audio, te.emb.video, [1, 5]) as [number, number];
+  const ev = clipEmbeddings(te, 'video'), ea = clipEmbeddings(te, 'audio');
+  const v2a = recallAt(ev, ea, [1, 5]) as [number, number];
+  const a2v = recallAt(ea, ev, [1, 5]) as [number, number];
   return { probe, best, retrieval: { v2a, a2v } };
+}
+
+/** A report as the JSON `avid eval` writes: percentages, `{video: {block1, ..., best}, audio: {...}, retrieval: {v2a_r1, a2v_r1, v2a_r5, a2v_r5}}`. */
+export function reportJson(r: Report) {
+  const pct = (x: number) => Math.round(1000 * x) / 10;
+  const blocks = (m: Modality) => ({ ...Object.fromEntries(r.probe[m].map((v, k) => [`block${k + 1}`, pct(v)])), best: pct(r.best[m]) });
+  return {
+    video: blocks('video'), audio: blocks('audio'),
+    retrieval: { v2a_r1: pct(r.retrieval.v2a[0]), a2v_r1: pct(r.retrieval.a2v[0]), v2a_r5: pct(r.retrieval.v2a[1]), a2v_r5: pct(r.retrieval.a2v[1]) },
+  };
 }

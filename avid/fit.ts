@@ -1,8 +1,11 @@
 /**
  * The training loop around the pure step: shuffles by epoch key, augments by step key, shows a
- * progress bar (loss, clips/s, ETA), writes a checkpoint after every epoch, and resumes from one
- * exactly where it stopped: every key is derived from (seed, epoch, step), and the checkpoint holds
- * the whole state (params, BatchNorm statistics, optimizer moments, banks, Z, step).
+ * progress bar (loss, clips/s, ETA, files skipped), writes a checkpoint after every epoch, and resumes
+ * from one exactly where it stopped: every key is derived from (seed, epoch, step), and the checkpoint
+ * holds the whole state (params, BatchNorm statistics, optimizer moments, banks, Z, step).
+ *
+ * A source that decodes (a folder of videos) is asked for the next batch while this one trains, so
+ * ffmpeg runs beside the step; clips it finds unusable are left out of their batches.
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -10,9 +13,9 @@ import cliProgress from 'cli-progress';
 import * as np from '../core/index.js';
 import * as nn from '../nn/index.js';
 import { fromRows, rows } from './bank.js';
-import { type Dataset, getBatch } from './data.js';
 import type { Model } from './model.js';
 import type { Objective } from './objectives.js';
+import { getBatch, ready, type Source } from './source.js';
 import { initState, type StepMetrics, type TrainConfig, type TrainState, trainStep } from './train.js';
 
 export interface FitOptions {
@@ -21,7 +24,7 @@ export interface FitOptions {
   dir?: string;
   /** continue from the checkpoint in `dir` if there is one */
   resume?: boolean;
-  /** show a progress bar (default: when stderr is a terminal) */
+  /** show a progress bar (default: when stderr is a terminal); otherwise one log line per epoch */
   progress?: boolean;
   /** a label for the progress line */
   name?: string;
@@ -29,6 +32,12 @@ export interface FitOptions {
   init?: TrainState;
   /** called after each epoch with the state, e.g. to refresh CMA neighbours */
   onEpoch?: (state: TrainState, epoch: number) => TrainState;
+  /** called after every step with {step, epoch, loss, <the objective's logs>, clips_per_s} */
+  onStep?: (row: Record<string, number>) => void;
+  /** called once when the run resumes from a checkpoint, with its step */
+  onResume?: (step: number) => void;
+  /** where plain log lines go (default console.log) */
+  log?: (line: string) => void;
 }
 
 /** The state as a checkpoint: tensors in the tree, the rest in metadata. */
@@ -50,45 +59,63 @@ function fromCheckpoint(dir: string, template: TrainState): TrainState {
 }
 
 /**
- * Train `model` with `objective` on the `train` indices of `ds` for cfg.epochs epochs.
- * `fit(model, crossAvid, ds, trainIdx, tinyTrain, {key: random.key(0), dir: 'runs/cross'})`
+ * Train `model` with `objective` on every clip of `source` for cfg.epochs epochs.
+ * `await fit(model, crossAvid, train, tinyTrain, {key: random.key(0), dir: 'runs/cross'})`
  */
-export function fit(model: Model, objective: Objective, ds: Dataset, train: readonly number[], cfg: TrainConfig, opts: FitOptions): { state: TrainState; history: StepMetrics[] } {
+export async function fit(model: Model, objective: Objective, source: Source, cfg: TrainConfig, opts: FitOptions): Promise<{ state: TrainState; history: StepMetrics[] }> {
   const [kInit, kOrder, kAug, kStep] = np.random.split(opts.key, 4);
-  const perEpoch = Math.floor(train.length / cfg.batch);
-  if (perEpoch < 1) throw new Error(`fit: ${train.length} training items make no batch of ${cfg.batch}`);
-  let state = opts.init ?? initState(kInit, model, ds, cfg);
+  const perEpoch = Math.floor(source.n / cfg.batch), log = opts.log ?? console.log;
+  if (perEpoch < 1) throw new Error(`fit: ${source.n} training clips make no batch of ${cfg.batch}`);
+  let state = opts.init ?? initState(kInit, model, source, cfg);
   if (opts.resume && opts.dir && existsSync(join(opts.dir, 'manifest.json'))) {
     state = fromCheckpoint(opts.dir, state);
-    console.log(`resuming ${opts.name ?? 'run'} from ${opts.dir} at step ${state.step} (epoch ${state.step / perEpoch})`);
+    log(`resuming ${opts.name ?? 'run'} from ${opts.dir} at step ${state.step} (epoch ${state.step / perEpoch})`);
+    opts.onResume?.(state.step);
   }
   const step = trainStep(model, objective, cfg);
+  const total = perEpoch * cfg.epochs;
+  /** the clips of step s: a slice of its epoch's permutation */
+  const batchOf = (s: number) => {
+    const order = np.random.permutation(np.random.foldIn(kOrder, Math.floor(s / perEpoch)), source.n).dataSync();
+    const b = s % perEpoch;
+    return Array.from(order.subarray(b * cfg.batch, (b + 1) * cfg.batch));
+  };
   const history: StepMetrics[] = [];
+  const skipped = () => source.skipped?.().length ?? 0;
   const showBar = opts.progress ?? Boolean(process.stderr.isTTY);
   const bar = showBar ? new cliProgress.SingleBar({
-    format: `${opts.name ?? 'train'} epoch {epoch}/${cfg.epochs} |{bar}| {value}/{total} loss {loss} | {rate} clips/s | ETA {eta_formatted}`,
+    format: `${opts.name ?? 'train'} epoch {epoch}/${cfg.epochs} |{bar}| {value}/{total} loss {loss} | {rate} clips/s | ETA {eta_formatted} | {skipped} skipped`,
     hideCursor: true, clearOnComplete: false, stream: process.stderr,
   }, cliProgress.Presets.shades_classic) : undefined;
-  const total = perEpoch * cfg.epochs;
-  bar?.start(total, state.step, { epoch: Math.floor(state.step / perEpoch) + 1, loss: '-', rate: '-' });
-  const t0 = performance.now(), step0 = state.step;
+  bar?.start(total, state.step, { epoch: Math.floor(state.step / perEpoch) + 1, loss: '-', rate: '-', skipped: skipped() });
+  const t0 = performance.now();
+  let next = state.step < total ? ready(source, batchOf(state.step)) : undefined;
+  let clips = 0;
   while (state.step < total) {
-    const epoch = Math.floor(state.step / perEpoch), b = state.step % perEpoch;
-    const order = np.random.permutation(np.random.foldIn(kOrder, epoch), train.length).dataSync();
-    const idx = Array.from(order.subarray(b * cfg.batch, (b + 1) * cfg.batch), (j) => train[j]);
-    const batch = getBatch(ds, idx, np.random.foldIn(kAug, state.step), cfg.cropScale, cfg.flip, cfg.maxOffset);
-    const r = step(state, batch, np.random.foldIn(kStep, state.step));
-    state = r.state;
-    history.push(r.metrics);
-    const rate = ((state.step - step0) * cfg.batch) / ((performance.now() - t0) / 1000);
-    bar?.update(state.step, { epoch: Math.floor((state.step - 1) / perEpoch) + 1, loss: r.metrics.loss.toFixed(3), rate: rate.toFixed(1) });
+    const idx = await next!;
+    // ask for the next batch now, so a decoding source works on it while this step runs
+    next = state.step + 1 < total ? ready(source, batchOf(state.step + 1)) : undefined;
+    const epoch = Math.floor(state.step / perEpoch) + 1;
+    if (idx.length > 0) {
+      const batch = getBatch(source, idx, np.random.foldIn(kAug, state.step), cfg);
+      const r = step(state, batch, np.random.foldIn(kStep, state.step));
+      state = r.state;
+      history.push(r.metrics);
+      clips += idx.length;
+      const rate = clips / ((performance.now() - t0) / 1000);
+      opts.onStep?.({ step: state.step, epoch, ...r.metrics, clips: idx.length, clips_per_s: rate });
+      bar?.update(state.step, { epoch, loss: r.metrics.loss.toFixed(3), rate: rate.toFixed(1), skipped: skipped() });
+    } else {
+      state = { ...state, step: state.step + 1 }; // every clip of this batch was unusable
+    }
     if (state.step % perEpoch === 0) {
       const e = state.step / perEpoch;
       if (opts.onEpoch) state = opts.onEpoch(state, e);
       if (opts.dir) { const c = toCheckpoint(state); nn.saveCheckpoint(opts.dir, c.tree, c.metadata); }
       if (!bar) {
-        const recent = history.slice(-perEpoch), mean = recent.reduce((a, m) => a + m.loss, 0) / recent.length;
-        console.log(`${opts.name ?? 'train'} epoch ${e}/${cfg.epochs}: loss ${mean.toFixed(3)}, ${rate.toFixed(1)} clips/s`);
+        const recent = history.slice(-perEpoch), mean = recent.reduce((a, m) => a + m.loss, 0) / Math.max(1, recent.length);
+        const rate = clips / ((performance.now() - t0) / 1000);
+        log(`${opts.name ?? 'train'} epoch ${e}/${cfg.epochs}: loss ${mean.toFixed(3)}, ${rate.toFixed(1)} clips/s${skipped() ? `, ${skipped()} files skipped` : ''}`);
       }
     }
   }

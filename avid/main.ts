@@ -13,7 +13,8 @@ import { join } from 'node:path';
 import * as t from 'io-ts';
 import { isLeft } from 'fp-ts/lib/Either.js';
 import * as np from '../core/index.js';
-import { makeDataset, split, tinyData } from './data.js';
+import { synthetic, tinyData } from './data.js';
+import { range } from './source.js';
 import { evaluate, type Report } from './evaluate.js';
 import { fit } from './fit.js';
 import { avidModel, tinyModel } from './model.js';
@@ -109,15 +110,14 @@ export function formatTable(rows: { label: string; report: Report }[]): string {
   return lines.join('\n');
 }
 
-export function main(argv: readonly string[]): void {
+export async function main(argv: readonly string[]): Promise<void> {
   const o = parseOptions(argv);
   np.setBackend(o.backend);
   const t0 = performance.now();
   const key = np.random.key(o.seed);
   const [kData, kModel] = np.random.split(key);
-  const all = makeDataset(kData, o.train + o.test, tinyData);
-  const trainSet = split(all, 0, o.train);
-  const trainIdx = Array.from({ length: o.train }, (_, i) => i), testIdx = Array.from({ length: o.test }, (_, i) => o.train + i);
+  const all = synthetic(kData, o.train + o.test, tinyData);
+  const trainSet = range(all, 0, o.train), testSet = range(all, o.train, o.test);
   const model = avidModel(tinyModel);
   const cfg = { ...tinyTrain, epochs: o.epochs, batch: o.batch, lr: o.lr, negatives: Math.min(o.negatives, o.train - 1) };
   console.log(`AVID on the built-in synthetic data: ${o.train} training and ${o.test} test clips, ${tinyData.classes} hidden classes ` +
@@ -128,15 +128,15 @@ export function main(argv: readonly string[]): void {
   const rows: { label: string; report: Report }[] = [];
   // every method starts from these weights, and the baseline row evaluates them untrained
   const init = initState(np.random.foldIn(kModel, 0), model, trainSet, cfg);
-  rows.push({ label: 'random init', report: evaluate(model, init.params, init.bn, all, trainIdx, testIdx) });
+  rows.push({ label: 'random init', report: await evaluate(model, init.params, init.bn, trainSet, testSet) });
   console.log(`evaluated random init (${((performance.now() - t0) / 1000).toFixed(0)} s)`);
 
   for (const name of o.objectives) {
     const { label, objective, onEpoch } = objectiveFor(name, o.train);
-    const { state } = fit(model, objective, trainSet, trainIdx, cfg, {
+    const { state } = await fit(model, objective, trainSet, cfg, {
       key: np.random.foldIn(kModel, 1), init, dir: join(o.dir, name), resume: o.resume, name: label, onEpoch,
     });
-    rows.push({ label, report: evaluate(model, state.params, state.bn, all, trainIdx, testIdx) });
+    rows.push({ label, report: await evaluate(model, state.params, state.bn, trainSet, testSet) });
     console.log(`trained and evaluated ${label} (${((performance.now() - t0) / 1000).toFixed(0)} s)`);
   }
   console.log(`\n${formatTable(rows)}\n`);

@@ -7,11 +7,11 @@
 import * as np from '../core/index.js';
 import * as nn from '../nn/index.js';
 import { type Bank, initBank, update } from './bank.js';
-import type { Batch, Dataset } from './data.js';
+import { type AugmentConfig, type Batch, type Source, specShape } from './source.js';
 import type { Model } from './model.js';
 import { type Objective, sampleNegatives } from './objectives.js';
 
-export interface TrainConfig {
+export interface TrainConfig extends AugmentConfig {
   batch: number;
   /** negatives per item (AVID: 1024; scaled down for small datasets, at most n - 1) */
   negatives: number;
@@ -21,12 +21,6 @@ export interface TrainConfig {
   lr: number;
   weightDecay: number;
   epochs: number;
-  /** random resized crop's area range */
-  cropScale: [number, number];
-  /** horizontal flips */
-  flip: boolean;
-  /** how far (s) the video window may sit off the audio window's centre (AVID: 0.5) */
-  maxOffset: number;
 }
 
 export const tinyTrain: TrainConfig = {
@@ -49,13 +43,13 @@ export interface StepMetrics { loss: number; [name: string]: number }
 /** Adam with L2 weight decay, as the authors train (AVID.md). */
 export const avidOptimizer = (cfg: TrainConfig): nn.Optimizer => nn.adam(cfg.lr, { weightDecay: cfg.weightDecay });
 
-/** The starting state: fresh params, random unit banks, no Z yet. */
-export function initState(key: np.Key, model: Model, ds: Dataset, cfg: TrainConfig, optimizer = avidOptimizer(cfg)): TrainState {
+/** The starting state for training on `src`: fresh params, one random unit bank row per clip, no Z yet. */
+export function initState(key: np.Key, model: Model, src: Source, cfg: TrainConfig, optimizer = avidOptimizer(cfg)): TrainState {
   const [km, kv, ka] = np.random.split(key, 3);
-  const { frames, size } = ds.cfg, [tf, fb] = ds.specShape;
+  const { frames, size } = src.cfg, [tf, fb] = specShape(src.cfg);
   const { params, state } = model.init(km, { video: [cfg.batch, 3, frames, size, size], audio: [cfg.batch, 1, tf, fb] });
   const dim = model.cfg.head[model.cfg.head.length - 1];
-  return { params, bn: state, opt: optimizer.init(params), banks: { video: initBank(kv, ds.n, dim), audio: initBank(ka, ds.n, dim) }, Z: {}, step: 0 };
+  return { params, bn: state, opt: optimizer.init(params), banks: { video: initBank(kv, src.n, dim), audio: initBank(ka, src.n, dim) }, Z: {}, step: 0 };
 }
 
 /**

@@ -7,7 +7,8 @@
  */
 import * as np from '../core/index.js';
 import { lookup } from '../avid/bank.js';
-import { getBatch, makeDataset } from '../avid/data.js';
+import { synthetic } from '../avid/data.js';
+import { getBatch } from '../avid/source.js';
 import { avidModel, tinyModel } from '../avid/model.js';
 import { infoNce } from '../avid/nce.js';
 import type { Objective } from '../avid/objectives.js';
@@ -21,7 +22,7 @@ export const crossInfoNce: Objective = ({ embeddings, banks, indices, negatives,
 };
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const ds = makeDataset(np.random.key(0), 64);
+  const ds = synthetic(np.random.key(0), 64);
   const model = avidModel(tinyModel), cfg = { ...tinyTrain, batch: 8, negatives: 32 };
   let state = initState(np.random.key(1), model, ds, cfg);
   const step = trainStep(model, crossInfoNce, cfg);

@@ -4,9 +4,7 @@
  */
 import { main } from '../avid/main.js';
 
-try {
-  main(process.argv.slice(2));
-} catch (e) {
+main(process.argv.slice(2)).catch((e) => {
   console.error(String((e as Error).message ?? e));
   process.exitCode = 1;
-}
+});

@@ -5,7 +5,8 @@
  */
 import * as np from '../../core/index.js';
 import { ensureDisplay } from '../../core/gpu/display.js';
-import { getBatch, makeDataset, tinyData } from '../../avid/data.js';
+import { synthetic, tinyData } from '../../avid/data.js';
+import { getBatch, specShape } from '../../avid/source.js';
 import { avidModel, tinyModel } from '../../avid/model.js';
 import { crossAvid } from '../../avid/objectives.js';
 import { initState, tinyTrain, trainStep } from '../../avid/train.js';
@@ -13,15 +14,15 @@ import { initState, tinyTrain, trainStep } from '../../avid/train.js';
 ensureDisplay();
 const arg = process.argv.indexOf('--backends');
 const backends = arg > 0 ? process.argv[arg + 1].split(',') : ['cpu', 'gpu'];
-const ds = makeDataset(np.random.key(0), 256, tinyData);
+const ds = synthetic(np.random.key(0), 256, tinyData);
 const model = avidModel(tinyModel), cfg = tinyTrain;
-console.log(`Cross-AVID training step, tiny default (batch ${cfg.batch}, video 3x${tinyData.frames}x${tinyData.size}x${tinyData.size}, audio 1x${ds.specShape.join('x')}, ${cfg.negatives} negatives)`);
+console.log(`Cross-AVID training step, tiny default (batch ${cfg.batch}, video 3x${tinyData.frames}x${tinyData.size}x${tinyData.size}, audio 1x${specShape(ds.cfg).join('x')}, ${cfg.negatives} negatives)`);
 for (const b of backends) {
   if (b === 'gpu' && !np.gpuStatus().ok) { console.log(`  gpu: skipped (${(np.gpuStatus() as { reason: string }).reason})`); continue; }
   np.setBackend(b);
   let state = initState(np.random.key(1), model, ds, cfg);
   const step = trainStep(model, crossAvid, cfg);
-  const batches = Array.from({ length: 6 }, (_, i) => getBatch(ds, Array.from({ length: cfg.batch }, (_, j) => i * cfg.batch + j), np.random.key(10 + i), cfg.cropScale, cfg.flip));
+  const batches = Array.from({ length: 6 }, (_, i) => getBatch(ds, Array.from({ length: cfg.batch }, (_, j) => i * cfg.batch + j), np.random.key(10 + i), cfg));
   const times: number[] = [];
   batches.forEach((batch, i) => {
     const t0 = performance.now();
