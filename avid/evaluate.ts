@@ -111,12 +111,12 @@ export interface Report {
 /**
  * BatchNorm statistics recomputed for the frozen network ("precise BN"): forward passes in training
  * mode over `batches` batches of `src`'s clips in a fixed shuffled order (no augmentation), keeping
- * only the new running statistics.
+ * only the new running statistics. By default each clip is seen about twice, in at most 40 batches.
  * NOTE: running averages collected while the weights were still moving lag the final network; with
  * few, small batches that lag made eval-mode embeddings nearly identical across clips (measured).
  * Evaluation recalibrates every model it compares, the random-init baseline included.
  */
-export async function recalibrate(model: Model, params: nn.Tree, state: nn.Tree, src: Source, { batches = 40, batch = 16 } = {}): Promise<nn.Tree> {
+export async function recalibrate(model: Model, params: nn.Tree, state: nn.Tree, src: Source, { batch = 16, batches = Math.min(40, Math.max(4, Math.ceil((2 * src.n) / batch))) } = {}): Promise<nn.Tree> {
   // a fixed shuffle, so a folder sorted by class still gives batches of every class
   const order = Array.from(np.random.permutation(np.random.key(0), src.n).dataSync());
   const usable = await ready(src, order);

@@ -31,8 +31,12 @@ export const estimateZ = (sNeg: np.Tensor): number => np.mean(np.exp(np.stopGrad
  * `nce(x, pos, neg, {temperature: 0.07, Z: 2.2})`
  */
 export function nce(x: np.Tensor, pos: np.Tensor, neg: np.Tensor, opts: { temperature: number; Z: number }): np.Tensor {
-  const { sPos, sNeg } = scores(x, pos, neg, opts.temperature);
-  const logKZ = Math.log(neg.shape[1] * opts.Z);
+  return nceOfScores(scores(x, pos, neg, opts.temperature), opts.Z);
+}
+
+/** NCE from scores already computed (`scores(x, pos, neg, T)`), K = sNeg's last axis. */
+export function nceOfScores({ sPos, sNeg }: { sPos: np.Tensor; sNeg: np.Tensor }, Z: number): np.Tensor {
+  const logKZ = Math.log(sNeg.shape[sNeg.rank - 1] * Z);
   return np.mean(np.add(softplus(np.sub(logKZ, sPos)), np.sum(softplus(np.sub(sNeg, logKZ)), -1)));
 }
 

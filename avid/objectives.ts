@@ -9,7 +9,7 @@
  */
 import * as np from '../core/index.js';
 import { type Bank, lookup } from './bank.js';
-import { estimateZ, nce, scores } from './nce.js';
+import { estimateZ, nceOfScores, scores } from './nce.js';
 
 export type Modality = 'video' | 'audio';
 export type Term = 'v2v' | 'a2a' | 'v2a' | 'a2v';
@@ -42,12 +42,17 @@ export type Objective = (input: ObjectiveInput) => ObjectiveOutput;
 
 const MOD: Record<'v' | 'a', Modality> = { v: 'video', a: 'audio' };
 
-/** One NCE term: the embedding of `from` against the bank of `to`. */
-export function nceTerm(input: ObjectiveInput, term: Term): { loss: np.Tensor; Z: number } {
+/**
+ * One NCE term: the embedding of `from` against the bank of `to`, with the mean cosine similarity
+ * to the positive row and to the negatives (constants, for logs: they should move apart).
+ */
+export function nceTerm(input: ObjectiveInput, term: Term): { loss: np.Tensor; Z: number; simPos: np.Tensor; simNeg: np.Tensor } {
   const x = input.embeddings[MOD[term[0] as 'v' | 'a']], bank = input.banks[MOD[term[2] as 'v' | 'a']];
   const pos = lookup(bank, input.indices), neg = lookup(bank, input.negatives);
-  const Z = input.Z[term] ?? estimateZ(scores(x, pos, neg, input.temperature).sNeg);
-  return { loss: nce(x, pos, neg, { temperature: input.temperature, Z }), Z };
+  const s = scores(x, pos, neg, input.temperature);
+  const Z = input.Z[term] ?? estimateZ(s.sNeg);
+  const sim = (u: np.Tensor) => np.mul(np.mean(np.stopGradient(u)), input.temperature);
+  return { loss: nceOfScores(s, Z), Z, simPos: sim(s.sPos), simNeg: sim(s.sNeg) };
 }
 
 /**
@@ -66,6 +71,8 @@ export function avidObjective(weights: Partial<Record<Term, number>>): Objective
       const t = nceTerm(input, term);
       Z[term] = t.Z;
       logs[`loss_${term}`] = np.stopGradient(t.loss);
+      logs[`sim_pos_${term}`] = t.simPos;
+      logs[`sim_neg_${term}`] = t.simNeg;
       const part = np.mul(t.loss, w / total);
       loss = loss ? np.add(loss, part) : part;
     }

@@ -80,8 +80,6 @@ export interface Source {
   duration(i: number): number;
   /** item `i` seen through `view`, as encoder input */
   clip(i: number, view: View): Clip;
-  /** decoded RGB frames of item `i` for pictures (reports), uint8 [t, h, w, 3], if the source keeps them */
-  frames?(i: number): { t: number; h: number; w: number; data: Uint8Array } | undefined;
   /**
    * Make items ready (decode them), resolving to the items known unusable so far: those are left
    * out of batches. Sources in memory have none.
@@ -241,10 +239,6 @@ export function decodedSource(cfg: ClipConfig, o: {
       checkIndex('clip', i, o.n);
       return { ...viewDecoded(cfg, o.load(i), view, stats), label: o.labels[i] };
     },
-    frames(i) {
-      const d = o.load(i);
-      return d.frames instanceof Uint8Array ? { t: d.t, h: d.h, w: d.w, data: d.frames } : { t: d.t, h: d.h, w: d.w, data: Uint8Array.from(d.frames, (v) => Math.round(255 * Math.min(1, Math.max(0, v)))) };
-    },
   };
 }
 
@@ -266,7 +260,6 @@ export function subset(src: Source, indices: readonly number[]): Source {
     names: indices.map((i) => src.names[i]),
     duration: (j) => src.duration(at(j)),
     clip: (j, view) => src.clip(at(j), view),
-    frames: src.frames ? (j) => src.frames!(at(j)) : undefined,
     prepare: src.prepare ? async (js) => {
       const bad = await src.prepare!(js.map(at));
       return new Set([...bad].filter((i) => back.has(i)).map((i) => back.get(i)!));

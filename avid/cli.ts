@@ -1,0 +1,196 @@
+/**
+ * The `avid` command line: train, evaluate, embed and report on the built-in data or a folder of
+ * your own videos; `avid compare` is `npm start`'s Table-1 job.
+ *
+ *   avid train --data ~/videos --out runs/mine          train Cross-AVID on a folder of videos
+ *   avid eval --run runs/mine --json eval.json          linear probes + retrieval, as JSON
+ *   avid embed --run runs/mine --data ~/videos --out emb.npy
+ *   avid report --run runs/mine                         (re)write runs/mine/report.html
+ *
+ * Parsing is commander's; every value then goes through io-ts, so a bad one is reported with the
+ * option (or config-file key), the value and what is allowed, and the process exits with code 2.
+ * Options come from, in order of precedence: the command line, --config FILE (JSON), defaults.
+ */
+import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { Command, CommanderError, Option } from 'commander';
+import { isLeft } from 'fp-ts/lib/Either.js';
+import * as t from 'io-ts';
+import * as np from '../core/index.js';
+import { compare } from './main.js';
+import { type Job, runEval, runEmbed, runReport, runTrain } from './jobs.js';
+import { readJson, UsageError } from './run.js';
+
+export { UsageError };
+
+const Positive = t.refinement(t.number, (n) => Number.isInteger(n) && n > 0, 'a positive integer');
+const NonNegative = t.refinement(t.number, (n) => Number.isInteger(n) && n >= 0, 'an integer >= 0');
+const Rate = t.refinement(t.number, (n) => n > 0 && n < 1, 'a number between 0 and 1');
+const PositiveNumber = t.refinement(t.number, (n) => n > 0 && Number.isFinite(n), 'a positive number');
+
+/** Every option: its io-ts type, help text and default. Commands pick theirs from here. */
+const fields = {
+  data: { type: t.string, help: 'a folder of videos (train/ and test/ splits, class folders); default: the built-in synthetic data', arg: 'DIR' },
+  objective: { type: t.keyof({ cross: null, self: null, joint: null, cma: null }), help: 'AVID objective', def: 'cross' },
+  objectives: { type: t.array(t.keyof({ cross: null, self: null, joint: null, cma: null })), help: 'objectives to compare, comma-separated', def: ['cross'], list: true },
+  epochs: { type: Positive, help: 'training epochs', def: 12 },
+  batch: { type: Positive, help: 'clips per step', def: 16 },
+  lr: { type: Rate, help: 'Adam learning rate', def: 1e-3 },
+  negatives: { type: Positive, help: 'NCE negatives per clip (at most clips - 1)', def: 256 },
+  seed: { type: NonNegative, help: 'random seed: same seed, same run', def: 0 },
+  backend: { type: t.keyof({ cpu: null, gpu: null }), help: 'compute backend', def: 'cpu' },
+  train: { type: Positive, help: 'built-in data: training clips', def: 384 },
+  test: { type: Positive, help: 'built-in data: test clips', def: 192 },
+  frames: { type: Positive, help: 'video frames per clip', def: 8 },
+  size: { type: Positive, help: 'frame size in pixels (square)', def: 32 },
+  fps: { type: PositiveNumber, help: 'video frames per second', def: 16 },
+  sampleRate: { type: Positive, help: 'audio sample rate (Hz)', def: 16000 },
+  audioSeconds: { type: PositiveNumber, help: 'audio window (s)', def: 2 },
+  mels: { type: NonNegative, help: 'log-mel bands (0: the linear 129-bin spectrogram)', def: 40 },
+  maxSeconds: { type: PositiveNumber, help: 'decode at most this much of each video (s)', def: 10 },
+  windows: { type: Positive, help: 'evaluation windows averaged per clip', def: 10 },
+  cache: { type: t.string, help: 'decoded-clip cache folder (default ~/.cache/avid-fn)', arg: 'DIR' },
+  cacheGb: { type: PositiveNumber, help: 'cache size bound in GB', def: 4 },
+  jobs: { type: Positive, help: 'ffmpeg processes at once (default: CPU count)' },
+} as const;
+
+type Fields = typeof fields;
+type Name = keyof Fields;
+export type Options = { [K in Name]: t.TypeOf<Fields[K]['type']> };
+
+const flag = (name: string) => `--${name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+const typeName = (c: t.Mixed): string => c instanceof t.KeyofType ? `one of ${Object.keys(c.keys).join(', ')}` : c instanceof t.ArrayType ? `a comma-separated list of ${typeName(c.type)}` : c.name;
+
+/** Turn a typed string into the field's type (numbers stay strings when they are not numbers, so io-ts names them). */
+function coerce(name: Name, v: unknown): unknown {
+  if (typeof v !== 'string') return v;
+  const f = fields[name] as { type: t.Mixed; list?: boolean };
+  if ('list' in f && f.list) return v.split(',').map((s) => s.trim()).filter(Boolean);
+  const numeric = f.type === t.string || f.type instanceof t.KeyofType ? false : true;
+  return numeric && v.trim() !== '' && Number.isFinite(Number(v)) ? Number(v) : v;
+}
+
+/** Decode the options `names` from (command line > config file > defaults), or throw a UsageError naming the culprit. */
+export function decodeOptions<N extends Name>(names: readonly N[], cli: Record<string, unknown>, configFile?: string): Pick<Options, N> {
+  const fromFile: Record<string, unknown> = {};
+  if (configFile) {
+    if (!existsSync(configFile)) throw new UsageError(`--config: no such file ${JSON.stringify(configFile)}`);
+    let raw: unknown;
+    try { raw = readJson(configFile); } catch (e) { throw new UsageError(`--config: ${(e as Error).message}`); }
+    if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new UsageError(`--config: ${configFile} must hold a JSON object of options, e.g. {"epochs": 4}`);
+    for (const [k, v] of Object.entries(raw)) {
+      if (!(names as readonly string[]).includes(k)) throw new UsageError(`--config: ${configFile} has unknown key "${k}"; this command takes: ${names.join(', ')}`);
+      fromFile[k] = v;
+    }
+  }
+  const out: Record<string, unknown> = {};
+  for (const name of names) {
+    const f = fields[name] as { type: t.Mixed; def?: unknown };
+    const given = cli[name] !== undefined ? { v: coerce(name, cli[name]), where: flag(name) } : fromFile[name] !== undefined ? { v: fromFile[name], where: `${configFile}: "${name}"` } : undefined;
+    if (!given) { out[name] = f.def; continue; }
+    const r = f.type.decode(given.v);
+    if (isLeft(r)) throw new UsageError(`${given.where}: expected ${typeName(f.type)}, got ${JSON.stringify(cli[name] ?? given.v)}`);
+    out[name] = r.right;
+  }
+  return out as Pick<Options, N>;
+}
+
+/** Add the fields `names` to a commander command (values arrive as strings; decodeOptions types them). */
+function withFields(cmd: Command, names: readonly Name[]): Command {
+  for (const name of names) {
+    const f = fields[name] as { help: string; def?: unknown; arg?: string };
+    const o = new Option(`${flag(name)} <${f.arg ?? 'value'}>`, f.help);
+    if (f.def !== undefined) o.default(undefined, Array.isArray(f.def) ? f.def.join(',') : String(f.def));
+    cmd.addOption(o);
+  }
+  return cmd;
+}
+
+const clipFields = ['frames', 'size', 'fps', 'sampleRate', 'audioSeconds', 'mels', 'maxSeconds', 'cache', 'cacheGb', 'jobs'] as const;
+const trainFields = ['data', 'objective', 'epochs', 'batch', 'lr', 'negatives', 'seed', 'backend', 'train', 'test', ...clipFields] as const;
+
+/** The program; `run(argv)` calls it. Exported for tests, which call `program().parseAsync`. */
+export function program(out: (line: string) => void = console.log): Command {
+  const prog = new Command('avid')
+    .description('AVID (audio-visual instance discrimination) on the built-in data or your own videos')
+    .showHelpAfterError('(run with --help for the options)')
+    .exitOverride();
+  const jobOf = (o: Record<string, unknown>): Job => ({ log: out, progress: Boolean(process.stderr.isTTY) && !o.quiet });
+
+  withFields(prog.command('train').description('train AVID and write a run folder (checkpoints, metrics, report)'), trainFields)
+    .requiredOption('--out <RUNDIR>', 'the run folder to write')
+    .option('--config <FILE>', 'JSON file of options (the command line wins)')
+    .option('--resume', 'continue the run in --out from its last checkpoint')
+    .option('--force', 'delete what is in --out and start again')
+    .option('--quiet', 'no progress bar')
+    .action(async (o) => {
+      const opts = decodeOptions(trainFields, o, o.config);
+      const dir = resolve(o.out);
+      if (o.resume && o.force) throw new UsageError('--resume and --force contradict each other: pick one');
+      const exists = existsSync(dir) && readdirSync(dir).length > 0;
+      if (exists && !o.resume && !o.force) throw new UsageError(`--out: ${o.out} already holds a run; add --resume to continue it or --force to start it again`);
+      if (o.force && exists) rmSync(dir, { recursive: true, force: true });
+      mkdirSync(dir, { recursive: true });
+      np.setBackend(opts.backend);
+      const explicit = new Set(trainFields.filter((k) => o[k] !== undefined));
+      await runTrain(dir, opts, explicit, Boolean(o.resume), jobOf(o));
+    });
+
+  prog.command('eval').description('linear probes per block (fitted on train/, scored on test/) and cross-modal retrieval')
+    .option('--run <RUNDIR>', 'a run folder (its checkpoint is evaluated, figures written to RUNDIR/eval.json)')
+    .option('--random-init', 'evaluate randomly initialised encoders instead of a run')
+    .option('--data <DIR>', 'a folder with train/ and test/ splits of class folders (default: the run\'s data)')
+    .option('--json <FILE>', 'also write the figures to FILE')
+    .option('--windows <N>', 'windows averaged per clip', '10')
+    .option('--seed <N>', 'with --random-init: the initialisation seed', '0')
+    .option('--no-baseline', 'with --run: skip the random-init baseline (eval-random.json)')
+    .action(async (o) => {
+      if (Boolean(o.run) === Boolean(o.randomInit)) throw new UsageError('eval: give either --run RUNDIR or --random-init');
+      const { windows, seed } = decodeOptions(['windows', 'seed'], { windows: o.windows, seed: o.seed });
+      await runEval({ run: o.run && resolve(o.run), data: o.data, json: o.json, windows, seed, baseline: o.baseline !== false }, jobOf(o), decodeOptions(trainFields, {}));
+    });
+
+  prog.command('embed').description('per-clip video and audio embeddings, for NumPy or PyTorch')
+    .requiredOption('--run <RUNDIR>', 'a run folder')
+    .option('--data <DIR>', 'a folder of videos (default: the run\'s data)')
+    .requiredOption('--out <FILE>', 'FILE.npy ([2, clips, dim]: video then audio) or FILE.safetensors; the clip list goes beside it as FILE.clips.tsv')
+    .option('--windows <N>', 'windows averaged per clip', '10')
+    .action(async (o) => {
+      if (!/\.(npy|safetensors)$/.test(o.out)) throw new UsageError(`--out: expected a file name ending in .npy or .safetensors, got ${JSON.stringify(o.out)}`);
+      const { windows } = decodeOptions(['windows'], { windows: o.windows });
+      await runEmbed(resolve(o.run), o.data, resolve(o.out), windows, jobOf(o));
+    });
+
+  prog.command('report').description('(re)write RUNDIR/report.html from what the run folder holds')
+    .requiredOption('--run <RUNDIR>', 'a run folder')
+    .action(async (o) => { await runReport(resolve(o.run), jobOf(o)); });
+
+  const compareFields = ['objectives', 'epochs', 'train', 'test', 'batch', 'negatives', 'lr', 'seed', 'backend'] as const;
+  withFields(prog.command('compare').description('npm start: train each objective on the built-in data and print a table like the paper\'s Table 1'), compareFields)
+    .option('--dir <DIR>', 'where the runs\' checkpoints go', 'runs')
+    .option('--resume', 'continue the runs in --dir from their last checkpoints')
+    .action(async (o) => {
+      const opts = decodeOptions(compareFields, o);
+      np.setBackend(opts.backend);
+      await compare({ ...opts, dir: o.dir, resume: Boolean(o.resume) }, out);
+    });
+  return prog;
+}
+
+/** Run the CLI on `argv` (without node and script); resolves to the exit code. */
+export async function run(argv: readonly string[]): Promise<number> {
+  try {
+    await program().parseAsync([...argv], { from: 'user' });
+    return 0;
+  } catch (e) {
+    if (e instanceof CommanderError) return e.code === 'commander.helpDisplayed' || e.code === 'commander.help' || e.code === 'commander.version' ? 0 : 2;
+    if (e instanceof UsageError) { console.error(`avid: ${e.message}`); return 2; }
+    console.error(`avid: ${(e as Error).message ?? e}`);
+    if (process.env.AVID_DEBUG) console.error((e as Error).stack);
+    return 1;
+  }
+}
+
+if (process.argv[1] && resolve(process.argv[1]).replace(/\.ts$/, '') === resolve(new URL(import.meta.url).pathname).replace(/\.ts$/, '')) {
+  run(process.argv.slice(2)).then((code) => { process.exitCode = code; });
+}
