@@ -15,6 +15,7 @@ import { cpus, homedir, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import * as E from 'fp-ts/lib/Either.js';
 
+/** What ffprobe found: duration in seconds, and the first video stream's size. A Right has both streams. */
 export interface Probe { duration: number; hasVideo: boolean; hasAudio: boolean; width: number; height: number }
 
 export interface DecodeSettings {
@@ -81,9 +82,10 @@ export async function probe(file: string): Promise<E.Either<string, Probe>> {
   if (E.isLeft(size)) return size;
   if (size.right === 0) return E.left('empty file (0 bytes)');
   const r = await run('ffprobe', ['-v', 'error', '-print_format', 'json', '-show_format', '-show_streams', '-i', input(file)], 60_000);
+  if (r.signal) return E.left(`interrupted (ffprobe got ${r.signal})`);
   let info: { format?: { duration?: string }; streams?: Stream[] } = {};
   try { info = JSON.parse(r.stdout); } catch { /* reported below */ }
-  if (r.code !== 0 || !info.format) return E.left(`not a video ffmpeg can read (${messages(r.stderr, file)[0] ?? `ffprobe exited with ${r.code ?? r.signal}`})`);
+  if (r.code !== 0 || !info.format) return E.left(`not a video ffmpeg can read (${messages(r.stderr, file)[0] ?? `ffprobe exited with ${r.code}`})`);
   const streams = info.streams ?? [];
   // NOTE: a cover picture in an mp4 or mkv is a "video" stream of one frame: not a video.
   const video = streams.find((s) => s.codec_type === 'video' && !s.disposition?.attached_pic);

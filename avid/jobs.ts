@@ -18,7 +18,7 @@ import { formatTable, objectiveFor, type ObjectiveName, trainConfig } from './ma
 import { avidModel, type ModelConfig, tinyModel } from './model.js';
 import { type ClipView, type EvalJson, type ReportData, writeReport } from './report.js';
 import { appendMetrics, cutMetrics, readJson, readMetrics, runFiles, UsageError, writeAtomic, writeJson } from './run.js';
-import { type ClipConfig, evalViews, type FreqStats, range, type Source, specShape, subset } from './source.js';
+import { type ClipConfig, evalViews, type FreqStats, range, ready, type Source, specShape, subset } from './source.js';
 import { initState } from './train.js';
 import { openVideos, type Skip } from './videos.js';
 
@@ -105,8 +105,9 @@ export async function runTrain(dir: string, given: TrainOptions, explicit: Reado
     key: np.random.foldIn(key, 1), init, dir: files.checkpoint, resume: true, name: label, onEpoch, progress: job.progress, log: job.log,
     onStep: (row) => appendMetrics(dir, row), onResume: (step) => cutMetrics(dir, step),
   });
+  const usable = async (s?: Source) => (s ? (await ready(s, Array.from({ length: s.n }, (_, i) => i))).length : 0);
   writeJson(files.summary, {
-    clips: { train: data.train.n, test: data.test?.n ?? 0 }, skipped: data.skipped(), steps: state.step,
+    clips: { train: await usable(data.train), test: await usable(data.test) }, skipped: data.skipped(), steps: state.step,
     seconds: Math.round((performance.now() - t0) / 1000), finished: true,
   });
   job.log(`trained ${state.step} steps; run folder ${dir}`);

@@ -6,7 +6,7 @@
  * $AVID_SCREENSHOT (default: the temp folder's avid-report.png) for a person to look at.
  */
 import test from 'tape';
-import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -173,6 +173,7 @@ test('report: writeReport writes atomically', async (t) => {
   await writeReport(file, syntheticRun());
   t.ok(readFileSync(file, 'utf8').startsWith('<!doctype html>'), 'written');
   t.deepEqual(readdirSync(dir), ['report.html'], 'no temporary file left');
+  rmSync(dir, { recursive: true, force: true });
   t.end();
 });
 
@@ -221,6 +222,7 @@ if (needTool(test, 'chromium', 'chromium')) {
       t.deepEqual(requests, [], 'no request beyond the file itself');
     } finally {
       await browser.close();
+      rmSync(dir, { recursive: true, force: true });
     }
     t.end();
   });

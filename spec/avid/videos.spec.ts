@@ -6,7 +6,7 @@
  */
 import test from 'tape';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { needTool } from '../tools.js';
@@ -15,7 +15,7 @@ import { damagedFiles, makeVideoDataset, weirdName } from './fixtures.js';
 if (needTool(test, 'ffmpeg', 'ffmpeg')) {
   const tmp = mkdtempSync(join(tmpdir(), 'avid-videos-'));
   test.onFinish(() => rmSync(tmp, { recursive: true, force: true }));
-  const data = join(tmp, 'data');
+  const data = join(tmp, 'data'), evilSkipped = '<b onmouseover=alert(3)>bold $(touch pwned).mp4';
   const env = { ...process.env, XDG_CACHE_HOME: join(tmp, 'cache') }; // decoded clips stay in this test's folder
   const clip = ['--size', '16', '--frames', '4', '--audio-seconds', '1', '--mels', '20', '--batch', '4', '--negatives', '4', '--quiet'];
   const avid = (...args: string[]) => {
@@ -29,14 +29,20 @@ if (needTool(test, 'ffmpeg', 'ffmpeg')) {
 
   test('a folder of real videos: train 2 epochs, skipping the damaged files with a warning each', (t) => {
     const made = makeVideoDataset(data, { classes: 2, perClass: { train: 4, test: 2 } });
+    // hostile names where the report shows them: a good test clip (embedding tooltips) and a skipped file
+    copyFileSync(join(data, 'train', 'class0', weirdName), join(data, 'test', 'class1', weirdName));
+    writeFileSync(join(data, 'train', 'class1', evilSkipped), 'not a video');
+    made.damaged.push(`train/class1/${evilSkipped}`);
     const r = avid('train', '--data', data, '--out', join(tmp, 'a'), '--epochs', '2', ...clip);
     t.equal(r.code, 0, `exits 0 ${r.err.slice(-400)}`);
     for (const name of Object.keys(damagedFiles)) t.ok(new RegExp(`skipping train/class0/${name.replace('.', '\\.')}: `).test(r.out), `warns about ${name}`);
     const summary = JSON.parse(readFileSync(join(tmp, 'a', 'summary.json'), 'utf8'));
     t.equal(summary.skipped.length, made.damaged.length, `summary counts ${made.damaged.length} skipped files`);
-    t.deepEqual(summary.clips, { train: made.good - 4, test: 4 }, 'the good clips are used, train and test');
-    const steps = readFileSync(join(tmp, 'a', 'metrics.jsonl'), 'utf8').trim().split('\n').length;
-    t.equal(steps, 2 * Math.floor((made.good - 4) / 4), 'every step logged');
+    t.deepEqual(summary.clips, { train: made.good - 4, test: 5 }, 'the good clips are used, train and test');
+    const steps = readFileSync(join(tmp, 'a', 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    t.equal(steps.length, 2 * Math.floor(11 / 4), 'a step per whole batch of the 11 training files that probe well (two then fail to decode)');
+    const used = steps.reduce((a, r) => a + r.clips, 0);
+    t.ok(steps.every((r) => r.clips <= 4) && used <= 2 * (made.good - 4) && used >= 2 * (8 - 2), `clips that failed to decode are left out of their batches (${used} clip-steps)`);
     t.end();
   });
 
@@ -74,8 +80,10 @@ if (needTool(test, 'ffmpeg', 'ffmpeg')) {
     t.deepEqual(header.video.shape, [header.audio.shape[0], 128], 'safetensors: video [clips, 128]');
     t.ok(JSON.parse(header.__metadata__.clips).includes(`train/class0/${weirdName}`), 'the clip list holds the real file names');
     const html = readFileSync(join(tmp, 'a', 'report.html'), 'utf8');
-    t.notOk(html.includes('<img src=x'), 'no file name reaches the report as markup');
-    t.ok(html.includes('&lt;img src=x onerror=alert(1)&gt;'), 'names show as text');
+    t.notOk(html.includes('<img src=x') || html.includes('<b onmouseover'), 'no file name reaches the report as markup');
+    t.ok(html.includes('&lt;img src=x onerror=alert(1)&gt;'), 'a clip\'s name shows as text');
+    t.ok(html.includes('&lt;b onmouseover=alert(3)&gt;bold $(touch pwned).mp4'), 'a skipped file\'s name shows as text');
+    t.notOk(existsSync(join(process.cwd(), 'pwned')) || existsSync(join(data, 'train', 'class1', 'pwned')), 'no file name reached a shell');
     t.end();
   });
 }
