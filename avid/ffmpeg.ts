@@ -14,6 +14,7 @@ import * as fs from 'node:fs';
 import { cpus, homedir, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import * as E from 'fp-ts/lib/Either.js';
+import type { Decoded as SourceDecoded } from './source.js';
 
 /** What ffprobe found: duration in seconds, and the first video stream's size. A Right has both streams. */
 export interface Probe { duration: number; hasVideo: boolean; hasAudio: boolean; width: number; height: number }
@@ -29,12 +30,8 @@ export interface DecodeSettings {
   maxSeconds: number;
 }
 
-export interface Decoded {
-  /** RGB frames, uint8, [t, h, w, 3] row-major (ffmpeg rgb24), at s.fps; h = w = s.size */
-  frames: Uint8Array; t: number; h: number; w: number;
-  /** mono waveform at s.sampleRate, float32 */
-  audio: Float32Array;
-}
+/** What ffmpeg gives: a source's decoded clip (avid/source.ts) with uint8 RGB frames, h = w = s.size. */
+export type Decoded = SourceDecoded & { frames: Uint8Array };
 
 /** Processes spawned, running now, and the most at once: for tests and benchmarks (reset `peak` yourself). */
 export const counters = { spawns: 0, running: 0, peak: 0 };
@@ -101,10 +98,11 @@ const readOr = (path: string) => fs.promises.readFile(path).catch(() => Buffer.a
 /**
  * Decodes the first s.maxSeconds of a clip: frames at s.fps, scaled to cover size x size and centre-cropped,
  * and mono audio resampled by ffmpeg to s.sampleRate.
+ * Pass what `probe` said about the file, if you have it, to save a second ffprobe.
  * `await decode('clip.mp4', {fps: 16, size: 48, sampleRate: 16000, maxSeconds: 10})` -> Right({t: 48, h: 48, ...})
  */
-export async function decode(file: string, s: DecodeSettings): Promise<E.Either<string, Decoded>> {
-  const p = await probe(file);
+export async function decode(file: string, s: DecodeSettings, probed?: Probe): Promise<E.Either<string, Decoded>> {
+  const p = probed ? E.right(probed) : await probe(file);
   if (E.isLeft(p)) return p;
   const dir = await fs.promises.mkdtemp(join(tmpdir(), 'avid-ffmpeg-'));
   try {
@@ -136,7 +134,9 @@ export interface Cache {
   /** The cached decode of a file, read synchronously (for the training loop); undefined if absent or failed. */
   load(file: string, s: DecodeSettings): Decoded | undefined;
   /** The cached result (a failure too), or decode, store and return it. */
-  ensure(file: string, s: DecodeSettings): Promise<E.Either<string, Decoded>>;
+  ensure(file: string, s: DecodeSettings, probed?: Probe): Promise<E.Either<string, Decoded>>;
+  /** `probe`, remembered (a few hundred bytes per file, keyed like entries), so reopening a folder is quick. */
+  probe(file: string): Promise<E.Either<string, Probe>>;
   /** Bytes held by entries this process knows of. */
   bytes(): number;
 }
@@ -184,12 +184,12 @@ export function openCache(dir: string, maxBytes: number): Cache {
   });
   let total = entries().reduce((sum, e) => sum + e.size, 0);
 
-  const entryPath = (file: string, s: DecodeSettings): string | undefined => {
+  const entryPath = (file: string, s?: DecodeSettings): string | undefined => {
     const path = resolve(file);
     let st: fs.Stats;
     try { st = fs.statSync(path); } catch { return undefined; }
-    const key = JSON.stringify([FORMAT, path, st.size, st.mtimeMs, s.fps, s.size, s.sampleRate, s.maxSeconds]);
-    return join(dir, `${createHash('sha256').update(key).digest('hex')}.avid`);
+    const key = JSON.stringify([FORMAT, path, st.size, st.mtimeMs, ...(s ? [s.fps, s.size, s.sampleRate, s.maxSeconds] : ['probe'])]);
+    return join(dir, `${createHash('sha256').update(key).digest('hex')}.${s ? 'avid' : 'probe'}`);
   };
   const read = (entry: string) => {
     let b: Buffer;
@@ -225,13 +225,25 @@ export function openCache(dir: string, maxBytes: number): Cache {
       const entry = entryPath(file, s), r = entry === undefined ? undefined : read(entry);
       return r && E.isRight(r) ? r.right : undefined;
     },
-    async ensure(file, s) {
+    async ensure(file, s, probed) {
       const entry = entryPath(file, s);
-      if (entry === undefined) return decode(file, s); // unreadable: decode says why
+      if (entry === undefined) return decode(file, s, probed); // unreadable: decode says why
       const hit = read(entry);
       if (hit) return hit;
-      const r = await decode(file, s);
+      const r = await decode(file, s, probed);
       if (E.isRight(r) || !r.left.startsWith('interrupted')) await store(entry, r); // a kill is no property of the file
+      return r;
+    },
+    async probe(file) {
+      const entry = entryPath(file);
+      if (entry === undefined) return probe(file); // unreadable: probe says why
+      try { return JSON.parse(fs.readFileSync(entry, 'utf8')) as E.Either<string, Probe>; } catch { /* not cached yet */ }
+      const r = await probe(file);
+      if (E.isRight(r) || !r.left.startsWith('interrupted')) {
+        const tmp = `${entry}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+        await fs.promises.writeFile(tmp, JSON.stringify(r));
+        await fs.promises.rename(tmp, entry);
+      }
       return r;
     },
     bytes: () => total,

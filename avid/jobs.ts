@@ -193,7 +193,9 @@ export async function runReport(dir: string, job: Job): Promise<void> {
   const summary = existsSync(files.summary) ? readJson(files.summary) as { skipped: Skip[]; clips: { train: number; test: number } } : undefined;
   const report: ReportData = {
     title: dir.split('/').filter(Boolean).pop() ?? dir,
-    config: { ...cfg.options, data: cfg.options.data ?? 'built-in synthetic' },
+    // the settings that applied: clip counts for the built-in data, decoding and cache for a folder
+    config: Object.fromEntries(Object.entries({ ...cfg.options, data: cfg.options.data ?? 'built-in synthetic' })
+      .filter(([k, v]) => v !== undefined && !(cfg.options.data ? ['train', 'test'] : ['maxSeconds', 'cache', 'cacheGb', 'jobs']).includes(k))),
     metrics: readMetrics(dir),
     eval: trained ? { trained, random } : undefined,
     data: { source: cfg.options.data ?? 'built-in synthetic data', clips: summary ? summary.clips.train + summary.clips.test : 0, skipped: summary?.skipped ?? [] },

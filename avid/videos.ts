@@ -1,7 +1,7 @@
 /**
  * A folder of your own videos as training and test sources (see avid/folder.ts for the layout).
  *
- * Opening probes every file with ffprobe (in parallel) and leaves out, with one warning each, what
+ * Opening probes every file with ffprobe (in parallel, remembered in the cache) and leaves out, with one warning each, what
  * cannot serve: not a video, no audio track, shorter than a window, unreadable. Clips are decoded by
  * ffmpeg on demand into a bounded disk cache (avid/ffmpeg.ts): `prepare` starts the decodes a batch
  * needs and the training loop asks for the next batch before running this one, so ffmpeg works
@@ -12,7 +12,7 @@
  */
 import { cpus } from 'node:os';
 import * as E from 'fp-ts/lib/Either.js';
-import { checkFfmpeg, type Decoded, defaultCacheDir, type DecodeSettings, openCache, probe } from './ffmpeg.js';
+import { checkFfmpeg, type Decoded, defaultCacheDir, type DecodeSettings, openCache, type Probe } from './ffmpeg.js';
 import { type Item, listFolder, type Listing } from './folder.js';
 import { audioStats, type ClipConfig, decodedSource, type FreqStats, minSeconds, type Source } from './source.js';
 
@@ -82,12 +82,12 @@ export async function openVideos(dir: string, cfg: ClipConfig, o: VideoOptions =
 
   // probe everything (ffprobe reads headers only), keep what can give a whole window
   const need = minSeconds(cfg);
-  const probed = await mapPool([...listing.right.splits.train, ...listing.right.splits.test], 2 * concurrency, async (item) => ({ item, p: await probe(item.path) }));
-  const usable = new Map<string, number>();
+  const probed = await mapPool([...listing.right.splits.train, ...listing.right.splits.test], 2 * concurrency, async (item) => ({ item, p: await cache.probe(item.path) }));
+  const usable = new Map<string, Probe>();
   for (const { item, p } of probed) {
     if (E.isLeft(p)) skip(item, p.left);
     else if (Math.min(p.right.duration, settings.maxSeconds) < need) skip(item, `shorter than a window (${p.right.duration.toFixed(2)} s < ${need} s)`);
-    else usable.set(item.path, Math.min(p.right.duration, settings.maxSeconds));
+    else usable.set(item.path, p.right);
   }
 
   const limit = limiter(concurrency);
@@ -96,7 +96,7 @@ export async function openVideos(dir: string, cfg: ClipConfig, o: VideoOptions =
   const ensure = (item: Item): Promise<void> => {
     let p = pending.get(item.path);
     if (!p) {
-      p = limit(() => cache.ensure(item.path, settings)).then((r) => { if (E.isLeft(r)) { bad.add(item.path); skip(item, r.left); } });
+      p = limit(() => cache.ensure(item.path, settings, usable.get(item.path))).then((r) => { if (E.isLeft(r)) { bad.add(item.path); skip(item, r.left); } });
       pending.set(item.path, p);
     }
     return p;
@@ -111,7 +111,7 @@ export async function openVideos(dir: string, cfg: ClipConfig, o: VideoOptions =
   const sourceOf = (items: Item[], stats: FreqStats): Source => decodedSource(cfg, {
     n: items.length, load: (i) => load(items[i]), stats, classes,
     labels: Int32Array.from(items, (it) => it.label), names: items.map((it) => it.name),
-    durations: items.map((it) => usable.get(it.path)!),
+    durations: items.map((it) => Math.min(usable.get(it.path)!.duration, settings.maxSeconds)),
     async prepare(indices) {
       await Promise.all(indices.map((i) => ensure(items[i])));
       return new Set(items.flatMap((it, i) => (bad.has(it.path) ? [i] : [])));

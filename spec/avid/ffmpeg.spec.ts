@@ -179,6 +179,21 @@ if (needTool(test, 'ffmpeg', 'ffmpeg')) {
     t.equal(cache.load(notes, s), undefined, 'load of a failure is undefined');
   });
 
+  test('cache: probes are remembered too, failures included, and a changed file is probed again', async (t) => {
+    const cache = openCache(join(tmp, 'cache-probe'), 1e9), copy = join(tmp, 'probe-copy.mp4');
+    fs.copyFileSync(clip0, copy);
+    const first = await cache.probe(copy), n = counters.spawns;
+    t.deepEqual(first, await probe(copy), 'the same as probe');
+    t.deepEqual(await cache.probe(copy), first, 'again: the same');
+    t.equal(counters.spawns, n + 1, 'only the direct probe ran ffprobe');
+    const notes = at('train/class0/notes.mp4'), bad = await cache.probe(notes), k = counters.spawns;
+    t.ok(E.isLeft(bad) && E.isLeft(await cache.probe(notes)) && counters.spawns === k, 'a failed probe is remembered');
+    fs.utimesSync(copy, new Date(2001, 0, 1), new Date(2001, 0, 1));
+    await cache.probe(copy);
+    t.equal(counters.spawns, k + 1, 'a changed mtime probes again');
+    t.equal(cache.bytes(), 0, 'probes are not decode entries');
+  });
+
   test('cache: a torn entry or a killed writer\'s temp file never loads', async (t) => {
     const cache = openCache(join(tmp, 'cache2'), 1e9), want = right(await cache.ensure(clip1, s));
     const [entry] = fs.readdirSync(cache.dir).map((f) => join(cache.dir, f)), bytes = fs.readFileSync(entry);
