@@ -70,6 +70,9 @@ function coerce(name: Name, v: unknown): unknown {
   return numeric && v.trim() !== '' && Number.isFinite(Number(v)) ? Number(v) : v;
 }
 
+/** A --data folder must exist (it is read long before anything else would fail). */
+const checkData = (dir: unknown) => { if (typeof dir === 'string' && !existsSync(dir)) throw new UsageError(`--data: no such folder ${JSON.stringify(dir)}`); };
+
 /** Decode the options `names` from (command line > config file > defaults), or throw a UsageError naming the culprit. */
 export function decodeOptions<N extends Name>(names: readonly N[], cli: Record<string, unknown>, configFile?: string): Pick<Options, N> {
   const fromFile: Record<string, unknown> = {};
@@ -98,10 +101,10 @@ export function decodeOptions<N extends Name>(names: readonly N[], cli: Record<s
 /** Add the fields `names` to a commander command (values arrive as strings; decodeOptions types them). */
 function withFields(cmd: Command, names: readonly Name[]): Command {
   for (const name of names) {
-    const f = fields[name] as { help: string; def?: unknown; arg?: string };
-    const o = new Option(`${flag(name)} <${f.arg ?? 'value'}>`, f.help);
-    if (f.def !== undefined) o.default(undefined, Array.isArray(f.def) ? f.def.join(',') : String(f.def));
-    cmd.addOption(o);
+    const f = fields[name] as { type: t.Mixed; help: string; def?: unknown; arg?: string };
+    const choices = f.type instanceof t.KeyofType ? Object.keys(f.type.keys).join('|') : f.type instanceof t.ArrayType && f.type.type instanceof t.KeyofType ? Object.keys(f.type.type.keys).join(',') : undefined;
+    const def = f.def === undefined ? '' : ` (default: ${Array.isArray(f.def) ? f.def.join(',') : f.def})`;
+    cmd.addOption(new Option(`${flag(name)} <${f.arg ?? choices ?? (f.type === t.string ? 'value' : 'N')}>`, `${f.help}${def}`));
   }
   return cmd;
 }
@@ -125,6 +128,7 @@ export function program(out: (line: string) => void = console.log): Command {
     .option('--quiet', 'no progress bar')
     .action(async (o) => {
       const opts = decodeOptions(trainFields, o, o.config);
+      checkData(opts.data);
       const dir = resolve(o.out);
       if (o.resume && o.force) throw new UsageError('--resume and --force contradict each other: pick one');
       const exists = existsSync(dir) && readdirSync(dir).length > 0;
@@ -146,6 +150,7 @@ export function program(out: (line: string) => void = console.log): Command {
     .option('--no-baseline', 'with --run: skip the random-init baseline (eval-random.json)')
     .action(async (o) => {
       if (Boolean(o.run) === Boolean(o.randomInit)) throw new UsageError('eval: give either --run RUNDIR or --random-init');
+      checkData(o.data);
       const { windows, seed } = decodeOptions(['windows', 'seed'], { windows: o.windows, seed: o.seed });
       await runEval({ run: o.run && resolve(o.run), data: o.data, json: o.json, windows, seed, baseline: o.baseline !== false }, jobOf(o), decodeOptions(trainFields, {}));
     });
@@ -157,6 +162,7 @@ export function program(out: (line: string) => void = console.log): Command {
     .option('--windows <N>', 'windows averaged per clip', '10')
     .action(async (o) => {
       if (!/\.(npy|safetensors)$/.test(o.out)) throw new UsageError(`--out: expected a file name ending in .npy or .safetensors, got ${JSON.stringify(o.out)}`);
+      checkData(o.data);
       const { windows } = decodeOptions(['windows'], { windows: o.windows });
       await runEmbed(resolve(o.run), o.data, resolve(o.out), windows, jobOf(o));
     });

@@ -70,9 +70,9 @@ function limiter(n: number) {
  * its splits as sources. Throws a clear error for a missing or empty folder, or a missing ffmpeg.
  */
 export async function openVideos(dir: string, cfg: ClipConfig, o: VideoOptions = {}): Promise<VideoData> {
-  checkFfmpeg();
   const listing = listFolder(dir);
   if (E.isLeft(listing)) throw new Error(listing.left);
+  checkFfmpeg();
   const warn = o.warn ?? ((line: string) => console.warn(line));
   const concurrency = o.concurrency ?? cpus().length;
   const settings: DecodeSettings = { fps: cfg.fps, size: decodeSize(cfg), sampleRate: cfg.sampleRate, maxSeconds: o.maxSeconds ?? 10 };

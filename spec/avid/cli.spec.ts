@@ -5,7 +5,7 @@
  */
 import test from 'tape';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { decodeOptions, run, UsageError } from '../../avid/cli.js';
@@ -67,6 +67,14 @@ test('exit codes: 0 for --help, 2 for usage errors', async (t) => {
   t.equal(unknown.code, 2, 'unknown option: 2');
   t.ok(/unknown option '--epochz'/.test(unknown.err) && /--epochs/.test(unknown.err), `names it and suggests: ${unknown.err.trim().split('\n')[0]}`);
   t.equal(avid('trian').code, 2, 'unknown command: 2');
+  const missing = avid('train', '--data', join(tmp, 'no-such-folder'), '--out', join(tmp, 'r2'));
+  t.equal(missing.code, 2, 'a missing --data folder: 2');
+  t.ok(/--data: no such folder/.test(missing.err) && !existsSync(join(tmp, 'r2')), 'named, and no run folder made');
+  const empty = join(tmp, 'empty');
+  mkdirSync(empty);
+  const none = avid('train', '--data', empty, '--out', join(tmp, 'r3'));
+  t.equal(none.code, 1, 'a folder with no videos fails');
+  t.ok(/no video files/.test(none.err), `and says so: ${none.err.trim()}`);
   t.equal(avid('train').code, 2, 'missing --out: 2');
 });
 
