@@ -14,6 +14,7 @@ import * as zlib from 'node:zlib';
 import { type ClipView, type EvalJson, type ReportData, renderReport, writeReport } from '../../avid/report.js';
 import { crc32, encodePng } from '../../avid/png.js';
 import { needTool } from '../tools.js';
+import { inspectReport } from './browser.js';
 
 const EVIL = ['<img src=x onerror=alert(1)>', '</script><script>alert(2)</script>', 'x" onmouseover="alert(3)" y="', "<svg onload=alert(4)>"];
 /** The forms an escaped string may take: in text (vega's) and in text or attributes (esc's, quotes too). */
@@ -179,49 +180,25 @@ test('report: writeReport writes atomically', async (t) => {
 
 if (needTool(test, 'chromium', 'chromium')) {
   test('report in chromium: no error, dialog or request; plots have marks; images load', async (t) => {
-    const { chromium } = await import('playwright-core');
     const dir = mkdtempSync(join(tmpdir(), 'avid-report-'));
     const file = join(dir, 'report.html');
     const run = syntheticRun();
     await writeReport(file, run);
-    const browser = await chromium.launch({
-      executablePath: '/usr/bin/chromium',
-      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-    });
     try {
-      const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
-      const problems: string[] = [], dialogs: string[] = [], requests: string[] = [];
-      page.on('console', (m) => { if (m.type() === 'error' || m.type() === 'warning') problems.push(`console ${m.type()}: ${m.text()}`); });
-      page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
-      page.on('dialog', (d) => { dialogs.push(`${d.type()}: ${d.message()}`); void d.dismiss(); });
-      page.on('requestfailed', (r) => problems.push(`request failed: ${r.url()}`));
-      page.on('request', (r) => { if (!/^(file|data):/.test(r.url())) requests.push(r.url()); });
-      await page.goto(pathToFileURL(file).href, { waitUntil: 'load' });
-      await page.waitForTimeout(300);
-      for (const cls of ['plot-loss', 'plot-similarity', 'plot-embeddings']) {
-        const got = await page.evaluate((c) => {
-          const svg = document.querySelector(`svg.${c}`);
-          if (!svg) return null;
-          const box = svg.getBoundingClientRect();
-          return { marks: svg.querySelectorAll('.role-mark path, .role-mark line').length, w: box.width, h: box.height };
-        }, cls);
-        t.ok(got && got.marks > 0 && got.w > 0 && got.h > 0, `${cls}: rendered with marks (${JSON.stringify(got)})`);
-      }
-      const images = await page.evaluate(() => [...document.images].map((i) => ({ ok: i.complete && i.naturalWidth > 0, w: i.getBoundingClientRect().width })));
-      const expected = run.retrieval!.reduce((a, r) => a + 2 + r.neighbours.length, 0);
-      t.equal(images.length, expected, `${expected} images (query frames and spectrogram, one per neighbour)`);
-      t.ok(images.every((i) => i.ok && i.w > 0), 'every image decoded and is visible');
-      t.equal(await page.evaluate(() => document.querySelectorAll('svg.plot-embeddings path > title').length), run.embeddings!.points.length, 'a hover title per embedded point');
-      t.equal(await page.locator('h1').textContent(), run.title, 'the evil title shows as text');
-      t.equal(await page.evaluate(() => document.querySelectorAll('script, iframe, object, embed, main img:not(.frames):not(.spec)').length), 0, 'no script, frame or foreign image element');
       const shot = process.env.AVID_SCREENSHOT ?? join(tmpdir(), 'avid-report.png');
-      await page.screenshot({ path: shot, fullPage: true });
+      const seen = await inspectReport(file, shot);
+      for (const [cls, got] of Object.entries(seen.plots)) t.ok(got && got.marks > 0 && got.w > 0 && got.h > 0, `${cls}: rendered with marks (${JSON.stringify(got)})`);
+      const expected = run.retrieval!.reduce((a, r) => a + 2 + r.neighbours.length, 0);
+      t.equal(seen.images.length, expected, `${expected} images (query frames and spectrogram, one per neighbour)`);
+      t.ok(seen.images.every((i) => i.ok && i.w > 0), 'every image decoded and is visible');
+      t.equal(seen.pointTitles, run.embeddings!.points.length, 'a hover title per embedded point');
+      t.equal(seen.h1, run.title, 'the evil title shows as text');
+      t.equal(seen.foreign, 0, 'no script, frame or foreign image element');
       t.ok(existsSync(shot), `screenshot: ${shot}`);
-      t.deepEqual(problems, [], 'no console error, page error or failed request');
-      t.deepEqual(dialogs, [], 'no dialog (no alert ran)');
-      t.deepEqual(requests, [], 'no request beyond the file itself');
+      t.deepEqual(seen.problems, [], 'no console error, page error or failed request');
+      t.deepEqual(seen.dialogs, [], 'no dialog (no alert ran)');
+      t.deepEqual(seen.requests, [], 'no request beyond the file itself');
     } finally {
-      await browser.close();
       rmSync(dir, { recursive: true, force: true });
     }
     t.end();

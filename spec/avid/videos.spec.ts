@@ -9,7 +9,8 @@ import { spawn, spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { needTool } from '../tools.js';
+import { hasTool, needTool } from '../tools.js';
+import { inspectReport } from './browser.js';
 import { damagedFiles, makeVideoDataset, weirdName } from './fixtures.js';
 
 if (needTool(test, 'ffmpeg', 'ffmpeg')) {
@@ -82,8 +83,21 @@ if (needTool(test, 'ffmpeg', 'ffmpeg')) {
     const html = readFileSync(join(tmp, 'a', 'report.html'), 'utf8');
     t.notOk(html.includes('<img src=x') || html.includes('<b onmouseover'), 'no file name reaches the report as markup');
     t.ok(html.includes('&lt;img src=x onerror=alert(1)&gt;'), 'a clip\'s name shows as text');
+    t.ok(html.includes(`(${Object.keys(damagedFiles).length + 1} skipped)`), 'the report counts the skipped files');
     t.ok(html.includes('&lt;b onmouseover=alert(3)&gt;bold $(touch pwned).mp4'), 'a skipped file\'s name shows as text');
     t.notOk(existsSync(join(process.cwd(), 'pwned')) || existsSync(join(data, 'train', 'class1', 'pwned')), 'no file name reached a shell');
     t.end();
   });
+
+  if (hasTool('chromium')) {
+    test('the real run\'s report in chromium: plots rendered, images decoded, nothing ran or loaded', async (t) => {
+      const shot = process.env.AVID_SCREENSHOT_RUN ?? join(tmpdir(), 'avid-report-videos.png');
+      const seen = await inspectReport(join(tmp, 'a', 'report.html'), shot);
+      for (const [cls, got] of Object.entries(seen.plots)) t.ok(got && got.marks > 0 && got.w > 0, `${cls} rendered (${JSON.stringify(got)})`);
+      t.ok(seen.images.length >= 6 && seen.images.every((i) => i.ok && i.w > 0), `${seen.images.length} frame strips and spectrograms decoded`);
+      t.equal(seen.pointTitles, 5, 'one point per usable test clip');
+      t.deepEqual([seen.problems, seen.dialogs, seen.requests, seen.foreign], [[], [], [], 0], 'no error, dialog, request or foreign element');
+      t.comment(`screenshot: ${shot}`);
+    });
+  }
 }
