@@ -86,3 +86,19 @@ test('evaluation parts: a linear probe separates separable data; recall@k of ide
   t.equal(getBatch(test, [1]).labels.item(), 9 % data.classes, 'range items come from the right instances');
   t.end();
 });
+
+test('fit asks a decoding source for the next batch before training this one, and leaves out unusable clips', async (t) => {
+  const events: string[] = [];
+  const base = range(ds, 0, 8);
+  const source = {
+    ...base,
+    async prepare(indices: readonly number[]) { events.push(`prepare ${[...indices].sort().join(',')}`); return new Set([3]); },
+    clip(i: number, view: Parameters<typeof base.clip>[1]) { events.push(`clip ${i}`); return base.clip(i, view); },
+  };
+  const { history } = await fit(model, crossAvid, source, { ...cfg, epochs: 1 }, { key: np.random.key(5), progress: false, log: () => {} });
+  t.equal(history.length, 2, 'two steps');
+  const firstClip = events.findIndex((e) => e.startsWith('clip'));
+  t.deepEqual(events.slice(0, firstClip).map((e) => e.split(' ')[0]), ['prepare', 'prepare'], 'the second batch is requested before the first one is built');
+  t.notOk(events.includes('clip 3'), 'a clip prepare calls unusable is never used');
+  t.equal(events.filter((e) => e.startsWith('clip')).length, 7, 'the other 7 clips are');
+});
