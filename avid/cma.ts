@@ -6,7 +6,7 @@
  */
 import * as np from '../core/index.js';
 import { type Bank, lookup, rows } from './bank.js';
-import { avidObjective, type Modality, type Objective, type Term } from './objectives.js';
+import { avidObjective, type Modality, type Objective, type Term, Z_KEY } from './objectives.js';
 import { softplus } from './nce.js';
 
 /** Each row's k neighbours by min(video cosine, audio cosine), itself excluded: int32 [N, k]. */
@@ -32,16 +32,15 @@ export function cmaNeighbours(banks: Record<Modality, Bank>, k: number, chunk = 
 
 /**
  * Within-modal NCE with several positives: the mean over an item's neighbours of -log P(pos), plus
- * the negatives' terms. Uses the same frozen Z convention as `nce` (key `cma_${modality}`).
+ * the negatives' terms, with the objective's one frozen Z (AVID's, as the authors reuse it).
  */
-function cmaTerm(x: np.Tensor, bank: Bank, neighbours: np.Tensor, negatives: np.Tensor, temperature: number, Z: number | undefined): { loss: np.Tensor; Z: number } {
+function cmaTerm(x: np.Tensor, bank: Bank, neighbours: np.Tensor, negatives: np.Tensor, temperature: number, Z: number): np.Tensor {
   const pos = lookup(bank, neighbours); // [B, k, D]
   const neg = lookup(bank, negatives); // [B, K, D]
   const score = (rows: np.Tensor) => np.div(np.squeeze(np.matmul(rows, np.expandDims(x, -1)), -1), temperature);
   const sPos = score(pos), sNeg = score(neg);
-  const z = Z ?? np.mean(np.exp(np.stopGradient(sNeg))).item();
-  const logKZ = Math.log(negatives.shape[1] * z);
-  return { loss: np.mean(np.add(np.mean(softplus(np.sub(logKZ, sPos)), -1), np.sum(softplus(np.sub(sNeg, logKZ)), -1))), Z: z };
+  const logKZ = Math.log(negatives.shape[1] * Z);
+  return np.mean(np.add(np.mean(softplus(np.sub(logKZ, sPos)), -1), np.sum(softplus(np.sub(sNeg, logKZ)), -1)));
 }
 
 /**
@@ -56,13 +55,11 @@ export function cmaObjective(base: Partial<Record<Term, number>> = { v2a: 1, a2v
     const out = baseObjective(input);
     const nb = np.gather(input.neighbours, input.indices); // [B, k]
     let loss = out.loss;
-    const Z = { ...out.Z };
     for (const m of ['video', 'audio'] as const) {
-      const t = cmaTerm(input.embeddings[m], input.banks[m], nb, input.negatives, input.temperature, input.Z[`cma_${m}`]);
-      Z[`cma_${m}`] = t.Z;
-      out.logs[`loss_cma_${m}`] = np.stopGradient(t.loss);
-      loss = np.add(loss, np.mul(t.loss, cmaWeight / 2));
+      const t = cmaTerm(input.embeddings[m], input.banks[m], nb, input.negatives, input.temperature, out.Z[Z_KEY]);
+      out.logs[`loss_cma_${m}`] = np.stopGradient(t);
+      loss = np.add(loss, np.mul(t, cmaWeight / 2));
     }
-    return { loss, Z, logs: out.logs };
+    return { loss, Z: out.Z, logs: out.logs };
   };
 }

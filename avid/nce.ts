@@ -45,7 +45,10 @@ export function nceOfScores({ sPos, sNeg }: { sPos: np.Tensor; sNeg: np.Tensor }
  * `infoNce(x, pos, neg, {temperature: 0.07})`
  */
 export function infoNce(x: np.Tensor, pos: np.Tensor, neg: np.Tensor, opts: { temperature: number }): np.Tensor {
-  const { sPos, sNeg } = scores(x, pos, neg, opts.temperature);
-  const all = np.concat([np.expandDims(sPos, -1), sNeg], -1);
-  return np.mean(np.sub(np.logSumExp(all, -1), sPos));
+  return infoNceOfScores(scores(x, pos, neg, opts.temperature));
+}
+
+/** InfoNCE from scores already computed. */
+export function infoNceOfScores({ sPos, sNeg }: { sPos: np.Tensor; sNeg: np.Tensor }): np.Tensor {
+  return np.mean(np.sub(np.logSumExp(np.concat([np.expandDims(sPos, -1), sNeg], -1), -1), sPos));
 }

@@ -3,7 +3,7 @@ import test from 'tape';
 import * as np from '../../core/index.js';
 import { infoNce, nce, estimateZ, scores } from '../../avid/nce.js';
 import { crossAvid, jointAvid, sampleNegatives, selfAvid } from '../../avid/objectives.js';
-import { initBank } from '../../avid/bank.js';
+import { initBank, lookup } from '../../avid/bank.js';
 import { checkGrad } from '../helpers.js';
 
 const f64 = (x: np.NestedArray) => np.tensor(x, { dtype: 'float64' });
@@ -55,14 +55,21 @@ test('objectives: Z is estimated once then frozen; weights normalised; each term
   const negatives = sampleNegatives(k5, indices, n, K);
   const input = { embeddings, banks, indices, negatives, Z: {}, temperature: 0.07 };
   const c = crossAvid(input);
-  t.deepEqual(Object.keys(c.Z).sort(), ['a2v', 'v2a'], 'cross estimates Z for its two terms');
-  const again = crossAvid({ ...input, Z: { v2a: 5, a2v: 5 } });
-  t.deepEqual(again.Z, { v2a: 5, a2v: 5 }, 'given Z is kept (frozen)');
-  const s = selfAvid(input), j = jointAvid(input);
+  t.deepEqual(Object.keys(c.Z), ['nce'], 'one Z for the whole objective, as the authors\' single NCE criterion');
+  const z = (term: 'v2a' | 'v2v') => estimateZ(scores(embeddings.video, lookup(banks[term === 'v2a' ? 'audio' : 'video'], indices), lookup(banks[term === 'v2a' ? 'audio' : 'video'], negatives), 0.07).sNeg);
+  t.ok(Math.abs(c.Z.nce - z('v2a')) < 1e-9, 'Cross estimates it from v2a, the first term scored');
+  t.ok(Math.abs(jointAvid(input).Z.nce - z('v2a')) < 1e-9, 'Joint from v2a too');
+  t.ok(Math.abs(selfAvid(input).Z.nce - z('v2v')) < 1e-9, 'Self from v2v');
+  const withZ = (zz: number) => crossAvid({ ...input, Z: { nce: zz } });
+  t.deepEqual(withZ(5).Z, { nce: 5 }, 'given Z is kept (frozen)');
+  const a2v = nce(embeddings.audio, lookup(banks.video, indices), lookup(banks.video, negatives), { temperature: 0.07, Z: 5 }).item();
+  t.ok(Math.abs(withZ(5).logs.loss_a2v.item() - a2v) < 1e-5, 'the second term uses the same Z, not its own');
+  t.ok(Number.isFinite(c.logs.infonce.item()) && c.logs.infonce.item() > 0, `InfoNCE is logged beside NCE (${c.logs.infonce.item().toFixed(3)})`);
+  const same = { ...input, Z: { nce: 3 } }, s = selfAvid(same), j = jointAvid(same), cz = crossAvid(same);
   const mean = (o: typeof c, terms: string[]) => terms.reduce((a, k) => a + o.logs[`loss_${k}`].item(), 0) / terms.length;
-  t.ok(Math.abs(c.loss.item() - mean(c, ['v2a', 'a2v'])) < 1e-5, 'cross = mean of its pair');
+  t.ok(Math.abs(cz.loss.item() - mean(cz, ['v2a', 'a2v'])) < 1e-5, 'cross = mean of its pair');
   t.ok(Math.abs(s.loss.item() - mean(s, ['v2v', 'a2a'])) < 1e-5, 'self = mean of its pair');
-  t.ok(Math.abs(j.loss.item() - (c.loss.item() + s.loss.item()) / 2) < 1e-4, 'joint = (self + cross) / 2');
+  t.ok(Math.abs(j.loss.item() - (cz.loss.item() + s.loss.item()) / 2) < 1e-4, 'joint = (self + cross) / 2 (with one Z)');
   t.end();
 });
 
