@@ -3,7 +3,8 @@
  * - linear probe per block: globally pooled block features -> BatchNorm (standardised with the train
  *   split's statistics, no affine) -> a linear softmax classifier trained on the train split; test
  *   accuracy per block and the best block (paper Table 1's columns);
- * - cross-modal retrieval recall@1 and @5 (video -> audio and audio -> video) on the test split.
+ * - cross-modal retrieval on the test split (video -> audio and audio -> video): instance recall@1
+ *   and @5 (the clip's own other half), and class precision@1 and @5 (neighbours of its class).
  * With `windows` > 1 every clip is seen through that many evenly spaced windows (the authors use 10):
  * probes train on every window and average their predicted probabilities per test clip; retrieval
  * averages a clip's embeddings. The same evaluation of randomly initialised encoders is the baseline
@@ -87,7 +88,10 @@ export function linearProbe(trainX: np.Tensor, trainY: np.Tensor, testX: np.Tens
   const pred = np.argmax(np.mean(np.reshape(probs, [testY.shape[0], windows, classes]), 1), 1);
   return np.mean(np.astype(np.equal(pred, testY), 'float32')).item();
 }
-/** recall@k of retrieving each query's own item among all candidates by cosine similarity. */
+/**
+ * recall@k of retrieving each query's own item among all candidates by cosine similarity.
+ * NOTE: a tie counts against the query, so collapsed embeddings (all equal) score chance, not 100%.
+ */
 export function recallAt(queries: np.Tensor, candidates: np.Tensor, ks: readonly number[]): number[] {
   const sim = np.matmulT(queries, candidates, false, true).dataSync();
   const n = queries.shape[0], m = candidates.shape[0];
@@ -95,10 +99,28 @@ export function recallAt(queries: np.Tensor, candidates: np.Tensor, ks: readonly
   for (let i = 0; i < n; i++) {
     const own = sim[i * m + i];
     let rank = 0;
-    for (let j = 0; j < m; j++) if (j !== i && sim[i * m + j] > own) rank++;
+    for (let j = 0; j < m; j++) if (j !== i && sim[i * m + j] >= own) rank++;
     ks.forEach((k, q) => { if (rank < k) hits[q]++; });
   }
   return hits.map((h) => h / n);
+}
+
+/**
+ * Class-level retrieval: the share of each query's k nearest candidates (its own item included) that
+ * have the query's class, averaged over queries. Ties at the cut are broken against the query.
+ * `classPrecisionAt(video, audio, labels, [1, 5])`
+ */
+export function classPrecisionAt(queries: np.Tensor, candidates: np.Tensor, labels: ArrayLike<number>, ks: readonly number[]): number[] {
+  const sim = np.matmulT(queries, candidates, false, true).dataSync();
+  const n = queries.shape[0], m = candidates.shape[0];
+  const sums = ks.map(() => 0);
+  for (let i = 0; i < n; i++) {
+    const same = (j: number) => labels[j] === labels[i];
+    // most similar first; among equals, other classes first (pessimistic)
+    const order = Array.from({ length: m }, (_, j) => j).sort((a, b) => sim[i * m + b] - sim[i * m + a] || Number(same(a)) - Number(same(b)));
+    ks.forEach((k, q) => { sums[q] += order.slice(0, k).filter(same).length / k; });
+  }
+  return sums.map((s) => s / n);
 }
 
 export interface Report {
@@ -106,6 +128,8 @@ export interface Report {
   probe: Record<Modality, number[]>;
   best: Record<Modality, number>;
   retrieval: { v2a: [number, number]; a2v: [number, number] };
+  /** same-class precision at 1 and 5 */
+  classRetrieval: { v2a: [number, number]; a2v: [number, number] };
 }
 
 /**
@@ -155,7 +179,9 @@ export async function evaluate(model: Model, params: nn.Tree, state0: nn.Tree, t
   const ev = clipEmbeddings(te, 'video'), ea = clipEmbeddings(te, 'audio');
   const v2a = recallAt(ev, ea, [1, 5]) as [number, number];
   const a2v = recallAt(ea, ev, [1, 5]) as [number, number];
-  return { probe, best, retrieval: { v2a, a2v } };
+  const labels = te.labels.dataSync();
+  const classRetrieval = { v2a: classPrecisionAt(ev, ea, labels, [1, 5]) as [number, number], a2v: classPrecisionAt(ea, ev, labels, [1, 5]) as [number, number] };
+  return { probe, best, retrieval: { v2a, a2v }, classRetrieval };
 }
 
 /** A report as the JSON `avid eval` writes: percentages, `{video: {block1, ..., best}, audio: {...}, retrieval: {v2a_r1, a2v_r1, v2a_r5, a2v_r5}}`. */
@@ -164,6 +190,9 @@ export function reportJson(r: Report) {
   const blocks = (m: Modality) => ({ ...Object.fromEntries(r.probe[m].map((v, k) => [`block${k + 1}`, pct(v)])), best: pct(r.best[m]) });
   return {
     video: blocks('video'), audio: blocks('audio'),
-    retrieval: { v2a_r1: pct(r.retrieval.v2a[0]), a2v_r1: pct(r.retrieval.a2v[0]), v2a_r5: pct(r.retrieval.v2a[1]), a2v_r5: pct(r.retrieval.a2v[1]) },
+    retrieval: {
+      v2a_r1: pct(r.retrieval.v2a[0]), a2v_r1: pct(r.retrieval.a2v[0]), v2a_r5: pct(r.retrieval.v2a[1]), a2v_r5: pct(r.retrieval.a2v[1]),
+      v2a_class_p1: pct(r.classRetrieval.v2a[0]), a2v_class_p1: pct(r.classRetrieval.a2v[0]), v2a_class_p5: pct(r.classRetrieval.v2a[1]), a2v_class_p5: pct(r.classRetrieval.a2v[1]),
+    },
   };
 }

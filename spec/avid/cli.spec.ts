@@ -79,7 +79,7 @@ test('exit codes: 0 for --help, 2 for usage errors', async (t) => {
 });
 
 test('the report is shaped like the paper\'s Table 1', (t) => {
-  const report = { probe: { video: [0.1, 0.2, 0.3, 0.4], audio: [0.5, 0.6, 0.7, 0.8] }, best: { video: 0.4, audio: 0.8 }, retrieval: { v2a: [0.01, 0.05] as [number, number], a2v: [0.02, 0.06] as [number, number] } };
+  const report = { probe: { video: [0.1, 0.2, 0.3, 0.4], audio: [0.5, 0.6, 0.7, 0.8] }, best: { video: 0.4, audio: 0.8 }, retrieval: { v2a: [0.01, 0.05] as [number, number], a2v: [0.02, 0.06] as [number, number] }, classRetrieval: { v2a: [0.3, 0.3] as [number, number], a2v: [0.3, 0.3] as [number, number] } };
   const lines = formatTable([{ label: 'random init', report }, { label: 'Cross-AVID', report }]).split('\n');
   t.equal(lines.length, 4, 'two header lines and one row per method');
   t.ok(/block1 +block2 +block3 +block4 +best/.test(lines[1]), 'block columns and best');
@@ -109,7 +109,8 @@ test('built-in data end to end: train, refuse to overwrite, resume, eval --json,
   const e = JSON.parse(readFileSync(json, 'utf8'));
   t.deepEqual(Object.keys(e.video), ['block1', 'block2', 'block3', 'block4', 'best'], 'video probe keys');
   t.deepEqual(Object.keys(e.audio), ['block1', 'block2', 'block3', 'block4', 'best'], 'audio probe keys');
-  t.deepEqual(Object.keys(e.retrieval).sort(), ['a2v_r1', 'a2v_r5', 'v2a_r1', 'v2a_r5'], 'retrieval keys');
+  t.deepEqual(Object.keys(e.retrieval).slice(0, 4), ['v2a_r1', 'a2v_r1', 'v2a_r5', 'a2v_r5'], 'retrieval keys: instance recall');
+  t.deepEqual(Object.keys(e.retrieval).slice(4), ['v2a_class_p1', 'a2v_class_p1', 'v2a_class_p5', 'a2v_class_p5'], 'and class precision');
   t.ok([...Object.values(e.video), ...Object.values(e.retrieval)].every((v) => typeof v === 'number' && v >= 0 && v <= 100), 'percentages');
   t.equal(e.video.best, Math.max(e.video.block1, e.video.block2, e.video.block3, e.video.block4), 'best is the best block');
   t.ok(existsSync(join(dir, 'eval-random.json')), 'the random-init baseline is written beside it');

@@ -13,7 +13,7 @@ import { avidModel, type ModelConfig } from '../../avid/model.js';
 import { crossAvid } from '../../avid/objectives.js';
 import { initState, type TrainConfig, tinyTrain, trainStep } from '../../avid/train.js';
 import { fit } from '../../avid/fit.js';
-import { linearProbe, recallAt } from '../../avid/evaluate.js';
+import { classPrecisionAt, linearProbe, recallAt } from '../../avid/evaluate.js';
 import { crossInfoNce } from '../../examples/custom-objective.js';
 
 const data: DataConfig = { classes: 4, frames: 4, size: 16, fps: 16, sampleRate: 16000, audioSeconds: 0.5 };
@@ -82,6 +82,13 @@ test('evaluation parts: a linear probe separates separable data; recall@k of ide
   t.equal(linearProbe(x, y, x, y, 3), 1, 'probe accuracy 1 on separable data');
   const e = np.l2Normalize(np.random.normal(key, [20, 8]));
   t.deepEqual(recallAt(e, e, [1, 5]), [1, 1], 'recall@1 and @5 of a set against itself');
+  const same = np.ones([20, 8]);
+  t.deepEqual(recallAt(same, same, [1, 5]), [0, 0], 'collapsed embeddings: every tie counts against the query');
+  const labels = Array.from({ length: 20 }, (_, i) => i % 4);
+  t.deepEqual(classPrecisionAt(e, e, labels, [1]), [1], 'class precision@1 of a set against itself');
+  t.equal(classPrecisionAt(same, same, labels, [5])[0], 0, 'collapsed: ties are broken against the query\'s class');
+  const byClass = np.oneHot(np.tensor(Int32Array.from(labels)), 8);
+  t.deepEqual(classPrecisionAt(byClass, byClass, labels, [1, 5]), [1, 1], 'embeddings that are the class: precision 1 at 1 and 5 (5 per class)');
   const test = range(ds, 8, 8);
   t.equal(getBatch(test, [1]).labels.item(), 9 % data.classes, 'range items come from the right instances');
   t.end();
