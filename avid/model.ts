@@ -20,24 +20,31 @@ export interface ModelConfig {
   videoWidths: number[];
   /** the authors' stem ends with a (1,3,3) max pool */
   videoStemPool: boolean;
+  /** (2+1)-D blocks per stage: tiny 1, the authors' released R(2+1)D-18 2 (default 1) */
+  videoBlocks?: number;
   audioWidths: number[];
-  /** strides of the four audio blocks (AVID.md: 1,2,2,1) */
+  /** strides of the four audio blocks (the earlier small model 1,2,2,1; the authors' released Conv2D 2,2,2,1) */
   audioStrides: number[];
-  /** head widths, ending with the embedding size (tiny 128-128; authors 512-128 after a 512 encoder) */
+  /** widths of the head's Linear layers, ending with the embedding size (authors: proj_dim [512, 512, 128]) */
   head: number[];
 }
 
+/**
+ * The tiny default: the authors' layer structure (stem, four stages of one (2+1)-D block, the 9-layer
+ * audio net, a three-layer head) at a quarter of their widths, for 32x32 clips on a CPU.
+ */
 export const tinyModel: ModelConfig = {
-  videoWidths: [16, 32, 64, 128], videoStemPool: true, audioWidths: [16, 32, 64, 128], audioStrides: [1, 2, 2, 1], head: [128, 128],
+  videoWidths: [16, 32, 64, 128], videoStemPool: true, audioWidths: [16, 32, 64, 128], audioStrides: [1, 2, 2, 1], head: [128, 128, 128],
 };
 
+/** The authors' released model: R(2+1)D-18 video (two blocks per stage), Conv2D audio with strides 2,2,2,1, proj_dim [512, 512, 128]. */
 export const authorsModel: ModelConfig = {
-  videoWidths: [64, 128, 256, 512], videoStemPool: true, audioWidths: [64, 128, 256, 512], audioStrides: [1, 2, 2, 1], head: [512, 128],
+  videoWidths: [64, 128, 256, 512], videoStemPool: true, videoBlocks: 2, audioWidths: [64, 128, 256, 512], audioStrides: [2, 2, 2, 1], head: [512, 512, 128],
 };
 
 export type Modality = 'video' | 'audio';
 
-const videoStages = (cfg: ModelConfig) => nn.videoStages({ widths: cfg.videoWidths, stemPool: cfg.videoStemPool });
+const videoStages = (cfg: ModelConfig) => nn.videoStages({ widths: cfg.videoWidths, stemPool: cfg.videoStemPool, blocksPerStage: cfg.videoBlocks ?? 1 });
 const audioStages = (cfg: ModelConfig) => nn.audioStages({ widths: cfg.audioWidths, strides: cfg.audioStrides });
 
 export interface Model {

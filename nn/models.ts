@@ -17,6 +17,8 @@ export interface VideoEncoderOptions {
    * leaves it out. Default true, as the authors' code.
    */
   stemPool?: boolean;
+  /** (2+1)-D blocks per stage: 1 (the 9-layer net, default) or 2 (R(2+1)D-18, the authors' released net) */
+  blocksPerStage?: number;
 }
 
 /**
@@ -30,13 +32,18 @@ export function videoEncoder(opts: VideoEncoderOptions = {}): Layer {
 }
 
 /** The video encoder's stages in order (stem, block1..block4), for running it block by block. */
-export function videoStages({ widths = [16, 32, 64, 128], stemPool = true }: VideoEncoderOptions = {}): Record<string, Layer> {
+export function videoStages({ widths = [16, 32, 64, 128], stemPool = true, blocksPerStage = 1 }: VideoEncoderOptions = {}): Record<string, Layer> {
   const stem: Record<string, Layer> = {
     conv: Conv3d(widths[0], [3, 7, 7], { stride: [1, 2, 2], padding: [1, 3, 3], bias: false }), bn: BatchNorm(), relu: Relu(),
   };
   if (stemPool) stem.pool = MaxPool([1, 3, 3], { stride: [1, 2, 2], padding: [0, 1, 1] });
   const stages: Record<string, Layer> = { stem: serial(stem) };
-  widths.forEach((w, i) => { stages[`block${i + 1}`] = R2plus1dBlock(i === 0 ? widths[0] : widths[i - 1], w, { stride: i === 0 ? 1 : 2 }); });
+  widths.forEach((w, i) => {
+    const first = R2plus1dBlock(i === 0 ? widths[0] : widths[i - 1], w, { stride: i === 0 ? 1 : 2 });
+    // further blocks of a stage keep its width and size (R(2+1)D-18 has two)
+    stages[`block${i + 1}`] = blocksPerStage === 1 ? first
+      : serial(Object.fromEntries([first, ...Array.from({ length: blocksPerStage - 1 }, () => R2plus1dBlock(w, w))].map((b, j) => [`b${j + 1}`, b])));
+  });
   return stages;
 }
 

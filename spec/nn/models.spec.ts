@@ -20,6 +20,11 @@ test('video encoder: stage shapes at 3 x 8 x 32 x 32 and the parameter count', (
   const block = (cin: number, c: number, proj: boolean) => c * cin * 9 + c * c * 3 + c * c * 9 + c * c * 3 + 4 * 2 * c + (proj ? c * cin : 0);
   const want = 16 * 3 * 3 * 49 + 32 + block(16, 16, false) + block(16, 32, true) + block(32, 64, true) + block(64, 128, true);
   t.equal(nn.paramCount(r.params), want, `${want} params`);
+  // R(2+1)D-18: a second block per stage keeps the stage's width and size
+  const r18 = nn.videoEncoder({ blocksPerStage: 2 }).init(nextKey(), [2, 3, 8, 32, 32]);
+  t.deepEqual(stageShapes(r18).block2, [2, 32, 4, 4, 4], 'two blocks per stage: same stage shapes');
+  const want18 = want + block(16, 16, false) + block(32, 32, false) + block(64, 64, false) + block(128, 128, false);
+  t.equal(nn.paramCount(r18.params), want18, `R(2+1)D-18 layout: ${want18} params (one more block per stage)`);
   t.end();
 });
 
