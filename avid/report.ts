@@ -18,7 +18,7 @@ import { writeAtomic } from './run.js';
 export interface EvalJson {
   video: Record<string, number>;   // {block1, block2, block3, block4, best}
   audio: Record<string, number>;
-  retrieval: { v2a_r1: number; a2v_r1: number; v2a_r5: number; a2v_r5: number };
+  retrieval: { v2a_r1: number; a2v_r1: number; v2a_r5: number; a2v_r5: number; v2a_class_p1?: number; a2v_class_p1?: number; v2a_class_p5?: number; a2v_class_p5?: number };
 }
 /** One clip as the report shows it. `name` and `label` come from the dataset: untrusted text. */
 export interface ClipView {
@@ -241,8 +241,11 @@ function probeTable(modality: 'video' | 'audio', trained: EvalJson, random?: Eva
 function recallTable(trained: EvalJson, random?: EvalJson): string {
   const r = trained.retrieval, b = random?.retrieval;
   const cells = (k: keyof EvalJson['retrieval']) => `<td>${pct(r[k])}</td><td class="muted">${pct(b?.[k])}</td>`;
-  return `<table class="recall"><caption>Retrieval recall (%)</caption><thead><tr><th></th><th>R@1</th><th>random</th><th>R@5</th><th>random</th></tr></thead><tbody>` +
-    `<tr><th>video → audio</th>${cells('v2a_r1')}${cells('v2a_r5')}</tr><tr><th>audio → video</th>${cells('a2v_r1')}${cells('a2v_r5')}</tr></tbody></table>`;
+  const cls = r.v2a_class_p1 !== undefined;
+  const head = `<th>R@1</th><th>random</th><th>R@5</th><th>random</th>${cls ? '<th>class P@1</th><th>random</th><th>class P@5</th><th>random</th>' : ''}`;
+  const row = (d: 'v2a' | 'a2v') => `${cells(`${d}_r1`)}${cells(`${d}_r5`)}${cls ? cells(`${d}_class_p1`) + cells(`${d}_class_p5`) : ''}`;
+  return `<table class="recall"><caption>Retrieval: the clip's own other half (recall), or one of its class (precision), %</caption><thead><tr><th></th>${head}</tr></thead><tbody>` +
+    `<tr><th>video → audio</th>${row('v2a')}</tr><tr><th>audio → video</th>${row('a2v')}</tr></tbody></table>`;
 }
 
 function evalSection(ev: ReportData['eval']): string {

@@ -155,6 +155,10 @@ test('report: absent parts are notes, not errors; few points fall back to PCA', 
   t.ok(few.includes('No class labels'), 'no labels: a note');
   t.ok(few.includes('No random-init baseline yet'), 'no baseline: a note');
   t.equal((few.match(/<title>/g) ?? []).length, 9, 'a hover title per point (and the page title)');
+  t.notOk(few.includes('class P@1'), 'an eval without class retrieval has no class columns');
+  const withClass = { ...run.eval!.trained, retrieval: { ...run.eval!.trained.retrieval, v2a_class_p1: 61.5, a2v_class_p1: 58.25, v2a_class_p5: 40, a2v_class_p5: 41 } };
+  const cls = await renderReport({ ...run, eval: { trained: withClass } });
+  t.ok(cls.includes('class P@1') && cls.includes('61.5') && cls.includes('58.3'), 'class precision columns when eval has them');
   t.end();
 });
 
