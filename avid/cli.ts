@@ -37,6 +37,7 @@ const fields = {
   batch: { type: Positive, help: 'clips per step', def: 16 },
   lr: { type: Rate, help: 'Adam learning rate', def: 1e-3 },
   negatives: { type: Positive, help: 'NCE negatives per clip (at most clips - 1)', def: 256 },
+  zWarmup: { type: NonNegative, help: 'epochs before NCE\'s Z is frozen (0: from the first batch, as the authors)', def: 0 },
   seed: { type: NonNegative, help: 'random seed: same seed, same run', def: 0 },
   backend: { type: t.keyof({ cpu: null, gpu: null }), help: 'compute backend', def: 'cpu' },
   train: { type: Positive, help: 'built-in data: training clips', def: 384 },
@@ -110,7 +111,7 @@ function withFields(cmd: Command, names: readonly Name[]): Command {
 }
 
 const clipFields = ['frames', 'size', 'fps', 'sampleRate', 'audioSeconds', 'mels', 'maxSeconds', 'cache', 'cacheGb', 'jobs'] as const;
-const trainFields = ['data', 'objective', 'epochs', 'batch', 'lr', 'negatives', 'seed', 'backend', 'train', 'test', ...clipFields] as const;
+const trainFields = ['data', 'objective', 'epochs', 'batch', 'lr', 'negatives', 'zWarmup', 'seed', 'backend', 'train', 'test', ...clipFields] as const;
 
 /** The program; `run(argv)` calls it. Exported for tests, which call `program().parseAsync`. */
 export function program(out: (line: string) => void = console.log): Command {
@@ -171,7 +172,7 @@ export function program(out: (line: string) => void = console.log): Command {
     .requiredOption('--run <RUNDIR>', 'a run folder')
     .action(async (o) => { await runReport(resolve(o.run), jobOf(o)); });
 
-  const compareFields = ['objectives', 'epochs', 'train', 'test', 'batch', 'negatives', 'lr', 'seed', 'backend'] as const;
+  const compareFields = ['objectives', 'epochs', 'train', 'test', 'batch', 'negatives', 'zWarmup', 'lr', 'seed', 'backend'] as const;
   withFields(prog.command('compare').description('npm start: train each objective on the built-in data and print a table like the paper\'s Table 1'), compareFields)
     .option('--dir <DIR>', 'where the runs\' checkpoints go', 'runs')
     .option('--resume', 'continue the runs in --dir from their last checkpoints')

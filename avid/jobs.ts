@@ -26,7 +26,7 @@ export interface Job { log: (line: string) => void; progress: boolean }
 
 /** The options a training run is made from (avid train's, as decoded by the CLI). */
 export interface TrainOptions {
-  data?: string; objective: ObjectiveName; epochs: number; batch: number; lr: number; negatives: number; seed: number;
+  data?: string; objective: ObjectiveName; epochs: number; batch: number; lr: number; negatives: number; zWarmup: number; seed: number;
   backend: 'cpu' | 'gpu'; train: number; test: number; frames: number; size: number; fps: number; sampleRate: number;
   audioSeconds: number; mels: number; maxSeconds: number; cache?: string; cacheGb: number; jobs?: number;
 }
@@ -92,7 +92,8 @@ export async function runTrain(dir: string, given: TrainOptions, explicit: Reado
       if (k !== 'epochs' && JSON.stringify(was) !== JSON.stringify(now)) throw new UsageError(`--${k} ${JSON.stringify(now)} differs from the run's ${JSON.stringify(was)}: --resume continues a run with its own options (only --epochs may change)`);
     }
   }
-  const o: TrainOptions = saved ? { ...saved.options, epochs: explicit.has('epochs') ? given.epochs : saved.options.epochs } : given;
+  // options added since the run was saved take their defaults
+  const o: TrainOptions = saved ? { ...given, ...saved.options, epochs: explicit.has('epochs') ? given.epochs : saved.options.epochs } : given;
   const data = await openData(o, job, saved && toStats(saved.stats));
   job.log(`AVID ${o.objective} on ${data.describe}; backend ${np.currentBackend()}, ${np.cpuThreads()} cpu thread(s)`);
   const model = avidModel(tinyModel), cfg = trainConfig(o, data.train.n);

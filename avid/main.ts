@@ -28,6 +28,7 @@ export interface CompareOptions {
   test: number;
   batch: number;
   negatives: number;
+  zWarmup: number;
   lr: number;
   seed: number;
   dir: string;
@@ -70,8 +71,10 @@ export function formatTable(rows: { label: string; report: Report }[]): string {
 }
 
 /** The training config for `n` clips from the CLI's options. */
-export const trainConfig = (o: { epochs: number; batch: number; lr: number; negatives: number }, n: number): TrainConfig =>
-  ({ ...tinyTrain, epochs: o.epochs, batch: o.batch, lr: o.lr, negatives: Math.min(o.negatives, n - 1) });
+export const trainConfig = (o: { epochs: number; batch: number; lr: number; negatives: number; zWarmup?: number }, n: number): TrainConfig => ({
+  ...tinyTrain, epochs: o.epochs, batch: o.batch, lr: o.lr, negatives: Math.min(o.negatives, n - 1),
+  zWarmupSteps: (o.zWarmup ?? 0) * Math.floor(n / o.batch),
+});
 
 /** `avid compare` (npm start): each objective against random init on the built-in data, as Table 1. */
 export async function compare(o: CompareOptions, log: (line: string) => void = console.log): Promise<void> {

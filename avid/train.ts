@@ -21,6 +21,13 @@ export interface TrainConfig extends AugmentConfig {
   lr: number;
   weightDecay: number;
   epochs: number;
+  /**
+   * Steps before NCE's Z is frozen (default 0: the first batch's, as the authors). Until then Z is
+   * estimated afresh every step; set it to one epoch's steps to freeze Z once the banks hold real
+   * embeddings rather than their random initial rows (same-modality embeddings are far from isotropic,
+   * so the first batch's Z can be far too small for Self-AVID).
+   */
+  zWarmupSteps?: number;
 }
 
 export const tinyTrain: TrainConfig = {
@@ -78,6 +85,8 @@ export function trainStep(model: Model, objective: Objective, cfg: TrainConfig, 
     };
     const metrics: StepMetrics = { loss: (loss as np.Tensor).item() };
     for (const [k, v] of Object.entries(aux.logs as Record<string, np.Tensor>)) metrics[k] = v.item();
-    return { state: { ...state, params, opt, bn: aux.bn, banks, Z: aux.Z, step: state.step + 1 }, metrics };
+    // NOTE: during the warm-up the estimate is not kept, so the next step estimates again
+    const Z = state.step + 1 <= (cfg.zWarmupSteps ?? 0) ? state.Z : aux.Z;
+    return { state: { ...state, params, opt, bn: aux.bn, banks, Z, step: state.step + 1 }, metrics };
   });
 }

@@ -54,6 +54,16 @@ test('a two-step training run is deterministic, and a user objective plugs in', 
   t.deepEqual(flat(a.s.params), flat(b.s.params), 'bit-identical params');
   t.equal(a.s.step, 2, 'step count');
   t.deepEqual(Object.keys(a.s.Z), ['nce'], 'one Z, frozen');
+  const zAt = (warmup: number) => {
+    let s = initState(np.random.key(2), model, ds, cfg);
+    const step = trainStep(model, crossAvid, { ...cfg, zWarmupSteps: warmup }), zs: (number | undefined)[] = [];
+    for (let i = 0; i < 3; i++) { s = step(s, getBatch(ds, [4 * i, 4 * i + 1, 4 * i + 2, 4 * i + 3], np.random.key(10 + i)), np.random.key(20 + i)).state; zs.push(s.Z.nce); }
+    return zs;
+  };
+  const frozen = zAt(0), late = zAt(2);
+  t.ok(frozen.every((z) => z === frozen[0]), 'by default Z is the first batch\'s, then frozen');
+  t.deepEqual(late.slice(0, 2), [undefined, undefined], 'with a warm-up of 2 steps no Z is kept for them');
+  t.ok(late[2] !== undefined && late[2] !== frozen[0] && Number.isFinite(late[2]), `then the third step's estimate is frozen (${late[2]?.toFixed(3)} vs ${frozen[0]?.toFixed(3)})`);
   const c = run(crossInfoNce);
   t.ok(c.losses.every(Number.isFinite) && c.losses[0] !== a.losses[0], `custom InfoNCE objective trains: ${c.losses.map((l) => l.toFixed(3)).join(', ')}`);
   t.end();
