@@ -135,7 +135,7 @@ export async function runEval(o: EvalRequest, job: Job, defaults: TrainOptions):
   const random = () => initState(np.random.foldIn(modelKey(opts.seed), 0), model, data.train, trainConfig(opts, data.train.n));
   job.log(`evaluating ${r ? o.run : `random init (seed ${opts.seed})`} on ${data.describe}, ${o.windows} windows per clip`);
   const rows = [];
-  const params = r ? r.params : random().params, bn = r ? r.bn : random().bn;
+  const { params, bn } = r ?? random();
   const report = await evaluate(model, params, bn, data.train, data.test, { windows: o.windows });
   rows.push({ label: r ? objectiveFor(opts.objective, data.train.n).label : 'random init', report });
   const json = reportJson(report);
