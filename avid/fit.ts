@@ -74,11 +74,12 @@ export async function fit(model: Model, objective: Objective, source: Source, cf
   }
   const step = trainStep(model, objective, cfg);
   const total = perEpoch * cfg.epochs;
-  /** the clips of step s: a slice of its epoch's permutation */
+  /** the clips of step s: a slice of its epoch's permutation (drawn once per epoch) */
+  let orderOf: { epoch: number; order: Int32Array } = { epoch: -1, order: new Int32Array(0) };
   const batchOf = (s: number) => {
-    const order = np.random.permutation(np.random.foldIn(kOrder, Math.floor(s / perEpoch)), source.n).dataSync();
-    const b = s % perEpoch;
-    return Array.from(order.subarray(b * cfg.batch, (b + 1) * cfg.batch));
+    const epoch = Math.floor(s / perEpoch), b = s % perEpoch;
+    if (orderOf.epoch !== epoch) orderOf = { epoch, order: np.random.permutation(np.random.foldIn(kOrder, epoch), source.n).dataSync() as Int32Array };
+    return Array.from(orderOf.order.subarray(b * cfg.batch, (b + 1) * cfg.batch));
   };
   const history: StepMetrics[] = [];
   const skipped = () => source.skipped?.().length ?? 0;

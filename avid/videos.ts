@@ -45,15 +45,6 @@ export interface VideoData {
 /** Frames are decoded a bit larger than the network input, so random crops keep some detail. */
 export const decodeSize = (cfg: ClipConfig) => Math.ceil(cfg.size * 1.5);
 
-/** Run `f` over `xs` with at most `limit` at once; results in order. */
-async function mapPool<A, B>(xs: readonly A[], limit: number, f: (x: A) => Promise<B>): Promise<B[]> {
-  const out = new Array<B>(xs.length);
-  let next = 0;
-  const worker = async () => { for (let i = next++; i < xs.length; i = next++) out[i] = await f(xs[i]); };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, xs.length)) }, worker));
-  return out;
-}
-
 /** A counting semaphore: at most `n` tasks run at once, the rest queue in call order. */
 function limiter(n: number) {
   let running = 0;
@@ -82,7 +73,8 @@ export async function openVideos(dir: string, cfg: ClipConfig, o: VideoOptions =
 
   // probe everything (ffprobe reads headers only), keep what can give a whole window
   const need = minSeconds(cfg);
-  const probed = await mapPool([...listing.right.splits.train, ...listing.right.splits.test], 2 * concurrency, async (item) => ({ item, p: await cache.probe(item.path) }));
+  const probeLimit = limiter(2 * concurrency); // ffprobe reads headers only: more at once pays
+  const probed = await Promise.all([...listing.right.splits.train, ...listing.right.splits.test].map(async (item) => ({ item, p: await probeLimit(() => cache.probe(item.path)) })));
   const usable = new Map<string, Probe>();
   for (const { item, p } of probed) {
     if (E.isLeft(p)) skip(item, p.left);
