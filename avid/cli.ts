@@ -67,7 +67,7 @@ function coerce(name: Name, v: unknown): unknown {
   if (typeof v !== 'string') return v;
   const f = fields[name] as { type: t.Mixed; list?: boolean };
   if ('list' in f && f.list) return v.split(',').map((s) => s.trim()).filter(Boolean);
-  const numeric = f.type === t.string || f.type instanceof t.KeyofType ? false : true;
+  const numeric = !(f.type === t.string || f.type instanceof t.KeyofType);
   return numeric && v.trim() !== '' && Number.isFinite(Number(v)) ? Number(v) : v;
 }
 

@@ -112,7 +112,7 @@ export async function runTrain(dir: string, given: TrainOptions, explicit: Reado
     seconds: Math.round((performance.now() - t0) / 1000), finished: true,
   });
   job.log(`trained ${state.step} steps; run folder ${dir}`);
-  await runReport(dir, job);
+  await runReport(dir, job, { model, params: state.params, bn: state.bn, data });
   job.log(`next: avid eval --run ${dir}`);
 }
 
@@ -149,7 +149,8 @@ export async function runEval(o: EvalRequest, job: Job, defaults: TrainOptions):
   }
   if (o.json) writeJson(o.json, json);
   job.log(`\n${formatTable(rows)}\n`);
-  if (o.run) await runReport(o.run, job);
+  // the report shows the run's own data: reuse what is open unless eval looked at another folder
+  if (o.run) await runReport(o.run, job, r && !o.data ? r : undefined);
   return json;
 }
 
@@ -186,8 +187,14 @@ function clipView(src: Source, i: number): ClipView {
   return { name: src.names[i], label: src.labels[i] >= 0 ? src.classes[src.labels[i]] : undefined, frames: { t: T, h: S, w: S, data }, spec: { frames: tf, bins: fb, data: c.spec } };
 }
 
-/** `avid report`: (re)write RUNDIR/report.html from the run folder (and, if it can be opened, its data). */
-export async function runReport(dir: string, job: Job): Promise<void> {
+/** A run with its data open: what the report's embeddings and retrieval examples are computed from. */
+type OpenRun = { model: ReturnType<typeof avidModel>; params: nn.Tree; bn: nn.Tree; data: Data };
+
+/**
+ * `avid report`: (re)write RUNDIR/report.html from the run folder and its data: `opened` when the
+ * caller already has them (train, eval), else opened here if they still can be.
+ */
+export async function runReport(dir: string, job: Job, opened?: OpenRun): Promise<void> {
   const files = runFiles(dir), cfg = readRunConfig(dir);
   const evalOf = (file: string) => (existsSync(file) ? readJson(file) as EvalJson : undefined);
   const trained = evalOf(files.eval), random = evalOf(files.evalRandom);
@@ -202,7 +209,7 @@ export async function runReport(dir: string, job: Job): Promise<void> {
     data: { source: cfg.options.data ?? 'built-in synthetic data', clips: summary ? summary.clips.train + summary.clips.test : 0, skipped: summary?.skipped ?? [] },
   };
   try {
-    const r = await openRun(dir, undefined, { ...job, log: () => {} });
+    const r = opened ?? await openRun(dir, undefined, { ...job, log: () => {} });
     const src = r.data.test ?? r.data.train;
     const bn = await recalibrate(r.model, r.params, r.bn, r.data.train);
     const shown = Array.from(np.random.permutation(np.random.key(1), src.n).dataSync()).slice(0, 300).sort((a, b) => a - b);

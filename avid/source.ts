@@ -81,8 +81,8 @@ export interface Source {
   /** item `i` seen through `view`, as encoder input */
   clip(i: number, view: View): Clip;
   /**
-   * Make items ready (decode them), resolving to the items known unusable so far: those are left
-   * out of batches. Sources in memory have none.
+   * Make items ready (decode them), resolving to those of `indices` that turned out unusable: they
+   * are left out of batches. Sources in memory have none.
    */
   prepare?(indices: readonly number[]): Promise<ReadonlySet<number>>;
   /** items dropped as unusable, with the reason, for warnings and summaries */
@@ -262,7 +262,7 @@ export function subset(src: Source, indices: readonly number[]): Source {
     clip: (j, view) => src.clip(at(j), view),
     prepare: src.prepare ? async (js) => {
       const bad = await src.prepare!(js.map(at));
-      return new Set([...bad].filter((i) => back.has(i)).map((i) => back.get(i)!));
+      return new Set([...bad].map((i) => back.get(i)!));
     } : undefined,
     skipped: src.skipped,
   };

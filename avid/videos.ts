@@ -106,7 +106,7 @@ export async function openVideos(dir: string, cfg: ClipConfig, o: VideoOptions =
     durations: items.map((it) => Math.min(usable.get(it.path)!.duration, settings.maxSeconds)),
     async prepare(indices) {
       await Promise.all(indices.map((i) => ensure(items[i])));
-      return new Set(items.flatMap((it, i) => (bad.has(it.path) ? [i] : [])));
+      return new Set(indices.filter((i) => bad.has(items[i].path)));
     },
     skipped: () => skipped,
   });
