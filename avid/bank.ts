@@ -6,18 +6,35 @@
  * (as Clojure's vectors do): leaves hold 4 rows, inner nodes 64 children, and an update copies only
  * the leaves it touches and the nodes on their paths, O(batch x dim + batch x depth). The old bank is
  * untouched and still valid. Banks live in host memory; lookups return tensors on the current backend.
+ * As a pytree a bank is its rows, one [n, dim] tensor, so a checkpoint of any state holding banks
+ * saves and restores them with no special case.
  */
 import * as np from '../core/index.js';
 
 const LEAF_ROWS = 4, FANOUT = 64;
 type Node = Float32Array | Node[];
 
-export interface Bank {
+export interface Bank extends np.PyTreeNode {
   readonly n: number;
   readonly dim: number;
   /** @internal the tree's root and the number of levels above the leaves */
   readonly root: Node;
   readonly depth: number;
+}
+
+/** A bank value: frozen, and a pytree whose one child is its rows. */
+function bank(n: number, dim: number, root: Node, depth: number): Bank {
+  const b: Bank = Object.freeze({
+    n, dim, root, depth,
+    [np.PYTREE]: () => ({
+      children: rows(b),
+      rebuild: (t: np.Tensor) => {
+        if (!(t instanceof np.Tensor) || t.rank !== 2 || t.shape[1] !== dim) throw new Error(`bank: rebuilt from ${t instanceof np.Tensor ? `a tensor [${t.shape}]` : 'a non-tensor'}, need [n, ${dim}]`);
+        return fromRows(Float32Array.from(t.dataSync()), t.shape[0], dim);
+      },
+    }),
+  });
+  return b;
 }
 
 function leafCount(n: number): number { return Math.max(1, Math.ceil(n / LEAF_ROWS)); }
@@ -55,7 +72,7 @@ export function fromRows(rows: Float32Array, n: number, dim: number): Bank {
     for (let i = 0; i < level.length; i += FANOUT) up.push(level.slice(i, i + FANOUT));
     level = up;
   }
-  return Object.freeze({ n, dim, root: level[0], depth });
+  return bank(n, dim, level[0], depth);
 }
 
 /**
@@ -133,7 +150,7 @@ export function update(b: Bank, indices: np.Tensor, embeddings: np.Tensor, momen
     const inv = 1 / Math.max(Math.sqrt(norm), 1e-12);
     for (let j = 0; j < b.dim; j++) row[off + j] *= inv;
   }
-  return Object.freeze({ n: b.n, dim: b.dim, root, depth: b.depth });
+  return bank(b.n, b.dim, root, b.depth);
 }
 
 function copyOnce(node: Node, fresh: Set<Node>): Node {

@@ -51,7 +51,8 @@ const bytesOf = (t: np.Tensor): Uint8Array => {
  */
 export function saveCheckpoint(dir: string, tree: unknown, metadata: Record<string, unknown> = {}): void {
   littleEndianOnly();
-  const { node, tensors } = encodeTree(tree);
+  // a value with its own pytree form (a memory bank) is saved as its children
+  const { node, tensors } = encodeTree(np.treePlain(tree));
   mkdirSync(dir, { recursive: true });
   const entries = tensors.map((t) => {
     const bytes = bytesOf(t);
@@ -125,7 +126,7 @@ export function loadCheckpoint<T = any>(dir: string, opts: LoadOptions<T> = {}):
   if (E.isLeft(m)) throw new Error(`checkpoint ${mpath}: invalid manifest ${m.left}`);
   const manifest = m.right;
   if (opts.template !== undefined) {
-    const diffs = compare(manifest, opts.template);
+    const diffs = compare(manifest, np.treePlain(opts.template));
     if (diffs.length) {
       throw new Error(`checkpoint ${mpath} does not match the template (${diffs.length} difference${diffs.length > 1 ? 's' : ''}):\n  ${diffs.slice(0, 12).join('\n  ')}${diffs.length > 12 ? '\n  ...' : ''}`);
     }
@@ -140,6 +141,7 @@ export function loadCheckpoint<T = any>(dir: string, opts: LoadOptions<T> = {}):
     const copy = buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.length);
     const arr = e.dtype === 'float32' ? new Float32Array(copy) : e.dtype === 'float64' ? new Float64Array(copy) : e.dtype === 'int32' ? new Int32Array(copy) : new Uint8Array(copy);
     return np.tensor(arr, { shape: e.shape, dtype: e.dtype, backend: opts.backend });
-  }) as T;
-  return { tree, metadata: manifest.metadata };
+  });
+  // the template's own-form values (memory banks) are rebuilt from the children saved for them
+  return { tree: (opts.template !== undefined ? np.treeRebuild(opts.template, tree) : tree) as T, metadata: manifest.metadata };
 }

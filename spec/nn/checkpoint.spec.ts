@@ -52,6 +52,32 @@ test('round trip: bit-exact tensors of every dtype, non-tensor leaves and metada
   t.end();
 });
 
+/** A value with its own pytree form: a pair that flattens to one stacked tensor (as a memory bank flattens to its rows). */
+class Pair implements np.PyTreeNode {
+  constructor(readonly a: number[], readonly b: number[]) {}
+  [np.PYTREE]() { return { children: np.tensor([this.a, this.b]), rebuild: (x: np.Tensor) => { const v = Array.from(x.dataSync()); return new Pair(v.slice(0, this.a.length), v.slice(this.a.length)); } }; }
+}
+
+test('a value with its own pytree form: flattened, mapped, saved and loaded as its children', (t) => {
+  const tree = { pair: new Pair([1, 2], [3, 4]), w: np.tensor([5]), note: 'x' };
+  const [leaves, def] = np.treeFlatten(tree);
+  t.deepEqual(leaves.map((l) => l.shape), [[2, 2], [1]], 'flatten: the pair is one [2, 2] tensor');
+  const back = np.treeUnflatten<typeof tree>(def, leaves);
+  t.ok(back.pair instanceof Pair && back.pair.b[1] === 4, 'unflatten rebuilds it');
+  const doubled = np.treeMap(tree, (x) => np.mul(x, 2));
+  t.ok(doubled.pair instanceof Pair && doubled.pair.a.join() === '2,4', 'treeMap maps through it');
+  const dir = tmp();
+  nn.saveCheckpoint(dir, tree);
+  const plain = nn.loadCheckpoint(dir).tree;
+  t.ok(plain.pair instanceof np.Tensor, 'without a template, its saved children come back');
+  const loaded = nn.loadCheckpoint(dir, { template: { pair: new Pair([0, 0], [0, 0]), w: np.tensor([0]), note: '' } }).tree;
+  t.ok(loaded.pair instanceof Pair && loaded.pair.a.join() === '1,2' && loaded.pair.b.join() === '3,4', 'with a template, it is rebuilt from them');
+  t.equal(loaded.note, 'x', 'static values are the checkpoint\'s, not the template\'s');
+  throwsWith(t, () => nn.loadCheckpoint(dir, { template: { pair: new Pair([0, 0, 0], [0, 0, 0]), w: np.tensor([0]), note: '' } }), [/pair: shape \[2, 2\] in the checkpoint, \[2, 3\] expected/], 'a template of another shape is named');
+  rmSync(dir, { recursive: true });
+  t.end();
+});
+
 test('params, BatchNorm state and Adam state of a model survive a round trip and keep training identically', (t) => {
   const dir = tmp();
   const net = nn.serial({ conv: nn.ConvBnRelu(nn.Conv2d(4, 3, { bias: false })), pool: nn.GlobalMaxPool(), fc: nn.Dense(2) });
