@@ -2,7 +2,8 @@
  * The training loop around the pure step: shuffles by epoch key, augments by step key, shows a
  * progress bar (loss, clips/s, ETA, files skipped), writes a checkpoint after every epoch, and resumes
  * from one exactly where it stopped: every key is derived from (seed, epoch, step), and the checkpoint
- * holds the whole state (params, BatchNorm statistics, optimizer moments, banks, Z, step).
+ * holds the whole state (params, BatchNorm statistics, optimizer moments, banks, the objective's
+ * state and params, step) as one pytree.
  *
  * A source that decodes (a folder of videos) is asked for the next batch while this one trains, so
  * ffmpeg runs beside the step; clips it finds unusable are left out of their batches.
@@ -12,7 +13,6 @@ import { join } from 'node:path';
 import cliProgress from 'cli-progress';
 import * as np from '../core/index.js';
 import * as nn from '../nn/index.js';
-import { fromRows, rows } from './bank.js';
 import type { Model } from './model.js';
 import type { Objective } from './objectives.js';
 import { getBatch, ready, type Source } from './source.js';
@@ -30,7 +30,7 @@ export interface FitOptions {
   name?: string;
   /** the state to start from (default: fresh from the key); lets several runs share one initialisation */
   init?: TrainState;
-  /** called after each epoch with the state, e.g. to refresh CMA neighbours */
+  /** called after each epoch with the state (after the objective's own `onEpoch`) */
   onEpoch?: (state: TrainState, epoch: number) => TrainState;
   /** called after every step with {step, epoch, loss, <the objective's logs>, clips_per_s} */
   onStep?: (row: Record<string, number>) => void;
@@ -40,22 +40,12 @@ export interface FitOptions {
   log?: (line: string) => void;
 }
 
-/** The state as a checkpoint: tensors in the tree, the rest in metadata. */
-function toCheckpoint(s: TrainState) {
-  return {
-    tree: { params: s.params, bn: s.bn, opt: s.opt, banks: { video: rows(s.banks.video), audio: rows(s.banks.audio) }, ...(s.neighbours ? { neighbours: s.neighbours } : {}) },
-    metadata: { Z: s.Z, step: s.step },
-  };
-}
+/** The state as a checkpoint: the whole state as one pytree (banks are their rows), the step in metadata. */
+const toCheckpoint = ({ step, ...tree }: TrainState) => ({ tree, metadata: { step } });
 
 function fromCheckpoint(dir: string, template: TrainState): TrainState {
-  const want = toCheckpoint(template).tree;
-  const { tree, metadata } = nn.loadCheckpoint(dir, { template: want });
-  const bank = (t: np.Tensor) => fromRows(t.dataSync() as Float32Array, t.shape[0], t.shape[1]);
-  return {
-    params: tree.params, bn: tree.bn, opt: tree.opt, banks: { video: bank(tree.banks.video), audio: bank(tree.banks.audio) },
-    Z: metadata.Z as Record<string, number>, step: metadata.step as number, ...(tree.neighbours ? { neighbours: tree.neighbours } : {}),
-  };
+  const { tree, metadata } = nn.loadCheckpoint(dir, { template: toCheckpoint(template).tree });
+  return { ...tree, step: metadata.step as number };
 }
 
 /**
@@ -66,7 +56,7 @@ export async function fit(model: Model, objective: Objective, source: Source, cf
   const [kInit, kOrder, kAug, kStep] = np.random.split(opts.key, 4);
   const perEpoch = Math.floor(source.n / cfg.batch), log = opts.log ?? console.log;
   if (perEpoch < 1) throw new Error(`fit: ${source.n} training clips make no batch of ${cfg.batch}`);
-  let state = opts.init ?? initState(kInit, model, source, cfg);
+  let state = opts.init ?? initState(kInit, model, source, cfg, objective);
   if (opts.resume && opts.dir && existsSync(join(opts.dir, 'manifest.json'))) {
     state = fromCheckpoint(opts.dir, state);
     log(`resuming ${opts.name ?? 'run'} from ${opts.dir} at step ${state.step} (epoch ${state.step / perEpoch})`);
@@ -111,6 +101,10 @@ export async function fit(model: Model, objective: Objective, source: Source, cf
     }
     if (state.step % perEpoch === 0) {
       const e = state.step / perEpoch;
+      if (objective.onEpoch) {
+        const next = objective.onEpoch(state.objective.state, { epoch: e, banks: state.banks, key: np.random.foldIn(kInit, e) }); // kInit is otherwise only split, so this stream is its own
+        state = { ...state, objective: { ...state.objective, state: next } };
+      }
       if (opts.onEpoch) state = opts.onEpoch(state, e);
       if (opts.dir) { const c = toCheckpoint(state); nn.saveCheckpoint(opts.dir, c.tree, c.metadata); }
       if (!bar) {

@@ -13,8 +13,8 @@ import * as nn from '../nn/index.js';
 import { synthetic, tinyData } from './data.js';
 import { clipEmbeddings, evaluate, extract, recalibrate, reportJson } from './evaluate.js';
 import { npy, safetensors } from './export.js';
-import { fit } from './fit.js';
-import { formatTable, objectiveFor, type ObjectiveName, trainConfig } from './main.js';
+import { formatTable, objectiveFor, type ObjectiveName, trainConfig, trainNamed } from './main.js';
+import { crossAvid } from './objectives.js';
 import { avidModel, type ModelConfig, tinyModel } from './model.js';
 import { type ClipView, type EvalJson, type ReportData, writeReport } from './report.js';
 import { appendMetrics, cutMetrics, readJson, readMetrics, runFiles, UsageError, writeAtomic, writeJson } from './run.js';
@@ -99,12 +99,10 @@ export async function runTrain(dir: string, given: TrainOptions, explicit: Reado
   const model = avidModel(tinyModel), cfg = trainConfig(o, data.train.n);
   if (!saved) writeJson(files.config, { version: 1, options: o, stats: { mean: Array.from(data.train.stats.mean), std: Array.from(data.train.stats.std) }, model: tinyModel });
   if (!existsSync(join(files.checkpoint, 'manifest.json'))) writeAtomic(files.metrics, '');
-  const { label, objective, onEpoch } = objectiveFor(o.objective, data.train.n);
-  const key = modelKey(o.seed);
-  const init = initState(np.random.foldIn(key, 0), model, data.train, cfg);
-  const { state } = await fit(model, objective, data.train, cfg, {
-    key: np.random.foldIn(key, 1), init, dir: files.checkpoint, resume: true, name: label, onEpoch, progress: job.progress, log: job.log,
-    onStep: (row) => appendMetrics(dir, row), onResume: (step) => cutMetrics(dir, step),
+  // a staged objective (CMA) trains the stage it starts from into its own folder first
+  const state = await trainNamed(o.objective, model, data.train, cfg, {
+    key: modelKey(o.seed), dirFor: (name) => (name === o.objective ? files.checkpoint : join(dir, `checkpoint-${name}`)), resume: true,
+    zWarmup: o.zWarmup, progress: job.progress, log: job.log, onStep: (row) => appendMetrics(dir, row), onResume: (step) => cutMetrics(dir, step),
   });
   const usable = async (s?: Source) => (s ? (await ready(s, Array.from({ length: s.n }, (_, i) => i))).length : 0);
   writeJson(files.summary, {
@@ -132,12 +130,12 @@ export async function runEval(o: EvalRequest, job: Job, defaults: TrainOptions):
   const data = r ? r.data : await openData(opts, job);
   if (!data.test) throw new Error(`eval needs a test split: ${opts.data} has no test/ folder of class folders beside train/`);
   const model = r ? r.model : avidModel(tinyModel);
-  const random = () => initState(np.random.foldIn(modelKey(opts.seed), 0), model, data.train, trainConfig(opts, data.train.n));
+  const random = () => initState(np.random.foldIn(modelKey(opts.seed), 0), model, data.train, trainConfig(opts, data.train.n), crossAvid);
   job.log(`evaluating ${r ? o.run : `random init (seed ${opts.seed})`} on ${data.describe}, ${o.windows} windows per clip`);
   const rows = [];
   const { params, bn } = r ?? random();
   const report = await evaluate(model, params, bn, data.train, data.test, { windows: o.windows });
-  rows.push({ label: r ? objectiveFor(opts.objective, data.train.n).label : 'random init', report });
+  rows.push({ label: r ? objectiveFor(opts.objective, opts).label : 'random init', report });
   const json = reportJson(report);
   if (o.run) {
     writeJson(runFiles(o.run).eval, json);

@@ -11,13 +11,14 @@
 import { join } from 'node:path';
 import * as np from '../core/index.js';
 import { synthetic, tinyData } from './data.js';
-import { evaluate, type Report } from './evaluate.js';
-import { fit } from './fit.js';
-import { avidModel, tinyModel } from './model.js';
-import { crossAvid, jointAvid, type Objective, selfAvid } from './objectives.js';
-import { cmaNeighbours, cmaObjective } from './cma.js';
-import { range } from './source.js';
-import { initState, type TrainConfig, tinyTrain, type TrainState } from './train.js';
+import { evaluate, type Report, reportJson } from './evaluate.js';
+import { writeJson } from './run.js';
+import { fit, type FitOptions } from './fit.js';
+import { avidModel, type Model, tinyModel } from './model.js';
+import { avidObjective, crossAvid, type Objective } from './objectives.js';
+import { cmaObjective } from './cma.js';
+import { range, type Source } from './source.js';
+import { continueFrom, initState, type TrainConfig, tinyTrain, type TrainState } from './train.js';
 
 export type ObjectiveName = 'self' | 'cross' | 'joint' | 'cma';
 
@@ -31,79 +32,131 @@ export interface CompareOptions {
   zWarmup: number;
   lr: number;
   seed: number;
+  /** how many seeds, from `seed` on (default 1) */
+  seeds?: number;
   dir: string;
   resume: boolean;
+  /** write every seed's figures here */
+  json?: string;
 }
 
-/** The objectives the CLI can train; CMA starts as Cross-AVID and adds its terms once the first epoch's banks give neighbours. */
-export function objectiveFor(name: ObjectiveName, train: number): { label: string; objective: Objective; onEpoch?: (s: TrainState) => TrainState } {
+/** The stage that AVID+CMA starts from, and how long CMA trains after it: half the epochs, refreshing neighbours four times. */
+export const cmaStage = (epochs: number) => {
+  const stageEpochs = Math.max(1, Math.round(epochs / 2));
+  return { from: 'cross' as const, epochs: stageEpochs, refreshEvery: Math.max(1, Math.round(stageEpochs / 4)) };
+};
+
+/**
+ * The objectives the CLI can train. AVID+CMA is the authors' second stage: it starts from a trained
+ * Cross-AVID state (`from`) and trains for `epochs` more.
+ */
+export function objectiveFor(name: ObjectiveName, o: { epochs: number; zWarmupSteps?: number }): { label: string; objective: Objective; from?: ObjectiveName; epochs: number } {
+  const avid = { zWarmupSteps: o.zWarmupSteps };
   switch (name) {
-    case 'self': return { label: 'Self-AVID', objective: selfAvid };
-    case 'cross': return { label: 'Cross-AVID', objective: crossAvid };
-    case 'joint': return { label: 'Joint-AVID', objective: jointAvid };
+    case 'self': return { label: 'Self-AVID', objective: avidObjective({ v2v: 1, a2a: 1 }, avid), epochs: o.epochs };
+    case 'cross': return { label: 'Cross-AVID', objective: avidObjective({ v2a: 1, a2v: 1 }, avid), epochs: o.epochs };
+    case 'joint': return { label: 'Joint-AVID', objective: avidObjective({ v2v: 1, a2a: 1, v2a: 1, a2v: 1 }, avid), epochs: o.epochs };
     default: {
-      const cma = cmaObjective();
-      return {
-        label: 'AVID+CMA',
-        objective: (input) => (input.neighbours ? cma(input) : crossAvid(input)),
-        onEpoch: (s) => ({ ...s, neighbours: cmaNeighbours(s.banks, Math.min(8, train - 1)) }),
-      };
+      const stage = cmaStage(o.epochs);
+      return { label: 'AVID+CMA', objective: cmaObjective({ refreshEvery: stage.refreshEvery }), from: stage.from, epochs: stage.epochs };
     }
   }
 }
 
-const pct = (x: number) => (100 * x).toFixed(1).padStart(6);
+export interface TrainNamedOptions extends Omit<FitOptions, 'init' | 'dir' | 'name' | 'key'> {
+  /** the model's initial weights and banks come from this key (the same for every objective), training's from its fold 1 */
+  key: np.Key;
+  /** the checkpoint folder of each objective's run */
+  dirFor: (name: ObjectiveName) => string;
+  zWarmup: number;
+  /** runs already trained in this process, by name (filled in) */
+  trained?: Map<ObjectiveName, TrainState>;
+}
 
-/** Table 1's layout: one row per method, probe accuracy per block and best, for video then audio. */
-export function formatTable(rows: { label: string; report: Report }[]): string {
-  const blocks = rows[0].report.probe.video.length;
-  const head = [...Array.from({ length: blocks }, (_, k) => `block${k + 1}`.padStart(6)), '  best'].join(' ');
+/**
+ * Train objective `name` into `dirFor(name)`, resuming when asked; a staged objective (CMA) first
+ * trains, or resumes, or reuses the stage it starts from. Only the last stage reports its steps.
+ */
+export async function trainNamed(name: ObjectiveName, model: Model, source: Source, cfg: TrainConfig, o: TrainNamedOptions): Promise<TrainState> {
+  const trained = o.trained ?? new Map<ObjectiveName, TrainState>();
+  const done = trained.get(name);
+  if (done) return done;
+  const zWarmupSteps = o.zWarmup * Math.floor(source.n / cfg.batch);
+  const { label, objective, from, epochs } = objectiveFor(name, { epochs: cfg.epochs, zWarmupSteps });
+  const init = from
+    ? continueFrom(await trainNamed(from, model, source, cfg, { ...o, trained, onStep: undefined, onResume: undefined }), objective, cfg, np.random.foldIn(o.key, 2))
+    : initState(np.random.foldIn(o.key, 0), model, source, cfg, objective);
+  const { state } = await fit(model, objective, source, { ...cfg, epochs }, { ...o, key: np.random.foldIn(o.key, 1), init, dir: o.dirFor(name), name: label });
+  trained.set(name, state);
+  return state;
+}
+
+const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+/** The sample standard deviation (n - 1), 0 for one value. */
+const sd = (xs: number[]) => (xs.length < 2 ? 0 : Math.sqrt(xs.reduce((a, x) => a + (x - mean(xs)) ** 2, 0) / (xs.length - 1)));
+
+/**
+ * Table 1's layout: one row per method, probe accuracy per block and best, for video then audio,
+ * and retrieval. A row of several reports (seeds) shows mean +- sd.
+ */
+export function formatTable(rows: { label: string; report: Report | Report[] }[]): string {
+  const all = rows.map((r) => (Array.isArray(r.report) ? r.report : [r.report]));
+  const many = all.some((rs) => rs.length > 1), w = many ? 10 : 6;
+  const cell = (xs: number[]) => (many ? `${(100 * mean(xs)).toFixed(1)}±${(100 * sd(xs)).toFixed(1)}` : (100 * xs[0]).toFixed(1)).padStart(w);
+  const blocks = all[0][0].probe.video.length;
+  const head = [...Array.from({ length: blocks }, (_, k) => `block${k + 1}`.padStart(w)), 'best'.padStart(w)].join(' ');
+  const retW = many ? 2 * w + 3 : 14;
   const lines = [
     `${''.padEnd(14)} ${'video linear probe (%)'.padEnd(head.length)}   ${'audio linear probe (%)'.padEnd(head.length)}   retrieval R@1 / R@5 (%)`,
-    `${'method'.padEnd(14)} ${head}   ${head}   ${'video->audio'.padEnd(14)} audio->video`,
+    `${'method'.padEnd(14)} ${head}   ${head}   ${'video->audio'.padEnd(retW)} audio->video`,
   ];
-  for (const { label, report: r } of rows) {
-    const probe = (m: 'video' | 'audio') => [...r.probe[m].map(pct), pct(r.best[m])].join(' ');
-    const ret = (p: [number, number]) => `${pct(p[0]).trim()} / ${pct(p[1]).trim()}`.padEnd(14);
-    lines.push(`${label.padEnd(14)} ${probe('video')}   ${probe('audio')}   ${ret(r.retrieval.v2a)} ${ret(r.retrieval.a2v)}`);
-  }
+  rows.forEach(({ label }, i) => {
+    const rs = all[i];
+    const probe = (m: 'video' | 'audio') => [...rs[0].probe[m].map((_, k) => cell(rs.map((r) => r.probe[m][k]))), cell(rs.map((r) => r.best[m]))].join(' ');
+    const ret = (d: 'v2a' | 'a2v') => `${cell(rs.map((r) => r.retrieval[d][0])).trim()} / ${cell(rs.map((r) => r.retrieval[d][1])).trim()}`.padEnd(retW);
+    lines.push(`${label.padEnd(14)} ${probe('video')}   ${probe('audio')}   ${ret('v2a')} ${ret('a2v')}`);
+  });
   return lines.join('\n');
 }
 
 /** The training config for `n` clips from the CLI's options. */
-export const trainConfig = (o: { epochs: number; batch: number; lr: number; negatives: number; zWarmup?: number }, n: number): TrainConfig => ({
+export const trainConfig = (o: { epochs: number; batch: number; lr: number; negatives: number }, n: number): TrainConfig => ({
   ...tinyTrain, epochs: o.epochs, batch: o.batch, lr: o.lr, negatives: Math.min(o.negatives, n - 1),
-  zWarmupSteps: (o.zWarmup ?? 0) * Math.floor(n / o.batch),
 });
 
-/** `avid compare` (npm start): each objective against random init on the built-in data, as Table 1. */
+/** `avid compare` (npm start): each objective against random init on the built-in data, as Table 1; over several seeds, mean +- sd. */
 export async function compare(o: CompareOptions, log: (line: string) => void = console.log): Promise<void> {
-  const t0 = performance.now();
-  const key = np.random.key(o.seed);
-  const [kData, kModel] = np.random.split(key);
-  const all = synthetic(kData, o.train + o.test, tinyData);
-  const trainSet = range(all, 0, o.train), testSet = range(all, o.train, o.test);
+  const t0 = performance.now(), seeds = Array.from({ length: o.seeds ?? 1 }, (_, i) => o.seed + i);
   const model = avidModel(tinyModel);
   const cfg = trainConfig(o, o.train);
   log(`AVID on the built-in synthetic data: ${o.train} training and ${o.test} test clips, ${tinyData.classes} hidden classes ` +
-    `(chance ${(100 / tinyData.classes).toFixed(1)}%); backend ${np.currentBackend()}, ${np.cpuThreads()} cpu thread(s)`);
+    `(chance ${(100 / tinyData.classes).toFixed(1)}%, retrieval R@1 chance ${(100 / o.test).toFixed(2)}%); backend ${np.currentBackend()}, ${np.cpuThreads()} cpu thread(s)`);
   log(`tiny encoders (video R(2+1)D ${tinyModel.videoWidths.join('/')}, audio 9-layer ${tinyModel.audioWidths.join('/')}), ` +
-    `batch ${cfg.batch}, ${cfg.negatives} negatives, T ${cfg.temperature}, Adam lr ${cfg.lr}, ${cfg.epochs} epochs`);
-
-  const rows: { label: string; report: Report }[] = [];
-  // every method starts from these weights, and the baseline row evaluates them untrained
-  const init = initState(np.random.foldIn(kModel, 0), model, trainSet, cfg);
-  rows.push({ label: 'random init', report: await evaluate(model, init.params, init.bn, trainSet, testSet) });
-  log(`evaluated random init (${((performance.now() - t0) / 1000).toFixed(0)} s)`);
-
-  for (const name of o.objectives) {
-    const { label, objective, onEpoch } = objectiveFor(name, o.train);
-    const { state } = await fit(model, objective, trainSet, cfg, {
-      key: np.random.foldIn(kModel, 1), init, dir: join(o.dir, name), resume: o.resume, name: label, onEpoch, log,
-    });
-    rows.push({ label, report: await evaluate(model, state.params, state.bn, trainSet, testSet) });
-    log(`trained and evaluated ${label} (${((performance.now() - t0) / 1000).toFixed(0)} s)`);
+    `batch ${cfg.batch}, ${cfg.negatives} negatives, T ${cfg.temperature}, Adam lr ${cfg.lr}, ${cfg.epochs} epochs` +
+    `${seeds.length > 1 ? `, seeds ${seeds.join(', ')}` : ''}`);
+  const labels = ['random init', ...o.objectives.map((name) => objectiveFor(name, cfg).label)];
+  const reports: Report[][] = labels.map(() => []);
+  for (const seed of seeds) {
+    const [kData, kModel] = np.random.split(np.random.key(seed));
+    const all = synthetic(kData, o.train + o.test, tinyData);
+    const trainSet = range(all, 0, o.train), testSet = range(all, o.train, o.test);
+    const dir = seeds.length > 1 ? join(o.dir, `seed${seed}`) : o.dir;
+    // every method starts from these weights, and the baseline row evaluates them untrained
+    const init = initState(np.random.foldIn(kModel, 0), model, trainSet, cfg, crossAvid);
+    reports[0].push(await evaluate(model, init.params, init.bn, trainSet, testSet));
+    log(`evaluated random init${seeds.length > 1 ? ` (seed ${seed})` : ''} (${((performance.now() - t0) / 1000).toFixed(0)} s)`);
+    const trained = new Map<ObjectiveName, TrainState>();
+    for (const [i, name] of o.objectives.entries()) {
+      const state = await trainNamed(name, model, trainSet, cfg, { key: kModel, dirFor: (m) => join(dir, m), resume: o.resume, zWarmup: o.zWarmup, log, trained });
+      reports[i + 1].push(await evaluate(model, state.params, state.bn, trainSet, testSet));
+      log(`trained and evaluated ${labels[i + 1]}${seeds.length > 1 ? ` (seed ${seed})` : ''} (${((performance.now() - t0) / 1000).toFixed(0)} s)`);
+    }
   }
+  const rows = labels.map((label, i) => ({ label, report: reports[i] }));
   log(`\n${formatTable(rows)}\n`);
+  if (o.json) {
+    writeJson(o.json, { options: { ...o, json: undefined }, seeds, rows: rows.map((r) => ({ label: r.label, seeds: r.report.map(reportJson) })) });
+    log(`per-seed figures in ${o.json}`);
+  }
   log(`total ${((performance.now() - t0) / 1000).toFixed(0)} s; checkpoints in ${o.dir}/`);
 }

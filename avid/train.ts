@@ -1,8 +1,9 @@
 /**
  * Training AVID as a pure step: (state, batch, key) -> {state, metrics}. The state holds everything
- * that changes (params, BatchNorm statistics, optimizer moments, both memory banks, NCE's frozen Z,
- * the step count), so a checkpoint of it resumes a run exactly. The objective is any function of
- * avid/objectives.ts's signature: Cross-AVID by default, or one a user writes.
+ * that changes (params, BatchNorm statistics, optimizer moments, both memory banks, the objective's
+ * own state and params, the step count), so a checkpoint of it resumes a run exactly. The objective
+ * is any value of avid/objectives.ts's interface: Cross-AVID, or one a user writes; its state (NCE's
+ * Z, CMA's neighbours, a learned temperature) is a pytree the step threads without knowing what it is.
  */
 import * as np from '../core/index.js';
 import * as nn from '../nn/index.js';
@@ -10,6 +11,8 @@ import { type Bank, initBank, update } from './bank.js';
 import { type AugmentConfig, type Batch, type Source, specShape } from './source.js';
 import type { Model } from './model.js';
 import { type Objective, sampleNegatives } from './objectives.js';
+
+export type { Objective };
 
 export interface TrainConfig extends AugmentConfig {
   batch: number;
@@ -21,13 +24,6 @@ export interface TrainConfig extends AugmentConfig {
   lr: number;
   weightDecay: number;
   epochs: number;
-  /**
-   * Steps before NCE's Z is frozen (default 0: the first batch's, as the authors). Until then Z is
-   * estimated afresh every step; set it to one epoch's steps to freeze Z once the banks hold real
-   * embeddings rather than their random initial rows (same-modality embeddings are far from isotropic,
-   * so the first batch's Z can be far too small for Self-AVID).
-   */
-  zWarmupSteps?: number;
 }
 
 export const tinyTrain: TrainConfig = {
@@ -38,11 +34,11 @@ export interface TrainState {
   params: nn.Tree;
   bn: nn.Tree;
   opt: nn.Tree;
+  /** the memory banks (each a pytree of one [N, D] tensor) */
   banks: { video: Bank; audio: Bank };
-  Z: Record<string, number>;
+  /** the objective's own state (NCE's Z, CMA's neighbours, ...) and trainable params */
+  objective: { state: nn.Tree; params: nn.Tree };
   step: number;
-  /** CMA's neighbours [N, k], when the objective uses them */
-  neighbours?: np.Tensor;
 }
 
 export interface StepMetrics { loss: number; [name: string]: number }
@@ -50,13 +46,33 @@ export interface StepMetrics { loss: number; [name: string]: number }
 /** Adam with L2 weight decay, as the authors train (AVID.md). */
 export const avidOptimizer = (cfg: TrainConfig): nn.Optimizer => nn.adam(cfg.lr, { weightDecay: cfg.weightDecay });
 
-/** The starting state for training on `src`: fresh params, one random unit bank row per clip, no Z yet. */
-export function initState(key: np.Key, model: Model, src: Source, cfg: TrainConfig, optimizer = avidOptimizer(cfg)): TrainState {
-  const [km, kv, ka] = np.random.split(key, 3);
+/** What the optimizer updates: the model's params and the objective's. */
+const trainable = (params: nn.Tree, objective: nn.Tree) => ({ model: params, objective });
+
+/**
+ * The starting state for training `objective` on `src`: fresh params, one random unit bank row per
+ * clip, the objective's initial state. The model's params and banks depend on `key` alone, so every
+ * objective started from one key starts from the same weights.
+ */
+export function initState(key: np.Key, model: Model, src: Source, cfg: TrainConfig, objective: Objective, optimizer = avidOptimizer(cfg)): TrainState {
+  const [km, kv, ka, ko] = np.random.split(key, 4);
   const { frames, size } = src.cfg, [tf, fb] = specShape(src.cfg);
   const { params, state } = model.init(km, { video: [cfg.batch, 3, frames, size, size], audio: [cfg.batch, 1, tf, fb] });
   const dim = model.cfg.head[model.cfg.head.length - 1];
-  return { params, bn: state, opt: optimizer.init(params), banks: { video: initBank(kv, src.n, dim), audio: initBank(ka, src.n, dim) }, Z: {}, step: 0 };
+  const banks = { video: initBank(kv, src.n, dim), audio: initBank(ka, src.n, dim) };
+  const obj = objective.init({ key: ko, n: src.n, dim, banks });
+  return { params, bn: state, opt: optimizer.init(trainable(params, obj.params)), banks, objective: obj, step: 0 };
+}
+
+/**
+ * A next stage of training from a trained state (AVID -> CMA, as the authors): its weights,
+ * BatchNorm statistics and banks, `objective` initialised from them and from the previous
+ * objective's state, a fresh optimizer, step 0. `continueFrom(avid, cma, cfg, random.key(2))`
+ */
+export function continueFrom(prev: TrainState, objective: Objective, cfg: TrainConfig, key: np.Key, optimizer = avidOptimizer(cfg)): TrainState {
+  const dim = prev.banks.video.dim;
+  const obj = objective.init({ key, n: prev.banks.video.n, dim, banks: prev.banks, previous: prev.objective.state });
+  return { params: prev.params, bn: prev.bn, opt: optimizer.init(trainable(prev.params, obj.params)), banks: prev.banks, objective: obj, step: 0 };
 }
 
 /**
@@ -66,27 +82,28 @@ export function initState(key: np.Key, model: Model, src: Source, cfg: TrainConf
  */
 export function trainStep(model: Model, objective: Objective, cfg: TrainConfig, optimizer = avidOptimizer(cfg)) {
   return (state: TrainState, batch: Batch, key: np.Key): { state: TrainState; metrics: StepMetrics } => np.withScope(() => {
-    const [kNeg, kDrop] = np.random.split(key);
+    const [kNeg, kDrop, kObj] = np.random.split(key, 3);
     const n = state.banks.video.n;
     const negatives = sampleNegatives(kNeg, batch.indices, n, Math.min(cfg.negatives, n - 1));
-    const lossFn = (params: nn.Tree) => {
-      const { emb, state: bn } = model.embed(params, state.bn, { video: batch.video, audio: batch.audio }, { train: true, key: kDrop });
-      const out = objective({
-        embeddings: emb, banks: state.banks, indices: batch.indices, negatives,
-        Z: state.Z, temperature: cfg.temperature, neighbours: state.neighbours,
-      });
-      return [out.loss, { emb, bn, Z: out.Z, logs: out.logs }];
+    const lossFn = (p: { model: nn.Tree; objective: nn.Tree }) => {
+      const { emb, state: bn } = model.embed(p.model, state.bn, { video: batch.video, audio: batch.audio }, { train: true, key: kDrop });
+      const out = objective.loss({
+        embeddings: emb, banks: state.banks, indices: batch.indices, negatives, temperature: cfg.temperature, step: state.step, key: kObj,
+      }, state.objective.state, p.objective);
+      return [out.loss, { emb, bn, objective: out.state, logs: out.logs }];
     };
-    const [[loss, aux], grads] = np.valueAndGrad(lossFn, { hasAux: true })(state.params);
-    const { params, state: opt } = optimizer.update(grads, state.opt, state.params);
+    const current = trainable(state.params, state.objective.params);
+    const [[loss, aux], grads] = np.valueAndGrad(lossFn, { hasAux: true })(current);
+    const { params: next, state: opt } = optimizer.update(grads, state.opt, current) as { params: { model: nn.Tree; objective: nn.Tree }; state: nn.Tree };
     const banks = {
       video: update(state.banks.video, batch.indices, aux.emb.video, cfg.momentum),
       audio: update(state.banks.audio, batch.indices, aux.emb.audio, cfg.momentum),
     };
     const metrics: StepMetrics = { loss: (loss as np.Tensor).item() };
     for (const [k, v] of Object.entries(aux.logs as Record<string, np.Tensor>)) metrics[k] = v.item();
-    // NOTE: during the warm-up the estimate is not kept, so the next step estimates again
-    const Z = state.step + 1 <= (cfg.zWarmupSteps ?? 0) ? state.Z : aux.Z;
-    return { state: { ...state, params, opt, bn: aux.bn, banks, Z, step: state.step + 1 }, metrics };
+    return {
+      state: { params: next.model, bn: aux.bn, opt, banks, objective: { state: aux.objective, params: next.objective }, step: state.step + 1 },
+      metrics,
+    };
   });
 }

@@ -20,7 +20,7 @@ console.log(`Cross-AVID training step, tiny default (batch ${cfg.batch}, video 3
 for (const b of backends) {
   if (b === 'gpu' && !np.gpuStatus().ok) { console.log(`  gpu: skipped (${(np.gpuStatus() as { reason: string }).reason})`); continue; }
   np.setBackend(b);
-  let state = initState(np.random.key(1), model, ds, cfg);
+  let state = initState(np.random.key(1), model, ds, cfg, crossAvid);
   const step = trainStep(model, crossAvid, cfg);
   const batches = Array.from({ length: 6 }, (_, i) => getBatch(ds, Array.from({ length: cfg.batch }, (_, j) => i * cfg.batch + j), np.random.key(10 + i), cfg));
   const times: number[] = [];
