@@ -18,7 +18,7 @@ import { avidModel, type Model, tinyModel } from './model.js';
 import { avidObjective, crossAvid, type Objective } from './objectives.js';
 import { cmaObjective } from './cma.js';
 import { range, type Source } from './source.js';
-import { continueFrom, initState, type TrainConfig, tinyTrain, type TrainState } from './train.js';
+import { continueFrom, initState, type StepMetrics, type TrainConfig, tinyTrain, type TrainState } from './train.js';
 
 export type ObjectiveName = 'self' | 'cross' | 'joint' | 'cma';
 
@@ -78,17 +78,31 @@ export interface TrainNamedOptions extends Omit<FitOptions, 'init' | 'dir' | 'na
  * trains, or resumes, or reuses the stage it starts from. Only the last stage reports its steps.
  */
 export async function trainNamed(name: ObjectiveName, model: Model, source: Source, cfg: TrainConfig, o: TrainNamedOptions): Promise<TrainState> {
+  return (await trainNamedWithHistory(name, model, source, cfg, o)).state;
+}
+
+/** `trainNamed`, with the metrics of the steps it took (none when the run was already trained). */
+export async function trainNamedWithHistory(name: ObjectiveName, model: Model, source: Source, cfg: TrainConfig, o: TrainNamedOptions): Promise<{ state: TrainState; history: StepMetrics[] }> {
   const trained = o.trained ?? new Map<ObjectiveName, TrainState>();
   const done = trained.get(name);
-  if (done) return done;
+  if (done) return { state: done, history: [] };
   const zWarmupSteps = o.zWarmup * Math.floor(source.n / cfg.batch);
   const { label, objective, from, epochs } = objectiveFor(name, { epochs: cfg.epochs, zWarmupSteps });
   const init = from
     ? continueFrom(await trainNamed(from, model, source, cfg, { ...o, trained, onStep: undefined, onResume: undefined }), objective, cfg, np.random.foldIn(o.key, 2))
     : initState(np.random.foldIn(o.key, 0), model, source, cfg, objective);
-  const { state } = await fit(model, objective, source, { ...cfg, epochs }, { ...o, key: np.random.foldIn(o.key, 1), init, dir: o.dirFor(name), name: label });
+  const { state, history } = await fit(model, objective, source, { ...cfg, epochs }, { ...o, key: np.random.foldIn(o.key, 1), init, dir: o.dirFor(name), name: label });
   trained.set(name, state);
-  return state;
+  return { state, history };
+}
+
+/** "loss a -> b, InfoNCE c -> d" over the first and the last epoch of `history`, for the log. */
+function trend(history: StepMetrics[], perEpoch: number): string {
+  if (history.length < 2 * perEpoch) return '';
+  const avg = (rows: StepMetrics[], k: string) => rows.reduce((a, r) => a + r[k], 0) / rows.length;
+  const first = history.slice(0, perEpoch), last = history.slice(-perEpoch);
+  const keys = ['loss', 'infonce'].filter((k) => k in history[0]);
+  return keys.map((k) => `${k === 'loss' ? 'loss' : 'InfoNCE'} ${avg(first, k).toFixed(2)} -> ${avg(last, k).toFixed(2)}`).join(', ');
 }
 
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
@@ -147,9 +161,10 @@ export async function compare(o: CompareOptions, log: (line: string) => void = c
     log(`evaluated random init${seeds.length > 1 ? ` (seed ${seed})` : ''} (${((performance.now() - t0) / 1000).toFixed(0)} s)`);
     const trained = new Map<ObjectiveName, TrainState>();
     for (const [i, name] of o.objectives.entries()) {
-      const state = await trainNamed(name, model, trainSet, cfg, { key: kModel, dirFor: (m) => join(dir, m), resume: o.resume, zWarmup: o.zWarmup, log, trained });
+      const { state, history } = await trainNamedWithHistory(name, model, trainSet, cfg, { key: kModel, dirFor: (m) => join(dir, m), resume: o.resume, zWarmup: o.zWarmup, log, trained });
       reports[i + 1].push(await evaluate(model, state.params, state.bn, trainSet, testSet));
-      log(`trained and evaluated ${labels[i + 1]}${seeds.length > 1 ? ` (seed ${seed})` : ''} (${((performance.now() - t0) / 1000).toFixed(0)} s)`);
+      const moved = trend(history, Math.floor(o.train / cfg.batch));
+      log(`trained and evaluated ${labels[i + 1]}${seeds.length > 1 ? ` (seed ${seed})` : ''}${moved ? `: first to last epoch ${moved}` : ''} (${((performance.now() - t0) / 1000).toFixed(0)} s)`);
     }
   }
   const rows = labels.map((label, i) => ({ label, report: reports[i] }));

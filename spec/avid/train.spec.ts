@@ -13,7 +13,8 @@ import { avidModel, type ModelConfig } from '../../avid/model.js';
 import { avidObjective, crossAvid, type Objective } from '../../avid/objectives.js';
 import { initState, type TrainConfig, tinyTrain, trainStep } from '../../avid/train.js';
 import { fit } from '../../avid/fit.js';
-import { classPrecisionAt, linearProbe, recallAt } from '../../avid/evaluate.js';
+import { classPrecisionAt, linearProbe, recallAt, type Report } from '../../avid/evaluate.js';
+import { formatTable } from '../../avid/main.js';
 import { learnedTemperature } from '../../examples/custom-objective.js';
 
 const data: DataConfig = { classes: 4, frames: 4, size: 16, fps: 16, sampleRate: 16000, audioSeconds: 0.5 };
@@ -124,4 +125,17 @@ test('fit asks a decoding source for the next batch before training this one, an
   t.deepEqual(events.slice(0, firstClip).map((e) => e.split(' ')[0]), ['prepare', 'prepare'], 'the second batch is requested before the first one is built');
   t.notOk(events.includes('clip 3'), 'a clip prepare calls unusable is never used');
   t.equal(events.filter((e) => e.startsWith('clip')).length, 7, 'the other 7 clips are');
+});
+
+test('the Table-1 layout: one report per row as is, several (seeds) as mean ± sd', (t) => {
+  const report = (v: number): Report => ({
+    probe: { video: [v, 0.5, 0.25, 0.125], audio: [0.5, 0.5, 0.5, v] }, best: { video: v, audio: v },
+    retrieval: { v2a: [v / 10, v / 2], a2v: [0.01, 0.05] }, classRetrieval: { v2a: [0, 0], a2v: [0, 0] },
+  });
+  const one = formatTable([{ label: 'Cross-AVID', report: report(0.8) }]);
+  t.ok(one.split('\n')[2].startsWith('Cross-AVID       80.0   50.0   25.0   12.5   80.0'), 'one report: plain percentages');
+  const seeds = formatTable([{ label: 'Cross-AVID', report: [report(0.7), report(0.8), report(0.9)] }]);
+  t.ok(seeds.split('\n')[2].includes('80.0±10.0'), `three seeds: mean ± sample sd (${seeds.split('\n')[2].slice(0, 40)})`);
+  t.ok(seeds.split('\n')[2].includes('8.0±1.0 / 40.0±5.0'), 'retrieval too');
+  t.end();
 });
