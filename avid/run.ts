@@ -4,6 +4,7 @@
  *
  *   RUNDIR/config.json     the decoded options, the clip settings and the audio statistics
  *   RUNDIR/checkpoint/     the training state after the last finished epoch (nn/checkpoint.ts)
+ *   RUNDIR/checkpoint-cross/  --objective cma only: the Cross-AVID stage CMA starts from
  *   RUNDIR/metrics.jsonl   one JSON line per training step
  *   RUNDIR/summary.json    clips used, files skipped and why, time taken
  *   RUNDIR/eval.json       probe and retrieval figures (avid eval), eval-random.json the baseline's
