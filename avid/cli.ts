@@ -6,6 +6,7 @@
  *   avid eval --run runs/mine --json eval.json          linear probes + retrieval, as JSON
  *   avid embed --run runs/mine --data ~/videos --out emb.npy
  *   avid report --run runs/mine                         (re)write runs/mine/report.html
+ *   avid export --run runs/mine --out mine.safetensors  the model for the authors' PyTorch code
  *
  * Parsing is commander's; every value then goes through io-ts, so a bad one is reported with the
  * option (or config-file key), the value and what is allowed, and the process exits with code 2.
@@ -18,8 +19,9 @@ import { isLeft } from 'fp-ts/lib/Either.js';
 import * as t from 'io-ts';
 import * as np from '../core/index.js';
 import { compare } from './main.js';
-import { type Job, runEval, runEmbed, runReport, runTrain } from './jobs.js';
+import { type Job, loadRun, runEval, runEmbed, runReport, runTrain } from './jobs.js';
 import { readJson, UsageError } from './run.js';
+import { exportTorch } from './torch.js';
 
 export { UsageError };
 
@@ -39,6 +41,7 @@ const fields = {
   negatives: { type: Positive, help: 'NCE negatives per clip (at most clips - 1)', def: 256 },
   zWarmup: { type: NonNegative, help: 'epochs before NCE\'s Z is frozen (0: from the first batch, as the authors)', def: 0 },
   seed: { type: NonNegative, help: 'random seed: same seed, same run', def: 0 },
+  seeds: { type: Positive, help: 'seeds to run, from --seed on; more than one prints mean ± sd', def: 1 },
   backend: { type: t.keyof({ cpu: null, gpu: null }), help: 'compute backend', def: 'cpu' },
   train: { type: Positive, help: 'built-in data: training clips', def: 384 },
   test: { type: Positive, help: 'built-in data: test clips', def: 192 },
@@ -168,18 +171,30 @@ export function program(out: (line: string) => void = console.log): Command {
       await runEmbed(resolve(o.run), o.data, resolve(o.out), windows, jobOf(o));
     });
 
+  prog.command('export').description('the run\'s model as the AVID authors\' PyTorch state_dict (facebookresearch/AVID-CMA AV_Wrapper), in safetensors')
+    .requiredOption('--run <RUNDIR>', 'a run folder (its last checkpoint, with the BatchNorm statistics it holds)')
+    .requiredOption('--out <FILE>', 'FILE.safetensors')
+    .option('--keep-bn', 'keep our BatchNorm before each head as video_bn.*/audio_bn.* (not in their model) instead of folding it into the head\'s first Linear')
+    .action((o) => {
+      if (!o.out.endsWith('.safetensors')) throw new UsageError(`--out: expected a file name ending in .safetensors, got ${JSON.stringify(o.out)}`);
+      const r = loadRun(resolve(o.run));
+      exportTorch(resolve(o.out), r.cfg.model, r.params, r.bn, { headBn: o.keepBn ? 'keep' : 'fold' });
+      out(`wrote ${o.out}: the AVID authors' state_dict names (load with AV_Wrapper(...).load_state_dict); see avid/torch.ts`);
+    });
+
   prog.command('report').description('(re)write RUNDIR/report.html from what the run folder holds')
     .requiredOption('--run <RUNDIR>', 'a run folder')
     .action(async (o) => { await runReport(resolve(o.run), jobOf(o)); });
 
-  const compareFields = ['objectives', 'epochs', 'train', 'test', 'batch', 'negatives', 'zWarmup', 'lr', 'seed', 'backend'] as const;
+  const compareFields = ['objectives', 'epochs', 'train', 'test', 'batch', 'negatives', 'zWarmup', 'lr', 'seed', 'seeds', 'backend'] as const;
   withFields(prog.command('compare').description('npm start: train each objective on the built-in data and print a table like the paper\'s Table 1'), compareFields)
     .option('--dir <DIR>', 'where the runs\' checkpoints go', 'runs')
     .option('--resume', 'continue the runs in --dir from their last checkpoints')
+    .option('--json <FILE>', 'also write every seed\'s figures to FILE')
     .action(async (o) => {
       const opts = decodeOptions(compareFields, o);
       np.setBackend(opts.backend);
-      await compare({ ...opts, dir: o.dir, resume: Boolean(o.resume) }, out);
+      await compare({ ...opts, dir: o.dir, resume: Boolean(o.resume), json: o.json }, out);
     });
   return prog;
 }
