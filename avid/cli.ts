@@ -37,7 +37,7 @@ const fields = {
   objectives: { type: t.array(t.keyof({ cross: null, self: null, joint: null, cma: null })), help: 'objectives to compare, comma-separated', def: ['cross'], list: true },
   epochs: { type: Positive, help: 'training epochs', def: 12 },
   batch: { type: Positive, help: 'clips per step', def: 16 },
-  lr: { type: Rate, help: 'Adam learning rate', def: 1e-3 },
+  lr: { type: Rate, help: 'Adam learning rate (the authors use 1e-4 .. 5e-4)', def: 5e-4 },
   negatives: { type: Positive, help: 'NCE negatives per clip (at most clips - 1)', def: 256 },
   zWarmup: { type: NonNegative, help: 'epochs before NCE\'s Z is frozen (0: from the first batch, as the authors)', def: 0 },
   seed: { type: NonNegative, help: 'random seed: same seed, same run', def: 0 },

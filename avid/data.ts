@@ -2,14 +2,22 @@
  * The built-in dataset: synthetic audio-visual clips, generated on the fly as a pure function of
  * (dataset key, instance index), so nothing is downloaded and every run sees the same data.
  *
- * Each instance has a hidden class c. Its video shows a blob of hue c / C drifting in a random
- * direction, its brightness pulsing at 2 Hz; its audio is a tone of pitch 400 * 2^(c / 2) Hz whose
- * loudness pulses in step with the blob (the same per-instance phase). What the two modalities share
- * is the class (hue <-> pitch) and the pulse. Everything else is nuisance that only one modality has:
- * the background's colour, gradient and texture, the blob's start and direction, a distractor tone
- * at a random pitch, and noise. Labels are used only by evaluation.
- * A method that learns what video and audio have in common should find the class; features that
- * merely describe a clip are dominated by its nuisances.
+ * Shared (seen and heard, the same in every window of a clip, so the +-0.5 s audio-video offset cannot
+ * scramble it): each clip draws, independently,
+ *   - its class c of C (clip i has class i % C): the blob's hue c / C  <->  a tone of pitch 400 * 2^(c / 2) Hz;
+ *   - a size of 3: the blob's radius 3 / 5 / 8 px  <->  the tone's loudness (gain 0.12 / 0.35 / 1, 9 dB apart);
+ *   - a stripe orientation of 2: horizontal / vertical stripes over the frame  <->  clicks at 5.5 / 7 kHz;
+ *   - a stripe period of 2: 12 / 4 px  <->  3 / 8 clicks a second (each a 10 ms decaying burst).
+ * So 8 x 3 x 2 x 2 = 96 kinds of clip: besides the class (24 test clips each), size, orientation and
+ * spacing split a class into 12 kinds of about 2 test clips, which cross-modal instance retrieval can
+ * tell apart. Every shared attribute is visible at a glance (colour, extent, orientation, spacing over
+ * the whole frame) and heard in a fixed band or rhythm, since deep blocks pool globally.
+ * Nuisance, drawn separately for each modality: the background's colour, gradient and pixel texture, the
+ * blob's start and direction of drift (video); a distractor tone at a random pitch, the clicks' phase,
+ * and white noise (audio). The nuisance is weaker than the shared signal, so that even an untrained
+ * encoder's features vary with what the modalities share. Labels are used only by evaluation.
+ * A method that learns what video and audio have in common should find the class and the attributes;
+ * features that merely describe a clip are dominated by its nuisances.
  */
 import * as np from '../core/index.js';
 import { normalizeFrequencies } from './audio.js';
@@ -31,38 +39,54 @@ const clipSeconds = (cfg: DataConfig) => cfg.seconds ?? 3 * cfg.audioSeconds;
 /** One instance's hidden parameters, drawn from its own key. */
 interface Instance {
   label: number;
-  phase: number;
+  /** shared: blob radius (px) and tone gain, from one size level */
+  radius: number;
+  toneGain: number;
+  /** shared: stripe orientation (0 horizontal, 1 vertical) and click band (Hz) */
+  vertical: boolean;
+  clickHz: number;
+  /** shared: stripe period (px) and click rate (Hz) */
+  period: number;
+  clickRate: number;
+  /** nuisance, video only */
   start: [number, number];
   direction: number;
-  blob: [number, number, number];
   background: [number, number, number];
   gradient: [number, number];
   texture: Float32Array;
-  toneGain: number;
+  /** nuisance, audio only */
+  clickPhase: number;
   distractorHz: number;
   distractorGain: number;
   noise: number;
   noiseSeed: np.Key;
 }
 
+/** The shared attributes' levels: size (blob radius <-> tone gain), orientation <-> click band, stripe period <-> click rate. */
+const RADIUS = [3, 5, 8], GAIN = [0.12, 0.35, 1];
+const CLICK_HZ = [5500, 7000];
+const PERIOD = [12, 4], CLICK_RATE = [3, 8];
+
 function instance(cfg: DataConfig, key: np.Key, i: number): Instance {
   const k = np.random.foldIn(key, i);
   const [kp, kt, kn] = np.random.split(k, 3);
   const u = Array.from(np.random.bits(kp, 16), (w) => w / 2 ** 32);
   const tex = np.random.bits(kt, 3 * cfg.size * cfg.size);
+  const size = Math.floor(3 * u[0]), orient = u[1] < 0.5 ? 0 : 1, spacing = u[2] < 0.5 ? 0 : 1;
   return {
     label: i % cfg.classes,
-    phase: 2 * Math.PI * u[0],
-    start: [u[1] * cfg.size, u[2] * cfg.size],
-    direction: 2 * Math.PI * u[3],
-    blob: hue((i % cfg.classes) / cfg.classes),
-    background: [0.15 + 0.7 * u[6], 0.15 + 0.7 * u[7], 0.15 + 0.7 * u[8]],
-    gradient: [Math.cos(2 * Math.PI * u[9]) * 0.6, Math.sin(2 * Math.PI * u[9]) * 0.6],
-    texture: Float32Array.from(tex, (w) => (w / 2 ** 32 - 0.5) * 0.4),
-    toneGain: 0.3 + 0.4 * u[10],
+    radius: RADIUS[size], toneGain: GAIN[size],
+    vertical: orient === 1, clickHz: CLICK_HZ[orient],
+    period: PERIOD[spacing], clickRate: CLICK_RATE[spacing],
+    start: [u[3] * cfg.size, u[4] * cfg.size],
+    direction: 2 * Math.PI * u[5],
+    background: [0.3 + 0.4 * u[6], 0.3 + 0.4 * u[7], 0.3 + 0.4 * u[8]],
+    gradient: [Math.cos(2 * Math.PI * u[9]) * 0.3, Math.sin(2 * Math.PI * u[9]) * 0.3],
+    texture: Float32Array.from(tex, (w) => (w / 2 ** 32 - 0.5) * 0.2),
+    clickPhase: u[10],
     distractorHz: 200 * 2 ** (4.3 * u[11]),
-    distractorGain: 0.2 + 0.5 * u[12],
-    noise: 0.02 + 0.1 * u[13],
+    distractorGain: 0.05 + 0.25 * u[12],
+    noise: 0.01 + 0.04 * u[13],
     noiseSeed: kn,
   };
 }
@@ -73,18 +97,16 @@ function hue(h: number): [number, number, number] {
   return [f(5), f(3), f(1)];
 }
 
-const pulse = (inst: Instance, t: number) => 0.8 + 0.2 * Math.sin(2 * Math.PI * 2 * t + inst.phase);
-
 /** Render the video [3, frames, size, size] of an instance, starting at time t0 seconds. */
 function renderVideo(cfg: DataConfig, inst: Instance, t0: number, aug: View): Float32Array {
   const S = cfg.size, T = cfg.frames, out = new Float32Array(3 * T * S * S);
   const dir = inst.direction, speed = S * 0.75; // pixels per second
+  const blob = hue(inst.label / cfg.classes), r2 = 2 * inst.radius * inst.radius;
   const [cx0, cy0, cw, ch] = aug.crop, [bright, contrast, sat] = aug.jitter;
   for (let f = 0; f < T; f++) {
     const t = t0 + f / cfg.fps;
     const bx = (((inst.start[0] + speed * Math.cos(dir) * t) % S) + S) % S;
     const by = (((inst.start[1] + speed * Math.sin(dir) * t) % S) + S) % S;
-    const level = pulse(inst, t);
     for (let y = 0; y < S; y++) {
       for (let x = 0; x < S; x++) {
         // the crop box, resized back to S x S (nearest sampling), then flipped
@@ -92,9 +114,10 @@ function renderVideo(cfg: DataConfig, inst: Instance, t0: number, aug: View): Fl
         const px = Math.min(S - 1, Math.floor(sx)), py = Math.min(S - 1, Math.floor(sy));
         // distance to the blob on the torus
         const dx = Math.min(Math.abs(sx - bx), S - Math.abs(sx - bx)), dy = Math.min(Math.abs(sy - by), S - Math.abs(sy - by));
-        const a = Math.min(1, 1.5 * Math.exp(-(dx * dx + dy * dy) / (2 * 4 * 4))) * level;
-        const g = inst.gradient[0] * (sx / S - 0.5) + inst.gradient[1] * (sy / S - 0.5);
-        const rgb = [0, 1, 2].map((c) => (1 - a) * (inst.background[c] + g + inst.texture[(c * S + py) * S + px]) + a * inst.blob[c]);
+        const a = Math.min(1, 1.5 * Math.exp(-(dx * dx + dy * dy) / r2));
+        const stripe = Math.sin((2 * Math.PI * (inst.vertical ? sx : sy)) / inst.period) > 0 ? 0.25 : -0.25;
+        const g = inst.gradient[0] * (sx / S - 0.5) + inst.gradient[1] * (sy / S - 0.5) + stripe;
+        const rgb = [0, 1, 2].map((c) => (1 - a) * (inst.background[c] + g + inst.texture[(c * S + py) * S + px]) + a * blob[c]);
         const grey = (rgb[0] + rgb[1] + rgb[2]) / 3;
         for (let c = 0; c < 3; c++) {
           const v = (grey + sat * (rgb[c] - grey)) * bright;
@@ -113,9 +136,12 @@ function renderAudio(cfg: DataConfig, inst: Instance, t0: number, volume: number
   const noise = np.random.bits(inst.noiseSeed, n);
   for (let i = 0; i < n; i++) {
     const t = t0 + i / cfg.sampleRate;
-    const tone = inst.toneGain * pulse(inst, t) * Math.sin(2 * Math.PI * pitch * t);
+    const tone = inst.toneGain * Math.sin(2 * Math.PI * pitch * t);
+    // a click: a 10 ms decaying burst at clickHz, clickRate times a second
+    const since = (((t * inst.clickRate + inst.clickPhase) % 1) + 1) % 1 / inst.clickRate;
+    const click = 0.6 * Math.exp(-since / 0.01) * Math.sin(2 * Math.PI * inst.clickHz * since);
     const distractor = inst.distractorGain * Math.sin(2 * Math.PI * inst.distractorHz * t);
-    out[i] = volume * (tone + distractor + inst.noise * (noise[i] / 2 ** 32 - 0.5) * 3.46);
+    out[i] = volume * (tone + click + distractor + inst.noise * (noise[i] / 2 ** 32 - 0.5) * 3.46);
   }
   return out;
 }

@@ -34,7 +34,7 @@ export function BatchNorm({ momentum = 0.1, eps = 1e-5, affine = true }: BatchNo
         outputShape: shape,
       };
     },
-    apply(p, state, input, { train }) {
+    apply(p, state, input, { train, momentum: override }) {
       const x = asTensor(name, input);
       const C = x.shape[1], bshape = x.shape.map((d, i) => (i === 1 ? d : 1));
       const perChannel = (v: np.Tensor) => np.reshape(v, bshape);
@@ -58,8 +58,9 @@ export function BatchNorm({ momentum = 0.1, eps = 1e-5, affine = true }: BatchNo
       // The new statistics are constants (read again from x, two passes): stopGradient also drops any tracer, so state never holds a trace.
       const [m, vb] = np.moments(np.stopGradient(xf), axes);
       const cast = (t: np.Tensor, like: np.Tensor) => (t.dtype === like.dtype ? t : np.astype(t, like.dtype));
-      const runningMean = np.add(np.mul(state.runningMean, 1 - momentum), cast(np.mul(m, momentum), state.runningMean));
-      const runningVar = np.add(np.mul(state.runningVar, 1 - momentum), cast(np.mul(vb, momentum * n / (n - 1)), state.runningVar));
+      const mom = override ?? momentum;
+      const runningMean = np.add(np.mul(state.runningMean, 1 - mom), cast(np.mul(m, mom), state.runningMean));
+      const runningVar = np.add(np.mul(state.runningVar, 1 - mom), cast(np.mul(vb, mom * n / (n - 1)), state.runningVar));
       return { y, state: { runningMean, runningVar } };
     },
   };

@@ -29,6 +29,12 @@ export interface ApplyOptions {
   train: boolean;
   /** Randomness for this call (Dropout); combinators fold in each child's index. */
   key?: np.Key;
+  /**
+   * Overrides every BatchNorm's running-average momentum for this call (training mode). Momentum
+   * 1 / (k + 1) on the k-th of a series of batches (k from 0) makes the running statistics the plain
+   * mean over the series, the initial ones forgotten: "precise BN" (avid/evaluate.ts recalibrate).
+   */
+  momentum?: number;
 }
 
 /** One row of a summary: a sub-layer, its output shape and parameter count, and its own parts. */

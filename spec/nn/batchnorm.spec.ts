@@ -73,3 +73,23 @@ test('the new state is concrete even when the step runs under grad', (t) => {
   t.ok(np.treeLeaves(state).every((s) => s.concrete() === s), 'BatchNorm state carries no tracer out of grad');
   t.end();
 });
+
+test('a momentum override of 1 / (k + 1) on batch k makes the running statistics the plain mean of the batches (precise BN)', (t) => {
+  const bn = nn.BatchNorm(), shape = [6, 2, 3];
+  let state = bn.init(nextKey(), shape, { dtype: 'float64' }).state;
+  const params = { weight: np.ones([2], 'float64'), bias: np.zeros([2], 'float64') };
+  const means: number[][] = [], vars: number[][] = [];
+  for (let k = 0; k < 3; k++) {
+    const x = np.add(np.mul(input(shape), k + 1), 3 * k);
+    channels(x).forEach((v, c) => {
+      const n = v.length, m = v.reduce((s, a) => s + a, 0) / n;
+      (means[c] ??= []).push(m);
+      (vars[c] ??= []).push(v.reduce((s, a) => s + (a - m) ** 2, 0) / (n - 1));
+    });
+    state = bn.apply(params, state, x, { train: true, momentum: 1 / (k + 1) }).state;
+  }
+  const avg = (v: number[]) => v.reduce((s, a) => s + a, 0) / v.length;
+  close(t, state.runningMean, np.tensor(means.map(avg), { dtype: 'float64' }), 'running mean = mean of the batch means; init (0) forgotten', { rtol: 1e-12 });
+  close(t, state.runningVar, np.tensor(vars.map(avg), { dtype: 'float64' }), 'running var = mean of the unbiased batch variances; init (1) forgotten', { rtol: 1e-12 });
+  t.end();
+});
