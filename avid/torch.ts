@@ -18,9 +18,11 @@
  *
  * NOTE: their classes fix what our config varies: R2Plus1D's widths 64/128/256/512 (depth 10: one
  * block a stage, 18: two), Conv2D's widths and its block strides 2,2,2,1, the stem's max pool. So
- * `authorsModel` loads into their code as it is; a narrower model (tinyModel: quarter widths, audio
- * strides 1,2,2,1) has their names and layouts but needs their classes built with its widths and
- * strides (the file's metadata holds the config), as spec/avid/torch.spec.ts's torch replica does.
+ * `authorsModel` loads into their code as it is; a smaller model (tinyModel: quarter widths, audio
+ * strides 1,2,2,1, no stem pool at 32x32) has their names and layouts but needs their classes built
+ * with its widths, strides and stem (the file's metadata holds the config), as
+ * spec/avid/torch.spec.ts's torch replica does. Neither strides nor the pool leave a trace in the
+ * weights, so only the metadata tells them apart.
  *
  * NOTE: our model has a BatchNorm between the pooled features and each head (avid/model.ts says why);
  * theirs does not. Exporting folds it, by default, into the head's first Linear: in eval mode a
@@ -96,9 +98,6 @@ function mapPaths(tree: nn.Tree, f: (path: string[], x: np.Tensor) => np.Tensor,
 const f32 = (x: np.Tensor) => (x.dtype === 'float32' ? x.dataSync() as Float32Array : Float32Array.from(x.dataSync()));
 
 /** Their R2Plus1D always max-pools after the stem; without that pool the names fit and the function differs. */
-function stemPool(cfg: ModelConfig, who: string): void {
-  if (!cfg.videoStemPool) throw new Error(`${who}: the authors' R2Plus1D always max-pools after the stem; a model without that pool would load under their names and compute something else`);
-}
 
 /** The first Linear of a head with the BatchNorm before it folded in (eval mode), computed in float64. */
 function foldBn(w: np.Tensor, b: np.Tensor, bnParams: nn.Tree, bnState: nn.Tree): { weight: StTensor; bias: StTensor } {
@@ -125,7 +124,6 @@ export interface ToAuthorsOptions {
  * `toAuthors(tinyModel, params, state)['video_proj.projection.0.weight'].shape` is [128, 128]
  */
 export function toAuthors(cfg: ModelConfig, params: nn.Tree, bn: nn.Tree, { headBn = 'fold' }: ToAuthorsOptions = {}): TorchTensors {
-  stemPool(cfg, 'toAuthors');
   checkAgainst(cfg, params, bn);
   const out: TorchTensors = {};
   for (const m of ['video', 'audio'] as const) {
@@ -138,7 +136,7 @@ export function toAuthors(cfg: ModelConfig, params: nn.Tree, bn: nn.Tree, { head
       // torch counts batches beside the statistics; it only reads the count when momentum is None, which neither side uses
       if (path.at(-1) === 'runningVar') out[name.replace(/running_var$/, 'num_batches_tracked')] = { data: new BigInt64Array(1), shape: [] };
     }
-    if (headBn === 'fold') {
+    if (headBn === 'fold' && params[m].bn) { // a model built with headBn: false has none to fold
       const fc = params[m].head.fc1, folded = foldBn(fc.weight, fc.bias, params[m].bn, bn[m].bn);
       out[`${m}_proj.projection.0.weight`] = folded.weight;
       out[`${m}_proj.projection.0.bias`] = folded.bias;
@@ -171,7 +169,6 @@ function checkAgainst(cfg: ModelConfig, params: nn.Tree, bn: nn.Tree): void {
  * listed in one Error. `const {params, bn} = fromAuthors(authorsModel, readSafetensors(f).tensors)`
  */
 export function fromAuthors(cfg: ModelConfig, tensors: TorchTensors): { params: nn.Tree; bn: nn.Tree } {
-  stemPool(cfg, 'fromAuthors');
   const named = Object.keys(tensors).every((k) => k.startsWith('module.'))
     ? Object.fromEntries(Object.entries(tensors).map(([k, v]) => [k.slice('module.'.length), v])) : tensors;
   const { params: p, state: s } = template(cfg, named['video_model.conv1.0.weight']?.shape[1] ?? 3);

@@ -286,10 +286,12 @@ class BasicR2P1DBlock(nn.Module):
         return self.relu(self.out_bn(m + (self.res_conv(x) if self.res else x)))
 
 class R2Plus1D(nn.Module):
-    def __init__(self, widths, blocks, channels=3):
+    def __init__(self, widths, blocks, channels=3, stem_pool=True):
         super().__init__()
+        # theirs always pools after the stem; a config without the pool (tinyModel) builds it without
+        pool = [nn.MaxPool3d(kernel_size=(1, 3, 3), stride=(1, 2, 2), padding=(0, 1, 1))] if stem_pool else []
         self.conv1 = nn.Sequential(nn.Conv3d(channels, widths[0], kernel_size=(3, 7, 7), padding=(1, 3, 3), stride=(1, 2, 2), bias=False),
-                                   nn.BatchNorm3d(widths[0]), nn.ReLU(inplace=True), nn.MaxPool3d(kernel_size=(1, 3, 3), stride=(1, 2, 2), padding=(0, 1, 1)))
+                                   nn.BatchNorm3d(widths[0]), nn.ReLU(inplace=True), *pool)
         for i, w in enumerate(widths):
             stage = [BasicR2P1DBlock(widths[max(i - 1, 0)], w, (2, 2, 2) if i else (1, 1, 1))] + [BasicR2P1DBlock(w, w) for _ in range(blocks - 1)]
             setattr(self, 'conv%dx' % (i + 2), stage[0] if blocks == 1 else nn.Sequential(*stage))
@@ -336,7 +338,7 @@ class AV_Wrapper(nn.Module):
 d = sys.argv[1]
 cfg = json.load(open(d + '/config.json'))
 def build(our_bn=False):
-    return AV_Wrapper(R2Plus1D(cfg['videoWidths'], cfg.get('videoBlocks', 1)), Conv2D(cfg['audioWidths'], cfg['audioStrides']), cfg['head'], our_bn)
+    return AV_Wrapper(R2Plus1D(cfg['videoWidths'], cfg.get('videoBlocks', 1), stem_pool=cfg['videoStemPool']), Conv2D(cfg['audioWidths'], cfg['audioStrides']), cfg['head'], our_bn)
 video, audio = torch.from_numpy(np.load(d + '/video.npy')), torch.from_numpy(np.load(d + '/audio.npy'))
 report = {}
 with torch.no_grad():
