@@ -8,6 +8,7 @@
  */
 import type { DType, TypedArray } from './dtype.js';
 import type { Shape } from './shape.js';
+import { env } from './platform/platform.js';
 
 /** Shape and dtype: all an op needs to know of a value to check it (JAX's "abstract value"). */
 export interface Aval { readonly shape: Shape; readonly dtype: DType }
@@ -55,7 +56,7 @@ export function setBackend(name: string): void {
   const b = getBackend(name);
   const why = b.unavailable?.();
   if (why) {
-    if (process.env.AVID_REQUIRE_GPU === '1') throw new Error(why);
+    if (env('AVID_REQUIRE_GPU') === '1') throw new Error(why);
     if (!warned.has(name)) { warned.add(name); console.warn(`${why}; using the cpu backend`); }
     current = 'cpu';
     return;

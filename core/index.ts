@@ -5,6 +5,7 @@
 import './cpu/backend.js';
 import './gpu/backend.js';
 import { setBackend } from './backend.js';
+import { env } from './platform/platform.js';
 
 export { Tensor, isTensor } from './tensor.js';
 export type { DType, TypedArray } from './dtype.js';
@@ -68,4 +69,5 @@ export { random };
 export type { Key } from './random.js';
 
 // AVID_BACKEND=gpu chooses the default backend for a whole run (tests, benchmarks, npm start).
-if (process.env.AVID_BACKEND) setBackend(process.env.AVID_BACKEND);
+const initial = env('AVID_BACKEND');
+if (initial) setBackend(initial);

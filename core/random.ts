@@ -8,13 +8,12 @@ import { alloc, type DType, isFloat } from './dtype.js';
 import { tensor } from './creation.js';
 import { checkShape, OpError, sizeOf } from './shape.js';
 import type { Tensor } from './tensor.js';
-import { inspect } from 'node:util';
 
 /** A PRNG key: two 32-bit words. Make one with `key(seed)`; never reuse one for two purposes. */
 export class Key {
   constructor(readonly k0: number, readonly k1: number) { Object.freeze(this); }
   toString(): string { return `Key(0x${this.k0.toString(16).padStart(8, '0')}, 0x${this.k1.toString(16).padStart(8, '0')})`; }
-  [inspect.custom](): string { return this.toString(); }
+  [Symbol.for('nodejs.util.inspect.custom')](): string { return this.toString(); }
 }
 
 const rotl = (v: number, r: number) => ((v << r) | (v >>> (32 - r))) >>> 0;

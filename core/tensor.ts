@@ -6,7 +6,6 @@
  * Users see one type either way; reading a tracer's values reads its primal, so printing inside a
  * function under `grad` works.
  */
-import { inspect } from 'node:util';
 import type { Backend } from './backend.js';
 import type { DType, TypedArray } from './dtype.js';
 import { type Shape, sizeOf, OpError } from './shape.js';
@@ -80,7 +79,7 @@ export class Tensor {
 
   toString(): string { return formatTensor(this); }
 
-  [inspect.custom](): string { return formatTensor(this); }
+  [Symbol.for('nodejs.util.inspect.custom')](): string { return formatTensor(this); }
 }
 
 export const isTensor = (x: unknown): x is Tensor => x instanceof Tensor;

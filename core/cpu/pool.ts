@@ -4,7 +4,7 @@
  * Ops here are synchronous functions, so the pool is too: the main thread copies the operands into
  * shared memory, wakes the workers with Atomics.notify, computes its own share of the rows, and
  * waits (Atomics.wait) until every worker has finished its share. Set AVID_THREADS=1 to stay on one
- * core.
+ * core. Where the platform has no threads (see ../platform/), everything runs on the calling thread.
  *
  * Two GEMM kernels sit behind `gemmBatched`:
  * - float32 runs the WebAssembly SIMD kernel (wasm/gemm.wat) when its compiled module is there. Its
@@ -15,8 +15,9 @@
  * Workers are compiled from source text (`gemm.toString()`), so they need no loader and run the very
  * same JavaScript; the compiled wasm module reaches them in workerData.
  */
-import { availableParallelism } from 'node:os';
-import { MessageChannel, type MessagePort, Worker } from 'node:worker_threads';
+import type { MessagePort, Worker } from 'node:worker_threads';
+import { env } from '../platform/platform.js';
+import { platform } from '../platform/node.js';
 import { gemm } from './gemm.js';
 import { type GemmExports, instantiate, loadGemmModule } from './wasm/load.js';
 
@@ -76,7 +77,9 @@ for (;;) {
   Atomics.notify(ctrl, 1);
 }`;
 
-const nThreads = Math.max(1, Math.min(availableParallelism(), Number(process.env.AVID_THREADS ?? 64) || 1));
+// Where the platform has no worker threads (a browser, for now), one thread.
+const threads = platform.threads;
+const nThreads = threads ? Math.max(1, Math.min(threads.cores(), Number(env('AVID_THREADS') ?? 64) || 1)) : 1;
 
 // ---------------------------------------------------------------------------------------------------
 // The wasm kernel's memory, laid out as: 64 bytes unused | scratch of thread 0 | thread 1 | ... | A | B | C
@@ -152,6 +155,7 @@ interface Pool {
 let pool: Pool | undefined;
 
 function startPool(): Pool {
+  const { Worker, MessageChannel } = threads!; // nThreads > 1 only with threads
   const ctrl = new Int32Array(new SharedArrayBuffer(CTRL * 4));
   const job = new Float64Array(new SharedArrayBuffer((JOB + 2 * nThreads) * 8));
   const workers: Worker[] = [], ports: MessagePort[] = [];

@@ -15,14 +15,15 @@
  * refers to it any more (a FinalizationRegistry, counting aliases such as reshape's), and eagerly at
  * API boundaries (grad, valueAndGrad, an optimizer step): see `core/memory.ts`.
  */
-import { createRequire } from 'node:module';
 import { type Backend, type Kernel, registerBackend } from '../backend.js';
 import { alloc, type TypedArray } from '../dtype.js';
 import { kernelFor } from '../primitive.js';
+import { platform } from '../platform/node.js';
+import { env } from '../platform/platform.js';
 import { sizeOf } from '../shape.js';
 import type { GpuBuf, GpuContext, GpuKernel } from './shader.js';
 
-// gpu.js is CommonJS and pulls in headless-gl; load it only when the GPU is first used.
+// gpu.js is CommonJS and pulls in headless-gl; the platform loads it only when the GPU is first used.
 type GpuJs = typeof import('gpu.js');
 type GpuKernelFn = ((...args: unknown[]) => unknown) & { kernel: { constructor: { name: string } } };
 
@@ -52,9 +53,9 @@ let failure: string | undefined;
 function start(): State {
   if (state) return state;
   if (failure) throw new Error(failure);
-  const mode = process.env.AVID_GPU_MODE ?? 'headlessgl';
+  const mode = env('AVID_GPU_MODE') ?? 'headlessgl';
   try {
-    const { GPU } = createRequire(import.meta.url)('gpu.js') as GpuJs;
+    const { GPU } = platform.gpuJs();
     const gpu = new GPU({ mode: mode as 'headlessgl' });
     const probe = gpu.createKernel(function (this: { thread: { x: number } }, a: number[]) { return a[this.thread.x] * 2; },
       { output: [2], precision: 'single', pipeline: false }) as unknown as GpuKernelFn;

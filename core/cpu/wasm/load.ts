@@ -3,7 +3,8 @@
  * undefined when it is missing, does not compile on this engine, or AVID_GEMM=js asks for the
  * JavaScript GEMM. Loaded synchronously, once; silent either way: `gemmKernel()` in ../pool.ts tells.
  */
-import { readFileSync } from 'node:fs';
+import { platform } from '../../platform/node.js';
+import { env } from '../../platform/platform.js';
 
 /** What gemm.wasm exports; pointers are byte addresses in the shared memory it imports as env.memory. */
 export interface GemmExports {
@@ -14,9 +15,11 @@ export interface GemmExports {
 }
 
 export function loadGemmModule(): WebAssembly.Module | undefined {
-  if (process.env.AVID_GEMM === 'js') return undefined;
+  if (env('AVID_GEMM') === 'js') return undefined;
+  const bytes = platform.readFile(new URL('./gemm.wasm', import.meta.url));
+  if (!bytes) return undefined;
   try {
-    return new WebAssembly.Module(readFileSync(new URL('./gemm.wasm', import.meta.url)));
+    return new WebAssembly.Module(bytes);
   } catch {
     return undefined;
   }

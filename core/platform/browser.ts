@@ -1,0 +1,17 @@
+/**
+ * The browser platform (see platform.ts), swapped in for node.ts by bundlers through package.json's
+ * "browser" field. For now: one CPU thread (Atomics.wait is refused on a page's main thread), the
+ * JavaScript GEMM (gemm.wasm is not fetched), and gpu.js only if the page has loaded its browser
+ * build (gpu-browser.js, which defines globalThis.GPU).
+ */
+import type { Platform } from './platform.js';
+
+export const platform: Platform = {
+  threads: undefined,
+  readFile: () => undefined,
+  gpuJs() {
+    const GPU = (globalThis as { GPU?: unknown }).GPU;
+    if (!GPU) throw new Error('gpu.js is not loaded in this page (load gpu-browser.js, which defines globalThis.GPU)');
+    return { GPU } as unknown as typeof import('gpu.js');
+  },
+};

@@ -1,0 +1,18 @@
+/**
+ * The Node platform (see platform.ts): worker_threads for the CPU pool, node:fs for gemm.wasm, and
+ * gpu.js through require (it is CommonJS and pulls in headless-gl, so it is loaded only when the GPU
+ * is first used). Bundlers for the browser replace this file with browser.ts.
+ */
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { availableParallelism } from 'node:os';
+import { MessageChannel, Worker } from 'node:worker_threads';
+import type { Platform } from './platform.js';
+
+export const platform: Platform = {
+  threads: { cores: availableParallelism, Worker, MessageChannel },
+  readFile(url) {
+    try { return readFileSync(url); } catch { return undefined; }
+  },
+  gpuJs: () => createRequire(import.meta.url)('gpu.js'),
+};

@@ -1,0 +1,21 @@
+/**
+ * What core/ needs from its host that plain JavaScript does not give: threads, reading the compiled
+ * GEMM module, loading gpu.js, environment variables. `node.ts` gives these in Node; `browser.ts` is
+ * what bundlers swap in for it (package.json "browser" field), so nothing Node-only is imported,
+ * let alone run, in a page. Code under core/ imports `./platform/node.js` and nothing else Node-only.
+ */
+export interface Platform {
+  /** Worker threads for the CPU pool (Node's worker_threads API), or undefined: stay on one thread. */
+  threads?: {
+    cores(): number;
+    Worker: typeof import('node:worker_threads').Worker;
+    MessageChannel: typeof import('node:worker_threads').MessageChannel;
+  };
+  /** The bytes of a file next to a module (gemm.wasm), read synchronously; undefined if it cannot. */
+  readFile(url: URL): Uint8Array<ArrayBuffer> | undefined;
+  /** gpu.js's exports; throws with the reason where it cannot be loaded. */
+  gpuJs(): typeof import('gpu.js');
+}
+
+/** An environment variable, or undefined where there is no `process` (a browser). */
+export const env = (name: string): string | undefined => globalThis.process?.env?.[name];
