@@ -59,7 +59,7 @@ export {
 export { conv, maxPool, globalMaxPool, globalAvgPool, type ConvOptions, type PoolOptions, type Padding } from './conv.js';
 export { vjp, grad, valueAndGrad, jvp, customVjp, stopGradient, type GradOptions } from './autodiff.js';
 export { flatten as treeFlatten, unflatten as treeUnflatten, treeMap, treeZip, treeLeaves, plain as treePlain, rebuild as treeRebuild, PYTREE, type PyTreeNode, type TreeDef } from './pytree.js';
-export { cpuThreads } from './cpu/pool.js';
+export { cpuThreads, gemmKernel } from './cpu/pool.js';
 export { gpuStatus, gpuStats, gpuFinish, warmup } from './gpu/backend.js';
 export { withScope } from './memory.js';
 export { profileKernels } from './trace.js';
