@@ -1,13 +1,16 @@
 /**
  * Compile gemm.wat to gemm.wasm with wabt (wat2wasm compiled to JavaScript, from npm). Run by
- * `npm install` (postinstall) and before `npm test` (pretest), or by hand after editing the .wat:
- * `node core/cpu/wasm/build.mjs`. The .wasm is a build product and is not committed.
+ * `npm run build` (so by `npm install`/`npm ci` in a clone, through `prepare`) and before `npm test`
+ * (pretest), or by hand after editing the .wat: `node core/cpu/wasm/build.mjs`. It writes gemm.wasm
+ * here, and a copy into each folder given as an argument (the package build: dist/core/cpu/wasm).
+ * The .wasm is a build product and is not committed.
  *
  * Without wabt (an install that left it out) this says so and exits 0: the library then runs the
  * JavaScript GEMM. A .wat that does not compile is an error (exit 1), so CI sees it.
  */
-import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const here = (name) => fileURLToPath(new URL(name, import.meta.url));
@@ -29,4 +32,9 @@ try {
   renameSync(here(`gemm.wasm.${process.pid}`), here('gemm.wasm'));
 } finally {
   mod.destroy();
+}
+for (const dir of process.argv.slice(2)) {
+  mkdirSync(dir, { recursive: true });
+  copyFileSync(here('gemm.wasm'), join(dir, `gemm.wasm.${process.pid}`));
+  renameSync(join(dir, `gemm.wasm.${process.pid}`), join(dir, 'gemm.wasm'));
 }
