@@ -8,7 +8,7 @@ import type { Platform } from './platform.js';
 
 export const platform: Platform = {
   threads: undefined,
-  readFile: () => undefined,
+  gemmWasm: () => undefined,
   gpuJs() {
     const GPU = (globalThis as { GPU?: unknown }).GPU;
     if (!GPU) throw new Error('gpu.js is not loaded in this page (load gpu-browser.js, which defines globalThis.GPU)');

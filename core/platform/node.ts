@@ -11,8 +11,9 @@ import type { Platform } from './platform.js';
 
 export const platform: Platform = {
   threads: { cores: availableParallelism, Worker, MessageChannel },
-  readFile(url) {
-    try { return readFileSync(url); } catch { return undefined; }
+  gemmWasm() {
+    // the same relative path in the source tree and in dist/
+    try { return readFileSync(new URL('../cpu/wasm/gemm.wasm', import.meta.url)); } catch { return undefined; }
   },
   gpuJs: () => createRequire(import.meta.url)('gpu.js'),
 };

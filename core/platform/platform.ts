@@ -11,8 +11,8 @@ export interface Platform {
     Worker: typeof import('node:worker_threads').Worker;
     MessageChannel: typeof import('node:worker_threads').MessageChannel;
   };
-  /** The bytes of a file next to a module (gemm.wasm), read synchronously; undefined if it cannot. */
-  readFile(url: URL): Uint8Array<ArrayBuffer> | undefined;
+  /** The bytes of the compiled GEMM (core/cpu/wasm/gemm.wasm), read synchronously; undefined if it cannot. */
+  gemmWasm(): Uint8Array<ArrayBuffer> | undefined;
   /** gpu.js's exports; throws with the reason where it cannot be loaded. */
   gpuJs(): typeof import('gpu.js');
 }

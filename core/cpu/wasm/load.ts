@@ -1,7 +1,8 @@
 /**
- * The compiled WebAssembly SIMD GEMM (gemm.wat, built to gemm.wasm by build.mjs at npm install), or
- * undefined when it is missing, does not compile on this engine, or AVID_GEMM=js asks for the
- * JavaScript GEMM. Loaded synchronously, once; silent either way: `gemmKernel()` in ../pool.ts tells.
+ * The compiled WebAssembly SIMD GEMM (gemm.wat, built to gemm.wasm by build.mjs), or undefined when
+ * it is missing, does not compile on this engine, or AVID_GEMM=js asks for the JavaScript GEMM. The
+ * bytes come through the platform (../../platform/): read from disk in Node, none yet in a browser.
+ * Loaded synchronously, once; silent either way: `gemmKernel()` in ../pool.ts tells.
  */
 import { platform } from '../../platform/node.js';
 import { env } from '../../platform/platform.js';
@@ -16,7 +17,7 @@ export interface GemmExports {
 
 export function loadGemmModule(): WebAssembly.Module | undefined {
   if (env('AVID_GEMM') === 'js') return undefined;
-  const bytes = platform.readFile(new URL('./gemm.wasm', import.meta.url));
+  const bytes = platform.gemmWasm();
   if (!bytes) return undefined;
   try {
     return new WebAssembly.Module(bytes);
