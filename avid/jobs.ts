@@ -100,7 +100,7 @@ export async function runTrain(dir: string, given: TrainOptions, explicit: Reado
   if (!saved) writeJson(files.config, { version: 1, options: o, stats: { mean: Array.from(data.train.stats.mean), std: Array.from(data.train.stats.std) }, model: tinyModel });
   if (!existsSync(join(files.checkpoint, 'manifest.json'))) writeAtomic(files.metrics, '');
   // a staged objective (CMA) trains the stage it starts from into its own folder first
-  const state = await trainNamed(o.objective, model, data.train, cfg, {
+  const { state } = await trainNamed(o.objective, model, data.train, cfg, {
     key: modelKey(o.seed), dirFor: (name) => (name === o.objective ? files.checkpoint : join(dir, `checkpoint-${name}`)), resume: true,
     zWarmup: o.zWarmup, progress: job.progress, log: job.log, onStep: (row) => appendMetrics(dir, row), onResume: (step) => cutMetrics(dir, step),
   });

@@ -15,7 +15,7 @@ import { evaluate, type Report, reportJson } from './evaluate.js';
 import { writeJson } from './run.js';
 import { fit, type FitOptions } from './fit.js';
 import { avidModel, type Model, tinyModel } from './model.js';
-import { avidObjective, crossAvid, type Objective } from './objectives.js';
+import { avidObjective, avidWeights, crossAvid, type Objective } from './objectives.js';
 import { cmaObjective } from './cma.js';
 import { range, type Source } from './source.js';
 import { continueFrom, initState, type StepMetrics, type TrainConfig, tinyTrain, type TrainState } from './train.js';
@@ -53,9 +53,9 @@ export const cmaStage = (epochs: number) => {
 export function objectiveFor(name: ObjectiveName, o: { epochs: number; zWarmupSteps?: number }): { label: string; objective: Objective; from?: ObjectiveName; epochs: number } {
   const avid = { zWarmupSteps: o.zWarmupSteps };
   switch (name) {
-    case 'self': return { label: 'Self-AVID', objective: avidObjective({ v2v: 1, a2a: 1 }, avid), epochs: o.epochs };
-    case 'cross': return { label: 'Cross-AVID', objective: avidObjective({ v2a: 1, a2v: 1 }, avid), epochs: o.epochs };
-    case 'joint': return { label: 'Joint-AVID', objective: avidObjective({ v2v: 1, a2a: 1, v2a: 1, a2v: 1 }, avid), epochs: o.epochs };
+    case 'self': return { label: 'Self-AVID', objective: avidObjective(avidWeights.self, avid), epochs: o.epochs };
+    case 'cross': return { label: 'Cross-AVID', objective: avidObjective(avidWeights.cross, avid), epochs: o.epochs };
+    case 'joint': return { label: 'Joint-AVID', objective: avidObjective(avidWeights.joint, avid), epochs: o.epochs };
     default: {
       const stage = cmaStage(o.epochs);
       return { label: 'AVID+CMA', objective: cmaObjective({ refreshEvery: stage.refreshEvery }), from: stage.from, epochs: stage.epochs };
@@ -76,20 +76,16 @@ export interface TrainNamedOptions extends Omit<FitOptions, 'init' | 'dir' | 'na
 /**
  * Train objective `name` into `dirFor(name)`, resuming when asked; a staged objective (CMA) first
  * trains, or resumes, or reuses the stage it starts from. Only the last stage reports its steps.
+ * Gives the final state and the metrics of the steps taken (none when the run was already trained).
  */
-export async function trainNamed(name: ObjectiveName, model: Model, source: Source, cfg: TrainConfig, o: TrainNamedOptions): Promise<TrainState> {
-  return (await trainNamedWithHistory(name, model, source, cfg, o)).state;
-}
-
-/** `trainNamed`, with the metrics of the steps it took (none when the run was already trained). */
-export async function trainNamedWithHistory(name: ObjectiveName, model: Model, source: Source, cfg: TrainConfig, o: TrainNamedOptions): Promise<{ state: TrainState; history: StepMetrics[] }> {
+export async function trainNamed(name: ObjectiveName, model: Model, source: Source, cfg: TrainConfig, o: TrainNamedOptions): Promise<{ state: TrainState; history: StepMetrics[] }> {
   const trained = o.trained ?? new Map<ObjectiveName, TrainState>();
   const done = trained.get(name);
   if (done) return { state: done, history: [] };
   const zWarmupSteps = o.zWarmup * Math.floor(source.n / cfg.batch);
   const { label, objective, from, epochs } = objectiveFor(name, { epochs: cfg.epochs, zWarmupSteps });
   const init = from
-    ? continueFrom(await trainNamed(from, model, source, cfg, { ...o, trained, onStep: undefined, onResume: undefined }), objective, cfg, np.random.foldIn(o.key, 2))
+    ? continueFrom((await trainNamed(from, model, source, cfg, { ...o, trained, onStep: undefined, onResume: undefined })).state, objective, cfg, np.random.foldIn(o.key, 2))
     : initState(np.random.foldIn(o.key, 0), model, source, cfg, objective);
   const { state, history } = await fit(model, objective, source, { ...cfg, epochs }, { ...o, key: np.random.foldIn(o.key, 1), init, dir: o.dirFor(name), name: label });
   trained.set(name, state);
@@ -161,7 +157,7 @@ export async function compare(o: CompareOptions, log: (line: string) => void = c
     log(`evaluated random init${seeds.length > 1 ? ` (seed ${seed})` : ''} (${((performance.now() - t0) / 1000).toFixed(0)} s)`);
     const trained = new Map<ObjectiveName, TrainState>();
     for (const [i, name] of o.objectives.entries()) {
-      const { state, history } = await trainNamedWithHistory(name, model, trainSet, cfg, { key: kModel, dirFor: (m) => join(dir, m), resume: o.resume, zWarmup: o.zWarmup, log, trained });
+      const { state, history } = await trainNamed(name, model, trainSet, cfg, { key: kModel, dirFor: (m) => join(dir, m), resume: o.resume, zWarmup: o.zWarmup, log, trained });
       reports[i + 1].push(await evaluate(model, state.params, state.bn, trainSet, testSet));
       const moved = trend(history, Math.floor(o.train / cfg.batch));
       log(`trained and evaluated ${labels[i + 1]}${seeds.length > 1 ? ` (seed ${seed})` : ''}${moved ? `: first to last epoch ${moved}` : ''} (${((performance.now() - t0) / 1000).toFixed(0)} s)`);

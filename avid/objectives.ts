@@ -156,12 +156,17 @@ export function avidObjective(weights: Partial<Record<Term, number>>, opts: Avid
   };
 }
 
+/** The terms of Self-AVID (each modality against its own bank), Cross-AVID (against the other's: the paper's winner) and Joint-AVID (both, equally). */
+export const avidWeights = {
+  self: { v2v: 1, a2a: 1 }, cross: { v2a: 1, a2v: 1 }, joint: { v2v: 1, a2a: 1, v2a: 1, a2v: 1 },
+} as const satisfies Record<string, Partial<Record<Term, number>>>;
+
 /** Self-AVID: each modality against its own bank. */
-export const selfAvid = avidObjective({ v2v: 1, a2a: 1 });
+export const selfAvid = avidObjective(avidWeights.self);
 /** Cross-AVID: each modality against the other's bank (the paper's winner). */
-export const crossAvid = avidObjective({ v2a: 1, a2v: 1 });
+export const crossAvid = avidObjective(avidWeights.cross);
 /** Joint-AVID: Self and Cross with equal weight. */
-export const jointAvid = avidObjective({ v2v: 1, a2a: 1, v2a: 1, a2v: 1 });
+export const jointAvid = avidObjective(avidWeights.joint);
 
 /**
  * Negatives for a batch: K indices per item, uniform with replacement over the other N - 1 rows
