@@ -13,10 +13,10 @@ export { openVideos, type VideoOptions, type VideoData } from './videos.js';
 export { initBank, lookup, update as updateBank, rows as bankRows, fromRows as bankFromRows, type Bank } from './bank.js';
 export { nce, infoNce, nceOfScores, infoNceOfScores, scores, softplus } from './nce.js';
 export {
-  objective, avidObjective, avidTerms, selfAvid, crossAvid, jointAvid, nceTerm, sampleNegatives,
+  objective, avidObjective, avidTerms, avidWeights, selfAvid, crossAvid, jointAvid, nceTerm, sampleNegatives, sampleExcluding,
   type Objective, type ObjectiveInput, type ObjectiveOutput, type ObjectiveContext, type Term, type AvidOptions,
 } from './objectives.js';
-export { cmaObjective, type CmaOptions } from './cma.js';
+export { cmaObjective, cmaNeighbours, cmaK, type CmaOptions, type CmaState } from './cma.js';
 export { initState, continueFrom, trainStep, tinyTrain, avidOptimizer, type TrainConfig, type TrainState, type StepMetrics } from './train.js';
 export { fit, type FitOptions } from './fit.js';
 export { evaluate, extract, linearProbe, recallAt, classPrecisionAt, type Report, type Features, type EvalOptions } from './evaluate.js';
