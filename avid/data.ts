@@ -13,8 +13,8 @@
  * tell apart. Every shared attribute is visible at a glance (colour, extent, orientation, spacing over
  * the whole frame) and heard in a fixed band or rhythm, since deep blocks pool globally.
  * Nuisance, drawn separately for each modality: the background's colour, gradient and pixel texture, the
- * blob's start and direction of drift (video); a distractor tone at a random pitch, the clicks' phase,
- * and white noise (audio). The nuisance is weaker than the shared signal, so that even an untrained
+ * blob's start and direction of drift (video); a distractor tone at a random pitch (5-16 dB below the
+ * class tone), the clicks' phase, and white noise (audio). The nuisance is weaker than the shared signal, so that even an untrained
  * encoder's features vary with what the modalities share. Labels are used only by evaluation.
  * A method that learns what video and audio have in common should find the class and the attributes;
  * features that merely describe a clip are dominated by its nuisances.
@@ -85,7 +85,8 @@ function instance(cfg: DataConfig, key: np.Key, i: number): Instance {
     texture: Float32Array.from(tex, (w) => (w / 2 ** 32 - 0.5) * 0.2),
     clickPhase: u[10],
     distractorHz: 200 * 2 ** (4.3 * u[11]),
-    distractorGain: 0.05 + 0.25 * u[12],
+    // always 5-16 dB below the class tone, so the loudest tone is the class's (a quiet clip's class is still heard)
+    distractorGain: (0.15 + 0.45 * u[12]) * GAIN[size],
     noise: 0.01 + 0.04 * u[13],
     noiseSeed: kn,
   };
