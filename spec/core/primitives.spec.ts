@@ -67,6 +67,7 @@ const binary: [string, F, (a: number, b: number) => number, Kind, Kind, boolean?
   ['less', np.less, (a, b) => +(a < b), 'normal', 'normal', false],
   ['greater', np.greater, (a, b) => +(a > b), 'normal', 'normal', false],
   ['greaterEqual', np.greaterEqual, (a, b) => +(a >= b), { int: 3 }, { int: 3 }, false],
+  ['lessEqual', np.lessEqual, (a, b) => +(a <= b), { int: 3 }, { int: 3 }, false],
 ];
 for (const [prim, f, g, ka, kb, diff] of binary) {
   for (const [sa, sb] of BINARY_SHAPES) {
