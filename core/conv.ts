@@ -6,7 +6,8 @@
  * along the first axis sum that axis's taps over smaller columns (convByFirstTaps).
  * Layout is channels-first, as PyTorch: x [batch, channels, ...spatial], w [out, in / groups, ...kernel].
  */
-import { fmt, OpError, sizeOf } from './shape.js';
+import { fmt, named, OpError, sizeOf } from './shape.js';
+import { lowest } from './dtype.js';
 import type { Tensor } from './tensor.js';
 import { customVjp } from './autodiff.js';
 import { arange } from './creation.js';
@@ -39,6 +40,12 @@ function perAxis(op: string, name: string, v: number | readonly number[] | undef
 
 /** [before, after] padding per axis; 'same' as TensorFlow (output = ceil(input / stride)). */
 function resolvePadding(op: string, p: Padding | undefined, spatial: readonly number[], kernel: number[], stride: number[], dilation: number[]): [number, number][] {
+  const pads = padPairs(op, p, spatial, kernel, stride, dilation);
+  if (!pads.flat().every((v) => Number.isInteger(v) && v >= 0)) throw new OpError(op, `padding ${JSON.stringify(p)} must be non-negative integers`);
+  return pads;
+}
+
+function padPairs(op: string, p: Padding | undefined, spatial: readonly number[], kernel: number[], stride: number[], dilation: number[]): [number, number][] {
   const d = spatial.length;
   if (p === undefined || p === 'valid') return new Array(d).fill(0).map(() => [0, 0]);
   if (p === 'same') {
@@ -58,7 +65,7 @@ function resolvePadding(op: string, p: Padding | undefined, spatial: readonly nu
  * N-D convolution (cross-correlation, as in PyTorch): x [B, C, ...S], w [O, C / groups, ...K].
  * `conv(x, w, {stride: 2, padding: 'same'})`; 1-, 2- and 3-D by the rank of w.
  */
-export function conv(x: Tensor, w: Tensor, opts: ConvOptions = {}): Tensor {
+export const conv = named('conv', (x: Tensor, w: Tensor, opts: ConvOptions = {}): Tensor => {
   const D = w.rank - 2;
   if (D < 1) throw new OpError('conv', `weights must be [out, in / groups, ...kernel], got ${fmt(w.shape)}`);
   if (x.rank !== D + 2) throw new OpError('conv', `a ${D}-D kernel ${fmt(w.shape)} needs input [batch, channels, ${D} spatial axes], got ${fmt(x.shape)}`);
@@ -82,7 +89,7 @@ export function conv(x: Tensor, w: Tensor, opts: ConvOptions = {}): Tensor {
     ? colsMatmul(reshape(w, [O, C * kp]), cols)
     : matmul(reshape(w, [groups, O / groups, Cg * kp]), reshape(cols, [B, groups, Cg * kp, L]));
   return reshape(y, [B, O, ...outS]);
-}
+});
 
 /** Below this many output positions per image, a conv's matmul folds the batch into its columns. */
 const FOLD_BATCH_BELOW = 128;
@@ -175,10 +182,10 @@ export interface PoolOptions {
 }
 
 /**
- * Max over sliding windows of x [B, C, ...S]; padded positions never win (they hold -inf).
- * `maxPool(x, {kernel: 2})` halves every spatial axis.
+ * Max over sliding windows of x [B, C, ...S]; padded positions never win (they hold the dtype's
+ * least value: -inf, the int32 minimum, false). `maxPool(x, {kernel: 2})` halves every spatial axis.
  */
-export function maxPool(x: Tensor, opts: PoolOptions): Tensor {
+export const maxPool = named('maxPool', (x: Tensor, opts: PoolOptions): Tensor => {
   const D = x.rank - 2;
   if (D < 1) throw new OpError('maxPool', `input must be [batch, channels, ...spatial], got ${fmt(x.shape)}`);
   const [B, C, ...S] = x.shape;
@@ -187,9 +194,9 @@ export function maxPool(x: Tensor, opts: PoolOptions): Tensor {
   const dilation = new Array(D).fill(1);
   const win: Window = { kernel, stride, dilation, padding: resolvePadding('maxPool', opts.padding, S, kernel, stride, dilation) };
   const outS = windowOut('maxPool', S, win);
-  const cols = reshape(unfold(x, win, -Infinity), [B, C, sizeOf(kernel), sizeOf(outS)]);
+  const cols = reshape(unfold(x, win, lowest(x.dtype)), [B, C, sizeOf(kernel), sizeOf(outS)]);
   return reshape(max(cols, 2), [B, C, ...outS]);
-}
+});
 
 const spatialAxes = (x: Tensor, op: string): number[] => {
   if (x.rank < 3) throw new OpError(op, `input must be [batch, channels, ...spatial], got ${fmt(x.shape)}`);
@@ -197,7 +204,7 @@ const spatialAxes = (x: Tensor, op: string): number[] => {
 };
 
 /** Max over all spatial axes: [B, C, ...S] -> [B, C]. */
-export const globalMaxPool = (x: Tensor): Tensor => max(x, spatialAxes(x, 'globalMaxPool'));
+export const globalMaxPool = named('globalMaxPool', (x: Tensor): Tensor => max(x, spatialAxes(x, 'globalMaxPool')));
 
 /** Mean over all spatial axes: [B, C, ...S] -> [B, C]. */
-export const globalAvgPool = (x: Tensor): Tensor => mean(x, spatialAxes(x, 'globalAvgPool'));
+export const globalAvgPool = named('globalAvgPool', (x: Tensor): Tensor => mean(x, spatialAxes(x, 'globalAvgPool')));

@@ -4,7 +4,13 @@
  * float32 is the default, float64 is for gradient checks, int32 for indices, bool for masks.
  * Promotion follows a simple lattice: bool < int32 < float32 < float64; a plain JS number is
  * "weak" and takes the dtype of the tensor it meets (as in JAX), so `mul(x, 2)` stays float32.
+ * A number an int32 cannot hold (a fraction, beyond the int32 range, nan, inf) promotes int32 and
+ * bool tensors to float32 instead of wrapping: `less(int32 [5], 3e9)` is true.
+ * Values: int32 arithmetic wraps around (as numpy's); a cast of a float to int32 truncates and
+ * saturates, with nan as 0 (as XLA's); a bool holds only 0 and 1 (any nonzero result is 1).
  */
+import { OpError } from './shape.js';
+
 export type DType = 'float32' | 'float64' | 'int32' | 'bool';
 export type TypedArray = Float32Array | Float64Array | Int32Array | Uint8Array;
 
@@ -35,7 +41,21 @@ export function promote(a: DType, b: DType): DType {
   return DTYPES.indexOf(a) >= DTYPES.indexOf(b) ? a : b;
 }
 
+/** Whether a JS number is an int32 value. */
+export const isInt32 = (v: number): boolean => Number.isInteger(v) && v >= -2147483648 && v <= 2147483647;
+
+/** A number as astype(_, 'int32') converts it: truncated toward zero, saturated at the int32 limits, nan as 0. */
+export const toInt32 = (v: number): number =>
+  v !== v ? 0 : v >= 2147483647 ? 2147483647 : v <= -2147483648 ? -2147483648 : Math.trunc(v);
+
+/** A number as `dtype` holds it (as astype converts): bool is v != 0, int32 as toInt32. */
+export const castScalar = (v: number, dtype: DType): number =>
+  dtype === 'bool' ? +(v !== 0) : dtype === 'int32' ? toInt32(v) : v;
+
+/** The least value of `dtype`: what max-pooling pads with. */
+export const lowest = (dtype: DType): number => (dtype === 'int32' ? -2147483648 : dtype === 'bool' ? 0 : -Infinity);
+
 export function checkDtype(d: unknown, where: string): DType {
   if (typeof d === 'string' && (DTYPES as readonly string[]).includes(d)) return d as DType;
-  throw new TypeError(`${where}: unknown dtype ${JSON.stringify(d)}; expected one of ${DTYPES.join(', ')}`);
+  throw new OpError(where, `unknown dtype ${JSON.stringify(d)}; expected one of ${DTYPES.join(', ')}`);
 }

@@ -38,6 +38,7 @@ export { batchNormGrad } from './prims/batchNormGrad.js';
 export { batchNormParamGrad } from './prims/batchNormParamGrad.js';
 export { reluGrad } from './prims/reluGrad.js';
 export { max } from './prims/max.js';
+export { min } from './prims/min.js';
 export { argmax } from './prims/argmax.js';
 export { reshape } from './prims/reshape.js';
 export { transpose } from './prims/transpose.js';
@@ -53,7 +54,7 @@ export { fold } from './prims/fold.js';
 export type { TensorLike } from './prims/_elementwise.js';
 
 export {
-  mean, variance, min, relu, sigmoid, square, logSumExp, logSoftmax, softmax, l2Normalize,
+  mean, variance, relu, sigmoid, square, logSumExp, logSoftmax, softmax, l2Normalize,
   expandDims, squeeze, stack, flatten, logicalNot, oneHot, crossEntropy, reciprocal, clip,
 } from './ops.js';
 export { conv, maxPool, globalMaxPool, globalAvgPool, type ConvOptions, type PoolOptions, type Padding } from './conv.js';

@@ -6,10 +6,27 @@ export type Shape = readonly number[];
 
 /** An error raised by an op for bad input: says which op, what it got and what it expected. */
 export class OpError extends Error {
-  constructor(op: string, message: string) {
-    super(`${op}: ${message}`);
+  constructor(readonly op: string, readonly detail: string, options?: { cause?: unknown }) {
+    super(`${op}: ${detail}`, options);
     this.name = 'OpError';
   }
+}
+
+/**
+ * `f` as the public op `op`: an OpError raised inside it, by the ops it is built from, is raised
+ * again under `op`, so a user of softmax reads "softmax: axis 5 ...", not "max: axis 5 ...".
+ * Nested named ops: the outermost, the one the user called, wins. The inner error is the `cause`.
+ */
+export function named<F extends (...args: any[]) => any>(op: string, f: F): F {
+  const g = function (this: unknown, ...args: unknown[]) {
+    try {
+      return f.apply(this, args);
+    } catch (e) {
+      if (e instanceof OpError && e.op !== op) throw new OpError(op, e.detail, { cause: e });
+      throw e;
+    }
+  };
+  return Object.defineProperty(g, 'name', { value: op }) as unknown as F;
 }
 
 export const fmt = (s: Shape): string => `[${s.join(', ')}]`;
@@ -61,7 +78,7 @@ export function broadcastStrides(s: Shape, out: Shape): number[] {
 
 /** Normalise a possibly negative axis, or throw naming the op. */
 export function normAxis(op: string, axis: number, rank: number): number {
-  if (!Number.isInteger(axis) || axis < -rank || axis >= Math.max(rank, 1)) {
+  if (!Number.isInteger(axis) || axis < -rank || axis >= rank) {
     throw new OpError(op, `axis ${axis} is out of range for a tensor of rank ${rank}`);
   }
   return axis < 0 ? axis + rank : axis;

@@ -8,7 +8,7 @@
  */
 import type { Aval, Kernel, KernelArg } from '../backend.js';
 import { getBackend } from '../backend.js';
-import { alloc, type DType, promote, type TypedArray } from '../dtype.js';
+import { alloc, type DType, isFloat, isInt32, promote, type TypedArray } from '../dtype.js';
 import { definePrimitive, type Primitive } from '../primitive.js';
 import { broadcastShapes, broadcastStrides, OpError, type Shape, sizeOf } from '../shape.js';
 import { broadcastIndex, coords, shader } from '../gpu/shader.js';
@@ -40,12 +40,13 @@ export function lift(op: string, xs: readonly (TensorLike | unknown)[]): Tensor[
   return xs.map((x) => (isTensor(x) ? x : scalar(Number(x), weakDtype(x as number | boolean, dtype), like)));
 }
 
-/** The dtype a JS number or boolean takes beside tensors of `dtype` (JAX's weak typing). */
+/**
+ * The dtype a JS number or boolean takes beside tensors of `dtype` (JAX's weak typing): a number an
+ * int32 cannot hold (fraction, out of range, nan, inf) makes int32 and bool float32, never wraps.
+ */
 function weakDtype(x: number | boolean, dtype: DType): DType {
-  if (typeof x === 'boolean') return dtype;
-  if (dtype === 'bool') return Number.isInteger(x) ? 'int32' : 'float32';
-  if (dtype === 'int32' && !Number.isInteger(x)) return 'float32';
-  return dtype;
+  if (typeof x === 'boolean' || isFloat(dtype)) return dtype;
+  return isInt32(x) ? (dtype === 'bool' ? 'int32' : dtype) : 'float32';
 }
 
 // ---- CPU loops ----
@@ -129,13 +130,19 @@ export function unaryKernel(f: (x: number) => number, op = ''): Kernel<TypedArra
   };
 }
 
-export function binaryKernel(f: (a: number, b: number) => number, op = ''): Kernel<TypedArray> {
+/**
+ * `f` on float inputs; `fInt` (default `f`) on int32 and bool ones, whose results the storage wraps
+ * to int32; a bool result of bool inputs is stored as `!= 0` (add is or, mul is and).
+ */
+export function binaryKernel(f: (a: number, b: number) => number, op = '', fInt = f): Kernel<TypedArray> {
   const loopFor = perDtype(op, ['f', 'a', 'b', 'out', 'n', 'shape', 'sa', 'sb'], BINARY_SRC);
+  const fBool = (a: number, b: number) => +(fInt(a, b) !== 0);
   return ([a, b], _attrs, out) => {
     const n = sizeOf(out.shape), res = alloc(out.dtype, n);
     if (n === 0) return res;
     const c = collapseBroadcast(out.shape, [broadcastStrides(a.shape, out.shape), broadcastStrides(b.shape, out.shape)]);
-    loopFor(a.dtype + out.dtype)(f, a.buf, b.buf, res, n, c.shape, c.strides[0], c.strides[1]);
+    const g = isFloat(a.dtype) ? f : a.dtype === 'bool' && out.dtype === 'bool' ? fBool : fInt;
+    loopFor(a.dtype + out.dtype)(g, a.buf, b.buf, res, n, c.shape, c.strides[0], c.strides[1]);
     return res;
   };
 }
@@ -150,26 +157,43 @@ export const unaryShader = (expr: string) => shader(() => `function (x) {
   return ${expr};
 }`);
 
-/** A binary op's GPU shader: `expr` combines `a` and `b`, read with broadcasting. */
+/** A binary op's GPU shader: `expr` combines `a` and `b`, read with broadcasting; bool results of bools as `!= 0`. */
 export const binaryShader = (expr: string) => shader(([a, b], _attrs, out) => `function (A, B) {
   ${coords(out.shape)}
   const a = A[${broadcastIndex(a.shape, out.shape)}];
   const b = B[${broadcastIndex(b.shape, out.shape)}];
-  return ${expr};
+  return ${a.dtype === 'bool' && out.dtype === 'bool' ? `((${expr}) != 0.0 ? 1.0 : 0.0)` : expr};
 }`);
+
+/** Options of elementwise primitives. */
+interface ElementwiseOpts {
+  /** the output's dtype (default: the input's) */
+  outDtype?: DType;
+  /** refuse int and bool inputs */
+  floatOnly?: boolean;
+  /** refuse bool inputs, as numpy does for - on bools, with this hint */
+  noBool?: string;
+  /** the CPU function for int32 and bool inputs (default `f`), e.g. one that wraps as int32 */
+  fInt?: (a: number, b: number) => number;
+}
+
+function checkInput(name: string, x: Aval, opts: ElementwiseOpts): void {
+  if (opts.floatOnly && !isFloat(x.dtype)) {
+    throw new OpError(name, `needs a float tensor, got ${x.dtype}; cast it with astype(x, 'float32')`);
+  }
+  if (opts.noBool && x.dtype === 'bool') throw new OpError(name, `is not defined for bool tensors (as in numpy); ${opts.noBool}`);
+}
 
 /**
  * Define an elementwise unary primitive: `f` for the CPU, `gpu` the same as a shader expression in `v`.
  * `outDtype` defaults to the input's dtype.
  */
 export function defineUnary(name: string, f: (x: number) => number, gpu: string, vjp?: VjpRule,
-  opts: { floatOnly?: boolean; outDtype?: DType } = {}): Primitive {
+  opts: ElementwiseOpts = {}): Primitive {
   return definePrimitive<{}>({
     name,
     infer([x]) {
-      if (opts.floatOnly && x.dtype !== 'float32' && x.dtype !== 'float64') {
-        throw new OpError(name, `needs a float tensor, got ${x.dtype}; cast it with astype(x, 'float32')`);
-      }
+      checkInput(name, x, opts);
       return { shape: x.shape, dtype: opts.outDtype ?? x.dtype };
     },
     vjp,
@@ -182,15 +206,16 @@ export function defineUnary(name: string, f: (x: number) => number, gpu: string,
  * CPU, `gpu` the same as a shader expression in `a` and `b`.
  */
 export function defineBinary(name: string, f: (a: number, b: number) => number, gpu: string, vjp?: VjpRule,
-  opts: { outDtype?: DType } = {}): Primitive {
+  opts: ElementwiseOpts = {}): Primitive {
   return definePrimitive<{}>({
     name,
     infer([a, b]): Aval {
       if (a.dtype !== b.dtype) throw new OpError(name, `dtypes differ: ${a.dtype} and ${b.dtype}`);
+      checkInput(name, a, opts);
       return { shape: broadcastShapes(name, a.shape, b.shape), dtype: opts.outDtype ?? a.dtype };
     },
     vjp,
-    kernels: { cpu: binaryKernel(f, name) as Kernel<any, {}>, gpu: binaryShader(gpu) },
+    kernels: { cpu: binaryKernel(f, name, opts.fInt) as Kernel<any, {}>, gpu: binaryShader(gpu) },
   });
 }
 

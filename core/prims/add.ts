@@ -1,4 +1,7 @@
-/** add: a + b with broadcasting. vjp: ct to both, summed back to each input's shape. */
+/**
+ * add: a + b with broadcasting; int32 wraps, and on bools it is logical or (numpy's). vjp: ct to both,
+ * summed back to each input's shape.
+ */
 import { applyBinary, defineBinary, type TensorLike } from './_elementwise.js';
 import { unbroadcast } from './_unbroadcast.js';
 

@@ -2,7 +2,7 @@
 import type { Kernel } from '../backend.js';
 import { alloc, type TypedArray } from '../dtype.js';
 import { definePrimitive } from '../primitive.js';
-import { broadcastShapes, broadcastStrides, fmt, OpError, sameShape, type Shape, sizeOf } from '../shape.js';
+import { broadcastShapes, broadcastStrides, checkShape, fmt, OpError, sameShape, type Shape, sizeOf } from '../shape.js';
 import type { Tensor } from '../tensor.js';
 import { bind } from '../trace.js';
 import { unbroadcast } from './_unbroadcast.js';
@@ -49,5 +49,6 @@ export const broadcastToP = definePrimitive<{ shape: Shape }>({
 
 /** Repeat `x` to `shape` by numpy broadcasting. `broadcastTo(tensor([1, 2]), [3, 2])` */
 export function broadcastTo(x: Tensor, shape: readonly number[]): Tensor {
-  return sameShape(x.shape, shape) ? x : bind(broadcastToP, [x], { shape: [...shape] });
+  const s = checkShape('broadcastTo', shape);
+  return sameShape(x.shape, s) ? x : bind(broadcastToP, [x], { shape: s });
 }

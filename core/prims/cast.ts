@@ -1,12 +1,16 @@
 /**
- * cast: convert to another dtype. Floats to int32 truncate toward zero; anything to bool is `!= 0`.
+ * cast: convert to another dtype. Floats to int32 truncate toward zero and saturate at the int32
+ * limits, nan giving 0 (as XLA; numpy leaves these undefined); anything to bool is `!= 0`.
  * vjp: cast the cotangent back to the input's dtype (no cotangent for integer or bool inputs).
  */
-import { alloc, checkDtype, type DType, isFloat, type TypedArray } from '../dtype.js';
+import { alloc, checkDtype, type DType, isFloat, toInt32, type TypedArray } from '../dtype.js';
 import { definePrimitive } from '../primitive.js';
 import type { Tensor } from '../tensor.js';
 import { bind } from '../trace.js';
 import { shader } from '../gpu/shader.js';
+
+// float32 has no 2^31 - 1: saturate at the largest float32 below 2^31, which reads back exactly
+const GPU_TO_INT32 = '(v != v) ? 0.0 : Math.min(Math.max(Math.trunc(v), -2147483648.0), 2147483520.0)';
 
 export const castP = definePrimitive<{ dtype: DType }>({
   name: 'cast',
@@ -15,13 +19,13 @@ export const castP = definePrimitive<{ dtype: DType }>({
   kernels: {
     gpu: shader(([x], { dtype }) => `function (X) {
   const v = X[this.thread.x];
-  return ${dtype === 'bool' ? '(v != 0.0) ? 1.0 : 0.0' : dtype === 'int32' && isFloat(x.dtype) ? 'Math.trunc(v)' : 'v'};
+  return ${dtype === 'bool' ? '(v != 0.0) ? 1.0 : 0.0' : dtype === 'int32' && isFloat(x.dtype) ? GPU_TO_INT32 : 'v'};
 }`),
     cpu: ([x], { dtype }) => {
       const src = x.buf as TypedArray;
       const out = alloc(dtype, src.length);
       if (dtype === 'bool') for (let i = 0; i < src.length; i++) out[i] = src[i] !== 0 ? 1 : 0;
-      else if (dtype === 'int32') for (let i = 0; i < src.length; i++) out[i] = Math.trunc(src[i]);
+      else if (dtype === 'int32' && isFloat(x.dtype)) for (let i = 0; i < src.length; i++) out[i] = toInt32(src[i]);
       else out.set(src);
       return out;
     },

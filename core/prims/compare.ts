@@ -1,5 +1,5 @@
 /**
- * equal, less, greater, greaterEqual: elementwise comparisons with broadcasting, giving bool tensors.
+ * equal, less, greater, lessEqual, greaterEqual: elementwise comparisons with broadcasting, giving bool tensors.
  * Primitives that differ only in their scalar test, so they share one file.
  * Piecewise constant: no cotangent flows through them.
  * The CPU tests are written `+(a > b)`, not `a > b ? 1 : 0`: V8 compiles the unary plus to a flag
@@ -18,7 +18,8 @@ export const less = (a: TensorLike, b: TensorLike) => applyBinary(lessP, a, b);
 /** a > b elementwise. `greater(tensor([1, 3]), 2)` → [false, true] */
 export const greater = (a: TensorLike, b: TensorLike) => applyBinary(greaterP, a, b);
 /** a <= b elementwise. `lessEqual(tensor([1, 3]), 1)` → [true, false] */
-export const lessEqual = (a: TensorLike, b: TensorLike) => greaterEqual(b, a);
+export const lessEqual = (a: TensorLike, b: TensorLike) => applyBinary(lessEqualP, a, b);
 /** a >= b elementwise. `greaterEqual(tensor([1, 3]), 3)` → [false, true] */
 export const greaterEqual = (a: TensorLike, b: TensorLike) => applyBinary(greaterEqualP, a, b);
+export const lessEqualP = defineBinary('lessEqual', (a, b) => +(a <= b), '(a <= b) ? 1.0 : 0.0', undefined, { outDtype: 'bool' });
 export const greaterEqualP = defineBinary('greaterEqual', (a, b) => +(a >= b), '(a >= b) ? 1.0 : 0.0', undefined, { outDtype: 'bool' });

@@ -1,6 +1,9 @@
-/** pad: surround a tensor with a constant (0 by default). vjp: slice the cotangent's interior. */
+/**
+ * pad: surround a tensor with a constant (0 by default), converted to the tensor's dtype as astype
+ * converts (2 pads a bool with true, 2.9 an int32 with 2). vjp: slice the cotangent's interior.
+ */
 import type { Kernel } from '../backend.js';
-import { alloc, type TypedArray } from '../dtype.js';
+import { alloc, castScalar, type TypedArray } from '../dtype.js';
 import { definePrimitive } from '../primitive.js';
 import { fmt, OpError, sizeOf, stridesOf } from '../shape.js';
 import type { Tensor } from '../tensor.js';
@@ -55,5 +58,5 @@ export function pad(x: Tensor, pads: readonly (readonly [number, number] | numbe
     throw new OpError('pad', `pads ${JSON.stringify(pads)} must be one [before, after] pair of non-negative integers per axis of ${fmt(x.shape)}`);
   }
   if (pads.every(([a, b]) => a === 0 && b === 0)) return x;
-  return bind(padP, [x], { pads: pads.map(([a, b]) => [a, b] as [number, number]), value });
+  return bind(padP, [x], { pads: pads.map(([a, b]) => [a, b] as [number, number]), value: castScalar(value, x.dtype) });
 }

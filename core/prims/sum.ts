@@ -8,6 +8,7 @@ import { definePrimitive } from '../primitive.js';
 import { normAxes, type Shape, sizeOf } from '../shape.js';
 import type { Tensor } from '../tensor.js';
 import { bind } from '../trace.js';
+import { astype } from './cast.js';
 import { broadcastTo } from './broadcastTo.js';
 import { reshape } from './reshape.js';
 import { coords, dot, lit, names, shader } from '../gpu/shader.js';
@@ -125,9 +126,9 @@ export const sumP = definePrimitive<Attrs>({
 export const keepDimsShape = (shape: Shape, axes: readonly number[]): number[] =>
   shape.map((d, i) => (axes.includes(i) ? 1 : d));
 
-/** Sum over `axis` (all axes by default). `sum(tensor([[1, 2], [3, 4]]), 0)` → [4, 6] */
+/** Sum over `axis` (all axes by default); bools sum to int32, even over no axes. `sum(tensor([[1, 2], [3, 4]]), 0)` → [4, 6] */
 export function sum(x: Tensor, axis?: number | readonly number[], opts: { keepdims?: boolean } = {}): Tensor {
   const axes = normAxes('sum', axis, x.rank);
-  const y = axes.length ? bind(sumP, [x], { axes }) : x;
+  const y = axes.length ? bind(sumP, [x], { axes }) : x.dtype === 'bool' ? astype(x, 'int32') : x;
   return opts.keepdims ? reshape(y, keepDimsShape(x.shape, axes)) : y;
 }

@@ -5,7 +5,7 @@
  * It is linear in x; its vjp is fold (col2im), its adjoint, and fold's vjp is unfold again.
  */
 import type { Kernel } from '../backend.js';
-import { alloc, type TypedArray } from '../dtype.js';
+import { alloc, castScalar, type TypedArray } from '../dtype.js';
 import { definePrimitive } from '../primitive.js';
 import { fmt, OpError, sizeOf, type Shape } from '../shape.js';
 import type { Tensor } from '../tensor.js';
@@ -165,5 +165,5 @@ export const unfoldP = definePrimitive<Attrs>({
   kernels: { cpu, gpu },
 });
 
-/** Windows of `x` [B, C, ...S] as columns: [B, C * prod(kernel), prod(outS)]. */
-export const unfold = (x: Tensor, w: Window, padValue = 0): Tensor => bind(unfoldP, [x], { ...w, padValue });
+/** Windows of `x` [B, C, ...S] as columns: [B, C * prod(kernel), prod(outS)]; `padValue` converted to x's dtype as astype does. */
+export const unfold = (x: Tensor, w: Window, padValue = 0): Tensor => bind(unfoldP, [x], { ...w, padValue: castScalar(padValue, x.dtype) });

@@ -67,6 +67,7 @@ const binary: [string, F, (a: number, b: number) => number, Kind, Kind, boolean?
   ['less', np.less, (a, b) => +(a < b), 'normal', 'normal', false],
   ['greater', np.greater, (a, b) => +(a > b), 'normal', 'normal', false],
   ['greaterEqual', np.greaterEqual, (a, b) => +(a >= b), { int: 3 }, { int: 3 }, false],
+  ['lessEqual', np.lessEqual, (a, b) => +(a <= b), { int: 3 }, { int: 3 }, false],
 ];
 for (const [prim, f, g, ka, kb, diff] of binary) {
   for (const [sa, sb] of BINARY_SHAPES) {
@@ -82,6 +83,7 @@ for (const [s, axes] of reductions) {
   const all = axes ?? s.map((_, i) => i);
   cases.push({ prim: 'sum', label: `sum [${s}] axes ${axes ?? 'all'}`, inputs: ins([s]), f: (x) => np.sum(x, axes), ref: (x) => ref.reduce(x, all, 0, (a, v) => a + v) });
   cases.push({ prim: 'max', label: `max [${s}] axes ${axes ?? 'all'}`, inputs: ins([s]), f: (x) => np.max(x, axes), ref: (x) => ref.reduce(x, all, -Infinity, Math.max) });
+  cases.push({ prim: 'min', label: `min [${s}] axes ${axes ?? 'all'}`, inputs: ins([s]), f: (x) => np.min(x, axes), ref: (x) => ref.reduce(x, all, Infinity, Math.min) });
 }
 for (const [s, axes] of [...reductions, [[4, 3, 2, 5], [0, 2, 3]], [[6, 2, 9], [0, 2]]] as [number[], number[] | undefined][]) {
   const all = axes ?? s.map((_, i) => i);
@@ -94,6 +96,7 @@ for (const [s, axes] of [[[4, 3, 2, 5], [0, 2, 3]], [[6, 4], [0]], [[3, 2, 4], [
   cases.push({ prim: 'batchNormParamGrad', label: `batchNormParamGrad [${s}] axes ${axes}`, inputs: ins([s], [s]), f: (x, g) => np.batchNormParamGrad(x, g, axes, eps), ref: (x, g) => ref.batchNormParamGrad(x, g, axes, eps) });
 }
 cases.push({ prim: 'max', label: 'max with ties shares the cotangent', inputs: () => [np.tensor([[1, 3, 3], [2, 2, 0]], { dtype: 'float64' })], f: (x) => np.max(x, 1), ref: (x) => ref.reduce(x, [1], -Infinity, Math.max), second: false });
+cases.push({ prim: 'min', label: 'min with ties shares the cotangent', inputs: () => [np.tensor([[1, 1, 3], [2, 2, 0]], { dtype: 'float64' })], f: (x) => np.min(x, 1), ref: (x) => ref.reduce(x, [1], Infinity, Math.min), second: false });
 for (const [s, axis] of [[[2, 3, 4], 1], [[7], 0], [[3, 4], -1]] as [number[], number][]) {
   cases.push({ prim: 'argmax', label: `argmax [${s}] axis ${axis}`, inputs: ins([s]), f: (x) => np.argmax(x, axis), ref: (x) => ref.argmax(x, axis < 0 ? axis + s.length : axis) });
 }
