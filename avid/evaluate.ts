@@ -90,7 +90,7 @@ export function linearProbe(trainX: np.Tensor, trainY: np.Tensor, testX: np.Tens
 }
 /**
  * recall@k of retrieving each query's own item among all candidates by cosine similarity.
- * NOTE: a tie counts against the query, so collapsed embeddings (all equal) score chance, not 100%.
+ * NOTE: a tie counts against the query, so collapsed embeddings (all equal) score 0, below chance (k / n), never 100%.
  */
 export function recallAt(queries: np.Tensor, candidates: np.Tensor, ks: readonly number[]): number[] {
   const sim = np.matmulT(queries, candidates, false, true).dataSync();

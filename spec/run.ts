@@ -1,8 +1,11 @@
 /**
  * The test runner: runs every spec/**\/*.spec.ts (or those whose path contains an argument), each in
  * its own Node process under tape, echoes the TAP, and ends with the plain line `N passed, N failed`
- * that CI reads. A spec file that crashes or exits non-zero without a failed assertion counts as one
- * failure, so a crash can never pass silently. Exits non-zero if anything failed or nothing ran.
+ * that CI reads. A spec file that crashes (dies before tape's closing plan `1..N`, or by a signal)
+ * counts as one failure of its own on top of any failed assertions before it, since the tests after the
+ * crash never ran; so does a file that exits non-zero with no failed assertion, and a file that ran no
+ * assertion at all (tests skipped on purpose, `# SKIP`, are reported as skipped instead). Exits
+ * non-zero if anything failed or nothing ran.
  *
  * A file whose header says `@backends cpu gpu` runs once per backend (AVID_BACKEND=gpu for the
  * second run, under `xvfb-run -a` when there is no display). Where the GPU cannot start, the GPU
@@ -66,21 +69,32 @@ for (const file of files) {
     const t0 = Date.now();
     const [cmd, args, env] = command(file, backend);
     const r = spawnSync(cmd, args, { encoding: 'utf8', env, maxBuffer: 1 << 28, stdio: ['ignore', 'pipe', 'pipe'] });
-    let p = 0, f = 0;
+    let p = 0, f = 0, s = 0, plan: number | undefined;
     const lines = (r.stdout ?? '').split('\n');
     lines.forEach((line, i) => {
-      if (/^ok \d+.*# SKIP/.test(line)) skipped++;
+      if (/^ok \d+.*# SKIP/.test(line) || /^# SKIP /.test(line)) s++;
       else if (/^ok \d+/.test(line)) p++;
       else if (/^not ok \d+/.test(line)) {
         f++;
         failures.push(`${name}: ${line}\n${lines.slice(i + 1, i + 9).filter((l) => l.startsWith('  ')).join('\n')}`);
       }
+      const m = /^1\.\.(\d+)$/.exec(line);
+      if (m) plan = Number(m[1]);
     });
+    skipped += s;
     process.stdout.write(r.stdout ?? '');
     if (r.stderr) process.stdout.write(r.stderr.split('\n').filter((l) => !/Unknown user config/.test(l)).join('\n'));
-    if ((r.status !== 0 || r.signal) && f === 0) {
+    const how = r.signal ?? `code ${r.status}`, stderrTail = (r.stderr ?? '').slice(-2000);
+    if (r.signal || plan === undefined) {
+      // tape prints its plan when every test has run: without it the tests after the crash never ran
       f++;
-      failures.push(`${name}: exited with ${r.signal ?? `code ${r.status}`} after ${p} assertions\n${(r.stderr ?? '').slice(-2000)}`);
+      failures.push(`${name}: crashed (exited with ${how} before tape's closing plan) after ${p} passed and ${f - 1} failed assertions; the tests after the crash never ran\n${stderrTail}`);
+    } else if (r.status !== 0 && f === 0) {
+      f++;
+      failures.push(`${name}: exited with ${how} after ${p} assertions and none failed\n${stderrTail}`);
+    } else if (p + f === 0 && s === 0) {
+      f++;
+      failures.push(`${name}: ran no assertion (a test file that checks nothing passes whatever the code does)`);
     }
     console.log(`# ${name}: ${p} passed, ${f} failed in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
     passed += p;

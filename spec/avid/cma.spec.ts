@@ -81,6 +81,17 @@ test('the CMA objective: the authors\' loss, their negatives, AVID\'s Z, neighbo
   const inst = (term('video', banks.audio, self, K) + term('audio', banks.video, self, K)) / 2;
   const within = (term('video', banks.video, positives, 4) + term('audio', banks.audio, positives, 4)) / 2;
   t.ok(Math.abs(out.loss.item() - (inst + within) / 2) < 1e-3 * Math.abs(inst + within), `loss ${out.loss.item().toFixed(4)} = 1/2 cross + 1/2 within-modal CMA (${((inst + within) / 2).toFixed(4)}), within-modal over the first 4 negatives`);
+  // each term on its own, so a term reading the other modality's bank, or logged under the other's name, shows
+  const want = {
+    loss_v2a: term('video', banks.audio, self, K), loss_a2v: term('audio', banks.video, self, K),
+    loss_cma_video: term('video', banks.video, positives, 4), loss_cma_audio: term('audio', banks.audio, positives, 4),
+  };
+  for (const [name, w] of Object.entries(want)) {
+    const got = out.logs[name].item();
+    t.ok(Math.abs(got - w) < 1e-4 * Math.abs(w), `${name} ${got.toFixed(4)} = ${w.toFixed(4)} by hand`);
+  }
+  const w3 = cmaObjective({ k: 3, negativesWithin: 4, weight: 3 }).loss(input, s0.state, {}).loss.item(), want3 = inst / 4 + (3 / 4) * within;
+  t.ok(Math.abs(w3 - want3) < 1e-3 * Math.abs(want3), `weight 3: loss ${w3.toFixed(4)} = 1/4 cross + 3/4 CMA (${want3.toFixed(4)})`);
   const moved = { video: initBank(k3, n, D), audio: initBank(k4, n, D) };
   const e1 = cma.onEpoch!(s0.state, { epoch: 1, banks: moved, key: k5 }), e2 = cma.onEpoch!(s0.state, { epoch: 2, banks: moved, key: k5 });
   t.equal(e1, s0.state, 'epoch 1: neighbours kept');

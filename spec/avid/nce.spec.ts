@@ -2,8 +2,8 @@
 import test from 'tape';
 import * as np from '../../core/index.js';
 import { infoNce, nce, estimateZ, scores } from '../../avid/nce.js';
-import { crossAvid, jointAvid, sampleNegatives, selfAvid } from '../../avid/objectives.js';
-import { initBank, lookup } from '../../avid/bank.js';
+import { avidObjective, crossAvid, jointAvid, sampleNegatives, selfAvid } from '../../avid/objectives.js';
+import { fromRows, initBank, lookup } from '../../avid/bank.js';
 import { checkGrad } from '../helpers.js';
 
 const f64 = (x: np.NestedArray) => np.tensor(x, { dtype: 'float64' });
@@ -72,6 +72,43 @@ test('objectives: Z is estimated once then frozen; weights normalised; each term
   t.ok(Math.abs(cz.loss.item() - mean(cz, ['v2a', 'a2v'])) < 1e-5, 'cross = mean of its pair');
   t.ok(Math.abs(s.loss.item() - mean(s, ['v2v', 'a2a'])) < 1e-5, 'self = mean of its pair');
   t.ok(Math.abs(j.loss.item() - (cz.loss.item() + s.loss.item()) / 2) < 1e-4, 'joint = (self + cross) / 2 (with one Z)');
+  t.end();
+});
+
+test('each AVID term by hand: its embedding, the bank it reads, its sign, and the weighted mean of the terms', (t) => {
+  // 4 rows of 2 dims per bank, 2 items (rows 0 and 2), 2 negatives each, T = 0.5, Z = 1.5
+  const V = [[1, 0], [0, 1], [-1, 0], [0.6, 0.8]], A = [[0, 1], [0.8, 0.6], [0, -1], [1, 0]];
+  const ev = [[1, 0], [0, 1]], ea = [[0.6, 0.8], [-1, 0]], idx = [0, 2], negs = [[1, 3], [0, 1]], T = 0.5, Z = 1.5, K = 2;
+  const bankOf = (r: number[][]) => fromRows(Float32Array.from(r.flat()), r.length, 2);
+  const input = {
+    embeddings: { video: np.tensor(ev), audio: np.tensor(ea) }, banks: { video: bankOf(V), audio: bankOf(A) },
+    indices: np.tensor(Int32Array.from(idx)), negatives: np.tensor(Int32Array.from(negs.flat()), { shape: [2, 2] }),
+    temperature: T, step: 0, key: np.random.key(0),
+  };
+  const dot = (x: number[], y: number[]) => x[0] * y[0] + x[1] * y[1];
+  // -log P(pos) - sum_k log P(neg_k), with P(pos) = e^s / (e^s + KZ) and P(neg) = KZ / (e^s + KZ): the textbook form, not softplus
+  const hand = (emb: number[][], bank: number[][], z = Z) => idx.reduce((acc, r, i) => {
+    const sp = dot(emb[i], bank[r]) / T;
+    return acc - Math.log(Math.exp(sp) / (Math.exp(sp) + K * z)) - negs[i].reduce((a, j) => a + Math.log(K * z / (Math.exp(dot(emb[i], bank[j]) / T) + K * z)), 0);
+  }, 0) / idx.length;
+  const want = { v2a: hand(ev, A), a2v: hand(ea, V), v2v: hand(ev, V), a2a: hand(ea, A) };
+  t.equal(new Set(Object.values(want).map((v) => v.toFixed(6))).size, 4, `the four terms differ here (${Object.entries(want).map(([k, v]) => `${k} ${v.toFixed(4)}`).join(', ')}), so a swapped bank or embedding shows`);
+  const near = (a: number, b: number) => Math.abs(a - b) < 1e-5 * Math.max(1, Math.abs(b));
+  const joint = jointAvid.loss(input, { Z }, {});
+  for (const term of ['v2a', 'a2v', 'v2v', 'a2a'] as const) {
+    const got = joint.logs[`loss_${term}`].item();
+    t.ok(near(got, want[term]), `${term}: ${got.toFixed(6)} = ${want[term].toFixed(6)} by hand`);
+  }
+  const check = (name: string, got: number, w: number) => t.ok(near(got, w), `${name}: ${got.toFixed(6)} = ${w.toFixed(6)} by hand`);
+  check('Cross-AVID = (v2a + a2v) / 2', crossAvid.loss(input, { Z }, {}).loss.item(), (want.v2a + want.a2v) / 2);
+  check('Self-AVID = (v2v + a2a) / 2', selfAvid.loss(input, { Z }, {}).loss.item(), (want.v2v + want.a2a) / 2);
+  check('Joint-AVID = the mean of all four', joint.loss.item(), (want.v2a + want.a2v + want.v2v + want.a2a) / 4);
+  check('weights 3 : 1 = (3 v2a + a2v) / 4', avidObjective({ v2a: 3, a2v: 1 }).loss(input, { Z }, {}).loss.item(), (3 * want.v2a + want.a2v) / 4);
+  // without a Z, Cross estimates it from v2a's negatives: the mean of e^(<video embedding, audio row> / T)
+  const zHand = idx.reduce((acc, _, i) => acc + negs[i].reduce((a, j) => a + Math.exp(dot(ev[i], A[j]) / T), 0), 0) / (idx.length * K);
+  const est = crossAvid.loss(input, { Z: null }, {});
+  check('Z estimated from v2a\'s negatives', est.state.Z!, zHand);
+  check('and both terms use it', est.loss.item(), (hand(ev, A, zHand) + hand(ea, V, zHand)) / 2);
   t.end();
 });
 

@@ -70,6 +70,32 @@ test('random views: each quantity from its own bits; windows inside the clip; ev
   t.end();
 });
 
+test('random views over many draws: crop area in cropScale, aspect 3/4..4/3, inside the frame; jitter, offset, volume, flip, start in range and spread over it', (t) => {
+  const aug = { cropScale: [0.08, 1] as [number, number], flip: true, maxOffset: 0.3 }, n = 2000;
+  const views = Array.from({ length: n }, (_, i) => randomView(np.random.key(1000 + i), 7, cfg, aug));
+  const span = (xs: number[]) => [Math.min(...xs), Math.max(...xs)];
+  const within = (xs: number[], lo: number, hi: number, edge: number, what: string) => {
+    const [a, b] = span(xs), eps = 1e-9;
+    t.ok(a >= lo - eps && b <= hi + eps, `${what} in [${lo.toFixed(3)}, ${hi.toFixed(3)}] (drawn ${a.toFixed(3)}..${b.toFixed(3)})`);
+    t.ok(a < lo + edge && b > hi - edge, `${what} reaches within ${edge} of both ends`);
+  };
+  within(views.map((v) => v.crop[2] * v.crop[3]), 0.08, 1, 0.05, 'crop area');
+  within(views.map((v) => v.crop[2] / v.crop[3]), 3 / 4, 4 / 3, 0.05, 'crop aspect w / h');
+  t.ok(views.every((v) => v.crop[0] >= 0 && v.crop[1] >= 0 && v.crop[0] + v.crop[2] <= 1 + 1e-12 && v.crop[1] + v.crop[3] <= 1 + 1e-12), 'every crop inside the frame');
+  within(views.map((v) => v.crop[0] / Math.max(1e-12, 1 - v.crop[2])).filter(Number.isFinite), 0, 1, 0.05, 'crop x0 over the room left');
+  for (const [c, name] of ['brightness', 'contrast', 'saturation'].entries()) within(views.map((v) => v.jitter[c]), 0.6, 1.4, 0.02, `${name} factor`);
+  within(views.map((v) => v.offset), -0.3, 0.3, 0.02, 'video offset (maxOffset 0.3 s)');
+  within(views.map((v) => v.volume), 0.9, 1.1, 0.01, 'volume factor');
+  within(views.map((v) => v.start), 0, 7 - cfg.audioSeconds, 0.05, 'audio window start');
+  const flips = views.filter((v) => v.flip).length;
+  t.ok(Math.abs(flips - n / 2) < 4 * Math.sqrt(n / 4), `flipped about half the time (${flips} of ${n})`);
+  t.ok(Array.from({ length: 200 }, (_, i) => randomView(np.random.key(i), 7, cfg, { ...aug, flip: false })).every((v) => !v.flip), 'never flipped with flip off');
+  const narrow = Array.from({ length: 500 }, (_, i) => randomView(np.random.key(i), 7, cfg, { ...aug, cropScale: [0.5, 0.6] }));
+  const areas = narrow.map((v) => v.crop[2] * v.crop[3]);
+  t.ok(Math.min(...areas) >= 0.5 - 1e-9 && Math.max(...areas) <= 0.6 + 1e-9, `cropScale [0.5, 0.6] is respected (${span(areas).map((v) => v.toFixed(3)).join('..')})`);
+  t.end();
+});
+
 test('fromArrays: a source of its own arrays; subsets and ranges keep the mapping; bad arrays are named', (t) => {
   const clips = [clip(3), clip(3, 12), clip(4)];
   const src = fromArrays({ clips, labels: [0, 1, 0], classes: ['a', 'b'] }, cfg);
