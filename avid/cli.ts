@@ -39,7 +39,7 @@ const fields = {
   batch: { type: Positive, help: 'clips per step', def: 16 },
   lr: { type: Rate, help: 'Adam learning rate (the authors use 1e-4 .. 5e-4)', def: 5e-4 },
   negatives: { type: Positive, help: 'NCE negatives per clip (at most clips - 1)', def: 256 },
-  zWarmup: { type: NonNegative, help: 'epochs before NCE\'s Z is frozen (0: from the first batch, as the authors)', def: 0 },
+  zWarmup: { type: NonNegative, help: 'epochs before NCE\'s Z is frozen, once the banks hold real embeddings (0: from the first batch, as the authors)', def: 1 },
   seed: { type: NonNegative, help: 'random seed: same seed, same run', def: 0 },
   seeds: { type: Positive, help: 'seeds to run, from --seed on; more than one prints mean ± sd', def: 1 },
   backend: { type: t.keyof({ cpu: null, gpu: null }), help: 'compute backend', def: 'cpu' },

@@ -142,7 +142,8 @@ export async function compare(o: CompareOptions, log: (line: string) => void = c
   log(`AVID on the built-in synthetic data: ${o.train} training and ${o.test} test clips, ${tinyData.classes} hidden classes ` +
     `(chance ${(100 / tinyData.classes).toFixed(1)}%, retrieval R@1 chance ${(100 / o.test).toFixed(2)}%); backend ${np.currentBackend()}, ${np.cpuThreads()} cpu thread(s)`);
   log(`tiny encoders (video R(2+1)D ${tinyModel.videoWidths.join('/')}, audio 9-layer ${tinyModel.audioWidths.join('/')}), ` +
-    `batch ${cfg.batch}, ${cfg.negatives} negatives, T ${cfg.temperature}, Adam lr ${cfg.lr}, ${cfg.epochs} epochs` +
+    `batch ${cfg.batch}, ${cfg.negatives} negatives, T ${cfg.temperature}, Adam lr ${cfg.lr}, ${cfg.epochs} epochs, ` +
+    `NCE's Z ${o.zWarmup ? `frozen after ${o.zWarmup} epoch${o.zWarmup > 1 ? 's' : ''}` : 'from the first batch'}` +
     `${seeds.length > 1 ? `, seeds ${seeds.join(', ')}` : ''}`);
   const labels = ['random init', ...o.objectives.map((name) => objectiveFor(name, cfg).label)];
   const reports: Report[][] = labels.map(() => []);
