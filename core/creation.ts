@@ -3,7 +3,7 @@
  * Data is copied in, so later changes to the caller's array never reach the tensor.
  */
 import { getBackend } from './backend.js';
-import { alloc, checkDtype, type DType, dtypeOfArray, type TypedArray } from './dtype.js';
+import { alloc, castScalar, checkDtype, type DType, dtypeOfArray, type TypedArray } from './dtype.js';
 import { checkShape, fmt, OpError, sizeOf } from './shape.js';
 import { Tensor } from './tensor.js';
 
@@ -69,11 +69,13 @@ export function tensor(data: NestedArray | TypedArray | Tensor, opts: CreateOpti
   return fromHost(buf, shape, dtype, opts.backend);
 }
 
-/** A tensor of `shape` filled with `value`. `full([2, 2], 7)` */
+/** A tensor of `shape` filled with `value`, converted to `dtype` as astype converts. `full([2, 2], 7)` */
 export function full(shape: readonly number[], value: number, dtype: DType = 'float32', like?: Tensor): Tensor {
   const s = checkShape('full', shape);
   const buf = alloc(checkDtype(dtype, 'full'), sizeOf(s));
-  if (value !== 0) buf.fill(value);
+  // converted as astype converts (int32 saturates, nan is 0; bool is != 0), not as the typed array stores (wraps, 2 in a bool)
+  const v = castScalar(value, dtype);
+  if (v !== 0) buf.fill(v);
   return fromHost(buf, s, dtype, like);
 }
 

@@ -129,8 +129,8 @@ export const stack = named('stack', (xs: readonly Tensor[], axis = 0): Tensor =>
   return concat(xs.map((x) => expandDims(x, a)), a);
 });
 
-/** Collapse axes from `start` on into one. `flatten(zeros([2, 3, 4]))` has shape [2, 12] */
-export const flatten = named('flatten', (x: Tensor, start = 1): Tensor => reshape(x, [...x.shape.slice(0, start), -1]));
+/** Collapse axes from `start` on into one (their product, not -1, which cannot say 0 in [0, 3] or [2, 0, 3]). `flatten(zeros([2, 3, 4]))` has shape [2, 12] */
+export const flatten = named('flatten', (x: Tensor, start = 1): Tensor => reshape(x, [...x.shape.slice(0, start), sizeOf(x.shape.slice(start))]));
 
 /** true where a is false. */
 export const logicalNot = named('logicalNot', (m: Tensor): Tensor => equal(astype(m, 'bool'), false));

@@ -71,7 +71,8 @@ export function channelMoments(x: TypedArray, shape: Shape, axes: readonly numbe
   const c = collapseReduced(shape, axes), key = `${c.shape} / ${c.axes}`;
   const hit = memo.get(x);
   if (hit && hit.key === key) return hit.moments;
-  const n = axes.reduce((p, a) => p * shape[a], 1), m = x.length / Math.max(n, 1);
+  // m from the kept axes, not x.length / n: over no elements (n = 0) every channel's statistics are 0 / 0 = nan
+  const n = axes.reduce((p, a) => p * shape[a], 1), m = shape.reduce((p, d, i) => (axes.includes(i) ? p : p * d), 1);
   const mean = new Float64Array(m), variance = new Float64Array(m);
   sums(shape, axes, [x, mean]);
   for (let o = 0; o < m; o++) mean[o] /= n;

@@ -8,7 +8,7 @@ import type { Kernel } from '../backend.js';
 import { alloc, isFloat, type TypedArray } from '../dtype.js';
 import { gemmBatched } from '../cpu/pool.js';
 import { definePrimitive } from '../primitive.js';
-import { broadcastShapes, broadcastStrides, fmt, OpError, sizeOf } from '../shape.js';
+import { broadcastShapes, broadcastStrides, fmt, named, OpError, sizeOf } from '../shape.js';
 import type { Tensor } from '../tensor.js';
 import { bind } from '../trace.js';
 import { unbroadcast } from './_unbroadcast.js';
@@ -133,14 +133,14 @@ export const matmulP = definePrimitive<Attrs>({
 });
 
 /** op(a) @ op(b) where op transposes the last two axes when its flag is set. */
-export const matmulT = (a: Tensor, b: Tensor, transA = false, transB = false): Tensor =>
-  bind(matmulP, [a, b], { transA, transB });
+export const matmulT = named('matmulT', (a: Tensor, b: Tensor, transA = false, transB = false): Tensor =>
+  bind(matmulP, [a, b], { transA, transB }));
 
 /**
  * Matrix product as numpy's matmul: batch axes broadcast, a 1-D operand is a vector.
  * `matmul(ones([2, 3]), ones([3, 4]))` has shape [2, 4].
  */
-export function matmul(a: Tensor, b: Tensor): Tensor {
+export const matmul = named('matmul', (a: Tensor, b: Tensor): Tensor => {
   if (a.rank === 0 || b.rank === 0) throw new OpError('matmul', `scalars are not matrices (shapes ${fmt(a.shape)} and ${fmt(b.shape)}); use mul`);
   const dt = promote(a.dtype, b.dtype);
   const A = a.rank === 1 ? reshape(a, [1, a.shape[0]]) : a;
@@ -149,4 +149,4 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
   if (b.rank === 1) y = reshape(y, y.shape.slice(0, -1)); // drop N = 1
   if (a.rank === 1) y = reshape(y, b.rank === 1 ? y.shape.slice(0, -1) : [...y.shape.slice(0, -2), ...y.shape.slice(-1)]); // drop M = 1
   return y;
-}
+});

@@ -162,3 +162,16 @@ test('errors name the op the user called, not the primitives inside it', (t) => 
   for (const [op, fn, pats] of cases) opError(t, fn, op, pats, `${op} names itself`);
   t.end();
 });
+
+test('found by spec/core/fuzz.spec.ts: flatten of size 0, full converts as astype, moments over nothing, matmulT names itself', (t) => {
+  t.deepEqual(np.flatten(np.zeros([0, 3])).shape, [0, 3], 'flatten [0, 3] is [0, 3] (reshape to [0, -1] raised)');
+  t.deepEqual(np.flatten(np.zeros([4, 0, 2]), 2).shape, [4, 0, 2], 'flatten [4, 0, 2] from axis 2');
+  t.deepEqual(np.full([3], -Infinity, 'int32').toArray(), [INT_MIN, INT_MIN, INT_MIN], 'full int32 -inf saturates (was 0)');
+  t.deepEqual(np.full([1], -3e9, 'int32').toArray(), [INT_MIN], 'full int32 -3e9 saturates (wrapped to 1294967296)');
+  t.deepEqual([...np.full([2], 2, 'bool').dataSync()], [1, 1], 'full bool 2 stores 1');
+  const [m, v] = np.moments(np.zeros([3, 0]), -1);
+  t.ok([...m.dataSync(), ...v.dataSync()].length === 6 && [...m.dataSync(), ...v.dataSync()].every(Number.isNaN), 'moments over an empty axis are nan per row (were 0)');
+  opError(t, () => np.matmulT(np.zeros([2, 2]), np.zeros([2, 2], 'float64')), 'matmulT', [/float32/, /float64/], 'matmulT of two dtypes');
+  opError(t, () => np.matmul(np.zeros([2, 3]), np.zeros([2, 3])), 'matmul', [/inner/], 'matmul still names itself');
+  t.end();
+});

@@ -36,7 +36,8 @@ const bAt = (a: Nd, idx: number[]) => at(a, a.shape.map((d, i) => (d === 1 ? 0 :
 
 export function bshape(...ss: number[][]): number[] {
   const r = Math.max(...ss.map((s) => s.length));
-  return Array.from({ length: r }, (_, i) => Math.max(...ss.map((s) => s[s.length - r + i] ?? 1)));
+  // the size other than 1 (0 included: [0] and [1] broadcast to [0]), else 1
+  return Array.from({ length: r }, (_, i) => ss.map((s) => s[s.length - r + i] ?? 1).find((d) => d !== 1) ?? 1);
 }
 
 export const map = (a: Nd, f: (x: number) => number): Nd => build(a.shape, (i) => f(at(a, i)));
