@@ -126,5 +126,5 @@ export function nonFinite(tree: Tree): string | undefined {
   const probe = tensors.reduce((acc: np.Tensor, t) => np.add(acc, np.sum(np.mul(t, 0))), np.tensor(0));
   if (Number.isFinite(probe.item())) return undefined;
   const i = tensors.findIndex((t) => t.dataSync().some((v) => !Number.isFinite(v as number)));
-  return paths[i];
+  return i < 0 ? undefined : paths[i];
 }
