@@ -7,6 +7,9 @@
  *
  * A source that decodes (a folder of videos) is asked for the next batch while this one trains, so
  * ffmpeg runs beside the step; clips it finds unusable are left out of their batches.
+ *
+ * A NaN or Inf in the loss or a gradient stops the run with a NonFiniteError naming the step and the
+ * tensor; the checkpoint already in `dir` (the last good epoch) stays, since the bad step is never saved.
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -16,7 +19,7 @@ import * as nn from '../nn/index.js';
 import type { Model } from './model.js';
 import type { Objective } from './objectives.js';
 import { getBatch, ready, type Source } from './source.js';
-import { initState, type StepMetrics, type TrainConfig, type TrainState, trainStep } from './train.js';
+import { initState, NonFiniteError, type StepMetrics, type TrainConfig, type TrainState, trainStep } from './train.js';
 
 export interface FitOptions {
   key: np.Key;
@@ -82,6 +85,15 @@ export async function fit(model: Model, objective: Objective, source: Source, cf
   const t0 = performance.now();
   let next = state.step < total ? ready(source, batchOf(state.step)) : undefined;
   let clips = 0;
+  /** the step of the checkpoint in opts.dir that this run wrote or resumed from */
+  let saved = opts.resume && opts.dir && existsSync(join(opts.dir, 'manifest.json')) ? state.step : undefined;
+  /** a step that met a NaN or Inf was not applied (nor saved): say which checkpoint is the last good state */
+  const stopped = (e: unknown) => {
+    bar?.stop();
+    next?.catch(() => {}); // the batch asked for ahead is not wanted now
+    return !(e instanceof NonFiniteError) ? e : new NonFiniteError(e.step, e.tensor, saved === undefined
+      ? 'no checkpoint was written' : `the checkpoint in ${opts.dir} (after step ${saved}) is the last good state`);
+  };
   while (state.step < total) {
     const idx = await next!;
     // ask for the next batch now, so a decoding source works on it while this step runs
@@ -89,7 +101,8 @@ export async function fit(model: Model, objective: Objective, source: Source, cf
     const epoch = Math.floor(state.step / perEpoch) + 1;
     if (idx.length > 0) {
       const batch = getBatch(source, idx, np.random.foldIn(kAug, state.step), cfg);
-      const r = step(state, batch, np.random.foldIn(kStep, state.step));
+      let r: ReturnType<typeof step>;
+      try { r = step(state, batch, np.random.foldIn(kStep, state.step)); } catch (e) { throw stopped(e); }
       state = r.state;
       history.push(r.metrics);
       clips += idx.length;
@@ -106,7 +119,7 @@ export async function fit(model: Model, objective: Objective, source: Source, cf
         state = { ...state, objective: { ...state.objective, state: next } };
       }
       if (opts.onEpoch) state = opts.onEpoch(state, e);
-      if (opts.dir) { const c = toCheckpoint(state); nn.saveCheckpoint(opts.dir, c.tree, c.metadata); }
+      if (opts.dir) { const c = toCheckpoint(state); nn.saveCheckpoint(opts.dir, c.tree, c.metadata); saved = state.step; }
       if (!bar) {
         const recent = history.slice(-perEpoch), mean = recent.reduce((a, m) => a + m.loss, 0) / Math.max(1, recent.length);
         const rate = clips / ((performance.now() - t0) / 1000);

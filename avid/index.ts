@@ -17,7 +17,7 @@ export {
   type Objective, type ObjectiveInput, type ObjectiveOutput, type ObjectiveContext, type Term, type AvidOptions,
 } from './objectives.js';
 export { cmaObjective, cmaNeighbours, cmaK, type CmaOptions, type CmaState } from './cma.js';
-export { initState, continueFrom, trainStep, tinyTrain, avidOptimizer, type TrainConfig, type TrainState, type StepMetrics } from './train.js';
+export { initState, continueFrom, trainStep, NonFiniteError, tinyTrain, avidOptimizer, type TrainConfig, type TrainState, type StepMetrics } from './train.js';
 export { fit, type FitOptions } from './fit.js';
 export { evaluate, extract, linearProbe, recallAt, classPrecisionAt, type Report, type Features, type EvalOptions } from './evaluate.js';
 export { compare, formatTable, trainConfig, type CompareOptions, type ObjectiveName } from './main.js';

@@ -43,6 +43,18 @@ export interface TrainState {
 
 export interface StepMetrics { loss: number; [name: string]: number }
 
+/**
+ * Training met a NaN or an Inf: in the loss or in the gradient of a param (`tensor`, e.g.
+ * 'the gradient of params.video.stem.w'), at `step` (counted from 1, as onStep's rows). The step
+ * that met it is not applied; fit adds which checkpoint is the last good state.
+ */
+export class NonFiniteError extends Error {
+  constructor(readonly step: number, readonly tensor: string, readonly kept?: string) {
+    super(`training stopped at step ${step}: ${tensor} is not finite (NaN or Inf)${kept ? `; ${kept}` : ''}`);
+    this.name = 'NonFiniteError';
+  }
+}
+
 /** Adam with L2 weight decay, as the authors train (AVID.md). */
 export const avidOptimizer = (cfg: TrainConfig): nn.Optimizer => nn.adam(cfg.lr, { weightDecay: cfg.weightDecay });
 
@@ -78,7 +90,8 @@ export function continueFrom(prev: TrainState, objective: Objective, cfg: TrainC
 /**
  * The training step for a model, objective and config: embed both modalities (training mode), take
  * the objective's loss and its gradient, apply the optimizer, then move the batch's bank rows toward
- * the new embeddings. `const step = trainStep(model, crossAvid, tinyTrain)`
+ * the new embeddings. A non-finite loss or gradient raises NonFiniteError instead of taking the step.
+ * `const step = trainStep(model, crossAvid, tinyTrain)`
  */
 export function trainStep(model: Model, objective: Objective, cfg: TrainConfig, optimizer = avidOptimizer(cfg)) {
   return (state: TrainState, batch: Batch, key: np.Key): { state: TrainState; metrics: StepMetrics } => np.withScope(() => {
@@ -94,6 +107,10 @@ export function trainStep(model: Model, objective: Objective, cfg: TrainConfig, 
     };
     const current = trainable(state.params, state.objective.params);
     const [[loss, aux], grads] = np.valueAndGrad(lossFn, { hasAux: true })(current);
+    // a NaN or Inf stops training here, before it reaches the params, the banks or a checkpoint
+    if (!Number.isFinite((loss as np.Tensor).item())) throw new NonFiniteError(state.step + 1, 'the loss');
+    const bad = nn.nonFinite({ params: grads.model, objective: { params: grads.objective } });
+    if (bad) throw new NonFiniteError(state.step + 1, `the gradient of ${bad}`);
     const { params: next, state: opt } = optimizer.update(grads, state.opt, current) as { params: { model: nn.Tree; objective: nn.Tree }; state: nn.Tree };
     const banks = {
       video: update(state.banks.video, batch.indices, aux.emb.video, cfg.momentum),

@@ -18,6 +18,7 @@ import { add } from './prims/add.js';
 import { zeros } from './creation.js';
 import type { Primitive } from './primitive.js';
 import { withScope } from './memory.js';
+import { setBackwardOf } from './nans.js';
 
 /** Tensors of `trace` reachable from `outs`, in topological order (inputs first). */
 function toposort(outs: Tensor[], trace: VjpTrace): Tensor[] {
@@ -55,7 +56,9 @@ function backprop(trace: VjpTrace, outs: Tensor[], seeds: Tensor[]): Map<Tensor,
     if (!r.prim.vjp) continue;
     const need = r.inputs.map((x) => x.trace === trace && isFloat(x.dtype));
     if (!need.some(Boolean)) continue;
-    const gs = r.prim.vjp(ct, r.primals, t.primal!, r.attrs, need);
+    const was = setBackwardOf(r.prim.name); // for NaN debug mode's message
+    let gs: (Tensor | null)[];
+    try { gs = r.prim.vjp(ct, r.primals, t.primal!, r.attrs, need); } finally { setBackwardOf(was); }
     gs.forEach((g, i) => {
       if (!g || !need[i]) return;
       checkAval(`${r.prim.name} (vjp rule)`, g, r.primals[i], `cotangent for input ${i}`);

@@ -63,6 +63,7 @@ export { flatten as treeFlatten, unflatten as treeUnflatten, treeMap, treeZip, t
 export { cpuThreads, gemmKernel } from './cpu/pool.js';
 export { gpuStatus, gpuStats, gpuFinish, warmup } from './gpu/backend.js';
 export { withScope } from './memory.js';
+export { debugNans, NanError } from './nans.js';
 export { profileKernels } from './trace.js';
 
 import * as random from './random.js';

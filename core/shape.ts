@@ -22,7 +22,8 @@ export function named<F extends (...args: any[]) => any>(op: string, f: F): F {
     try {
       return f.apply(this, args);
     } catch (e) {
-      if (e instanceof OpError && e.op !== op) throw new OpError(op, e.detail, { cause: e });
+      // a NanError (core/nans.ts) names the primitive where a NaN was born: kept as it is
+      if (e instanceof OpError && e.op !== op && e.name !== 'NanError') throw new OpError(op, e.detail, { cause: e });
       throw e;
     }
   };

@@ -12,6 +12,7 @@ import { getBackend } from './backend.js';
 import { Tensor } from './tensor.js';
 import { OpError, fmt } from './shape.js';
 import type { Primitive } from './primitive.js';
+import { checkFinite, debugNansOn } from './nans.js';
 
 export class VjpTrace {
   constructor(readonly level: number) {}
@@ -71,7 +72,9 @@ function run<A>(prim: Primitive<A>, inputs: readonly Tensor[], attrs: A, out: Av
     row.ms += performance.now() - t0;
     profile.set(prim.name, row);
   }
-  return Tensor.fromBuffer(backend, buf, out.shape, out.dtype);
+  const result = Tensor.fromBuffer(backend, buf, out.shape, out.dtype);
+  if (debugNansOn) checkFinite(prim.name, inputs, attrs, result);
+  return result;
 }
 
 export function checkAval(op: string, got: Aval, want: Aval, what: string): void {

@@ -13,7 +13,7 @@ export { MLP, ConvBnRelu, R2plus1dBlock, Basic2dBlock } from './blocks.js';
 export { videoEncoder, audioEncoder, videoStages, audioStages, type VideoEncoderOptions, type AudioEncoderOptions } from './models.js';
 export { torchUniform } from './init.js';
 export { summary } from './summary.js';
-export { sgd, adam, adamw, clipByGlobalNorm, clipped, type Optimizer, type SgdOptions, type AdamOptions } from './optim.js';
+export { sgd, adam, adamw, clipByGlobalNorm, clipped, nonFinite, type Optimizer, type SgdOptions, type AdamOptions } from './optim.js';
 export { constant, stepDecay, cosine, warmup, type Schedule, type LearningRate } from './schedules.js';
 export { saveCheckpoint, loadCheckpoint, type LoadOptions } from './checkpoint.js';
 // pytree helpers live in core; re-exported here because params, grads and optimizer state are pytrees

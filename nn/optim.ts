@@ -8,6 +8,7 @@
  */
 import * as np from '../core/index.js';
 import type { Tree } from './layer.js';
+import { encodeTree } from './manifest.js';
 import type { LearningRate } from './schedules.js';
 
 /** An optimizer: its state from the params, and a pure update from gradients. */
@@ -113,4 +114,17 @@ export function clipped<S>(opt: Optimizer<S>, maxNorm: number): Optimizer<S> {
     init: opt.init,
     update: (grads, state, params) => opt.update(clipByGlobalNorm(grads, maxNorm).grads, state, params),
   };
+}
+
+/**
+ * The path of the first tensor in `tree` holding a NaN or an Inf, or undefined if every value is
+ * finite. One scalar read decides the common case (0 * x is 0 for finite x, NaN otherwise); only a
+ * bad tree is searched leaf by leaf. `nonFinite({w: tensor([1, NaN])})` → 'w'
+ */
+export function nonFinite(tree: Tree): string | undefined {
+  const { tensors, paths } = encodeTree(np.treePlain(tree));
+  const probe = tensors.reduce((acc: np.Tensor, t) => np.add(acc, np.sum(np.mul(t, 0))), np.tensor(0));
+  if (Number.isFinite(probe.item())) return undefined;
+  const i = tensors.findIndex((t) => t.dataSync().some((v) => !Number.isFinite(v as number)));
+  return i < 0 ? undefined : paths[i];
 }

@@ -141,3 +141,13 @@ test('clipByGlobalNorm and clipped() as torch.nn.utils.clip_grad_norm_', (t) => 
   near(t, p, -2 * 0.5 / (2 + 1e-6), 'clipped(sgd) steps with the clipped gradient');
   t.end();
 });
+
+test('nonFinite: the path of the first tensor holding a NaN or Inf, undefined when all are finite', (t) => {
+  const T = (v: np.NestedArray) => np.tensor(v);
+  t.equal(nn.nonFinite({ a: T([1, 2]), b: [T(3), T([[4]])] }), undefined, 'all finite');
+  t.equal(nn.nonFinite({ a: T([1, 2]), b: [T(3), T([[4, NaN]])] }), 'b[1]', 'a NaN, by its path');
+  t.equal(nn.nonFinite({ x: { y: T([-Infinity]) }, z: T([NaN]) }), 'x.y', '-Inf, and the first in tree order');
+  t.equal(nn.nonFinite({ w: np.tensor([1e300, 2], { dtype: 'float64' }) }), undefined, 'large but finite float64 (not cast to float32 on the way)');
+  t.equal(nn.nonFinite({}), undefined, 'an empty tree');
+  t.end();
+});
