@@ -129,6 +129,12 @@ export function formatTable(rows: { label: string; report: Report | Report[] }[]
   return lines.join('\n');
 }
 
+/** One report in a line, so a long run's log keeps each row's figures before the table: best and block4 per modality, R@1. */
+function brief(r: Report): string {
+  const pct = (x: number) => (100 * x).toFixed(1);
+  return `video best ${pct(r.best.video)}, block4 ${pct(r.probe.video.at(-1)!)}; audio best ${pct(r.best.audio)}, block4 ${pct(r.probe.audio.at(-1)!)}; R@1 ${pct(r.retrieval.v2a[0])} / ${pct(r.retrieval.a2v[0])}`;
+}
+
 /** The training config for `n` clips from the CLI's options. */
 export const trainConfig = (o: { epochs: number; batch: number; lr: number; negatives: number }, n: number): TrainConfig => ({
   ...tinyTrain, epochs: o.epochs, batch: o.batch, lr: o.lr, negatives: Math.min(o.negatives, n - 1),
@@ -155,13 +161,13 @@ export async function compare(o: CompareOptions, log: (line: string) => void = c
     // every method starts from these weights, and the baseline row evaluates them untrained
     const init = initState(np.random.foldIn(kModel, 0), model, trainSet, cfg, crossAvid);
     reports[0].push(await evaluate(model, init.params, init.bn, trainSet, testSet));
-    log(`evaluated random init${seeds.length > 1 ? ` (seed ${seed})` : ''} (${((performance.now() - t0) / 1000).toFixed(0)} s)`);
+    log(`evaluated random init${seeds.length > 1 ? ` (seed ${seed})` : ''}: ${brief(reports[0].at(-1)!)} (${((performance.now() - t0) / 1000).toFixed(0)} s)`);
     const trained = new Map<ObjectiveName, TrainState>();
     for (const [i, name] of o.objectives.entries()) {
       const { state, history } = await trainNamed(name, model, trainSet, cfg, { key: kModel, dirFor: (m) => join(dir, m), resume: o.resume, zWarmup: o.zWarmup, log, trained });
       reports[i + 1].push(await evaluate(model, state.params, state.bn, trainSet, testSet));
       const moved = trend(history, Math.floor(o.train / cfg.batch));
-      log(`trained and evaluated ${labels[i + 1]}${seeds.length > 1 ? ` (seed ${seed})` : ''}${moved ? `: first to last epoch ${moved}` : ''} (${((performance.now() - t0) / 1000).toFixed(0)} s)`);
+      log(`trained and evaluated ${labels[i + 1]}${seeds.length > 1 ? ` (seed ${seed})` : ''}: ${brief(reports[i + 1].at(-1)!)}${moved ? `; first to last epoch ${moved}` : ''} (${((performance.now() - t0) / 1000).toFixed(0)} s)`);
     }
   }
   const rows = labels.map((label, i) => ({ label, report: reports[i] }));
