@@ -13,7 +13,7 @@ import { isFloat } from './dtype.js';
 import { flatten, unflatten, type TreeDef } from './pytree.js';
 import { fmt, OpError, type Shape } from './shape.js';
 import { Tensor } from './tensor.js';
-import { checkAval, topTrace, type VjpTrace, withNewTrace } from './trace.js';
+import { checkAval, topTrace, VjpTrace, withNewTrace } from './trace.js';
 import { add } from './prims/add.js';
 import { zeros } from './creation.js';
 import type { Primitive } from './primitive.js';
@@ -209,7 +209,8 @@ export function customVjp<Args extends Tensor[], R>(
 ): (...args: Args) => Tensor {
   const call = (...args: Args): Tensor => {
     const top = topTrace(args);
-    if (!top) return f(...args);
+    // untraced, or under vmap or jit: f's own ops are batched or recorded (an outer vjp then sees them)
+    if (!(top instanceof VjpTrace)) return f(...args);
     const primals = args.map((t) => (t.trace === top ? t.primal! : t)) as Args;
     const [outPrimal, res] = fwd(...primals); // one level down: outer traces record fwd's ops
     const prim: Primitive<{}> = {
@@ -229,7 +230,15 @@ export function customVjp<Args extends Tensor[], R>(
  */
 export function stopGradient<T>(x: T): T {
   const [leaves, def] = flatten(x);
-  return unflatten(def, leaves.map((t) => t.concrete()));
+  return unflatten(def, leaves.map(stopTensor));
+}
+
+/** `t` without its vjp levels; vmap and jit tracers stay (their values are what is kept). */
+function stopTensor(t: Tensor): Tensor {
+  if (!t.trace) return t;
+  if (t.trace instanceof VjpTrace) return stopTensor(t.primal!);
+  if (t.bdim !== undefined) return Tensor.batched(t.trace, stopTensor(t.primal!), t.bdim);
+  return t;
 }
 
 export type { DType, Shape };

@@ -7,6 +7,22 @@ import type { Aval, Kernel } from './backend.js';
 import type { TypedArray } from './dtype.js';
 import type { GpuKernel } from './gpu/shader.js';
 import type { Tensor } from './tensor.js';
+import type { BatchRule } from './batching.js';
+import type { DType } from './dtype.js';
+
+/**
+ * What an elementwise primitive (one output element from the same element of each broadcast input)
+ * tells vmap and jit: vmap gives it the shared elementwise batching rule, and jit fuses chains of such
+ * primitives into one kernel, which needs the op's scalar form for each backend.
+ */
+export interface Elementwise<A = {}> {
+  /** The scalar function for these input dtypes (the CPU kernel's own; jit's fused loop calls it). */
+  cpu(inputs: readonly DType[], attrs: A, out: DType): (...xs: number[]) => number;
+  /** A GLSL-ready expression of the input expressions `xs` (the gpu kernel's own). */
+  gpu(xs: readonly string[], inputs: readonly DType[], attrs: A, out: DType): string;
+  /** Inputs must have the output's shape (no broadcasting): vmap then broadcasts unbatched inputs itself. */
+  sameShape?: boolean;
+}
 
 export interface Primitive<A = {}> {
   readonly name: string;
@@ -20,6 +36,10 @@ export interface Primitive<A = {}> {
   vjp?(ct: Tensor, inputs: readonly Tensor[], out: Tensor, attrs: A, need: readonly boolean[]): (Tensor | null)[];
   /** Kernels by backend: the CPU reference, and the GPU's (shaders run by core/gpu/backend.ts). */
   readonly kernels: { cpu?: Kernel<TypedArray, A>; gpu?: GpuKernel<A> };
+  /** How to run on a batch under vmap (default: the elementwise rule, or a loop over the batch). */
+  batch?: BatchRule<A>;
+  /** Set for elementwise primitives: their scalar forms, for vmap's shared rule and jit's fusion. */
+  elementwise?: Elementwise<A>;
 }
 
 const prims = new Map<string, Primitive<any>>();

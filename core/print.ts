@@ -16,9 +16,12 @@ function formatNumber(v: number, isInt: boolean, exp: boolean): string {
 }
 
 export function formatTensor(t: Tensor): string {
-  const c = t.concrete();
   const tag = t.trace ? 'Traced' : 'tensor';
-  const data = c.dataSync();
+  let data;
+  try { data = t.dataSync(); } catch {
+    // a jit or vmap tracer has no values of its own to show
+    return `Traced<${t.dtype}[${t.shape.join(', ')}]>`;
+  }
   const shape = t.shape;
   const summarise = t.size > THRESHOLD;
   const isInt = t.dtype === 'int32' || t.dtype === 'bool';

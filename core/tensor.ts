@@ -1,15 +1,16 @@
 /**
  * The tensor: an immutable value with a shape, a dtype and data held by a backend.
  *
- * A tensor is either concrete (a backend buffer) or a tracer (made while `vjp` watches a function):
- * a tracer wraps a primal tensor one level down and remembers the primitive call that made it.
- * Users see one type either way; reading a tracer's values reads its primal, so printing inside a
- * function under `grad` works.
+ * A tensor is either concrete (a backend buffer) or a tracer (made while a transformation watches a
+ * function). A vjp tracer wraps a primal tensor one level down and remembers the primitive call that
+ * made it; a vmap tracer wraps a batched value with the batch along axis `bdim`; a jit tracer has only
+ * an aval (its values exist when the recorded program runs). Users see one type either way; reading a
+ * vjp tracer's values reads its primal, so printing inside a function under `grad` works.
  */
 import type { Backend } from './backend.js';
 import type { DType, TypedArray } from './dtype.js';
-import { type Shape, sizeOf, OpError } from './shape.js';
-import type { Recipe, VjpTrace } from './trace.js';
+import { type Shape, sizeOf, OpError, fmt as fmtShape } from './shape.js';
+import type { Recipe, Trace } from './trace.js';
 import { formatTensor } from './print.js';
 
 export class Tensor {
@@ -22,11 +23,13 @@ export class Tensor {
     /** @internal the backend's buffer (concrete tensors only) */
     readonly buf: unknown,
     /** @internal the trace recording this tracer */
-    readonly trace: VjpTrace | undefined,
-    /** @internal the value one level down */
+    readonly trace: Trace | undefined,
+    /** @internal the value one level down (for a vmap tracer, the batched value) */
     readonly primal: Tensor | undefined,
     /** @internal the call that made this tracer; undefined for a traced argument */
     readonly recipe: Recipe | undefined,
+    /** @internal a vmap tracer's batch axis in `primal` */
+    readonly bdim?: number,
   ) {
     this.size = sizeOf(shape);
     Object.freeze(shape);
@@ -40,13 +43,23 @@ export class Tensor {
   }
 
   /** @internal a tracer of `trace` whose value is `primal` */
-  static tracer(trace: VjpTrace, primal: Tensor, recipe?: Recipe): Tensor {
+  static tracer(trace: Trace, primal: Tensor, recipe?: Recipe): Tensor {
     return new Tensor(primal.shape, primal.dtype, undefined, undefined, trace, primal, recipe);
+  }
+
+  /** @internal a vmap tracer: `value` holds the batch along axis `bdim` */
+  static batched(trace: Trace, value: Tensor, bdim: number): Tensor {
+    return new Tensor(value.shape.filter((_, i) => i !== bdim), value.dtype, undefined, undefined, trace, value, undefined, bdim);
+  }
+
+  /** @internal a jit tracer: an aval on `backend`, with the recorded call that makes it */
+  static staged(trace: Trace, shape: Shape, dtype: DType, backend: Backend, recipe?: Recipe): Tensor {
+    return new Tensor([...shape], dtype, backend, undefined, trace, undefined, recipe);
   }
 
   get rank(): number { return this.shape.length; }
 
-  /** The concrete value under any tracers. */
+  /** The concrete value under any vjp tracers (under jit, the jit tracer; under vmap, the batch). */
   concrete(): Tensor {
     let t: Tensor = this;
     while (t.primal) t = t.primal;
@@ -55,8 +68,16 @@ export class Tensor {
 
   /** The values as a fresh flat typed array (row-major). `tensor([[1, 2]]).dataSync()` */
   dataSync(): TypedArray {
-    const c = this.concrete();
-    return c.backend!.read(c.buf, c);
+    let t: Tensor = this;
+    while (t.primal && t.bdim === undefined) t = t.primal;
+    if (t.bdim !== undefined) {
+      throw new OpError('vmap', `cannot read the values of one example inside vmap (shape ${fmtShape(this.shape)}); return it from the function instead`);
+    }
+    if (t.buf === undefined && t.trace) {
+      throw new OpError('jit', `cannot read the values of a traced tensor (shape ${fmtShape(this.shape)} ${this.dtype}) inside jit: ` +
+        'the function must compute with tensor ops only; return the value to read it, or call the function without jit');
+    }
+    return t.backend!.read(t.buf, t);
   }
 
   /** The values as nested JS arrays (numbers, or booleans for bool). `tensor([[1, 2]]).toArray()` */

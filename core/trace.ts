@@ -1,11 +1,13 @@
 /**
- * Tracing for reverse mode: how an op call is recorded while `vjp` is watching.
+ * Tracing: how an op call is handled while a transformation (vjp, vmap, jit) is watching.
  *
- * Every op funnels into `bind(prim, inputs, attrs)`. If no input is being traced it just runs the
- * backend kernel. Otherwise the innermost trace among the inputs (the highest level) records the call:
- * it computes the output from the *primals* one level down, and returns a tracer that remembers the
- * primitive, its attrs and its inputs. Levels keep nested `vjp`s apart (grad of grad, no perturbation
- * confusion), as in autodidax: a tracer's primal may itself be a tracer of an outer trace.
+ * Every op funnels into `bind(prim, inputs, attrs)`. The shape rule runs first, on the avals the user
+ * sees. If no input is being traced, the backend kernel runs. Otherwise the innermost trace among the
+ * inputs (the highest level) handles the call: a VjpTrace computes the output from the *primals* one
+ * level down and returns a tracer that remembers the call for the pullback; a BatchTrace (vmap) applies
+ * the primitive's batching rule to the batched values; a JitTrace records the call into a program.
+ * Levels keep nested transformations apart (grad of grad, vmap of grad, no perturbation confusion), as
+ * in autodidax: a tracer's value one level down may itself be a tracer of an outer trace.
  */
 import type { Aval } from './backend.js';
 import { getBackend } from './backend.js';
@@ -14,8 +16,20 @@ import { OpError, fmt } from './shape.js';
 import type { Primitive } from './primitive.js';
 import { checkFinite, debugNansOn } from './nans.js';
 
-export class VjpTrace {
+/** A transformation watching a function: it decides what `bind` does with its tracers. */
+export abstract class Trace {
   constructor(readonly level: number) {}
+  /** Apply `prim` to `inputs` (some are this trace's tracers); `out` is the aval the shape rule gave. */
+  abstract process(prim: Primitive<any>, inputs: readonly Tensor[], attrs: any, out: Aval): Tensor;
+}
+
+/** Reverse mode: record each call, computed one level down, for the pullback. */
+export class VjpTrace extends Trace {
+  process(prim: Primitive<any>, inputs: readonly Tensor[], attrs: any): Tensor {
+    const primals = inputs.map((t) => (t.trace === this ? t.primal! : t));
+    const outPrimal = bind(prim, primals, attrs);
+    return Tensor.tracer(this, outPrimal, { prim, attrs, inputs, primals });
+  }
 }
 
 /** How a tracer was made: the recorded call, kept for the pullback. */
@@ -28,18 +42,21 @@ export interface Recipe {
 
 let depth = 0;
 
-/** How many vjp traces are active (0 outside any transformation). */
+/** How many traces are active (0 outside any transformation). */
 export const traceDepth = (): number => depth;
 
-/** Run `body` with a fresh trace one level above every active one. */
-export function withNewTrace<T>(body: (trace: VjpTrace) => T): T {
-  const trace = new VjpTrace(++depth);
+/** Run `body` with a trace made by `make` one level above every active one. */
+export function withTrace<R extends Trace, T>(make: (level: number) => R, body: (trace: R) => T): T {
+  const trace = make(++depth);
   try { return body(trace); } finally { depth--; }
 }
 
+/** Run `body` with a fresh VjpTrace one level above every active one. */
+export const withNewTrace = <T>(body: (trace: VjpTrace) => T): T => withTrace((level) => new VjpTrace(level), body);
+
 /** The innermost trace among `inputs`, if any. */
-export function topTrace(inputs: readonly Tensor[]): VjpTrace | undefined {
-  let top: VjpTrace | undefined;
+export function topTrace(inputs: readonly Tensor[]): Trace | undefined {
+  let top: Trace | undefined;
   for (const t of inputs) if (t.trace && (!top || t.trace.level > top.level)) top = t.trace;
   return top;
 }
@@ -48,13 +65,11 @@ export function topTrace(inputs: readonly Tensor[]): VjpTrace | undefined {
 export function bind<A>(prim: Primitive<A>, inputs: readonly Tensor[], attrs: A): Tensor {
   const out = prim.infer(inputs, attrs);
   const top = topTrace(inputs);
-  if (!top) return run(prim, inputs, attrs, out);
-  const primals = inputs.map((t) => (t.trace === top ? t.primal! : t));
-  const outPrimal = bind(prim, primals, attrs);
-  return Tensor.tracer(top, outPrimal, { prim, attrs, inputs, primals });
+  return top ? top.process(prim, inputs, attrs, out) : run(prim, inputs, attrs, out);
 }
 
-function run<A>(prim: Primitive<A>, inputs: readonly Tensor[], attrs: A, out: Aval): Tensor {
+/** Run a primitive's kernel on concrete inputs whose output aval is `out`. */
+export function run<A>(prim: Primitive<A>, inputs: readonly Tensor[], attrs: A, out: Aval): Tensor {
   const backend = inputs.length ? inputs[0].backend! : getBackend();
   for (const t of inputs) {
     if (t.backend !== backend) {

@@ -198,8 +198,13 @@ export function defineUnary(name: string, f: (x: number) => number, gpu: string,
     },
     vjp,
     kernels: { cpu: unaryKernel(f, name) as Kernel<any, {}>, gpu: unaryShader(gpu) },
+    elementwise: { cpu: () => f, gpu: ([x]) => substitute(gpu, { v: x }) },
   });
 }
+
+/** `expr` with the whole-word names in `vars` replaced by (their values): a shader expression inlined. */
+export const substitute = (expr: string, vars: Record<string, string>): string =>
+  expr.replace(new RegExp(`\\b(${Object.keys(vars).join('|')})\\b`, 'g'), (m) => `(${vars[m]})`);
 
 /**
  * Define an elementwise binary primitive with broadcasting (both inputs share one dtype): `f` for the
@@ -216,6 +221,16 @@ export function defineBinary(name: string, f: (a: number, b: number) => number, 
     },
     vjp,
     kernels: { cpu: binaryKernel(f, name, opts.fInt) as Kernel<any, {}>, gpu: binaryShader(gpu) },
+    elementwise: {
+      cpu: ([a], _attrs, out) => {
+        const fInt = opts.fInt ?? f;
+        return isFloat(a) ? f : a === 'bool' && out === 'bool' ? (x: number, y: number) => +(fInt(x, y) !== 0) : fInt;
+      },
+      gpu: ([a, b], [da], _attrs, out) => {
+        const e = substitute(gpu, { a, b });
+        return da === 'bool' && out === 'bool' ? `((${e}) != 0.0 ? 1.0 : 0.0)` : e;
+      },
+    },
   });
 }
 

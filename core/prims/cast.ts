@@ -8,6 +8,7 @@ import { definePrimitive } from '../primitive.js';
 import type { Tensor } from '../tensor.js';
 import { bind } from '../trace.js';
 import { shader } from '../gpu/shader.js';
+import { substitute } from './_elementwise.js';
 
 // float32 has no 2^31 - 1: saturate at the largest float32 below 2^31, which reads back exactly
 const GPU_TO_INT32 = '(v != v) ? 0.0 : Math.min(Math.max(Math.trunc(v), -2147483648.0), 2147483520.0)';
@@ -19,7 +20,7 @@ export const castP = definePrimitive<{ dtype: DType }>({
   kernels: {
     gpu: shader(([x], { dtype }) => `function (X) {
   const v = X[this.thread.x];
-  return ${dtype === 'bool' ? '(v != 0.0) ? 1.0 : 0.0' : dtype === 'int32' && isFloat(x.dtype) ? GPU_TO_INT32 : 'v'};
+  return ${gpuCast(x.dtype, dtype)};
 }`),
     cpu: ([x], { dtype }) => {
       const src = x.buf as TypedArray;
@@ -30,7 +31,13 @@ export const castP = definePrimitive<{ dtype: DType }>({
       return out;
     },
   },
+  elementwise: {
+    cpu: ([from], { dtype }) => (dtype === 'bool' ? (v) => +(v !== 0) : dtype === 'int32' && isFloat(from) ? toInt32 : (v) => v),
+    gpu: ([x], [from], { dtype }) => substitute(gpuCast(from, dtype), { v: x }),
+  },
 });
+
+const gpuCast = (from: DType, to: DType): string => (to === 'bool' ? '(v != 0.0) ? 1.0 : 0.0' : to === 'int32' && isFloat(from) ? GPU_TO_INT32 : 'v');
 
 /** `x` as `dtype` (returns `x` itself if it already is). `astype(tensor([1.7]), 'int32')` → [1] */
 export function astype(x: Tensor, dtype: DType): Tensor {

@@ -13,7 +13,9 @@ import { definePrimitive } from '../primitive.js';
 import { OpError } from '../shape.js';
 import type { Tensor } from '../tensor.js';
 import { bind } from '../trace.js';
-import { unaryShader } from './_elementwise.js';
+import { substitute, unaryShader } from './_elementwise.js';
+
+const GPU = '(v > 0.0 || v != v) ? v : 0.0';
 import { reluGrad } from './reluGrad.js';
 
 /**
@@ -44,7 +46,8 @@ export const reluP = definePrimitive<{}>({
     return { shape: x.shape, dtype: x.dtype };
   },
   vjp: (ct, [x]) => [reluGrad(x, ct)],
-  kernels: { cpu, gpu: unaryShader('(v > 0.0 || v != v) ? v : 0.0') },
+  kernels: { cpu, gpu: unaryShader(GPU) },
+  elementwise: { cpu: () => (v) => (v > 0 || v !== v ? v : 0), gpu: ([x]) => substitute(GPU, { v: x }) },
 });
 
 /** max(x, 0) of a float tensor, in one pass. `reluFloat(tensor([-1, 2]))` → [0, 2] */

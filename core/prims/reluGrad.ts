@@ -45,6 +45,7 @@ export const reluGradP = definePrimitive<{}>({
   return X[t] > 0.0 ? G[t] : 0.0;
 }`),
   },
+  elementwise: { cpu: () => (x, g) => (x > 0 ? g : 0), gpu: ([x, g]) => `(${x} > 0.0) ? ${g} : 0.0`, sameShape: true },
 });
 
 /** g where x > 0, else 0: relu's pullback. `reluGrad(tensor([-1, 2]), tensor([5, 6]))` → [0, 6] */

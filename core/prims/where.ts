@@ -89,6 +89,7 @@ export const whereP = definePrimitive<{}>({
   return C[${broadcastIndex(c.shape, out.shape)}] != 0.0 ? A[${broadcastIndex(a.shape, out.shape)}] : B[${broadcastIndex(b.shape, out.shape)}];
 }`),
   },
+  elementwise: { cpu: () => (c, a, b) => (c ? a : b), gpu: ([c, a, b]) => `(${c} != 0.0) ? ${a} : ${b}` },
 });
 
 /** a where cond, else b (broadcasting). `where(greater(x, 0), x, 0)` is relu. */

@@ -1,0 +1,95 @@
+/**
+ * Batching rules: how a primitive runs on a batch when vmap asks it to (JAX's batching rules).
+ *
+ * A rule gets the batched values, each input's batch axis (`null` for an input that is the same for
+ * every example) and the batch size, and returns the output with its own batch axis. It is written
+ * with ops, so it composes with grad and jit. Primitives without a rule of their own fall back to a
+ * loop over the batch (correct, slow); elementwise primitives share one rule (below).
+ */
+import type { Aval } from './backend.js';
+import type { Primitive } from './primitive.js';
+import { OpError, sizeOf } from './shape.js';
+import type { Tensor } from './tensor.js';
+import { bind } from './trace.js';
+import { concat } from './prims/concat.js';
+import { reshape } from './prims/reshape.js';
+import { slice } from './prims/slice.js';
+import { transpose } from './prims/transpose.js';
+import { broadcastTo } from './prims/broadcastTo.js';
+
+/** Batch axes: a number for a batched input, null for an input shared by the whole batch. */
+export type BDims = readonly (number | null)[];
+
+/**
+ * `(vals, bdims, attrs, out, size) => [result, its batch axis]`: `out` is the per-example aval the
+ * shape rule gave; a result with batch axis null is the same for every example.
+ */
+export type BatchRule<A = any> = (vals: readonly Tensor[], bdims: BDims, attrs: A, out: Aval, size: number) => [Tensor, number | null];
+
+/** `x` with axis `from` moved to position `to`. `moveAxis(zeros([2, 3, 4]), 2, 0)` has shape [4, 2, 3] */
+export function moveAxis(x: Tensor, from: number, to: number): Tensor {
+  if (from === to) return x;
+  const perm = x.shape.map((_, i) => i).filter((i) => i !== from);
+  perm.splice(to, 0, from);
+  return transpose(x, perm);
+}
+
+/** `x` with its batch axis first; an unbatched `x` is broadcast to `size` along a new first axis. */
+export function batchFirst(x: Tensor, bdim: number | null, size: number): Tensor {
+  if (bdim === null) return broadcastTo(reshape(x, [1, ...x.shape]), [size, ...x.shape]);
+  return moveAxis(x, bdim, 0);
+}
+
+/** `x` with its batch axis first, or x as it is if unbatched. */
+export const batchFirstOrNull = (x: Tensor, bdim: number | null): Tensor => (bdim === null ? x : moveAxis(x, bdim, 0));
+
+/**
+ * The rule every elementwise primitive shares: batched inputs get the batch first and size-1 axes so
+ * that they have the output's rank plus one; unbatched inputs broadcast against them as they are.
+ */
+export const elementwiseRule = (prim: Primitive<any>): BatchRule => (vals, bdims, attrs, out, size) => {
+  const xs = vals.map((v, i) => {
+    const bd = bdims[i];
+    if (prim.elementwise?.sameShape) return batchFirst(v, bd, size);
+    if (bd === null) return v;
+    const f = moveAxis(v, bd, 0);
+    const pad = out.shape.length - (f.rank - 1);
+    return pad > 0 ? reshape(f, [f.shape[0], ...new Array(pad).fill(1), ...f.shape.slice(1)]) : f;
+  });
+  return [bind(prim, xs, attrs), 0];
+};
+
+/** Example `i` of a batched value. */
+function example(v: Tensor, bdim: number, i: number): Tensor {
+  const begin = v.shape.map((_, d) => (d === bdim ? i : 0));
+  const size = v.shape.map((n, d) => (d === bdim ? 1 : n));
+  return reshape(slice(v, begin, size), v.shape.filter((_, d) => d !== bdim));
+}
+
+/** The fallback: run the primitive once per example and stack the results. */
+export const loopRule = (prim: Primitive<any>): BatchRule => (vals, bdims, attrs, out, size) => {
+  if (size === 0) {
+    const x = vals.find((_, i) => bdims[i] !== null)!;
+    return [reshape(sliceEmpty(x), [0, ...out.shape]), 0];
+  }
+  const rows: Tensor[] = [];
+  for (let i = 0; i < size; i++) {
+    const y = bind(prim, vals.map((v, j) => (bdims[j] === null ? v : example(v, bdims[j]!, i))), attrs);
+    rows.push(reshape(y, [1, ...y.shape]));
+  }
+  return [concat(rows, 0), 0];
+};
+
+/** An empty tensor on x's backend (for a batch of size 0). */
+const sliceEmpty = (x: Tensor): Tensor => slice(reshape(x, [sizeOf(x.shape)]), [0], [0]);
+
+/** Check a rule's result against the per-example aval the shape rule gave (catches a wrong rule at once). */
+export function checkBatched(prim: string, y: Tensor, bdim: number | null, out: Aval, size: number): void {
+  const shape = bdim === null ? y.shape : y.shape.filter((_, i) => i !== bdim);
+  const ok = y.dtype === out.dtype && shape.length === out.shape.length && shape.every((d, i) => d === out.shape[i]) &&
+    (bdim === null || y.shape[bdim] === size);
+  if (!ok) {
+    throw new OpError(prim, `batching rule gave shape [${y.shape}] ${y.dtype} with batch axis ${bdim}, ` +
+      `expected [${out.shape}] ${out.dtype} per example and ${size} examples (a bug in the rule)`);
+  }
+}
