@@ -34,6 +34,8 @@ export interface Backend<B = unknown> {
   beginScope?(): void;
   /** Free the buffers made since the matching beginScope, except those in `keep`. */
   endScope?(keep: readonly B[]): void;
+  /** Keep `buf` out of every open scope: it lives as long as a tensor refers to it (jit's constants). */
+  pin?(buf: B): void;
 }
 
 const registry = new Map<string, Backend<any>>();

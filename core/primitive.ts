@@ -51,8 +51,13 @@ export function definePrimitive<A>(p: Primitive<A>): Primitive<A> {
   return p;
 }
 
+const extra = new Map<string, Primitive<any>['kernels']>();
+
+/** Kernels made at run time (jit's fused groups): found by `kernelFor`, not listed as primitives. */
+export function registerKernels(name: string, kernels: Primitive<any>['kernels']): void { extra.set(name, kernels); }
+
 export function kernelFor(backend: string, prim: string): unknown {
-  return (prims.get(prim)?.kernels as Record<string, unknown> | undefined)?.[backend];
+  return ((prims.get(prim)?.kernels ?? extra.get(prim)) as Record<string, unknown> | undefined)?.[backend];
 }
 
 /** Every primitive, for table-driven tests. */

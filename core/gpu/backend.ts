@@ -164,6 +164,7 @@ export const gpu: Backend<GpuBuf> & {
   retain(owner: object, buf: GpuBuf): void;
   beginScope(): void;
   endScope(keep: readonly GpuBuf[]): void;
+  pin(buf: GpuBuf): void;
 } = {
   name: 'gpu',
   unavailable() {
@@ -194,6 +195,7 @@ export const gpu: Backend<GpuBuf> & {
     registry.register(owner, b);
   },
   beginScope() { scopeStack.push(new Set()); },
+  pin(buf) { for (const scope of scopeStack) scope.delete(buf as Buf); },
   endScope(keep) {
     const made = scopeStack.pop();
     if (!made) return;

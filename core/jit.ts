@@ -1,0 +1,267 @@
+/**
+ * jit: trace a function once per kind of argument, then run the recorded program.
+ *
+ * A JitTrace gives the function tracers that have only an aval; every primitive applied to them is
+ * recorded as an equation (`c = mul(a, b)`) instead of run. Tensors made inside from numbers become
+ * the program's constants. The program is cached by the arguments' avals, their pytree structure and
+ * static leaves (numbers, strings: a new value traces again), and the backend. Before it runs, chains
+ * of elementwise equations whose intermediates nothing else reads are fused into one kernel each
+ * (core/fusion.ts), so a training step's elementwise tail costs one pass over memory, not ten.
+ *
+ * Composes with the other transformations: `jit(grad(f))` records the forward and backward passes
+ * together (the usual way to jit a training step), and under an outer grad or vmap a jitted function
+ * replays its equations one by one, so the outer transformation sees every primitive.
+ */
+import type { Aval, Backend } from './backend.js';
+import { getBackend } from './backend.js';
+import { fusedPrimitive, type FusedOp } from './fusion.js';
+import { withScope } from './memory.js';
+import type { Primitive } from './primitive.js';
+import { flatten, unflatten, type TreeDef } from './pytree.js';
+import { fmt, OpError, type Shape, sizeOf } from './shape.js';
+import { Tensor } from './tensor.js';
+import { bind, run, Trace, withTrace } from './trace.js';
+
+class JitTrace extends Trace {
+  readonly eqns: { prim: Primitive<any>; attrs: any; inputs: readonly Tensor[]; out: Tensor }[] = [];
+  constructor(level: number, readonly backend: Backend) { super(level); }
+
+  process(prim: Primitive<any>, inputs: readonly Tensor[], attrs: any, out: Aval): Tensor {
+    for (const t of inputs) {
+      if (t.trace && t.trace !== this) {
+        throw new OpError(prim.name, 'inside jit, an input is being traced by an outer grad or vmap (the function closes over it); ' +
+          'pass it to the jitted function as an argument instead');
+      }
+      if (!t.trace && t.backend !== this.backend) {
+        throw new OpError(prim.name, `inside jit on the ${this.backend.name} backend, a constant lives on ${t.backend!.name}`);
+      }
+    }
+    const y = Tensor.staged(this, out.shape, out.dtype, this.backend);
+    this.eqns.push({ prim, attrs, inputs, out: y });
+    return y;
+  }
+}
+
+/** One step of a program: a primitive (perhaps a fused group) reading and writing variables by number. */
+export interface Step { readonly prim: Primitive<any>; readonly attrs: any; readonly ins: readonly number[]; readonly out: number; readonly fused?: readonly string[] }
+
+/**
+ * A traced function: variables 0..nIn-1 are the arguments' tensors, then the constants, then one per
+ * step. `toString()` prints it with fused groups marked.
+ */
+export class Program {
+  constructor(
+    readonly nIn: number,
+    readonly consts: readonly Tensor[],
+    readonly avals: readonly Aval[],
+    /** the equations as traced (what an outer transformation replays) */
+    readonly eqns: readonly Step[],
+    /** the equations after fusion (what runs) */
+    readonly steps: readonly Step[],
+    readonly outs: readonly number[],
+    readonly outDef: TreeDef,
+  ) {}
+
+  /** How many kernels a call launches, and how many equations were traced. */
+  get stats(): { eqns: number; kernels: number; fused: number } {
+    return { eqns: this.eqns.length, kernels: this.steps.length, fused: this.steps.filter((s) => s.fused).length };
+  }
+
+  toString(): string {
+    const name = (v: number) => `${v < this.nIn ? 'in' : v < this.nIn + this.consts.length ? 'k' : 'v'}${v}`;
+    const ty = (v: number) => `${this.avals[v].dtype}${fmt(this.avals[v].shape)}`;
+    const lines = [`program(${Array.from({ length: this.nIn }, (_, i) => `${name(i)}: ${ty(i)}`).join(', ')})` +
+      (this.consts.length ? ` constants ${this.consts.map((_, i) => `${name(this.nIn + i)}: ${ty(this.nIn + i)}`).join(', ')}` : '')];
+    for (const s of this.steps) {
+      const attrs = s.fused ? '' : Object.keys(s.attrs ?? {}).length ? ` ${JSON.stringify(s.attrs)}` : '';
+      const op = s.fused ? `fused[${s.fused.join(' ')}]` : s.prim.name;
+      lines.push(`  ${name(s.out)}: ${ty(s.out)} = ${op}(${s.ins.map(name).join(', ')})${attrs}`);
+    }
+    lines.push(`  return ${this.outs.map(name).join(', ')}`);
+    const { eqns, kernels, fused } = this.stats;
+    lines.push(`  (${eqns} equations, ${kernels} kernels, ${fused} of them fused)`);
+    return lines.join('\n');
+  }
+}
+
+export interface JitOptions {
+  /** Fuse elementwise chains (default true; false runs the traced equations as they are). */
+  fuse?: boolean;
+}
+
+/** A jitted function: call it like `f`; `.program(...args)` shows what runs for such arguments. */
+export type Jitted<Args extends unknown[], Out> = ((...args: Args) => Out) & { program(...args: Args): Program };
+
+/**
+ * `f` traced once per kind of argument and run as a recorded, fused program. `f` must be pure: it
+ * may not read tensor values (`item()`, `dataSync()`), and JS numbers among the arguments are baked
+ * in (each new value traces again).
+ * `const step = jit((x) => np.tanh(np.add(np.mul(x, 2), 1))); step(np.ones([1000]))`
+ */
+export function jit<Args extends unknown[], Out>(f: (...args: Args) => Out, opts: JitOptions = {}): Jitted<Args, Out> {
+  const cache = new Map<string, Program>();
+  let warned = false;
+  const programFor = (args: Args): [Program, Tensor[]] => {
+    const [leaves, def] = flatten(args);
+    const backend = leaves.length ? backendOf(leaves[0]) : getBackend();
+    const key = JSON.stringify([backend.name, defKey(def), leaves.map((t) => [t.dtype, t.shape])]);
+    let prog = cache.get(key);
+    if (!prog) {
+      prog = trace(f, leaves, def, backend, opts.fuse ?? true);
+      cache.set(key, prog);
+      if (cache.size > 32 && !warned) {
+        warned = true;
+        console.warn(`jit(${f.name || 'f'}) has traced ${cache.size} kinds of arguments; numbers among them are static, so a value that changes every call (a step count, a learning rate) traces every call: pass it as a tensor`);
+      }
+    }
+    return [prog, leaves];
+  };
+  const call = (...args: Args): Out => {
+    const [prog, leaves] = programFor(args);
+    if (leaves.some((t) => t.trace)) return replay(prog, leaves);
+    return withScope(() => execute(prog, leaves));
+  };
+  return Object.assign(call, { program: (...args: Args) => programFor(args)[0] });
+}
+
+/** The backend holding `t`'s values (or, for a jit tracer, the one its program runs on). */
+function backendOf(t: Tensor): Backend {
+  let x = t;
+  while (x.primal) x = x.primal;
+  return x.backend ?? getBackend();
+}
+
+/** The pytree structure as a cache key: static leaves by value, registered nodes by their children. */
+const defKey = (d: TreeDef): unknown => {
+  switch (d.kind) {
+    case 'leaf': return 'T';
+    case 'static': return { s: d.value === undefined ? 'undefined' : d.value };
+    case 'array': return d.children.map(defKey);
+    case 'object': return { k: d.keys, c: d.children.map(defKey) };
+    case 'node': return { n: defKey(d.child) };
+  }
+};
+
+function trace(f: (...args: any[]) => unknown, leaves: readonly Tensor[], def: TreeDef, backend: Backend, fuse: boolean): Program {
+  return withTrace((level) => new JitTrace(level, backend), (tr) => {
+    const ins = leaves.map((t) => Tensor.staged(tr, t.shape, t.dtype, backend));
+    const out = f(...unflatten<unknown[]>(def, ins));
+    const [outLeaves, outDef] = flatten(out);
+    // number the variables: arguments, then constants (concrete tensors read by the program), then equations
+    const ids = new Map<Tensor, number>();
+    ins.forEach((t, i) => ids.set(t, i));
+    const consts: Tensor[] = [];
+    for (const t of [...tr.eqns.flatMap((e) => e.inputs), ...outLeaves]) {
+      if (!t.trace && !ids.has(t)) { ids.set(t, ins.length + consts.length); consts.push(t); }
+    }
+    const base = ins.length + consts.length;
+    tr.eqns.forEach((e, j) => ids.set(e.out, base + j));
+    const idOf = (t: Tensor): number => {
+      const v = ids.get(t);
+      if (v === undefined) throw new OpError('jit', 'the function returned a tensor traced by another transformation (one that has ended, or an outer one)');
+      return v;
+    };
+    const eqns: Step[] = tr.eqns.map((e, j) => ({ prim: e.prim, attrs: e.attrs, ins: e.inputs.map(idOf), out: base + j }));
+    const outs = outLeaves.map(idOf);
+    const nIn = ins.length;
+    const avals: Aval[] = [...ins, ...consts, ...tr.eqns.map((e) => e.out)].map((t) => ({ shape: t.shape, dtype: t.dtype }));
+    for (const c of consts) backend.pin?.(c.buf);
+    const live = deadCodeElim(eqns, outs);
+    return new Program(nIn, consts, avals, live, fuse ? fuseSteps(live, outs, avals) : live, outs, outDef);
+  });
+}
+
+/** The equations the outputs need, in order. */
+function deadCodeElim(eqns: readonly Step[], outs: readonly number[]): Step[] {
+  const need = new Set(outs);
+  const keep: Step[] = [];
+  for (let j = eqns.length - 1; j >= 0; j--) {
+    if (!need.has(eqns[j].out)) continue;
+    keep.push(eqns[j]);
+    for (const v of eqns[j].ins) need.add(v);
+  }
+  return keep.reverse();
+}
+
+/**
+ * Group elementwise equations into fused kernels: walking back from each elementwise equation not yet
+ * grouped, take in the producer of an operand when that producer is elementwise, its result is read by
+ * nothing else (not another equation, not an output), and its shape broadcasts to the group's (a small
+ * operand such as a per-channel scale is then recomputed per element: cheaper than a kernel and a
+ * buffer). A group of one stays the primitive it was.
+ */
+function fuseSteps(eqns: readonly Step[], outs: readonly number[], avals: readonly Aval[]): Step[] {
+  const uses = new Map<number, number>();
+  for (const e of eqns) for (const v of e.ins) uses.set(v, (uses.get(v) ?? 0) + 1);
+  for (const v of outs) uses.set(v, (uses.get(v) ?? 0) + 2);
+  const producer = new Map<number, number>(eqns.map((e, j) => [e.out, j]));
+  const fusible = (e: Step) => !!e.prim.elementwise && sizeOf(avals[e.out].shape) > 0;
+  const group = new Array<number>(eqns.length).fill(-1);
+  const members: number[][] = [];
+  for (let j = eqns.length - 1; j >= 0; j--) {
+    if (group[j] >= 0 || !fusible(eqns[j])) continue;
+    const g = members.length, root = avals[eqns[j].out];
+    const mine = [j];
+    group[j] = g;
+    for (let q = 0; q < mine.length; q++) {
+      for (const v of eqns[mine[q]].ins) {
+        const p = producer.get(v);
+        if (p === undefined || group[p] >= 0 || !fusible(eqns[p]) || uses.get(v) !== 1) continue;
+        if (!broadcastsTo(avals[v].shape, root.shape)) continue;
+        group[p] = g;
+        mine.push(p);
+      }
+    }
+    members.push(mine.sort((a, b) => a - b));
+  }
+  const steps: Step[] = [];
+  for (let j = 0; j < eqns.length; j++) {
+    const g = group[j];
+    if (g < 0 || members[g].length === 1) { steps.push(eqns[j]); continue; }
+    if (members[g][members[g].length - 1] !== j) continue; // emit the group where its last member (the root) was
+    steps.push(fusedStep(members[g].map((k) => eqns[k]), avals));
+  }
+  return steps;
+}
+
+const broadcastsTo = (s: Shape, out: Shape): boolean =>
+  s.length <= out.length && s.every((d, i) => d === out[out.length - s.length + i] || d === 1);
+
+function fusedStep(group: readonly Step[], avals: readonly Aval[]): Step {
+  const inside = new Map<number, number>(group.map((e, j) => [e.out, j]));
+  const ins: number[] = [];
+  const ops: FusedOp[] = group.map((e) => ({
+    prim: e.prim,
+    attrs: e.attrs,
+    args: e.ins.map((v) => {
+      const j = inside.get(v);
+      if (j !== undefined) return { op: j };
+      let i = ins.indexOf(v);
+      if (i < 0) { i = ins.length; ins.push(v); }
+      return { input: i };
+    }),
+    inDtypes: e.ins.map((v) => avals[v].dtype),
+    out: avals[e.out],
+  }));
+  const out = group[group.length - 1].out;
+  const prim = fusedPrimitive(ops, ins.map((v) => avals[v]), avals[out]);
+  return { prim, attrs: {}, ins, out, fused: group.map((e) => e.prim.name) };
+}
+
+/** Run the program's (fused) steps on concrete tensors. */
+function execute(prog: Program, args: readonly Tensor[]): any {
+  const env = new Array<Tensor>(prog.avals.length);
+  args.forEach((t, i) => { env[i] = t; });
+  prog.consts.forEach((t, i) => { env[prog.nIn + i] = t; });
+  for (const s of prog.steps) env[s.out] = run(s.prim, s.ins.map((v) => env[v]), s.attrs, prog.avals[s.out]);
+  return unflatten(prog.outDef, prog.outs.map((v) => env[v]));
+}
+
+/** Under an outer transformation: bind each traced equation, so grad or vmap sees every primitive. */
+function replay(prog: Program, args: readonly Tensor[]): any {
+  const env = new Array<Tensor>(prog.avals.length);
+  args.forEach((t, i) => { env[i] = t; });
+  prog.consts.forEach((t, i) => { env[prog.nIn + i] = t; });
+  for (const s of prog.eqns) env[s.out] = bind(s.prim, s.ins.map((v) => env[v]), s.attrs);
+  return unflatten(prog.outDef, prog.outs.map((v) => env[v]));
+}

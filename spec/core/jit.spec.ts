@@ -1,0 +1,150 @@
+/** @backends cpu gpu
+ *
+ * jit: a traced, cached and fused program gives what the function gives (bit for bit on the CPU,
+ * where fused loops round each op to its dtype), for random elementwise chains over every dtype; it
+ * composes with grad and vmap both ways; it traces once per kind of argument; and it refuses what it
+ * cannot trace (reading values, closing over an outer tracer) with an error that says so.
+ */
+import test from 'tape';
+import * as np from '../../core/index.js';
+import { close, input, onGpu, throwsWith } from '../helpers.js';
+
+/** Exact on the CPU; float32 closeness on the GPU (its fused and unfused shaders round alike, but the GLSL compiler may reorder). */
+function same(t: test.Test, got: np.Tensor, want: np.Tensor, msg: string): void {
+  t.deepEqual([got.dtype, ...got.shape], [want.dtype, ...want.shape], `${msg}: aval`);
+  if (onGpu) { close(t, got, want, msg, { rtol: 1e-5, atol: 1e-5 }); return; }
+  const a = got.dataSync(), b = want.dataSync();
+  const bad = Array.from(a).findIndex((v, i) => !Object.is(v, b[i]) && !(Number.isNaN(v) && Number.isNaN(b[i])));
+  t.ok(bad < 0, bad < 0 ? msg : `${msg}: element ${bad} is ${a[bad]}, expected ${b[bad]}`);
+}
+
+test('a fused elementwise chain with broadcasting gives the unfused values and runs as one kernel', (t) => {
+  const f = (x: np.Tensor, b: np.Tensor, c: np.Tensor) => np.tanh(np.add(np.mul(np.exp(np.neg(x)), b), np.sqrt(c)));
+  const x = input([3, 4], 'normal', 'float32'), b = input([4], 'normal', 'float32'), c = input([3, 1], 'positive', 'float32');
+  const jf = np.jit(f);
+  same(t, jf(x, b, c), f(x, b, c), 'values');
+  const p = jf.program(x, b, c);
+  t.equal(p.stats.kernels, 1, `one kernel:\n${p}`);
+  t.equal(p.stats.eqns, 6, 'six equations traced');
+  t.match(String(p), /fused\[neg exp mul sqrt add tanh\]/, 'the printed program names the fused ops');
+  t.end();
+});
+
+test('a value read twice, or returned, is materialised: fusion never recomputes or hides it', (t) => {
+  const f = (x: np.Tensor) => {
+    const y = np.exp(x);
+    return [np.add(y, 1), np.mul(y, y), np.sum(np.mul(y, 2))] as const;
+  };
+  const x = input([5], 'normal', 'float32');
+  const jf = np.jit(f);
+  const got = jf(x), want = f(x);
+  got.forEach((g, i) => same(t, g, want[i], `output ${i}`));
+  const p = jf.program(x);
+  t.ok(p.steps.some((s) => s.prim.name === 'exp'), `exp (read three times) is its own kernel:\n${p}`);
+  const g = np.jit((z: np.Tensor) => { const e = np.exp(z); return [e, np.neg(e)]; });
+  same(t, g(x)[0], np.exp(x), 'an output that is also an operand keeps its value');
+  t.end();
+});
+
+const UNARY: [string, (x: np.Tensor) => np.Tensor, np.DType[]][] = [
+  ['neg', np.neg, ['float32', 'float64', 'int32']], ['exp', np.exp, ['float32', 'float64']], ['log', np.log, ['float32', 'float64']],
+  ['sqrt', np.sqrt, ['float32', 'float64']], ['tanh', np.tanh, ['float32', 'float64']], ['abs', np.abs, ['float32', 'float64', 'int32', 'bool']],
+  ['sign', np.sign, ['float32', 'float64', 'int32']], ['relu', np.relu, ['float32', 'float64']],
+];
+const BINARY: [string, (a: np.Tensor, b: np.Tensor) => np.Tensor, np.DType[]][] = [
+  ['add', np.add, ['float32', 'float64', 'int32', 'bool']], ['sub', np.sub, ['float32', 'float64', 'int32']],
+  ['mul', np.mul, ['float32', 'float64', 'int32', 'bool']], ['div', np.div, ['float32', 'float64']],
+  ['pow', np.pow, ['float32', 'float64']], ['maximum', np.maximum, ['float32', 'float64', 'int32', 'bool']],
+  ['minimum', np.minimum, ['float32', 'float64', 'int32']],
+  ['less', (a, b) => np.where(np.less(a, b), a, b), ['float32', 'float64', 'int32']],
+  ['equal', (a, b) => np.where(np.equal(a, b), b, a), ['float32', 'float64', 'int32', 'bool']],
+];
+
+/** A deterministic pseudo-random chain of elementwise ops on two inputs of `dtype`. */
+function chain(seed: number, dtype: np.DType) {
+  let s = seed;
+  const rnd = (n: number) => { s = (s * 1103515245 + 12345) % 2147483648; return s % n; };
+  const unary = UNARY.filter(([, , ds]) => ds.includes(dtype)), binary = BINARY.filter(([, , ds]) => ds.includes(dtype));
+  const picks = Array.from({ length: 3 + rnd(6) }, () => {
+    const ops: [string, (...xs: np.Tensor[]) => np.Tensor, np.DType[]][] = rnd(2) ? unary : binary;
+    return ops[rnd(ops.length)];
+  });
+  const names = picks.map(([n]) => n);
+  const f = (x: np.Tensor, y: np.Tensor) => {
+    let a = x;
+    for (const [, op] of picks) a = op.length === 1 ? op(a) : op(a, y);
+    return a;
+  };
+  return { f, names };
+}
+
+test('random elementwise chains over every dtype: jit equals eager (80 chains)', (t) => {
+  let fusedSome = 0;
+  for (const dtype of ['float32', 'float64', 'int32', 'bool'] as np.DType[]) {
+    if (onGpu && dtype === 'float64') continue;
+    for (let k = 0; k < 20; k++) {
+      const { f, names } = chain(k * 7 + 1, dtype);
+      const kind = dtype === 'bool' ? 'bool' : dtype === 'int32' ? 'int' : 'normal';
+      const x = input([2, 3, 4], kind, dtype === 'int32' || dtype === 'bool' ? 'float64' : dtype);
+      const y = input([3, 1], kind, dtype === 'int32' || dtype === 'bool' ? 'float64' : dtype);
+      const jf = np.jit(f);
+      same(t, jf(x, y), f(x, y), `${dtype}: ${names.join(' ')}`);
+      if (jf.program(x, y).stats.fused > 0) fusedSome++;
+    }
+  }
+  t.ok(fusedSome > 40, `most chains were fused (${fusedSome})`);
+  t.end();
+});
+
+test('jit composes with grad and vmap, in both orders', (t) => {
+  const f = (w: np.Tensor, x: np.Tensor) => np.sum(np.tanh(np.add(np.matmul(x, w), 0.5)));
+  const w = input([3, 2], 'normal', 'float32'), x = input([4, 3], 'normal', 'float32');
+  const want = np.grad(f)(w, x);
+  close(t, np.jit(np.grad(f))(w, x), want, 'jit(grad(f))', { rtol: 1e-5, atol: 1e-6 });
+  close(t, np.grad(np.jit(f))(w, x), want, 'grad(jit(f))', { rtol: 1e-5, atol: 1e-6 });
+  const [v, g] = np.jit(np.valueAndGrad(f))(w, x);
+  close(t, v, f(w, x), 'jit(valueAndGrad(f)) value');
+  close(t, g, want, 'jit(valueAndGrad(f)) gradient');
+  const perRow = (r: np.Tensor) => np.sum(np.exp(r));
+  const rows = np.stack([0, 1, 2, 3].map((i) => perRow(np.reshape(np.slice(x, [i, 0], [1, 3]), [3]))));
+  close(t, np.vmap(np.jit(perRow))(x), rows, 'vmap(jit(f))');
+  close(t, np.jit(np.vmap(perRow))(x), rows, 'jit(vmap(f))');
+  close(t, np.grad((z: np.Tensor) => np.sum(np.jit(np.grad(f))(z, x)))(w),
+    np.grad((z: np.Tensor) => np.sum(np.grad(f)(z, x)))(w), 'grad of jit(grad): second order through a jitted gradient');
+  t.end();
+});
+
+test('traces once per kind of argument; numbers are static; pytrees in and out', (t) => {
+  let traces = 0;
+  const f = (p: { w: np.Tensor; b: np.Tensor }, x: np.Tensor, scale: number) => {
+    traces++;
+    return { y: np.mul(np.add(np.matmul(x, p.w), p.b), scale), n: scale };
+  };
+  const jf = np.jit(f);
+  const p = { w: input([3, 2], 'normal', 'float32'), b: input([2], 'normal', 'float32') };
+  const x = input([4, 3], 'normal', 'float32');
+  const a = jf(p, x, 2);
+  jf(p, input([4, 3], 'normal', 'float32'), 2);
+  t.equal(traces, 1, 'same avals and static values: traced once');
+  const b = jf(p, x, 3);
+  t.equal(traces, 2, 'a new static number traces again');
+  jf(p, input([5, 3], 'normal', 'float32'), 2);
+  t.equal(traces, 3, 'a new shape traces again');
+  close(t, a.y, f(p, x, 2).y, 'pytree output');
+  t.equal(b.n, 3, 'static leaves of the output come back as they were');
+  t.end();
+});
+
+test('jit refuses what it cannot trace, and says why', (t) => {
+  const x = input([3], 'normal', 'float32');
+  throwsWith(t, () => np.jit((z: np.Tensor) => np.mul(z, np.sum(z).item()))(x), [/jit/, /cannot read the values of a traced tensor/], 'item() inside jit');
+  throwsWith(t, () => np.grad((w: np.Tensor) => np.sum(np.jit((z: np.Tensor) => np.mul(z, w))(x)))(x), [/closes over it/, /pass it to the jitted function as an argument/], 'closing over an outer tracer');
+  t.end();
+});
+
+test('printing a traced tensor inside jit shows its aval instead of failing', (t) => {
+  let shown = '';
+  np.jit((z: np.Tensor) => { shown = String(np.exp(z)); return z; })(input([2, 2], 'normal', 'float32'));
+  t.equal(shown, 'Traced<float32[2, 2]>', shown);
+  t.end();
+});
