@@ -185,15 +185,15 @@ function deadCodeElim(eqns: readonly Step[], outs: readonly number[]): Step[] {
 
 /**
  * Group elementwise equations into fused kernels: walking back from each elementwise equation not yet
- * grouped, take in the producer of an operand when that producer is elementwise, its result is read by
- * nothing else (not another equation, not an output), and its shape broadcasts to the group's (a small
+ * grouped, take in the producer of an operand when that producer is elementwise, every reader of its
+ * result is in the group (and it is not an output), and its shape broadcasts to the group's (a small
  * operand such as a per-channel scale is then recomputed per element: cheaper than a kernel and a
  * buffer). A group of one stays the primitive it was.
  */
 function fuseSteps(eqns: readonly Step[], outs: readonly number[], avals: readonly Aval[]): Step[] {
-  const uses = new Map<number, number>();
-  for (const e of eqns) for (const v of e.ins) uses.set(v, (uses.get(v) ?? 0) + 1);
-  for (const v of outs) uses.set(v, (uses.get(v) ?? 0) + 2);
+  const readers = new Map<number, number[]>();
+  eqns.forEach((e, j) => { for (const v of new Set(e.ins)) readers.set(v, [...(readers.get(v) ?? []), j]); });
+  const isOut = new Set(outs);
   const producer = new Map<number, number>(eqns.map((e, j) => [e.out, j]));
   const fusible = (e: Step) => !!e.prim.elementwise && sizeOf(avals[e.out].shape) > 0;
   const group = new Array<number>(eqns.length).fill(-1);
@@ -203,13 +203,18 @@ function fuseSteps(eqns: readonly Step[], outs: readonly number[], avals: readon
     const g = members.length, root = avals[eqns[j].out];
     const mine = [j];
     group[j] = g;
-    for (let q = 0; q < mine.length; q++) {
-      for (const v of eqns[mine[q]].ins) {
-        const p = producer.get(v);
-        if (p === undefined || group[p] >= 0 || !fusible(eqns[p]) || uses.get(v) !== 1) continue;
-        if (!broadcastsTo(avals[v].shape, root.shape)) continue;
-        group[p] = g;
-        mine.push(p);
+    // grow until nothing more joins: a producer joins once every reader of its result is in the group
+    for (let grew = true; grew;) {
+      grew = false;
+      for (const m of [...mine]) {
+        for (const v of eqns[m].ins) {
+          const p = producer.get(v);
+          if (p === undefined || group[p] >= 0 || !fusible(eqns[p]) || isOut.has(v)) continue;
+          if (!readers.get(v)!.every((r) => group[r] === g) || !broadcastsTo(avals[v].shape, root.shape)) continue;
+          group[p] = g;
+          mine.push(p);
+          grew = true;
+        }
       }
     }
     members.push(mine.sort((a, b) => a - b));

@@ -46,6 +46,19 @@ test('a value read twice, or returned, is materialised: fusion never recomputes 
   t.end();
 });
 
+test('a value read by several ops of one chain is computed once inside its fused kernel', (t) => {
+  const f = (x: np.Tensor) => {
+    const y = np.add(np.mul(x, 1.5), 0.5);
+    const z = np.maximum(y, np.mul(y, 0.1));
+    return np.div(z, np.add(np.abs(z), 1));
+  };
+  const x = input([6, 7], 'normal', 'float32');
+  const jf = np.jit(f);
+  same(t, jf(x), f(x), 'values');
+  t.equal(jf.program(x).stats.kernels, 1, `one kernel:\n${jf.program(x)}`);
+  t.end();
+});
+
 const UNARY: [string, (x: np.Tensor) => np.Tensor, np.DType[]][] = [
   ['neg', np.neg, ['float32', 'float64', 'int32']], ['exp', np.exp, ['float32', 'float64']], ['log', np.log, ['float32', 'float64']],
   ['sqrt', np.sqrt, ['float32', 'float64']], ['tanh', np.tanh, ['float32', 'float64']], ['abs', np.abs, ['float32', 'float64', 'int32', 'bool']],
