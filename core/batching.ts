@@ -16,6 +16,7 @@ import { reshape } from './prims/reshape.js';
 import { slice } from './prims/slice.js';
 import { transpose } from './prims/transpose.js';
 import { broadcastTo } from './prims/broadcastTo.js';
+import { astype } from './prims/cast.js';
 
 /** Batch axes: a number for a batched input, null for an input shared by the whole batch. */
 export type BDims = readonly (number | null)[];
@@ -34,14 +35,59 @@ export function moveAxis(x: Tensor, from: number, to: number): Tensor {
   return transpose(x, perm);
 }
 
+/**
+ * `x` with its batch axis at `at` (default first); an unbatched `x` is broadcast to `size` along a new
+ * axis there. `batchAt(x, null, 4, 1)` of x [2, 3] has shape [2, 4, 3]
+ */
+export function batchAt(x: Tensor, bdim: number | null, size: number, at = 0): Tensor {
+  if (bdim !== null) return moveAxis(x, bdim, at);
+  const shape = withBatch(x.shape, at, 1);
+  return broadcastTo(reshape(x, shape), withBatch(x.shape, at, size));
+}
+
 /** `x` with its batch axis first; an unbatched `x` is broadcast to `size` along a new first axis. */
 export function batchFirst(x: Tensor, bdim: number | null, size: number): Tensor {
-  if (bdim === null) return broadcastTo(reshape(x, [1, ...x.shape]), [size, ...x.shape]);
-  return moveAxis(x, bdim, 0);
+  return batchAt(x, bdim, size, 0);
 }
 
 /** `x` with its batch axis first, or x as it is if unbatched. */
-export const batchFirstOrNull = (x: Tensor, bdim: number | null): Tensor => (bdim === null ? x : moveAxis(x, bdim, 0));
+export function batchFirstOrNull(x: Tensor, bdim: number | null): Tensor {
+  return bdim === null ? x : moveAxis(x, bdim, 0);
+}
+
+/** A per-example list (shape, begins, pads) with the batch's entry `v` inserted at `bdim`. `withBatch([2, 3], 1, 5)` → [2, 5, 3] */
+export function withBatch<T>(xs: readonly T[], bdim: number, v: T): T[] {
+  return [...xs.slice(0, bdim), v, ...xs.slice(bdim)];
+}
+
+/** Axis `a` of one example as an axis of the batched value, whose batch is at `bdim`. `atBatched(2, 1)` → 3 */
+export function atBatched(a: number, bdim: number): number {
+  return a < bdim ? a : a + 1;
+}
+
+/**
+ * A reduction over per-example `axes` as one over the batched value (batch at `bdim`): the axes to
+ * reduce there, and where the batch axis is once they are gone. `reduceAxes([0, 2], 1)` → {axes: [0, 3], bdim: 0}
+ */
+export function reduceAxes(axes: readonly number[], bdim: number): { axes: number[]; bdim: number } {
+  const full = axes.map((a) => atBatched(a, bdim));
+  return { axes: full, bdim: bdim - full.filter((a) => a < bdim).length };
+}
+
+/**
+ * For primitives whose first axis is already a batch (unfold, fold: [B, C, ...]): `x` with the vmap
+ * batch merged into that axis ([size, B, ...] or [B, size, ...] -> [size * B, ...], no copy when the
+ * batch is at 0 or 1), and `split`, which takes a result whose first axis is the merged one apart
+ * again and says where the batch is. `const m = mergeBatch(x, bdim); return m.split(unfold(m.merged, w));`
+ */
+export function mergeBatch(x: Tensor, bdim: number): { merged: Tensor; split: (y: Tensor) => [Tensor, number] } {
+  const at = bdim > 1 ? 0 : bdim, f = moveAxis(x, bdim, at);
+  const [d0, d1] = f.shape;
+  return {
+    merged: reshape(f, [d0 * d1, ...f.shape.slice(2)]),
+    split: (y) => [reshape(y, [d0, d1, ...y.shape.slice(1)]), at],
+  };
+}
 
 /**
  * The rule every elementwise primitive shares: batched inputs get the batch first and size-1 axes so
@@ -70,7 +116,7 @@ function example(v: Tensor, bdim: number, i: number): Tensor {
 export const loopRule = (prim: Primitive<any>): BatchRule => (vals, bdims, attrs, out, size) => {
   if (size === 0) {
     const x = vals.find((_, i) => bdims[i] !== null)!;
-    return [reshape(sliceEmpty(x), [0, ...out.shape]), 0];
+    return [astype(reshape(sliceEmpty(x), [0, ...out.shape]), out.dtype), 0];
   }
   const rows: Tensor[] = [];
   for (let i = 0; i < size; i++) {

@@ -160,7 +160,8 @@ export const crossEntropy = named('crossEntropy', (logits: Tensor, labels: Tenso
   if (!sameShape(labels.shape, want)) {
     throw new OpError('crossEntropy', `labels have shape ${fmt(labels.shape)}; logits ${fmt(logits.shape)} need labels of shape ${fmt(want)}`);
   }
-  const ls = labels.dataSync(), bad = ls.findIndex((v) => v < 0 || v >= C);
+  // under vmap, every example's labels (the batch's value): a bad label in any example is an error
+  const ls = labels.concrete().dataSync(), bad = ls.findIndex((v) => v < 0 || v >= C);
   if (bad >= 0) throw new OpError('crossEntropy', `label ${ls[bad]} at position ${bad} is out of range for ${C} classes`);
   return neg(mean(sum(where(hot(labels, C), logSoftmax(logits, -1), 0), -1)));
 });

@@ -1,10 +1,14 @@
-/** argmax: the index of the largest value along one axis (the first, at ties), as int32. No derivative. */
+/**
+ * argmax: the index of the largest value along one axis (the first, at ties), as int32. No derivative.
+ * batch: the same argmax along the shifted axis; the batch axis stays (no copy).
+ */
 import type { Kernel } from '../backend.js';
 import type { TypedArray } from '../dtype.js';
-import { definePrimitive } from '../primitive.js';
+import { definePrimitive, type Primitive } from '../primitive.js';
 import { normAxis, OpError, sizeOf } from '../shape.js';
 import type { Tensor } from '../tensor.js';
 import { bind } from '../trace.js';
+import { reduceAxes } from '../batching.js';
 import { reshape } from './reshape.js';
 import { lit, shader } from '../gpu/shader.js';
 
@@ -24,11 +28,15 @@ const cpu: Kernel<TypedArray, { axis: number }> = ([x], { axis }, out) => {
   return res;
 };
 
-export const argmaxP = definePrimitive<{ axis: number }>({
+export const argmaxP: Primitive<{ axis: number }> = definePrimitive<{ axis: number }>({
   name: 'argmax',
   infer([x], { axis }) {
     if (x.shape[axis] === 0) throw new OpError('argmax', `axis ${axis} has size 0`);
     return { shape: x.shape.filter((_, i) => i !== axis), dtype: 'int32' };
+  },
+  batch: ([x], [bd], { axis }) => {
+    const r = reduceAxes([axis], bd!);
+    return [bind(argmaxP, [x], { axis: r.axes[0] }), r.bdim];
   },
   kernels: {
     cpu,

@@ -5,13 +5,15 @@
  * CPU: the statistics (two reading passes), the two channel sums of g and g * (x - mean) (one pass
  * over x and g), one pass writing dx. GPU: a shader for each of those three steps.
  * vjp (only grad of grad needs it): the formula above written in ops, differentiated by vjp.
+ * batch: as batchNormTrain's, the batch axis one more kept axis (x and g share one place for it).
  */
 import type { Kernel } from '../backend.js';
 import { alloc, type TypedArray } from '../dtype.js';
-import { definePrimitive } from '../primitive.js';
+import { definePrimitive, type Primitive } from '../primitive.js';
 import { fmt, normAxes, OpError, sameShape, sizeOf } from '../shape.js';
 import type { Tensor } from '../tensor.js';
 import { bind } from '../trace.js';
+import { batchAt, reduceAxes } from '../batching.js';
 import { coords, type GpuKernel, lit } from '../gpu/shader.js';
 import { vjp } from '../autodiff.js';
 import { channelLoop, channelMoments, channelOf, channelSums, channelSumsShader, checkChannels } from './_channels.js';
@@ -67,7 +69,7 @@ function reference(x: Tensor, w: Tensor, g: Tensor, axes: number[], eps: number)
   return mul(mul(reshape(w, keep), inv), sub(sub(g, mg), mul(xhat, mgx)));
 }
 
-export const batchNormGradP = definePrimitive<Attrs>({
+export const batchNormGradP: Primitive<Attrs> = definePrimitive<Attrs>({
   name: 'batchNormGrad',
   infer([x, w, g], { axes }) {
     checkChannels('batchNormGrad', x, [w], axes);
@@ -75,6 +77,11 @@ export const batchNormGradP = definePrimitive<Attrs>({
     return { shape: x.shape, dtype: x.dtype };
   },
   vjp: (ct, [x, w, g], _out, { axes, eps }) => vjp((a: Tensor, b: Tensor, c: Tensor) => reference(a, b, c, axes, eps), x, w, g)[1](ct),
+  batch: ([x, w, g], [bx, bw, bg], { axes, eps }, _out, size) => {
+    const at = bx ?? bg ?? 0, r = reduceAxes(axes, at);
+    const args = [batchAt(x, bx, size, at), batchAt(w, bw, size, r.bdim), batchAt(g, bg, size, at)];
+    return [bind(batchNormGradP, args, { axes: r.axes, eps }), at];
+  },
   kernels: { cpu, gpu },
 });
 

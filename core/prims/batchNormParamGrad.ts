@@ -5,13 +5,16 @@
  * size is written (composed, xhat and g * xhat would be). GPU: the moments shader, the sums shader,
  * and a small one scaling the first row by 1 / sqrt(var + eps).
  * vjp (only grad of grad needs it): the definition written in ops, differentiated by vjp.
+ * batch: as batchNormTrain's, the batch axis one more kept axis; it lands among the kept axes of
+ * the [2, ...kept] result.
  */
 import type { Kernel } from '../backend.js';
 import { alloc, type TypedArray } from '../dtype.js';
-import { definePrimitive } from '../primitive.js';
+import { definePrimitive, type Primitive } from '../primitive.js';
 import { fmt, normAxes, OpError, sameShape, sizeOf } from '../shape.js';
 import type { Tensor } from '../tensor.js';
 import { bind } from '../trace.js';
+import { batchAt, reduceAxes } from '../batching.js';
 import { coords, type GpuKernel, lit } from '../gpu/shader.js';
 import { vjp } from '../autodiff.js';
 import { channelMoments, channelSums, channelSumsShader } from './_channels.js';
@@ -57,7 +60,7 @@ function reference(x: Tensor, g: Tensor, axes: number[], eps: number): Tensor {
   return concat([sum(mul(g, xhat), axes), sum(g, axes)].map((t) => reshape(t, [1, ...kept])), 0);
 }
 
-export const batchNormParamGradP = definePrimitive<Attrs>({
+export const batchNormParamGradP: Primitive<Attrs> = definePrimitive<Attrs>({
   name: 'batchNormParamGrad',
   infer([x, g], { axes }) {
     if (x.dtype !== 'float32' && x.dtype !== 'float64') throw new OpError('batchNormParamGrad', `needs a float tensor, got ${x.dtype}`);
@@ -65,6 +68,10 @@ export const batchNormParamGradP = definePrimitive<Attrs>({
     return { shape: [2, ...x.shape.filter((_, i) => !axes.includes(i))], dtype: x.dtype };
   },
   vjp: (ct, [x, g], _out, { axes, eps }) => vjp((a: Tensor, b: Tensor) => reference(a, b, axes, eps), x, g)[1](ct),
+  batch: ([x, g], [bx, bg], { axes, eps }, _out, size) => {
+    const at = bx ?? bg ?? 0, r = reduceAxes(axes, at);
+    return [bind(batchNormParamGradP, [batchAt(x, bx, size, at), batchAt(g, bg, size, at)], { axes: r.axes, eps }), 1 + r.bdim];
+  },
   kernels: { cpu, gpu },
 });
 

@@ -5,6 +5,9 @@
  * CPU: the statistics in float64 (two reading passes, see _channels.ts), then one pass writing y.
  * GPU: the moments shader for the statistics, then one elementwise shader.
  * vjp: x's cotangent from batchNormGrad, weight's and bias's from batchNormParamGrad (both fused too).
+ * batch: each example has its own statistics, so the batch axis is one more kept (channel) axis: x's
+ * stays where it is, and weight and bias get theirs (broadcast if they are shared) at the same place
+ * among the kept axes.
  *
  * Why a primitive: composed of moments, sub, mul and add, BatchNorm makes about ten full-size
  * temporaries forward and back, and each costs a pass and fresh memory (whose page faults cost
@@ -12,10 +15,11 @@
  */
 import type { Kernel } from '../backend.js';
 import { alloc, type TypedArray } from '../dtype.js';
-import { definePrimitive } from '../primitive.js';
+import { definePrimitive, type Primitive } from '../primitive.js';
 import { normAxes, sizeOf } from '../shape.js';
 import type { Tensor } from '../tensor.js';
 import { bind } from '../trace.js';
+import { batchAt, reduceAxes } from '../batching.js';
 import { coords, type GpuKernel, lit } from '../gpu/shader.js';
 import { channelLoop, channelMoments, channelOf, checkChannels } from './_channels.js';
 import { batchNormGrad } from './batchNormGrad.js';
@@ -50,7 +54,7 @@ const gpu: GpuKernel<Attrs> = (ctx, [x, w, b], { axes, eps }, out) => {
   return y;
 };
 
-export const batchNormTrainP = definePrimitive<Attrs>({
+export const batchNormTrainP: Primitive<Attrs> = definePrimitive<Attrs>({
   name: 'batchNormTrain',
   infer([x, w, b], { axes }) {
     checkChannels('batchNormTrain', x, [w, b], axes);
@@ -60,6 +64,11 @@ export const batchNormTrainP = definePrimitive<Attrs>({
     const params = need[1] || need[2] ? batchNormParamGrad(x, ct, axes, eps) : null;
     const row = (i: number) => reshape(slice(params!, [i, ...w.shape.map(() => 0)], [1, ...w.shape]), w.shape);
     return [need[0] ? batchNormGrad(x, w, ct, axes, eps) : null, need[1] ? row(0) : null, need[2] ? row(1) : null];
+  },
+  batch: ([x, w, b], [bx, bw, bb], { axes, eps }, _out, size) => {
+    const at = bx ?? 0, r = reduceAxes(axes, at);
+    const args = [batchAt(x, bx, size, at), batchAt(w, bw, size, r.bdim), batchAt(b, bb, size, r.bdim)];
+    return [bind(batchNormTrainP, args, { axes: r.axes, eps }), at];
   },
   kernels: { cpu, gpu },
 });

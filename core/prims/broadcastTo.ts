@@ -1,11 +1,16 @@
-/** broadcastTo: repeat a tensor along new or size-1 axes (numpy rules). vjp: sum back (unbroadcast). */
+/**
+ * broadcastTo: repeat a tensor along new or size-1 axes (numpy rules). vjp: sum back (unbroadcast).
+ * batch: leading 1s give the example the target's rank, then broadcast with the batch kept in place.
+ */
 import type { Kernel } from '../backend.js';
 import { alloc, type TypedArray } from '../dtype.js';
 import { definePrimitive } from '../primitive.js';
 import { broadcastShapes, broadcastStrides, checkShape, fmt, OpError, sameShape, type Shape, sizeOf } from '../shape.js';
 import type { Tensor } from '../tensor.js';
 import { bind } from '../trace.js';
+import { withBatch } from '../batching.js';
 import { unbroadcast } from './_unbroadcast.js';
+import { reshape } from './reshape.js';
 import { broadcastIndex, coords, shader } from '../gpu/shader.js';
 
 const cpu: Kernel<TypedArray, { shape: Shape }> = ([x], _attrs, out) => {
@@ -38,6 +43,11 @@ export const broadcastToP = definePrimitive<{ shape: Shape }>({
     return { shape, dtype: x.dtype };
   },
   vjp: (ct, [x]) => [unbroadcast(ct, x.shape)],
+  batch: ([x], [bd], { shape }, _out, size) => {
+    const lead = shape.length - (x.rank - 1), at = bd! + lead;
+    const lifted = reshape(x, [...new Array<number>(lead).fill(1), ...x.shape]);
+    return [broadcastTo(lifted, withBatch(shape, at, size)), at];
+  },
   kernels: {
     cpu,
     gpu: shader(([x], _attrs, out) => `function (X) {

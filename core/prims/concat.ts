@@ -1,10 +1,15 @@
-/** concat: join tensors along an existing axis. vjp: slice the cotangent back into the pieces. */
+/**
+ * concat: join tensors along an existing axis. vjp: slice the cotangent back into the pieces.
+ * batch: every input's batch moved to the first batched input's batch axis (unbatched ones broadcast
+ * there), then one concat along the shifted axis.
+ */
 import type { Kernel } from '../backend.js';
 import { alloc, promote, type TypedArray } from '../dtype.js';
-import { definePrimitive } from '../primitive.js';
+import { definePrimitive, type Primitive } from '../primitive.js';
 import { fmt, normAxis, OpError, sizeOf } from '../shape.js';
 import type { Tensor } from '../tensor.js';
 import { bind } from '../trace.js';
+import { atBatched, batchAt } from '../batching.js';
 import { astype } from './cast.js';
 import { slice } from './slice.js';
 import { coords, dot, lit, names, shader } from '../gpu/shader.js';
@@ -24,7 +29,7 @@ const cpu: Kernel<TypedArray, Attrs> = (xs, { axis }, out) => {
   return res;
 };
 
-export const concatP = definePrimitive<Attrs>({
+export const concatP: Primitive<Attrs> = definePrimitive<Attrs>({
   name: 'concat',
   infer(xs, { axis }) {
     const s0 = xs[0].shape;
@@ -44,6 +49,10 @@ export const concatP = definePrimitive<Attrs>({
       off += x.shape[axis];
       return slice(ct, begin, x.shape);
     });
+  },
+  batch: (xs, bdims, { axis }, _out, size) => {
+    const bd = bdims.find((b) => b !== null)!;
+    return [bind(concatP, xs.map((x, i) => batchAt(x, bdims[i], size, bd)), { axis: atBatched(axis, bd) }), bd];
   },
   kernels: {
     cpu,

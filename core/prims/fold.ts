@@ -2,13 +2,15 @@
  * fold (col2im): the adjoint of unfold. Columns [B, C * prod(kernel), L] are added back into an input
  * of spatial shape S at the positions unfold read them from (overlapping windows add up).
  * vjp: unfold the cotangent.
+ * batch: the vmap batch merges into the columns' own batch axis, as for unfold.
  */
 import type { Kernel } from '../backend.js';
 import { alloc, type TypedArray } from '../dtype.js';
-import { definePrimitive } from '../primitive.js';
+import { definePrimitive, type Primitive } from '../primitive.js';
 import { fmt, OpError, sizeOf, type Shape } from '../shape.js';
 import type { Tensor } from '../tensor.js';
 import { bind } from '../trace.js';
+import { mergeBatch } from '../batching.js';
 import { im2colRuns, unfold, type Window, windowOut } from './unfold.js';
 import { coords, lit, shader } from '../gpu/shader.js';
 
@@ -58,7 +60,7 @@ const gpu = shader<Attrs>(([cols], attrs, out) => {
 }`;
 });
 
-export const foldP = definePrimitive<Attrs>({
+export const foldP: Primitive<Attrs> = definePrimitive<Attrs>({
   name: 'fold',
   infer([cols], attrs) {
     const kp = sizeOf(attrs.kernel), L = sizeOf(windowOut('fold', attrs.spatial, attrs));
@@ -68,6 +70,10 @@ export const foldP = definePrimitive<Attrs>({
     return { shape: [cols.shape[0], cols.shape[1] / kp, ...attrs.spatial], dtype: cols.dtype };
   },
   vjp: (ct, _cols, _out, { spatial: _s, ...w }) => [unfold(ct, w)],
+  batch: ([cols], [bd], attrs) => {
+    const m = mergeBatch(cols, bd!);
+    return m.split(bind(foldP, [m.merged], attrs));
+  },
   kernels: { cpu, gpu },
 });
 

@@ -1,14 +1,26 @@
 /**
  * gather: rows of `x` picked by an int32 index tensor: out[i..., :] = x[idx[i...], :].
  * vjp: scatter-add the cotangent rows back to the rows they came from (repeated rows add up).
+ * batch: batched indices into shared rows pass through (the batch is one more index axis); shared
+ * indices into batched rows gather from [n, size, ...] (the batch rides along in each row); both
+ * batched, the batch folds into the rows ([size, n, ...] -> [size * n, ...], see foldIndices).
  */
 import type { Kernel } from '../backend.js';
 import type { TypedArray } from '../dtype.js';
 import { alloc } from '../dtype.js';
-import { definePrimitive } from '../primitive.js';
+import { definePrimitive, type Primitive } from '../primitive.js';
 import { fmt, OpError, sizeOf } from '../shape.js';
 import type { Tensor } from '../tensor.js';
 import { bind } from '../trace.js';
+import { moveAxis } from '../batching.js';
+import { arange } from '../creation.js';
+import { add } from './add.js';
+import { equal } from './compare.js';
+import { maximum } from './maximum.js';
+import { minimum } from './minimum.js';
+import { mul } from './mul.js';
+import { reshape } from './reshape.js';
+import { where } from './where.js';
 import { scatterAdd } from './scatterAdd.js';
 import { lit } from '../gpu/shader.js';
 
@@ -31,7 +43,7 @@ const cpu: Kernel<TypedArray, {}> = ([x, idx], _attrs, out) => {
   return res;
 };
 
-export const gatherP = definePrimitive<{}>({
+export const gatherP: Primitive<{}> = definePrimitive<{}>({
   name: 'gather',
   infer([x, idx]) {
     if (idx.dtype !== 'int32') throw new OpError('gather', `indices must be int32, got ${idx.dtype}`);
@@ -39,6 +51,13 @@ export const gatherP = definePrimitive<{}>({
     return { shape: [...idx.shape, ...x.shape.slice(1)], dtype: x.dtype };
   },
   vjp: (ct, [x, idx]) => [scatterAdd(ct, idx, x.shape[0]), null],
+  batch: ([x, idx], [bx, bi], _attrs, _out, size) => {
+    if (bx === null) return [bind(gatherP, [x, idx], {}), bi];
+    if (bi === null) return [bind(gatherP, [moveAxis(x, bx, 1), idx], {}), idx.rank];
+    const xs = moveAxis(x, bx, 0), n = xs.shape[1];
+    const rows = reshape(xs, [size * n, ...xs.shape.slice(2)]);
+    return [bind(gatherP, [rows, foldIndices(moveAxis(idx, bi, 0), n)], {}), 0];
+  },
   kernels: {
     cpu,
     gpu: (ctx, [x, idx], _attrs, out) => {
@@ -52,6 +71,19 @@ export const gatherP = definePrimitive<{}>({
     },
   },
 });
+
+/**
+ * Batched indices [size, ...] into `n` rows each, as indices into the batch's rows stacked
+ * ([size, n, ...] -> [size * n, ...]): example b's index i becomes b * n + i. An index outside [0, n)
+ * becomes -1, so the kernel still refuses it instead of reading another example's row.
+ * `foldIndices(tensor([[1], [0]], {dtype: 'int32'}), 3)` → [[1], [3]]
+ */
+export function foldIndices(idx: Tensor, n: number): Tensor {
+  const size = idx.shape[0];
+  const offsets = reshape(mul(arange(0, size, 1, 'int32', idx), n), [size, ...idx.shape.slice(1).map(() => 1)]);
+  const inRange = equal(idx, minimum(maximum(idx, 0), n - 1));
+  return where(inRange, add(idx, offsets), -1);
+}
 
 /** Rows of `x` at `indices`. `gather(tensor([[1, 2], [3, 4]]), tensor([1, 1], {dtype: 'int32'}))` */
 export const gather = (x: Tensor, indices: Tensor): Tensor => bind(gatherP, [x, indices], {});

@@ -2,7 +2,8 @@
  * max: the largest value along axes (all by default); nan if any value there is nan.
  * vjp: the cotangent is shared equally among the positions that attain the max.
  * NOTE: sharing ties (rather than picking one) makes the rule symmetric and grad-of-grad friendly.
- * min.ts defines min with the same machinery (`defineExtremum`).
+ * min.ts defines min with the same machinery (`defineExtremum`), so both have their rules here.
+ * batch: the same reduction over the shifted axes; the batch axis stays (no copy).
  */
 import type { Kernel } from '../backend.js';
 import { alloc, type TypedArray } from '../dtype.js';
@@ -10,6 +11,7 @@ import { definePrimitive, type Primitive } from '../primitive.js';
 import { normAxes, OpError, sizeOf } from '../shape.js';
 import type { Tensor } from '../tensor.js';
 import { bind } from '../trace.js';
+import { reduceAxes } from '../batching.js';
 import { broadcastTo } from './broadcastTo.js';
 import { astype } from './cast.js';
 import { equal } from './compare.js';
@@ -36,7 +38,7 @@ export function defineExtremum(name: string, init: number, step: string, gpuStep
     res.set(acc);
     return res;
   };
-  return definePrimitive<Attrs>({
+  const p: Primitive<Attrs> = definePrimitive<Attrs>({
     name,
     infer([x], { axes }) {
       for (const a of axes) if (x.shape[a] === 0) throw new OpError(name, `cannot take the ${name} over axis ${a} of size 0`);
@@ -48,8 +50,13 @@ export function defineExtremum(name: string, init: number, step: string, gpuStep
       const count = sum(astype(hit, ct.dtype), axes, { keepdims: true });
       return [where(hit, broadcastTo(div(reshape(ct, keep), count), x.shape), 0)];
     },
+    batch: ([x], [bd], { axes }) => {
+      const r = reduceAxes(axes, bd!);
+      return [bind(p, [x], { axes: r.axes }), r.bdim];
+    },
     kernels: { cpu, gpu: shader(([x], { axes }) => reduceShader(x.shape, axes, init > 0 ? '(1.0 / 0.0)' : '(-1.0 / 0.0)', gpuStep)) },
   });
+  return p;
 }
 
 /** Apply a reduction primitive `p` over `axis` (all by default), as the public op `op`. */

@@ -1,7 +1,7 @@
 /**
  * min: the smallest value along axes (all by default); nan if any value there is nan. Its own
  * reduction, not -max(-x), which is wrong for bools and wraps at the int32 minimum.
- * vjp: as max's, the cotangent shared equally among the positions that attain the min.
+ * vjp and batch: as max's (max.ts's defineExtremum holds both rules).
  */
 import type { Tensor } from '../tensor.js';
 import { defineExtremum, reduceBy } from './max.js';

@@ -4,6 +4,7 @@
  * Floats accumulate in float64: the mean first, then the squared deviations from that float64 mean
  * (two reading passes, no E[x^2] - E[x]^2 cancellation), rounded once.
  * vjp: x gets dmean / n + dvar * 2 (x - mean) / n, the mean read from the output.
+ * batch: the same over the shifted axes; the batch axis stays among the kept ones (no copy).
  *
  * Why a primitive: BatchNorm needs both statistics of every activation. Composed as mean, sub, mul
  * and mean again they take four passes over x with two full-size temporaries, and the pullback of
@@ -11,10 +12,11 @@
  */
 import type { Kernel } from '../backend.js';
 import { alloc, type TypedArray } from '../dtype.js';
-import { definePrimitive } from '../primitive.js';
+import { definePrimitive, type Primitive } from '../primitive.js';
 import { normAxes, OpError, type Shape, sizeOf, stridesOf } from '../shape.js';
 import type { Tensor } from '../tensor.js';
 import { bind } from '../trace.js';
+import { reduceAxes } from '../batching.js';
 import { coords, dot, lit, shader } from '../gpu/shader.js';
 import { add } from './add.js';
 import { div } from './div.js';
@@ -59,7 +61,7 @@ export function momentsShader(shape: Shape, axes: readonly number[]): string {
 }`;
 }
 
-export const momentsP = definePrimitive<Attrs>({
+export const momentsP: Primitive<Attrs> = definePrimitive<Attrs>({
   name: 'moments',
   infer([x], { axes }) {
     if (x.dtype !== 'float32' && x.dtype !== 'float64') throw new OpError('moments', `needs a float tensor, got ${x.dtype}; cast it with astype(x, 'float32')`);
@@ -69,6 +71,10 @@ export const momentsP = definePrimitive<Attrs>({
     const keep = keepDimsShape(x.shape, axes), n = sizeOf(axes.map((a) => x.shape[a]));
     const [dmean, dvar] = split(ct, keep), [mean] = split(out, keep);
     return [add(mul(sub(x, mean), mul(dvar, 2 / n)), div(dmean, n))];
+  },
+  batch: ([x], [bd], { axes }) => {
+    const r = reduceAxes(axes, bd!);
+    return [bind(momentsP, [x], { axes: r.axes }), 1 + r.bdim]; // [2, ...kept]
   },
   kernels: { cpu, gpu: shader(([x], { axes }) => momentsShader(x.shape, axes)) },
 });

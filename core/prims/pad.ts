@@ -1,13 +1,15 @@
 /**
  * pad: surround a tensor with a constant (0 by default), converted to the tensor's dtype as astype
  * converts (2 pads a bool with true, 2.9 an int32 with 2). vjp: slice the cotangent's interior.
+ * batch: no padding along the batch axis.
  */
 import type { Kernel } from '../backend.js';
 import { alloc, castScalar, type TypedArray } from '../dtype.js';
-import { definePrimitive } from '../primitive.js';
+import { definePrimitive, type Primitive } from '../primitive.js';
 import { fmt, OpError, sizeOf, stridesOf } from '../shape.js';
 import type { Tensor } from '../tensor.js';
 import { bind } from '../trace.js';
+import { withBatch } from '../batching.js';
 import { slice } from './slice.js';
 import { coords, dot, lit, names, shader } from '../gpu/shader.js';
 
@@ -33,10 +35,11 @@ const cpu: Kernel<TypedArray, Attrs> = ([x], { pads, value }, out) => {
   return res;
 };
 
-export const padP = definePrimitive<Attrs>({
+export const padP: Primitive<Attrs> = definePrimitive<Attrs>({
   name: 'pad',
   infer: ([x], { pads }) => ({ shape: x.shape.map((d, i) => d + pads[i][0] + pads[i][1]), dtype: x.dtype }),
   vjp: (ct, [x], _out, { pads }) => [slice(ct, pads.map(([lo]) => lo), x.shape)],
+  batch: ([x], [bd], { pads, value }) => [bind(padP, [x], { pads: withBatch<[number, number]>(pads, bd!, [0, 0]), value }), bd],
   kernels: {
     cpu,
     gpu: shader(([x], { pads, value }, out) => {

@@ -1,16 +1,19 @@
 /**
  * reshape: the same values in row-major order under a new shape. On the CPU it shares the input's
  * array (tensors are immutable, so sharing is safe and free). vjp: reshape back.
+ * batch: the batch first (a copy unless it is there already), then [size, ...shape].
  */
 import { definePrimitive } from '../primitive.js';
 import { OpError, fmt, sizeOf, type Shape } from '../shape.js';
 import type { Tensor } from '../tensor.js';
 import { bind } from '../trace.js';
+import { moveAxis } from '../batching.js';
 
 export const reshapeP = definePrimitive<{ shape: Shape }>({
   name: 'reshape',
   infer: ([x], { shape }) => ({ shape, dtype: x.dtype }),
   vjp: (ct, [x]) => [reshape(ct, x.shape)],
+  batch: ([x], [bd], { shape }, _out, size) => [reshape(moveAxis(x, bd!, 0), [size, ...shape]), 0],
   kernels: { cpu: ([x]) => x.buf, gpu: (_ctx, [x]) => x.buf },
 });
 

@@ -1,14 +1,18 @@
 /**
  * scatterAdd: the transpose of gather. out[r, :] = sum of src[i..., :] over the i with idx[i...] = r,
  * for r < n. vjp: gather the cotangent rows.
+ * batch: shared indices scatter [...idx, size, ...] into [n, size, ...] (the batch rides along in each
+ * row); batched indices fold the batch into the rows, size * n of them (see gather.ts's foldIndices).
  */
 import type { Kernel } from '../backend.js';
 import { alloc, type TypedArray } from '../dtype.js';
-import { definePrimitive } from '../primitive.js';
+import { definePrimitive, type Primitive } from '../primitive.js';
 import { fmt, OpError, sizeOf } from '../shape.js';
 import type { Tensor } from '../tensor.js';
 import { bind } from '../trace.js';
-import { checkIndices, gather } from './gather.js';
+import { batchFirst, moveAxis } from '../batching.js';
+import { reshape } from './reshape.js';
+import { checkIndices, foldIndices, gather } from './gather.js';
 import { lit } from '../gpu/shader.js';
 
 const cpu: Kernel<TypedArray, { n: number }> = ([src, idx], { n }, out) => {
@@ -24,7 +28,7 @@ const cpu: Kernel<TypedArray, { n: number }> = ([src, idx], { n }, out) => {
   return res;
 };
 
-export const scatterAddP = definePrimitive<{ n: number }>({
+export const scatterAddP: Primitive<{ n: number }> = definePrimitive<{ n: number }>({
   name: 'scatterAdd',
   infer([src, idx], { n }) {
     if (idx.dtype !== 'int32') throw new OpError('scatterAdd', `indices must be int32, got ${idx.dtype}`);
@@ -35,6 +39,11 @@ export const scatterAddP = definePrimitive<{ n: number }>({
     return { shape: [n, ...src.shape.slice(k)], dtype: src.dtype };
   },
   vjp: (ct, [, idx]) => [gather(ct, idx), null],
+  batch: ([src, idx], [bs, bi], { n }, _out, size) => {
+    if (bi === null) return [bind(scatterAddP, [moveAxis(src, bs!, idx.rank), idx], { n }), 1];
+    const y = bind(scatterAddP, [batchFirst(src, bs, size), foldIndices(moveAxis(idx, bi, 0), n)], { n: size * n });
+    return [reshape(y, [size, n, ...y.shape.slice(1)]), 0];
+  },
   kernels: {
     cpu,
     gpu: (ctx, [src, idx], { n }, out) => {

@@ -1,10 +1,14 @@
-/** slice: a contiguous box `begin .. begin + size` of a tensor. vjp: pad the cotangent back with zeros. */
+/**
+ * slice: a contiguous box `begin .. begin + size` of a tensor. vjp: pad the cotangent back with zeros.
+ * batch: the whole batch axis is taken along with the box.
+ */
 import type { Kernel } from '../backend.js';
 import { alloc, type TypedArray } from '../dtype.js';
-import { definePrimitive } from '../primitive.js';
+import { definePrimitive, type Primitive } from '../primitive.js';
 import { fmt, OpError, sizeOf, stridesOf } from '../shape.js';
 import type { Tensor } from '../tensor.js';
 import { bind } from '../trace.js';
+import { withBatch } from '../batching.js';
 import { pad } from './pad.js';
 import { coords, dot, names, shader } from '../gpu/shader.js';
 
@@ -29,10 +33,11 @@ const cpu: Kernel<TypedArray, Attrs> = ([x], { begin }, out) => {
   return res;
 };
 
-export const sliceP = definePrimitive<Attrs>({
+export const sliceP: Primitive<Attrs> = definePrimitive<Attrs>({
   name: 'slice',
   infer: ([x], { size }) => ({ shape: size, dtype: x.dtype }),
   vjp: (ct, [x], _out, { begin, size }) => [pad(ct, begin.map((b, d) => [b, x.shape[d] - b - size[d]]))],
+  batch: ([x], [bd], { begin, size }, _out, n) => [bind(sliceP, [x], { begin: withBatch(begin, bd!, 0), size: withBatch(size, bd!, n) }), bd],
   kernels: {
     cpu,
     gpu: shader(([x], { begin }, out) => {

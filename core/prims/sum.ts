@@ -1,13 +1,15 @@
 /**
  * sum: add up values along axes (all by default). Floats accumulate in float64 and round once;
  * int and bool inputs sum to int32. vjp: broadcast the cotangent back over the summed axes.
+ * batch: the same sum over the shifted axes; the batch axis stays (no copy).
  */
 import type { Kernel } from '../backend.js';
 import { alloc, type TypedArray } from '../dtype.js';
-import { definePrimitive } from '../primitive.js';
+import { definePrimitive, type Primitive } from '../primitive.js';
 import { normAxes, type Shape, sizeOf } from '../shape.js';
 import type { Tensor } from '../tensor.js';
 import { bind } from '../trace.js';
+import { reduceAxes } from '../batching.js';
 import { astype } from './cast.js';
 import { broadcastTo } from './broadcastTo.js';
 import { reshape } from './reshape.js';
@@ -112,13 +114,17 @@ export function reduceShader(shape: Shape, axes: readonly number[], init: string
 }`;
 }
 
-export const sumP = definePrimitive<Attrs>({
+export const sumP: Primitive<Attrs> = definePrimitive<Attrs>({
   name: 'sum',
   infer: ([x], { axes }) => ({
     shape: x.shape.filter((_, i) => !axes.includes(i)),
     dtype: x.dtype === 'bool' ? 'int32' : x.dtype,
   }),
   vjp: (ct, [x], _out, { axes }) => [broadcastTo(reshape(ct, keepDimsShape(x.shape, axes)), x.shape)],
+  batch: ([x], [bd], { axes }) => {
+    const r = reduceAxes(axes, bd!);
+    return [bind(sumP, [x], { axes: r.axes }), r.bdim];
+  },
   kernels: { cpu, gpu: shader(([x], { axes }) => reduceShader(x.shape, axes, '0.0', 's += v;')) },
 });
 

@@ -1,10 +1,14 @@
-/** transpose: permute axes (reverse them by default). vjp: transpose by the inverse permutation. */
+/**
+ * transpose: permute axes (reverse them by default). vjp: transpose by the inverse permutation.
+ * batch: one transpose of the batched value that leaves the batch axis where it is.
+ */
 import type { Kernel } from '../backend.js';
 import { alloc, type TypedArray } from '../dtype.js';
 import { definePrimitive } from '../primitive.js';
 import { OpError, sizeOf, stridesOf } from '../shape.js';
 import type { Tensor } from '../tensor.js';
 import { bind } from '../trace.js';
+import { withBatch } from '../batching.js';
 import { coords, dot, names, shader } from '../gpu/shader.js';
 
 type Attrs = { perm: number[] };
@@ -35,6 +39,10 @@ export const transposeP = definePrimitive<Attrs>({
     const inv = new Array<number>(perm.length);
     perm.forEach((p, i) => { inv[p] = i; });
     return [transpose(ct, inv)];
+  },
+  batch: ([x], [bd], { perm }) => {
+    const rest = x.shape.map((_, i) => i).filter((i) => i !== bd); // the example's axes in the batched value
+    return [transpose(x, withBatch(perm.map((p) => rest[p]), bd!, bd!)), bd];
   },
   kernels: {
     cpu,

@@ -3,13 +3,15 @@
  * one matrix product. x [B, C, ...S] -> [B, C * prod(kernel), prod(outS)], row (c, k) holding, for each
  * output position o, x[c, o * stride - padLo + k * dilation] (or `padValue` outside the input).
  * It is linear in x; its vjp is fold (col2im), its adjoint, and fold's vjp is unfold again.
+ * batch: the vmap batch merges into x's own batch axis (mergeBatch: no copy when it is next to it).
  */
 import type { Kernel } from '../backend.js';
 import { alloc, castScalar, type TypedArray } from '../dtype.js';
-import { definePrimitive } from '../primitive.js';
+import { definePrimitive, type Primitive } from '../primitive.js';
 import { fmt, OpError, sizeOf, type Shape } from '../shape.js';
 import type { Tensor } from '../tensor.js';
 import { bind } from '../trace.js';
+import { mergeBatch } from '../batching.js';
 import { fold } from './fold.js';
 import { coords, lit, shader } from '../gpu/shader.js';
 
@@ -153,7 +155,7 @@ const gpu = shader<Attrs>(([x], attrs, out) => {
   void D; void L;
 });
 
-export const unfoldP = definePrimitive<Attrs>({
+export const unfoldP: Primitive<Attrs> = definePrimitive<Attrs>({
   name: 'unfold',
   infer([x], attrs) {
     const D = attrs.kernel.length;
@@ -162,6 +164,10 @@ export const unfoldP = definePrimitive<Attrs>({
     return { shape: [x.shape[0], x.shape[1] * sizeOf(attrs.kernel), sizeOf(outS)], dtype: x.dtype };
   },
   vjp: (ct, [x], _out, attrs) => [fold(ct, x.shape.slice(2), attrs)],
+  batch: ([x], [bd], attrs) => {
+    const m = mergeBatch(x, bd!);
+    return m.split(bind(unfoldP, [m.merged], attrs));
+  },
   kernels: { cpu, gpu },
 });
 

@@ -127,6 +127,9 @@ for (const [xs, is] of [[[5, 3], [4]], [[4], [2, 3]], [[3, 2, 2], [5]]] as numbe
 for (const [sa, sb] of [[[3, 4], [4, 5]], [[2, 3, 4], [4, 2]], [[2, 1, 3, 4], [3, 4, 2]], [[1, 1], [1, 1]], [[70, 40], [40, 33]], [[2, 65, 9], [2, 9, 67]]] as number[][][]) {
   cases.push({ prim: 'matmul', label: `matmul [${sa}] @ [${sb}]`, inputs: ins([sa], [sb]), f: np.matmul, ref: ref.matmul, second: sa[0] < 10 });
 }
+// a transpose over a contracted axis of size 1 is taken as a reshape (outer products)
+cases.push({ prim: 'matmul', label: 'matmulT [2,1,3]ᵀ @ [2,1,4]', inputs: ins([[2, 1, 3]], [[2, 1, 4]]), f: (a, b) => np.matmulT(a, b, true, false), ref: (a, b) => ref.matmul(ref.transpose(a, [0, 2, 1]), b) });
+cases.push({ prim: 'matmul', label: 'matmulT [3,1] @ [4,1]ᵀ', inputs: ins([[3, 1]], [[4, 1]]), f: (a, b) => np.matmulT(a, b, false, true), ref: (a, b) => ref.matmul(a, ref.transpose(b, [1, 0])) });
 cases.push({ prim: 'matmul', label: 'matmulT [4,3]ᵀ @ [5,4]ᵀ', inputs: ins([[4, 3]], [[5, 4]]), f: (a, b) => np.matmulT(a, b, true, true), ref: (a, b) => ref.matmul(ref.transpose(a, [1, 0]), ref.transpose(b, [1, 0])) });
 
 type Win = { K: number[]; s: number[]; p: [number, number][]; d: number[] };
