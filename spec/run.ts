@@ -7,7 +7,7 @@
  * assertion at all (tests skipped on purpose, `# SKIP`, are reported as skipped instead). Exits
  * non-zero if anything failed or nothing ran.
  *
- * A file whose header says `@backends cpu gpu` runs once per backend (AVID_BACKEND=gpu for the
+ * A file whose first line is `/** @backends cpu gpu` runs once per backend (AVID_BACKEND=gpu for the
  * second run, under `xvfb-run -a` when there is no display). Where the GPU cannot start, the GPU
  * runs are skipped with a message, except in CI (CI=true), where that is a failure: the GPU suite
  * must run there, and AVID_REQUIRE_GPU=1 stops gpu.js from silently falling back to the CPU.
@@ -56,7 +56,7 @@ let passed = 0, failed = 0, skipped = 0;
 const failures: string[] = [];
 
 for (const file of files) {
-  const tag = /@backends\s+([a-z ]+)/.exec(readFileSync(file, 'utf8').slice(0, 2000));
+  const tag = /^\/\*\* @backends ([a-z ]+)/.exec(readFileSync(file, 'utf8'));
   const backends = (tag ? tag[1].trim().split(/\s+/) : ['cpu']).filter((b) => !only || b === only);
   for (const backend of backends) {
     const name = relative(root, file) + (tag ? ` [${backend}]` : '');
