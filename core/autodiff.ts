@@ -11,7 +11,8 @@
 import type { DType } from './dtype.js';
 import { isFloat } from './dtype.js';
 import { flatten, unflatten, type TreeDef } from './pytree.js';
-import { fmt, OpError, type Shape } from './shape.js';
+import { fmt, OpError, sameShape, type Shape } from './shape.js';
+import { unbroadcast } from './prims/_unbroadcast.js';
 import { Tensor } from './tensor.js';
 import { checkAval, topTrace, VjpTrace, withNewTrace } from './trace.js';
 import { add } from './prims/add.js';
@@ -39,7 +40,14 @@ function toposort(outs: Tensor[], trace: VjpTrace): Tensor[] {
   return order;
 }
 
-/** Accumulate cotangents backwards from `seeds` to the traced inputs. */
+/** Whether `s` broadcasts to `out` (numpy's rule, right-aligned). */
+const broadcastsTo = (s: Shape, out: Shape): boolean =>
+  s.length <= out.length && s.every((d, i) => d === out[out.length - s.length + i] || d === 1);
+
+/**
+ * Accumulate cotangents backwards from `seeds` to the traced inputs. A vjp rule may hand back a
+ * cotangent at the broadcast (output) shape; it is summed back to its input's shape here, once.
+ */
 function backprop(trace: VjpTrace, outs: Tensor[], seeds: Tensor[]): Map<Tensor, Tensor> {
   const cts = new Map<Tensor, Tensor>();
   const accum = (t: Tensor, ct: Tensor) => {
@@ -61,6 +69,9 @@ function backprop(trace: VjpTrace, outs: Tensor[], seeds: Tensor[]): Map<Tensor,
     try { gs = r.prim.vjp(ct, r.primals, t.primal!, r.attrs, need); } finally { setBackwardOf(was); }
     gs.forEach((g, i) => {
       if (!g || !need[i]) return;
+      // the one place where broadcasting is undone: a rule may return its cotangent at the output's shape
+      const shape = r.primals[i].shape;
+      if (!sameShape(g.shape, shape) && broadcastsTo(shape, g.shape)) g = unbroadcast(g, shape);
       checkAval(`${r.prim.name} (vjp rule)`, g, r.primals[i], `cotangent for input ${i}`);
       accum(r.inputs[i], g);
     });

@@ -1,5 +1,5 @@
 /**
- * broadcastTo: repeat a tensor along new or size-1 axes (numpy rules). vjp: sum back (unbroadcast).
+ * broadcastTo: repeat a tensor along new or size-1 axes (numpy rules). vjp: the cotangent as it is (backprop's unbroadcast sums it back to x's shape).
  * batch: leading 1s give the example the target's rank, then broadcast with the batch kept in place.
  */
 import type { Kernel } from '../backend.js';
@@ -9,7 +9,6 @@ import { broadcastShapes, broadcastStrides, checkShape, fmt, OpError, sameShape,
 import type { Tensor } from '../tensor.js';
 import { bind } from '../trace.js';
 import { withBatch } from '../batching.js';
-import { unbroadcast } from './_unbroadcast.js';
 import { reshape } from './reshape.js';
 import { broadcastIndex, coords, shader } from '../gpu/shader.js';
 
@@ -42,7 +41,7 @@ export const broadcastToP = definePrimitive<{ shape: Shape }>({
     if (!sameShape(b, shape)) throw new OpError('broadcastTo', `cannot broadcast ${fmt(x.shape)} to ${fmt(shape)}`);
     return { shape, dtype: x.dtype };
   },
-  vjp: (ct, [x]) => [unbroadcast(ct, x.shape)],
+  vjp: (ct, [x]) => [ct],
   batch: ([x], [bd], { shape }, _out, size) => {
     const lead = shape.length - (x.rank - 1), at = bd! + lead;
     const lifted = reshape(x, [...new Array<number>(lead).fill(1), ...x.shape]);

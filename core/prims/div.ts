@@ -3,7 +3,6 @@
  * vjp: ct / b and -ct a / b^2 = -ct out / b.
  */
 import { applyBinary, defineBinary, type TensorLike } from './_elementwise.js';
-import { unbroadcast } from './_unbroadcast.js';
 import { astype } from './cast.js';
 import { mul } from './mul.js';
 import { neg } from './neg.js';
@@ -11,8 +10,8 @@ import { isTensor } from '../tensor.js';
 import { isFloat } from '../dtype.js';
 
 export const divP = defineBinary('div', (a, b) => a / b, 'a / b', (ct, [a, b], out, _attrs, need) => [
-  need[0] ? unbroadcast(div(ct, b), a.shape) : null,
-  need[1] ? unbroadcast(neg(mul(ct, div(out, b))), b.shape) : null,
+  need[0] ? div(ct, b) : null,
+  need[1] ? neg(mul(ct, div(out, b))) : null,
 ]);
 
 /** Elementwise a / b, broadcasting. `div(tensor([1, 2]), 2)` → [0.5, 1] */

@@ -16,7 +16,6 @@ import { broadcastShapes, broadcastStrides, fmt, named, OpError, sizeOf } from '
 import type { Tensor } from '../tensor.js';
 import { bind } from '../trace.js';
 import { moveAxis } from '../batching.js';
-import { unbroadcast } from './_unbroadcast.js';
 import { astype } from './cast.js';
 import { reshape } from './reshape.js';
 import { promote } from '../dtype.js';
@@ -132,7 +131,7 @@ export const matmulP: Primitive<Attrs> = definePrimitive<Attrs>({
   vjp(ct, [a, b], _out, { transA, transB }, need) {
     const da = !need[0] ? null : transA ? matmulT(b, ct, transB, true) : matmulT(ct, b, false, !transB);
     const db = !need[1] ? null : transB ? matmulT(ct, a, true, transA) : matmulT(a, ct, !transA, false);
-    return [da && unbroadcast(da, a.shape), db && unbroadcast(db, b.shape)];
+    return [da, db];
   },
   batch([a, b], [ba, bb], attrs, out, size) {
     if (bb === null && b.rank === 2 && !attrs.transA) { // [size, ..., M, K] @ [K, N]: rows

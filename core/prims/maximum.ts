@@ -3,13 +3,12 @@
  * NOTE: at a tie the cotangent goes to b, so relu(x) = maximum(x, 0) has derivative 0 at x = 0.
  */
 import { applyBinary, defineBinary, type TensorLike } from './_elementwise.js';
-import { unbroadcast } from './_unbroadcast.js';
 import { greater } from './compare.js';
 import { where } from './where.js';
 
 export const maximumP = defineBinary('maximum', (a, b) => (a > b || a !== a ? a : b), '(a > b || a != a) ? a : b', (ct, [a, b], _out, _attrs, need) => {
   const m = greater(a, b);
-  return [need[0] ? unbroadcast(where(m, ct, 0), a.shape) : null, need[1] ? unbroadcast(where(m, 0, ct), b.shape) : null];
+  return [need[0] ? where(m, ct, 0) : null, need[1] ? where(m, 0, ct) : null];
 });
 
 /** Elementwise maximum, broadcasting. `maximum(tensor([1, 5]), 3)` → [3, 5] */

@@ -7,7 +7,6 @@
  */
 import { OpError } from '../shape.js';
 import { applyBinary, defineBinary, type TensorLike } from './_elementwise.js';
-import { unbroadcast } from './_unbroadcast.js';
 import { equal, greater } from './compare.js';
 import { log } from './log.js';
 import { mul } from './mul.js';
@@ -39,8 +38,8 @@ function ipow(a: number, b: number): number {
 }
 
 export const powP = defineBinary('pow', fpow, GPU_POW, (ct, [a, b], out, _attrs, need) => [
-  need[0] ? unbroadcast(mul(ct, where(equal(b, 0), 0, mul(b, pow(a, sub(b, 1))))), a.shape) : null,
-  need[1] ? unbroadcast(mul(ct, where(greater(a, 0), mul(out, log(where(greater(a, 0), a, 1))), 0)), b.shape) : null,
+  need[0] ? mul(ct, where(equal(b, 0), 0, mul(b, pow(a, sub(b, 1))))) : null,
+  need[1] ? mul(ct, where(greater(a, 0), mul(out, log(where(greater(a, 0), a, 1))), 0)) : null,
 ], { fInt: ipow });
 
 /** Elementwise a^b, broadcasting. `pow(tensor([2, 3]), 2)` → [4, 9] */

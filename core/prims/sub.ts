@@ -1,13 +1,12 @@
 /**
  * sub: a - b with broadcasting; int32 wraps. Two bools are refused, as in numpy (a number minus a mask
- * is int32 arithmetic). vjp: ct and -ct, summed back to each input's shape.
+ * is int32 arithmetic). vjp: ct and -ct, at the output's shape (backprop sums them back).
  */
 import { applyBinary, defineBinary, type TensorLike } from './_elementwise.js';
-import { unbroadcast } from './_unbroadcast.js';
 import { neg } from './neg.js';
 
 export const subP = defineBinary('sub', (a, b) => a - b, 'a - b',
-  (ct, [a, b], _out, _attrs, need) => [need[0] ? unbroadcast(ct, a.shape) : null, need[1] ? unbroadcast(neg(ct), b.shape) : null],
+  (ct, [a, b], _out, _attrs, need) => [need[0] ? ct : null, need[1] ? neg(ct) : null],
   { noBool: 'for xor use logicalNot(equal(a, b)), for arithmetic astype(x, \'int32\')' });
 
 /** Elementwise a - b, broadcasting. `sub(tensor([1, 2]), 1)` → [0, 1] */

@@ -8,7 +8,6 @@ import { definePrimitive } from '../primitive.js';
 import { broadcastShapes, broadcastStrides, OpError, sizeOf } from '../shape.js';
 import { bind } from '../trace.js';
 import { collapseBroadcast, lift, type TensorLike } from './_elementwise.js';
-import { unbroadcast } from './_unbroadcast.js';
 import { astype } from './cast.js';
 import type { Tensor } from '../tensor.js';
 import { broadcastIndex, coords, shader } from '../gpu/shader.js';
@@ -79,8 +78,8 @@ export const whereP = definePrimitive<{}>({
   },
   vjp: (ct, [c, a, b], _out, _attrs, need) => [
     null,
-    need[1] ? unbroadcast(where(c, ct, 0), a.shape) : null,
-    need[2] ? unbroadcast(where(c, 0, ct), b.shape) : null,
+    need[1] ? where(c, ct, 0) : null,
+    need[2] ? where(c, 0, ct) : null,
   ],
   kernels: {
     cpu,
