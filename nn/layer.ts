@@ -84,11 +84,27 @@ export function asShape(layer: string, s: Shapes): Shape {
 /** Whether `s` is one shape (an array of numbers) rather than an array or record of shapes. */
 export const isShape = (s: Shapes): s is Shape => Array.isArray(s) && s.every((d) => typeof d === 'number');
 
-/** A layer without params or state: `y = f(x)`, shape by `shape(inputShape)`. `stateless('Relu', np.relu, s => s)` */
-export function stateless(name: string, f: (x: np.Tensor, opts: ApplyOptions) => np.Tensor, shape: (s: Shape) => Shape): Layer {
+/**
+ * The shape `f` gives an input of shape `s`, from core's shape rules alone (np.evalShape: nothing is
+ * computed); an unknown batch (-1) stays unknown. Errors name the layer and the input shape.
+ * `outputShapeOf('Relu', np.relu, [-1, 3])` → [-1, 3]
+ */
+export function outputShapeOf(name: string, f: (x: np.Tensor) => np.Tensor, s: Shape, dtype: np.DType = 'float32'): Shape {
+  const unknown = s[0] === -1;
+  let out: Shape;
+  try {
+    out = np.evalShape(f, { shape: unknown ? [1, ...s.slice(1)] : s, dtype }).shape;
+  } catch (e) {
+    throw new Error(`${name}: input shape [${s.join(', ')}]: ${(e as Error).message}`);
+  }
+  return unknown && out.length ? [-1, ...out.slice(1)] : out;
+}
+
+/** A layer without params or state: `y = f(x)`; init finds the output shape by `outputShapeOf`. `stateless('Relu', np.relu)` */
+export function stateless(name: string, f: (x: np.Tensor, opts: ApplyOptions) => np.Tensor): Layer {
   return {
     name,
-    init: (_key, s) => ({ params: {}, state: {}, outputShape: shape(asShape(name, s)) }),
+    init: (_key, s, { dtype = 'float32' } = {}) => ({ params: {}, state: {}, outputShape: outputShapeOf(name, (x) => f(x, { train: false }), asShape(name, s), dtype) }),
     apply: (_p, state, x, opts) => ({ y: f(asTensor(name, x), opts), state }),
   };
 }

@@ -4,7 +4,7 @@
  * (init, apply) pair; params are named as PyTorch names them (weight [out, in, ...k], bias [out]).
  */
 import * as np from '../core/index.js';
-import { asShape, asTensor, type Layer, type Shape, stateless } from './layer.js';
+import { asShape, asTensor, type Layer, outputShapeOf, type Shape, stateless } from './layer.js';
 import { torchUniform } from './init.js';
 
 const fmtShape = (s: Shape) => `[${s.join(', ')}]`;
@@ -51,31 +51,6 @@ export interface ConvLayerOptions {
 const perAxis = (v: number | readonly number[] | undefined, d: number, dflt: number): number[] =>
   v === undefined ? new Array(d).fill(dflt) : typeof v === 'number' ? new Array(d).fill(v) : [...v];
 
-/** [before, after] per axis, with core conv's meaning of each padding form. */
-function pads(p: np.Padding | undefined, spatial: Shape, kernel: number[], stride: number[], dilation: number[]): [number, number][] {
-  const d = spatial.length;
-  if (p === undefined || p === 'valid') return spatial.map(() => [0, 0]);
-  if (p === 'same') {
-    return spatial.map((s, i) => {
-      const total = Math.max(0, (Math.ceil(s / stride[i]) - 1) * stride[i] + (kernel[i] - 1) * dilation[i] + 1 - s);
-      return [Math.floor(total / 2), total - Math.floor(total / 2)];
-    });
-  }
-  if (typeof p === 'number') return spatial.map(() => [p, p]);
-  if (p.length === d) return (p as readonly (number | readonly [number, number])[]).map((x) => (typeof x === 'number' ? [x, x] : [x[0], x[1]]));
-  throw new Error(`padding ${JSON.stringify(p)} needs one entry per spatial axis (${d})`);
-}
-
-/** Spatial output extent of a sliding window, as core's conv and maxPool compute it. */
-export function windowShape(op: string, spatial: Shape, kernel: number[], stride: number[], padding: np.Padding | undefined, dilation: number[]): number[] {
-  const pd = pads(padding, spatial, kernel, stride, dilation);
-  return spatial.map((s, i) => {
-    const o = Math.floor((s + pd[i][0] + pd[i][1] - ((kernel[i] - 1) * dilation[i] + 1)) / stride[i]) + 1;
-    if (!(o >= 1)) throw new Error(`${op}: window ${fmtShape(kernel)} does not fit spatial shape ${fmtShape(spatial)} with padding ${JSON.stringify(padding ?? 0)}`);
-    return o;
-  });
-}
-
 /**
  * N-D convolution (cross-correlation, channels first), N = the kernel's length.
  * `Conv(16, [3, 3], {stride: 2, padding: 1})`; see Conv1d, Conv2d, Conv3d.
@@ -96,7 +71,7 @@ export function Conv(out: number, kernel: readonly number[], opts: ConvLayerOpti
       const [kw, kb] = np.random.split(key);
       const weight = torchUniform(kw, [out, cin / groups, ...k], fanIn, dtype);
       const params = bias ? { weight, bias: torchUniform(kb, [out], fanIn, dtype) } : { weight };
-      return { params, state: {}, outputShape: [shape[0], out, ...windowShape(name, shape.slice(2), k, stride, opts.padding, dilation)] };
+      return { params, state: {}, outputShape: outputShapeOf(name, (x) => np.conv(x, weight, convOpts), shape, dtype) };
     },
     apply(p, state, input) {
       let y = np.conv(asTensor(name, input), p.weight, convOpts);
@@ -120,31 +95,22 @@ export const Conv3d = (out: number, kernel: number | readonly number[], opts?: C
  */
 export function MaxPool(kernel: number | readonly number[], opts: { stride?: number | readonly number[]; padding?: np.Padding } = {}): Layer {
   const name = `MaxPool(${JSON.stringify(kernel)})`;
-  return stateless(name, (x) => np.maxPool(x, { kernel, stride: opts.stride, padding: opts.padding }), (s) => {
-    const D = s.length - 2;
-    if (D < 1) throw new Error(`${name}: input must be [batch, channels, ...spatial], got ${fmtShape(s)}`);
-    const k = perAxis(kernel, D, 1);
-    return [s[0], s[1], ...windowShape(name, s.slice(2), k, perAxis(opts.stride ?? k, D, 1), opts.padding, k.map(() => 1))];
-  });
+  return stateless(name, (x) => np.maxPool(x, { kernel, stride: opts.stride, padding: opts.padding }));
 }
 
-const globalShape = (name: string) => (s: Shape): Shape => {
-  if (s.length < 3) throw new Error(`${name}: input must be [batch, channels, ...spatial], got ${fmtShape(s)}`);
-  return [s[0], s[1]];
-};
 /** Max over all spatial axes: [B, C, ...S] -> [B, C]. `GlobalMaxPool()` */
-export const GlobalMaxPool = (): Layer => stateless('GlobalMaxPool', np.globalMaxPool, globalShape('GlobalMaxPool'));
+export const GlobalMaxPool = (): Layer => stateless('GlobalMaxPool', np.globalMaxPool);
 /** Mean over all spatial axes: [B, C, ...S] -> [B, C]. `GlobalAvgPool()` */
-export const GlobalAvgPool = (): Layer => stateless('GlobalAvgPool', np.globalAvgPool, globalShape('GlobalAvgPool'));
+export const GlobalAvgPool = (): Layer => stateless('GlobalAvgPool', np.globalAvgPool);
 
 /** max(x, 0). NOTE: the derivative at 0 is 0, as PyTorch's. `Relu()` */
-export const Relu = (): Layer => stateless('Relu', (x) => np.relu(x), (s) => s);
+export const Relu = (): Layer => stateless('Relu', (x) => np.relu(x));
 
 /** [B, ...] -> [B, prod(...)]. `Flatten()` */
-export const Flatten = (): Layer => stateless('Flatten', (x) => np.flatten(x, 1), (s) => [s[0], s.slice(1).reduce((a, b) => a * b, 1)]);
+export const Flatten = (): Layer => stateless('Flatten', (x) => np.flatten(x, 1));
 
 /** x / max(||x||, eps) along `axis` (default last), as torch's F.normalize. `L2Normalize()` */
-export const L2Normalize = (axis = -1, eps = 1e-12): Layer => stateless('L2Normalize', (x) => np.l2Normalize(x, axis, eps), (s) => s);
+export const L2Normalize = (axis = -1, eps = 1e-12): Layer => stateless('L2Normalize', (x) => np.l2Normalize(x, axis, eps));
 
 /**
  * Inverted dropout: in training, zero each element with probability `rate` and scale the rest by
@@ -158,5 +124,5 @@ export function Dropout(rate: number): Layer {
     if (!key) throw new Error(`${name}: training needs a random key: apply(params, state, x, {train: true, key})`);
     const keep = np.astype(np.random.bernoulli(key, 1 - rate, x.shape), x.dtype);
     return np.mul(x, np.mul(keep, 1 / (1 - rate)));
-  }, (s) => s);
+  });
 }
