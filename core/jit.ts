@@ -62,6 +62,19 @@ export class Program {
     readonly outDef: TreeDef,
   ) {}
 
+  /** For each step, the variables it reads for the last time (never arguments, constants or outputs). */
+  get lastUses(): number[][] {
+    if (!this.drops) {
+      const last = new Map<number, number>();
+      this.steps.forEach((s, j) => { for (const v of s.ins) last.set(v, j); });
+      const keep = new Set(this.outs);
+      this.drops = this.steps.map(() => []);
+      for (const [v, j] of last) if (v >= this.nIn + this.consts.length && !keep.has(v)) this.drops[j].push(v);
+    }
+    return this.drops;
+  }
+  private drops?: number[][];
+
   /** How many kernels a call launches, and how many equations were traced. */
   get stats(): { eqns: number; kernels: number; fused: number } {
     return { eqns: this.eqns.length, kernels: this.steps.length, fused: this.steps.filter((s) => s.fused).length };
@@ -278,12 +291,19 @@ function fusedStep(group: readonly Step[], avals: readonly Aval[]): Step {
   return { prim, attrs: {}, ins, out, fused: group.map((e) => e.prim.name) };
 }
 
-/** Run the program's (fused) steps on concrete tensors. */
+/**
+ * Run the program's (fused) steps on concrete tensors. A value is dropped after its last reader, so
+ * a forward pass holds no more than eager code would (the GC, or the GPU's reference counts, free it).
+ */
 function execute(prog: Program, args: readonly Tensor[]): any {
-  const env = new Array<Tensor>(prog.avals.length);
+  const env = new Array<Tensor | undefined>(prog.avals.length);
   args.forEach((t, i) => { env[i] = t; });
   prog.consts.forEach((t, i) => { env[prog.nIn + i] = t; });
-  for (const s of prog.steps) env[s.out] = run(s.prim, s.ins.map((v) => env[v]), s.attrs, prog.avals[s.out]);
+  const drops = prog.lastUses;
+  prog.steps.forEach((s, j) => {
+    env[s.out] = run(s.prim, s.ins.map((v) => env[v]!), s.attrs, prog.avals[s.out]);
+    for (const v of drops[j]) env[v] = undefined;
+  });
   return unflatten(prog.outDef, prog.outs.map((v) => env[v]));
 }
 
