@@ -49,6 +49,14 @@ test('edge values match the CPU backend', (t) => {
   t.end();
 });
 
+test('found by the fuzz on the gpu (issue 11): a product over no terms is zeros, not a shader error', (t) => {
+  t.deepEqual(np.matmul(gpu([[], []]), np.zeros([0, 3])).toArray(), [[0, 0, 0], [0, 0, 0]], 'matmul [2, 0] @ [0, 3]');
+  t.deepEqual(np.matmulT(np.zeros([2, 0, 1]), np.zeros([2, 0, 2]), true, false).shape, [2, 1, 2], 'matmulT, batched and transposed');
+  t.deepEqual(np.matmul(gpu([]), gpu([])).toArray(), 0, 'matmul of two [0] vectors is 0');
+  t.deepEqual(np.conv(np.zeros([1, 0, 1]), np.zeros([2, 0, 3]), { padding: 1 }).toArray(), [[[0], [0]]], 'conv with no input channels');
+  t.end();
+});
+
 test('the same key gives the same numbers on both backends', (t) => {
   const k = np.random.key(7);
   for (const [name, f] of [['normal', (b: string) => { np.setBackend(b); return np.random.normal(k, [50]); }],
