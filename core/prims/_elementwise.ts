@@ -19,12 +19,12 @@ import { astype } from './cast.js';
 /** What ops accept where a tensor is expected: a tensor, or a plain number (weakly typed). */
 export type TensorLike = Tensor | number | boolean;
 
-/** A scalar tensor of `dtype` on the backend of `like` (or the current one). */
-export function scalar(v: number, dtype: DType = 'float32', like?: Tensor): Tensor {
+/** A scalar tensor of `dtype` on the backend of `like` (or the current one), made for the op `op`. */
+export function scalar(v: number, dtype: DType = 'float32', like?: Tensor, op = 'tensor'): Tensor {
   const backend = like ? like.concrete().backend! : getBackend();
   const data = alloc(dtype, 1);
   data[0] = v;
-  return Tensor.fromBuffer(backend, backend.upload(data, { shape: [], dtype }), [], dtype);
+  return Tensor.fromBuffer(backend, backend.upload(data, { shape: [], dtype }, op), [], dtype);
 }
 
 /** Lift operands to tensors: numbers take the dtype of the tensors they meet. */
@@ -37,7 +37,7 @@ export function lift(op: string, xs: readonly (TensorLike | unknown)[]): Tensor[
   }
   const dtype = ts.length ? ts.map((t) => t.dtype).reduce(promote) : 'float32';
   const like = ts[0];
-  return xs.map((x) => (isTensor(x) ? x : scalar(Number(x), weakDtype(x as number | boolean, dtype), like)));
+  return xs.map((x) => (isTensor(x) ? x : scalar(Number(x), weakDtype(x as number | boolean, dtype), like, op)));
 }
 
 /**
