@@ -11,7 +11,7 @@ import { getBackend } from '../backend.js';
 import { alloc, type DType, isFloat, isInt32, promote, type TypedArray } from '../dtype.js';
 import { definePrimitive, type Primitive } from '../primitive.js';
 import { broadcastShapes, broadcastStrides, OpError, type Shape, sizeOf } from '../shape.js';
-import { broadcastIndex, coords, shader } from '../gpu/shader.js';
+import { broadcastIndex, coords, type GpuBuf, type GpuContext, type GpuKernel, shader } from '../gpu/shader.js';
 import { Tensor, isTensor } from '../tensor.js';
 import { bind } from '../trace.js';
 import { astype } from './cast.js';
@@ -157,13 +157,19 @@ export const unaryShader = (expr: string) => shader(() => `function (x) {
   return ${expr};
 }`);
 
-/** A binary op's GPU shader: `expr` combines `a` and `b`, read with broadcasting; bool results of bools as `!= 0`. */
-export const binaryShader = (expr: string) => shader(([a, b], _attrs, out) => `function (A, B) {
+/**
+ * A binary op's GPU shader: `expr` combines `a` and `b`, read with broadcasting (`exprInt`, default
+ * `expr`, for int32 and bool inputs); bool results of bools as `!= 0`.
+ */
+export const binaryShader = (expr: string, exprInt = expr) => shader(([a, b], _attrs, out) => {
+  const e = isFloat(a.dtype) ? expr : exprInt;
+  return `function (A, B) {
   ${coords(out.shape)}
   const a = A[${broadcastIndex(a.shape, out.shape)}];
   const b = B[${broadcastIndex(b.shape, out.shape)}];
-  return ${a.dtype === 'bool' && out.dtype === 'bool' ? `((${expr}) != 0.0 ? 1.0 : 0.0)` : expr};
-}`);
+  return ${a.dtype === 'bool' && out.dtype === 'bool' ? `((${e}) != 0.0 ? 1.0 : 0.0)` : e};
+}`;
+});
 
 /** Options of elementwise primitives. */
 interface ElementwiseOpts {
@@ -175,6 +181,10 @@ interface ElementwiseOpts {
   noBool?: string;
   /** the CPU function for int32 and bool inputs (default `f`), e.g. one that wraps as int32 */
   fInt?: (a: number, b: number) => number;
+  /** the shader expression for int32 and bool inputs (default the float one), e.g. one exact for integers */
+  gpuInt?: string;
+  /** a check the GPU kernel runs before its shader, for what the CPU's `fInt` refuses (it may read inputs back) */
+  gpuCheck?: (ctx: GpuContext, inputs: KernelArg<GpuBuf>[], out: Aval) => void;
 }
 
 function checkInput(name: string, x: Aval, opts: ElementwiseOpts): void {
@@ -215,9 +225,12 @@ export function defineBinary(name: string, f: (a: number, b: number) => number, 
       return { shape: broadcastShapes(name, a.shape, b.shape), dtype: opts.outDtype ?? a.dtype };
     },
     vjp,
-    kernels: { cpu: binaryKernel(f, name, opts.fInt) as Kernel<any, {}>, gpu: binaryShader(gpu) },
+    kernels: { cpu: binaryKernel(f, name, opts.fInt) as Kernel<any, {}>, gpu: withCheck(binaryShader(gpu, opts.gpuInt), opts.gpuCheck) },
   });
 }
+
+const withCheck = (k: GpuKernel, check?: ElementwiseOpts['gpuCheck']): GpuKernel =>
+  (check ? (ctx, inputs, attrs, out) => { check(ctx, inputs, out); return k(ctx, inputs, attrs, out); } : k);
 
 /** Apply a unary primitive to a tensor or number. */
 export function applyUnary(p: Primitive, x: TensorLike): Tensor {

@@ -69,6 +69,14 @@ test('int32 beyond ±2^24 is refused where it enters the gpu (float32 would roun
   opError(t, () => np.toBackend(np.tensor(new Int32Array([-2147483648]), { backend: 'cpu' }), 'gpu'), 'toBackend', [/-2147483648/], 'moving the int32 minimum over');
   t.deepEqual(np.astype(gpu([1e38, -1e38, 3e9, NaN, -2.7]), 'int32').toArray(), [2147483647, -2147483648, 2147483647, 0, -2],
     'a cast saturates at the int32 limits exactly (2^31 - 1 read back as itself, not as -2^31 or 2147483520)');
+  opError(t, () => np.pow(I([2, 3]), I([1, -2])), 'pow', [/negative/, /-2/], 'int32 to a negative power, as on the cpu');
+  t.deepEqual(np.pow(I([3, -3, 7, 5, 0, -1]), I([4, 5, 8, 9, 0, 41])).toArray(), [81, -243, 5764801, 1953125, 1, -1],
+    'int32 powers within 2^24 are exact (GLSL pow gave 5764802 and 1953124.25)');
+  t.end();
+});
+
+test('pow of -inf to a fraction follows IEEE: 0 below 0, inf above', (t) => {
+  t.deepEqual(Array.from(np.pow(gpu([-Infinity, -Infinity, -Infinity]), gpu([-2.5, 2.5, -3])).dataSync()), [0, Infinity, -0], 'found by the fuzz: was nan');
   t.end();
 });
 
