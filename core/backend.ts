@@ -20,8 +20,11 @@ export type Kernel<B = unknown, A = any> = (inputs: KernelArg<B>[], attrs: A, ou
 
 export interface Backend<B = unknown> {
   readonly name: string;
-  /** Copy host data into a new buffer. The caller never touches `data` again. */
-  upload(data: TypedArray, aval: Aval): B;
+  /**
+   * Copy host data into a new buffer. The caller never touches `data` again. A backend that cannot
+   * hold some value exactly raises an OpError naming `op`, the public op making the tensor.
+   */
+  upload(data: TypedArray, aval: Aval, op?: string): B;
   /** Read a buffer back to host memory as a fresh typed array the caller may keep. */
   read(buf: B, aval: Aval): TypedArray;
   /** The kernel this backend runs for a primitive, if it has one. */

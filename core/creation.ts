@@ -30,9 +30,9 @@ function inferShape(data: NestedArray, path = 'data'): number[] {
   return [data.length, ...inner];
 }
 
-function fromHost(data: TypedArray, shape: readonly number[], dtype: DType, backend?: string | Tensor): Tensor {
+function fromHost(op: string, data: TypedArray, shape: readonly number[], dtype: DType, backend?: string | Tensor): Tensor {
   const b = backend instanceof Tensor ? backend.concrete().backend! : getBackend(backend);
-  return Tensor.fromBuffer(b, b.upload(data, { shape, dtype }), shape, dtype);
+  return Tensor.fromBuffer(b, b.upload(data, { shape, dtype }, op), shape, dtype);
 }
 
 /**
@@ -66,7 +66,7 @@ export function tensor(data: NestedArray | TypedArray | Tensor, opts: CreateOpti
   if (sizeOf(shape) !== flat.length) throw new OpError('tensor', `shape ${fmt(shape)} needs ${sizeOf(shape)} values, got ${flat.length}`);
   const buf = alloc(dtype, flat.length);
   buf.set(flat);
-  return fromHost(buf, shape, dtype, opts.backend);
+  return fromHost('tensor', buf, shape, dtype, opts.backend);
 }
 
 /** A tensor of `shape` filled with `value`, converted to `dtype` as astype converts. `full([2, 2], 7)` */
@@ -76,7 +76,7 @@ export function full(shape: readonly number[], value: number, dtype: DType = 'fl
   // converted as astype converts (int32 saturates, nan is 0; bool is != 0), not as the typed array stores (wraps, 2 in a bool)
   const v = castScalar(value, dtype);
   if (v !== 0) buf.fill(v);
-  return fromHost(buf, s, dtype, like);
+  return fromHost('full', buf, s, dtype, like);
 }
 
 /** Zeros. `zeros([2, 3])` */
@@ -99,21 +99,21 @@ export function arange(start: number, stop?: number, step = 1, dtype?: DType, li
   const dt = dtype ?? ([start, stop, step].every(Number.isInteger) ? 'int32' : 'float32');
   const buf = alloc(dt, n);
   for (let i = 0; i < n; i++) buf[i] = start + i * step;
-  return fromHost(buf, [n], dt, like);
+  return fromHost('arange', buf, [n], dt, like);
 }
 
 /** `n` evenly spaced values from start to stop inclusive. `linspace(0, 1, 5)` */
 export function linspace(start: number, stop: number, n: number, dtype: DType = 'float32'): Tensor {
   const buf = alloc(dtype, n);
   for (let i = 0; i < n; i++) buf[i] = n === 1 ? start : start + ((stop - start) * i) / (n - 1);
-  return fromHost(buf, [n], dtype);
+  return fromHost('linspace', buf, [n], dtype);
 }
 
 /** The n x n identity. `eye(3)` */
 export function eye(n: number, dtype: DType = 'float32'): Tensor {
   const buf = alloc(dtype, n * n);
   for (let i = 0; i < n; i++) buf[i * n + i] = 1;
-  return fromHost(buf, [n, n], dtype);
+  return fromHost('eye', buf, [n, n], dtype);
 }
 
 /** The same values on another backend (a copy; `x` is unchanged). `toBackend(x, 'gpu')` */
@@ -121,5 +121,5 @@ export function toBackend(x: Tensor, backend: string): Tensor {
   if (x.trace) throw new OpError('toBackend', 'cannot move a tensor that grad or vjp is tracing; move the inputs before the transformation');
   if (x.backend!.name === backend) return x;
   const b = getBackend(backend);
-  return Tensor.fromBuffer(b, b.upload(x.dataSync(), x), x.shape, x.dtype);
+  return Tensor.fromBuffer(b, b.upload(x.dataSync(), x, 'toBackend'), x.shape, x.dtype);
 }

@@ -233,7 +233,8 @@ function fuseSteps(eqns: readonly Step[], outs: readonly number[], avals: readon
   eqns.forEach((e, j) => { for (const v of new Set(e.ins)) readers.set(v, [...(readers.get(v) ?? []), j]); });
   const isOut = new Set(outs);
   const producer = new Map<number, number>(eqns.map((e, j) => [e.out, j]));
-  const fusible = (e: Step) => !!e.prim.elementwise && sizeOf(avals[e.out].shape) > 0;
+  const fusible = (e: Step) => !!e.prim.elementwise && sizeOf(avals[e.out].shape) > 0 &&
+    (e.prim.elementwise.fusible?.(e.ins.map((v) => avals[v].dtype)) ?? true);
   const group = new Array<number>(eqns.length).fill(-1);
   const members: number[][] = [];
   for (let j = eqns.length - 1; j >= 0; j--) {

@@ -22,6 +22,8 @@ export interface Elementwise<A = {}> {
   gpu(xs: readonly string[], inputs: readonly DType[], attrs: A, out: DType): string;
   /** Inputs must have the output's shape (no broadcasting): vmap then broadcasts unbatched inputs itself. */
   sameShape?: boolean;
+  /** Whether jit may fuse it for these input dtypes (default: always). */
+  fusible?(inputs: readonly DType[]): boolean;
 }
 
 export interface Primitive<A = {}> {

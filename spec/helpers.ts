@@ -131,3 +131,17 @@ export function throwsWith(t: Test, fn: () => unknown, patterns: RegExp[], msg: 
     else t.fail(`${msg}: message "${m}" lacks ${missing.join(', ')}`);
   }
 }
+
+/** `fn` throws an OpError whose message starts with `op:` and matches every pattern. */
+export function opError(t: Test, fn: () => unknown, op: string, patterns: RegExp[], msg: string): void {
+  try {
+    fn();
+    t.fail(`${msg}: did not throw`);
+  } catch (e) {
+    const m = String((e as Error).message);
+    const bad = [new RegExp(`^${op}: `), ...patterns].filter((p) => !p.test(m));
+    if (!(e instanceof np.OpError)) t.fail(`${msg}: threw ${(e as Error).name}, not OpError (${m})`);
+    else if (bad.length) t.fail(`${msg}: message "${m}" lacks ${bad.join(', ')}`);
+    else t.pass(`${msg} (${m})`);
+  }
+}

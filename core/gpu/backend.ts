@@ -10,6 +10,9 @@
  * - kernels are compiled once per (source, output size, input sizes) and cached; `warmup` compiles early;
  * - without a display headless-GL has no context and gpu.js quietly falls back to its WebAssembly or
  *   CPU mode: we check the kernel class that actually ran and refuse to call that a GPU.
+ * - int32 lives in float32 textures too, exact within ±2^24: upload refuses values beyond that
+ *   (checkExactInt), and an int32 read rounds and saturates (2^31 - 1 is 2^31 in float32);
+ * - subnormal floats flush to 0 (WebGL does); the README's table under Backends says so.
  *
  * Memory is the library's job, not the user's (no dispose, no tidy). A buffer is freed when no tensor
  * refers to it any more (a FinalizationRegistry, counting aliases such as reshape's), and eagerly at
@@ -21,7 +24,7 @@ import { kernelFor } from '../primitive.js';
 import { platform } from '../platform/node.js';
 import { env } from '../platform/platform.js';
 import { sizeOf } from '../shape.js';
-import type { GpuBuf, GpuContext, GpuKernel } from './shader.js';
+import { checkExactInt, type GpuBuf, type GpuContext, type GpuKernel } from './shader.js';
 
 // gpu.js is CommonJS and pulls in headless-gl; the platform loads it only when the GPU is first used.
 type GpuJs = typeof import('gpu.js');
@@ -171,8 +174,9 @@ export const gpu: Backend<GpuBuf> & {
     const s = gpuStatus();
     return s.ok ? undefined : s.reason;
   },
-  upload(data) {
+  upload(data, aval, op = 'tensor') {
     start();
+    if (aval.dtype === 'int32') checkExactInt(op, data, 'int32 value');
     const f = data instanceof Float32Array ? data : Float32Array.from(data as ArrayLike<number>);
     return upload(f);
   },
@@ -180,6 +184,8 @@ export const gpu: Backend<GpuBuf> & {
     const values = context.read(buf);
     const out = alloc(aval.dtype, sizeOf(aval.shape)) as TypedArray;
     if (aval.dtype === 'bool') for (let i = 0; i < out.length; i++) out[i] = values[i] !== 0 ? 1 : 0;
+    // int32 rounds (shaders compute in float: a GPU's pow may miss an integer) and saturates (2^31 - 1 is 2^31 in float32)
+    else if (aval.dtype === 'int32') for (let i = 0; i < out.length; i++) out[i] = Math.min(Math.max(Math.round(values[i]), -2147483648), 2147483647);
     else out.set(values);
     return out;
   },

@@ -8,7 +8,23 @@
  * folds the index math. This file imports nothing from gpu.js: primitives stay loadable without it.
  */
 import type { Aval, KernelArg } from '../backend.js';
-import { sizeOf, stridesOf, type Shape } from '../shape.js';
+import { OpError, sizeOf, stridesOf, type Shape } from '../shape.js';
+
+/** The largest int32 magnitude a float32 texture holds exactly, and so the GPU backend's int32 range. */
+export const EXACT_INT = 2 ** 24;
+
+/**
+ * Refuse int32 values beyond ±2^24 where they enter the GPU (an upload, a fill value): a float32
+ * texture would round them silently. `what` names them in the message, e.g. 'int32 value'.
+ */
+export function checkExactInt(op: string, values: ArrayLike<number>, what: string): void {
+  for (let i = 0; i < values.length; i++) {
+    if (Math.abs(values[i]) > EXACT_INT) {
+      throw new OpError(op, `${what} ${values[i]}${values.length > 1 ? ` (element ${i})` : ''} is beyond ±2^24 = ${EXACT_INT}, ` +
+        'which the gpu backend cannot hold exactly (it stores int32 as float32); keep int32 values within ±2^24, or use the cpu backend');
+    }
+  }
+}
 
 /** A tensor's storage on the GPU: a float32 texture holding `size` values in row-major order. */
 export interface GpuBuf {

@@ -11,7 +11,7 @@ import { getBackend } from '../backend.js';
 import { alloc, type DType, isFloat, isInt32, promote, type TypedArray } from '../dtype.js';
 import { definePrimitive, type Primitive } from '../primitive.js';
 import { broadcastShapes, broadcastStrides, OpError, type Shape, sizeOf } from '../shape.js';
-import { broadcastIndex, coords, shader } from '../gpu/shader.js';
+import { broadcastIndex, coords, type GpuBuf, type GpuContext, type GpuKernel, shader } from '../gpu/shader.js';
 import { Tensor, isTensor } from '../tensor.js';
 import { bind } from '../trace.js';
 import { astype } from './cast.js';
@@ -19,12 +19,12 @@ import { astype } from './cast.js';
 /** What ops accept where a tensor is expected: a tensor, or a plain number (weakly typed). */
 export type TensorLike = Tensor | number | boolean;
 
-/** A scalar tensor of `dtype` on the backend of `like` (or the current one). */
-export function scalar(v: number, dtype: DType = 'float32', like?: Tensor): Tensor {
+/** A scalar tensor of `dtype` on the backend of `like` (or the current one), made for the op `op`. */
+export function scalar(v: number, dtype: DType = 'float32', like?: Tensor, op = 'tensor'): Tensor {
   const backend = like ? like.concrete().backend! : getBackend();
   const data = alloc(dtype, 1);
   data[0] = v;
-  return Tensor.fromBuffer(backend, backend.upload(data, { shape: [], dtype }), [], dtype);
+  return Tensor.fromBuffer(backend, backend.upload(data, { shape: [], dtype }, op), [], dtype);
 }
 
 /** Lift operands to tensors: numbers take the dtype of the tensors they meet. */
@@ -37,7 +37,7 @@ export function lift(op: string, xs: readonly (TensorLike | unknown)[]): Tensor[
   }
   const dtype = ts.length ? ts.map((t) => t.dtype).reduce(promote) : 'float32';
   const like = ts[0];
-  return xs.map((x) => (isTensor(x) ? x : scalar(Number(x), weakDtype(x as number | boolean, dtype), like)));
+  return xs.map((x) => (isTensor(x) ? x : scalar(Number(x), weakDtype(x as number | boolean, dtype), like, op)));
 }
 
 /**
@@ -157,13 +157,19 @@ export const unaryShader = (expr: string) => shader(() => `function (x) {
   return ${expr};
 }`);
 
-/** A binary op's GPU shader: `expr` combines `a` and `b`, read with broadcasting; bool results of bools as `!= 0`. */
-export const binaryShader = (expr: string) => shader(([a, b], _attrs, out) => `function (A, B) {
+/**
+ * A binary op's GPU shader: `expr` combines `a` and `b`, read with broadcasting (`exprInt`, default
+ * `expr`, for int32 and bool inputs); bool results of bools as `!= 0`.
+ */
+export const binaryShader = (expr: string, exprInt = expr) => shader(([a, b], _attrs, out) => {
+  const e = isFloat(a.dtype) ? expr : exprInt;
+  return `function (A, B) {
   ${coords(out.shape)}
   const a = A[${broadcastIndex(a.shape, out.shape)}];
   const b = B[${broadcastIndex(b.shape, out.shape)}];
-  return ${a.dtype === 'bool' && out.dtype === 'bool' ? `((${expr}) != 0.0 ? 1.0 : 0.0)` : expr};
-}`);
+  return ${a.dtype === 'bool' && out.dtype === 'bool' ? `((${e}) != 0.0 ? 1.0 : 0.0)` : e};
+}`;
+});
 
 /** Options of elementwise primitives. */
 interface ElementwiseOpts {
@@ -175,6 +181,10 @@ interface ElementwiseOpts {
   noBool?: string;
   /** the CPU function for int32 and bool inputs (default `f`), e.g. one that wraps as int32 */
   fInt?: (a: number, b: number) => number;
+  /** the shader expression for int32 and bool inputs (default the float one), e.g. one exact for integers */
+  gpuInt?: string;
+  /** a check the GPU kernel runs before its shader, for what the CPU's `fInt` refuses (it may read inputs back) */
+  gpuCheck?: (ctx: GpuContext, inputs: KernelArg<GpuBuf>[], out: Aval) => void;
 }
 
 function checkInput(name: string, x: Aval, opts: ElementwiseOpts): void {
@@ -220,19 +230,24 @@ export function defineBinary(name: string, f: (a: number, b: number) => number, 
       return { shape: broadcastShapes(name, a.shape, b.shape), dtype: opts.outDtype ?? a.dtype };
     },
     vjp,
-    kernels: { cpu: binaryKernel(f, name, opts.fInt) as Kernel<any, {}>, gpu: binaryShader(gpu) },
+    kernels: { cpu: binaryKernel(f, name, opts.fInt) as Kernel<any, {}>, gpu: withCheck(binaryShader(gpu, opts.gpuInt), opts.gpuCheck) },
     elementwise: {
       cpu: ([a], _attrs, out) => {
         const fInt = opts.fInt ?? f;
         return isFloat(a) ? f : a === 'bool' && out === 'bool' ? (x: number, y: number) => +(fInt(x, y) !== 0) : fInt;
       },
       gpu: ([a, b], [da], _attrs, out) => {
-        const e = substitute(gpu, { a, b });
+        const e = substitute(isFloat(da) ? gpu : opts.gpuInt ?? gpu, { a, b });
         return da === 'bool' && out === 'bool' ? `((${e}) != 0.0 ? 1.0 : 0.0)` : e;
       },
+      // an op whose gpu kernel checks values on the host (int32 pow's exponents) runs on its own there
+      fusible: opts.gpuCheck ? (dtypes) => isFloat(dtypes[0]) : undefined,
     },
   });
 }
+
+const withCheck = (k: GpuKernel, check?: ElementwiseOpts['gpuCheck']): GpuKernel =>
+  (check ? (ctx, inputs, attrs, out) => { check(ctx, inputs, out); return k(ctx, inputs, attrs, out); } : k);
 
 /** Apply a unary primitive to a tensor or number. */
 export function applyUnary(p: Primitive, x: TensorLike): Tensor {

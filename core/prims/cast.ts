@@ -10,8 +10,8 @@ import { bind } from '../trace.js';
 import { shader } from '../gpu/shader.js';
 import { substitute } from './_elementwise.js';
 
-// float32 has no 2^31 - 1: saturate at the largest float32 below 2^31, which reads back exactly
-const GPU_TO_INT32 = '(v != v) ? 0.0 : Math.min(Math.max(Math.trunc(v), -2147483648.0), 2147483520.0)';
+// float32 has no 2^31 - 1: the literal rounds to 2^31, and the backend's int32 read saturates it back
+const GPU_TO_INT32 = '(v != v) ? 0.0 : Math.min(Math.max(Math.trunc(v), -2147483648.0), 2147483647.0)';
 
 export const castP = definePrimitive<{ dtype: DType }>({
   name: 'cast',

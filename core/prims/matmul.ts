@@ -66,6 +66,8 @@ const cpu: Kernel<TypedArray, Attrs> = ([a, b], attrs, out) => {
 const gpu: GpuKernel<Attrs> = (ctx, [a, b], attrs, out) => {
   const [M, K, N] = dims(a.shape, b.shape, attrs);
   const batch = out.shape.slice(0, -2), nb = sizeOf(batch);
+  // a sum over no terms: zeros, without packing empty operands (a shader cannot read a size-0 texture)
+  if (K === 0) return ctx.run('function () { return 0.0; }', [], nb * M * N);
   const [M2, K2, N2] = [M, K, N].map((d) => Math.ceil(d / 2));
   const sa = readStrides(a.shape.slice(0, -2), batch).map((s) => s * M * K);
   const sb = readStrides(b.shape.slice(0, -2), batch).map((s) => s * K * N);

@@ -2,6 +2,7 @@
  * pad: surround a tensor with a constant (0 by default), converted to the tensor's dtype as astype
  * converts (2 pads a bool with true, 2.9 an int32 with 2). vjp: slice the cotangent's interior.
  * batch: no padding along the batch axis.
+ * On the GPU an int32 fill beyond ±2^24 is an OpError, as such a value is at upload (core/gpu/shader.ts).
  */
 import type { Kernel } from '../backend.js';
 import { alloc, castScalar, type TypedArray } from '../dtype.js';
@@ -11,7 +12,7 @@ import type { Tensor } from '../tensor.js';
 import { bind } from '../trace.js';
 import { withBatch } from '../batching.js';
 import { slice } from './slice.js';
-import { coords, dot, lit, names, shader } from '../gpu/shader.js';
+import { checkExactInt, coords, dot, lit, names, shader } from '../gpu/shader.js';
 
 type Attrs = { pads: [number, number][]; value: number };
 
@@ -43,6 +44,7 @@ export const padP: Primitive<Attrs> = definePrimitive<Attrs>({
   kernels: {
     cpu,
     gpu: shader(([x], { pads, value }, out) => {
+      if (x.dtype === 'int32') checkExactInt('pad', [value], 'int32 fill value');
       const st = stridesOf(x.shape), r = x.shape.length;
       const src = names(r).map((c, d) => `(${c} - ${lit(pads[d][0])})`);
       const inside = src.map((q, d) => `${q} >= 0.0 && ${q} < ${lit(x.shape[d])}`).join(' && ') || 'true';

@@ -4,28 +4,13 @@
  * int32 and float64 in float32, which gpu.spec.ts covers on its own terms.
  */
 import test from 'tape';
-import type { Test } from 'tape';
 import * as np from '../../core/index.js';
-import { close } from '../helpers.js';
+import { close, opError } from '../helpers.js';
 
 const I = (v: number[]) => np.tensor(new Int32Array(v));
 const B = (v: boolean[]) => np.tensor(v);
 const F64 = (v: number[]) => np.tensor(v, { dtype: 'float64' });
 const INT_MIN = -2147483648, INT_MAX = 2147483647;
-
-/** `fn` throws an OpError whose message starts with `op:` and matches every pattern. */
-function opError(t: Test, fn: () => unknown, op: string, patterns: RegExp[], msg: string): void {
-  try {
-    fn();
-    t.fail(`${msg}: did not throw`);
-  } catch (e) {
-    const m = String((e as Error).message);
-    const bad = [new RegExp(`^${op}: `), ...patterns].filter((p) => !p.test(m));
-    if (!(e instanceof np.OpError)) t.fail(`${msg}: threw ${(e as Error).name}, not OpError (${m})`);
-    else if (bad.length) t.fail(`${msg}: message "${m}" lacks ${bad.join(', ')}`);
-    else t.pass(`${msg} (${m})`);
-  }
-}
 
 test('min is its own reduction: right for bool and at the int32 minimum', (t) => {
   t.deepEqual(np.min(B([true, false])).toArray(), false, 'min of [true, false] is false');

@@ -1,12 +1,13 @@
 /** @backends gpu
  *
  * What only the GPU backend has to prove: that it really runs on a GPU (gpu.js falls back silently),
- * that results are immutable, that edge values match the CPU, that the same key gives the same numbers
- * on both backends, and that training leaks no textures.
+ * that results are immutable, that edge values match the CPU, that what float32 textures cannot hold
+ * (int32 beyond ±2^24) is refused with an OpError, that the same key gives the same numbers on both
+ * backends, and that training leaks no textures. Fixes of gaps the fuzz found here each have a test.
  */
 import test from 'tape';
 import * as np from '../../core/index.js';
-import { close } from '../helpers.js';
+import { close, opError } from '../helpers.js';
 
 const cpu = (x: np.NestedArray, dtype: np.DType = 'float32') => np.tensor(x, { dtype, backend: 'cpu' });
 const gpu = (x: np.NestedArray, dtype: np.DType = 'float32') => np.tensor(x, { dtype, backend: 'gpu' });
@@ -46,6 +47,36 @@ test('edge values match the CPU backend', (t) => {
     const want = f(cpu(xs)).dataSync(), got = f(gpu(xs)).dataSync();
     close(t, { shape: [got.length], data: got }, { shape: [want.length], data: want }, `${name}(${JSON.stringify(xs)})`, { rtol: 2e-6, atol: 1e-6 });
   }
+  t.end();
+});
+
+test('found by the fuzz on the gpu (issue 11): a product over no terms is zeros, not a shader error', (t) => {
+  t.deepEqual(np.matmul(gpu([[], []]), np.zeros([0, 3])).toArray(), [[0, 0, 0], [0, 0, 0]], 'matmul [2, 0] @ [0, 3]');
+  t.deepEqual(np.matmulT(np.zeros([2, 0, 1]), np.zeros([2, 0, 2]), true, false).shape, [2, 1, 2], 'matmulT, batched and transposed');
+  t.deepEqual(np.matmul(gpu([]), gpu([])).toArray(), 0, 'matmul of two [0] vectors is 0');
+  t.deepEqual(np.conv(np.zeros([1, 0, 1]), np.zeros([2, 0, 3]), { padding: 1 }).toArray(), [[[0], [0]]], 'conv with no input channels');
+  t.end();
+});
+
+test('int32 beyond ±2^24 is refused where it enters the gpu (float32 would round it); inside, it is exact', (t) => {
+  const I = (v: number[]) => np.tensor(new Int32Array(v));
+  opError(t, () => I([1, 16777217]), 'tensor', [/16777217/, /2\^24/, /cpu backend/], 'an int32 tensor with 2^24 + 1');
+  t.deepEqual(I([16777216, -16777216]).toArray(), [16777216, -16777216], '±2^24 itself is held');
+  opError(t, () => np.add(2147483647, np.tensor([false])), 'add', [/2147483647/], 'the int32 maximum beside a mask');
+  opError(t, () => np.where(np.tensor([true]), 2147483647, I([-5])), 'where', [/2147483647/], 'where(c, 2^31 - 1, int32)');
+  opError(t, () => np.full([2], 3e9, 'int32'), 'full', [/2147483647/], 'full int32 3e9 (saturated to 2^31 - 1)');
+  opError(t, () => np.pad(I([1]), [[1, 0]], 1e38), 'pad', [/fill value 2147483647/], 'pad int32 with 1e38');
+  opError(t, () => np.toBackend(np.tensor(new Int32Array([-2147483648]), { backend: 'cpu' }), 'gpu'), 'toBackend', [/-2147483648/], 'moving the int32 minimum over');
+  t.deepEqual(np.astype(gpu([1e38, -1e38, 3e9, NaN, -2.7]), 'int32').toArray(), [2147483647, -2147483648, 2147483647, 0, -2],
+    'a cast saturates at the int32 limits exactly (2^31 - 1 read back as itself, not as -2^31 or 2147483520)');
+  opError(t, () => np.pow(I([2, 3]), I([1, -2])), 'pow', [/negative/, /-2/], 'int32 to a negative power, as on the cpu');
+  t.deepEqual(np.pow(I([3, -3, 7, 5, 0, -1]), I([4, 5, 8, 9, 0, 41])).toArray(), [81, -243, 5764801, 1953125, 1, -1],
+    'int32 powers within 2^24 are exact (GLSL pow gave 5764802 and 1953124.25)');
+  t.end();
+});
+
+test('pow of -inf to a fraction follows IEEE: 0 below 0, inf above', (t) => {
+  t.deepEqual(Array.from(np.pow(gpu([-Infinity, -Infinity, -Infinity]), gpu([-2.5, 2.5, -3])).dataSync()), [0, Infinity, -0], 'found by the fuzz: was nan');
   t.end();
 });
 
