@@ -161,3 +161,13 @@ test('printing a traced tensor inside jit shows its aval instead of failing', (t
   t.equal(shown, 'Traced<float32[2, 2]>', shown);
   t.end();
 });
+
+test('evalShape runs only the shape rules: avals out, nothing computed, errors name the op', (t) => {
+  const f = (p: { w: np.Tensor }, x: np.Tensor) => ({ y: np.sum(np.matmul(x, p.w), 0), n: np.argmax(x, -1) });
+  const out = np.evalShape(f, { w: { shape: [3, 5], dtype: 'float32' } }, { shape: [4, 3], dtype: 'float32' });
+  t.deepEqual(out, { y: { shape: [5], dtype: 'float32' }, n: { shape: [4], dtype: 'int32' } }, 'avals of a pytree output');
+  t.deepEqual(np.evalShape((x: np.Tensor) => np.conv(x, np.zeros([8, 3, 3, 3]), { padding: 'same' }), { shape: [2, 3, 16, 16], dtype: 'float32' }),
+    { shape: [2, 8, 16, 16], dtype: 'float32' }, 'a conv\'s output shape from its rules');
+  throwsWith(t, () => np.evalShape((x: np.Tensor) => np.matmul(x, x), { shape: [2, 3], dtype: 'float32' }), [/matmul/, /\[2, 3\]/], 'a shape error names the op and shapes');
+  t.end();
+});
