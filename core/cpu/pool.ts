@@ -41,10 +41,13 @@ function eachRows(M: number, r0: number, r1: number, each: (b: number, i0: numbe
 }
 
 // ctrl: [0] job generation, [1] workers done, [2] a worker failed,
-//       [3] command: 1 JavaScript gemm, 2 new shared buffers (a message waits on the port), 3 wasm gemm
+//       [3] command: 1 JavaScript gemm, 2 new shared buffers (a message waits on the port), 3 wasm gemm,
+//       4 wasm conv2d
 // job:  M N K ars acs brs bcs nbatch rows work0 workBytes (then per thread: row range)
+//       for conv2d: L x w y geo xBytes yBytes - - work0 workBytes (then per thread: a range of
+//       columns of the stack of images' [O, L] outputs, as rows are for the GEMM)
 const CTRL = 4, JOB = 16;
-const JS_GEMM = 1, NEW_BUFFERS = 2, WASM_GEMM = 3;
+const JS_GEMM = 1, NEW_BUFFERS = 2, WASM_GEMM = 3, WASM_CONV2D = 4;
 
 // offs holds three numbers per batch: where its A, B and C start (float64 indices into mem for the
 // JavaScript kernel, byte addresses in the wasm memory for the wasm kernel)
@@ -65,6 +68,10 @@ for (;;) {
       if (msg.mem) mem = new Float64Array(msg.mem);
       if (msg.offs) offs = new Float64Array(msg.offs);
       if (msg.memory) wasm = new WebAssembly.Instance(module, { env: { memory: msg.memory } }).exports;
+    } else if (command === ${WASM_CONV2D}) {
+      const [L, x, w, y, geo, xBytes, yBytes, , , work0, workBytes] = job;
+      const r0 = job[${JOB} + 2 * id], r1 = job[${JOB} + 1 + 2 * id], work = work0 + id * workBytes;
+      eachRows(L, r0, r1, (b, l0, l1) => wasm.conv2d(x + b * xBytes, w, y + b * yBytes, geo, l0, l1, work));
     } else {
       const [M, N, K, ars, acs, brs, bcs, , , work0, workBytes] = job;
       const r0 = job[${JOB} + 2 * id], r1 = job[${JOB} + 1 + 2 * id], work = work0 + id * workBytes;
@@ -263,6 +270,45 @@ function gemmWasm(w: Wasm, g: GemmBatch): boolean {
   }
   g.C.set(w.f32.subarray(cPtr / 4, cPtr / 4 + nb * mn));
   return true;
+}
+
+/** A 2-D convolution's geometry (one group, channels first), as conv2d in wasm/gemm.wat reads it. */
+export interface Conv2dGeometry {
+  B: number; C: number; H: number; W: number; O: number; KH: number; KW: number;
+  sh: number; sw: number; ph: number; pw: number; dh: number; dw: number; OH: number; OW: number;
+}
+
+/** Whether conv2d can run on the wasm kernel here. */
+export const conv2dWasmReady = (): boolean => wasm !== undefined;
+
+/**
+ * A float32 2-D convolution x [B, C, H, W] * w [O, C, KH, KW] -> [B, O, OH, OW] on the wasm kernel,
+ * im2col fused into its packing (see conv2d in wasm/gemm.wat); the images' output columns are split
+ * across threads. Undefined when there is no wasm kernel or its memory cannot hold the operands.
+ */
+export function conv2dWasm(x: Float32Array, wt: Float32Array, g: Conv2dGeometry): Float32Array | undefined {
+  const w = wasm;
+  if (!w) return undefined;
+  const L = g.OH * g.OW, xLen = g.C * g.H * g.W, yLen = g.O * L;
+  const geo = w.base, xPtr = geo + 64, wPtr = align64(xPtr + 4 * g.B * xLen), yPtr = align64(wPtr + 4 * wt.length);
+  if (!reserveWasm(w, yPtr + 4 * g.B * yLen)) return undefined;
+  new Int32Array(w.memory.buffer, geo, 14).set([g.C, g.H, g.W, g.O, g.KH, g.KW, g.sh, g.sw, g.ph, g.pw, g.dh, g.dw, g.OH, g.OW]);
+  w.f32.set(x, xPtr / 4);
+  w.f32.set(wt, wPtr / 4);
+  const cols = g.B * L, flops = cols * g.O * g.C * g.KH * g.KW;
+  if (nThreads === 1 || cols < 16 || flops < PARALLEL_MIN.wasm) {
+    for (let b = 0; b < g.B; b++) w.exports.conv2d(xPtr + 4 * b * xLen, wPtr, yPtr + 4 * b * yLen, geo, 0, L, w.work0);
+  } else {
+    const p = (pool ??= startPool());
+    reserve(p, 0, 0, w.memory);
+    const job = p.job, share = Math.ceil(cols / nThreads / 8) * 8; // whole 8-column panels
+    job.set([L, xPtr, wPtr, yPtr, geo, 4 * xLen, 4 * yLen, 0, 0, w.work0, w.workBytes]);
+    for (let t = 0; t < nThreads; t++) { job[JOB + 2 * t] = Math.min(cols, t * share); job[JOB + 2 * t + 1] = Math.min(cols, (t + 1) * share); }
+    Atomics.store(p.ctrl, 3, WASM_CONV2D);
+    runWorkers(p, () => eachRows(L, 0, Math.min(cols, share), (b, l0, l1) =>
+      w.exports.conv2d(xPtr + 4 * b * xLen, wPtr, yPtr + 4 * b * yLen, geo, l0, l1, w.work0)));
+  }
+  return w.f32.slice(yPtr / 4, yPtr / 4 + g.B * yLen);
 }
 
 /** Any float type on the JavaScript kernel. */
