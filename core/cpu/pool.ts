@@ -42,11 +42,17 @@ function eachRows(M: number, r0: number, r1: number, each: (b: number, i0: numbe
 
 // ctrl: [0] job generation, [1] workers done, [2] a worker failed,
 //       [3] command: 1 JavaScript gemm, 2 new shared buffers (a message waits on the port), 3 wasm gemm,
-//       4 wasm conv2d
+//       4 wasm conv2d; [4] conv2d: the next unit of work not yet taken
 // job:  M N K ars acs brs bcs nbatch rows work0 workBytes (then per thread: row range)
-//       for conv2d: L x w y geo xBytes yBytes - - work0 workBytes (then per thread: a range of
-//       columns of the stack of images' [O, L] outputs, as rows are for the GEMM)
-const CTRL = 4, JOB = 16;
+//       for conv2d: L x w y geo xBytes yBytes units perImage work0 workBytes
+const CTRL = 5, JOB = 16;
+/**
+ * conv2d's unit of work: this many output columns of one image. Threads take units one at a time
+ * from a shared counter (ctrl[4]) until none are left, so a thread that the OS holds back (other
+ * processes on the machine) leaves its work to the others instead of keeping them waiting. Each unit
+ * packs its own columns and the weights again (O x C KH KW floats, little next to its arithmetic).
+ */
+const CONV_UNIT = 256;
 const JS_GEMM = 1, NEW_BUFFERS = 2, WASM_GEMM = 3, WASM_CONV2D = 4;
 
 // offs holds three numbers per batch: where its A, B and C start (float64 indices into mem for the
@@ -69,9 +75,12 @@ for (;;) {
       if (msg.offs) offs = new Float64Array(msg.offs);
       if (msg.memory) wasm = new WebAssembly.Instance(module, { env: { memory: msg.memory } }).exports;
     } else if (command === ${WASM_CONV2D}) {
-      const [L, x, w, y, geo, xBytes, yBytes, , , work0, workBytes] = job;
-      const r0 = job[${JOB} + 2 * id], r1 = job[${JOB} + 1 + 2 * id], work = work0 + id * workBytes;
-      eachRows(L, r0, r1, (b, l0, l1) => wasm.conv2d(x + b * xBytes, w, y + b * yBytes, geo, l0, l1, work));
+      const [L, x, w, y, geo, xBytes, yBytes, units, perImage, work0, workBytes] = job;
+      const work = work0 + id * workBytes;
+      for (let u = Atomics.add(ctrl, 4, 1); u < units; u = Atomics.add(ctrl, 4, 1)) {
+        const b = Math.floor(u / perImage), l0 = (u - b * perImage) * ${CONV_UNIT};
+        wasm.conv2d(x + b * xBytes, w, y + b * yBytes, geo, l0, Math.min(L, l0 + ${CONV_UNIT}), work);
+      }
     } else {
       const [M, N, K, ars, acs, brs, bcs, , , work0, workBytes] = job;
       const r0 = job[${JOB} + 2 * id], r1 = job[${JOB} + 1 + 2 * id], work = work0 + id * workBytes;
@@ -283,8 +292,9 @@ export const conv2dWasmReady = (): boolean => wasm !== undefined;
 
 /**
  * A float32 2-D convolution x [B, C, H, W] * w [O, C, KH, KW] -> [B, O, OH, OW] on the wasm kernel,
- * im2col fused into its packing (see conv2d in wasm/gemm.wat); the images' output columns are split
- * across threads. Undefined when there is no wasm kernel or its memory cannot hold the operands.
+ * im2col fused into its packing (see conv2d in wasm/gemm.wat); the threads share out the images'
+ * output columns, CONV_UNIT at a time. Undefined when there is no wasm kernel or its memory cannot
+ * hold the operands.
  */
 export function conv2dWasm(x: Float32Array, wt: Float32Array, g: Conv2dGeometry): Float32Array | undefined {
   const w = wasm;
@@ -301,12 +311,16 @@ export function conv2dWasm(x: Float32Array, wt: Float32Array, g: Conv2dGeometry)
   } else {
     const p = (pool ??= startPool());
     reserve(p, 0, 0, w.memory);
-    const job = p.job, share = Math.ceil(cols / nThreads / 8) * 8; // whole 8-column panels
-    job.set([L, xPtr, wPtr, yPtr, geo, 4 * xLen, 4 * yLen, 0, 0, w.work0, w.workBytes]);
-    for (let t = 0; t < nThreads; t++) { job[JOB + 2 * t] = Math.min(cols, t * share); job[JOB + 2 * t + 1] = Math.min(cols, (t + 1) * share); }
+    const perImage = Math.ceil(L / CONV_UNIT), units = g.B * perImage;
+    p.job.set([L, xPtr, wPtr, yPtr, geo, 4 * xLen, 4 * yLen, units, perImage, w.work0, w.workBytes]);
+    Atomics.store(p.ctrl, 4, 0);
     Atomics.store(p.ctrl, 3, WASM_CONV2D);
-    runWorkers(p, () => eachRows(L, 0, Math.min(cols, share), (b, l0, l1) =>
-      w.exports.conv2d(xPtr + 4 * b * xLen, wPtr, yPtr + 4 * b * yLen, geo, l0, l1, w.work0)));
+    runWorkers(p, () => {
+      for (let u = Atomics.add(p.ctrl, 4, 1); u < units; u = Atomics.add(p.ctrl, 4, 1)) {
+        const b = Math.floor(u / perImage), l0 = (u - b * perImage) * CONV_UNIT;
+        w.exports.conv2d(xPtr + 4 * b * xLen, wPtr, yPtr + 4 * b * yLen, geo, l0, Math.min(L, l0 + CONV_UNIT), w.work0);
+      }
+    });
   }
   return w.f32.slice(yPtr / 4, yPtr / 4 + g.B * yLen);
 }

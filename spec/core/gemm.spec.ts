@@ -212,6 +212,7 @@ function naiveConv(x: Float32Array, w: Float32Array, g: Conv2dGeometry): { y: Fl
 const one = { sh: 1, sw: 1, ph: 0, pw: 0, dh: 1, dw: 1 };
 const convCases: [string, ConvCase][] = [
   ['the bench conv, split across threads', { B: 8, C: 32, H: 32, W: 32, O: 64, KH: 3, KW: 3, ...one, ph: 1, pw: 1 }],
+  ['threads share units of 256 columns; L = 300 is not a multiple', { B: 3, C: 8, H: 15, W: 20, O: 40, KH: 3, KW: 3, ...one, ph: 1, pw: 1 }],
   ['3x3 same, OW not a multiple of 8', { B: 2, C: 3, H: 11, W: 13, O: 5, KH: 3, KW: 3, ...one, ph: 1, pw: 1 }],
   ['5x5, wide padding (runs off both edges)', { B: 1, C: 2, H: 9, W: 10, O: 6, KH: 5, KW: 5, ...one, ph: 2, pw: 4 }],
   ['valid, no padding', { B: 3, C: 4, H: 12, W: 19, O: 7, KH: 3, KW: 2, ...one }],
