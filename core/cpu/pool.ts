@@ -14,6 +14,7 @@
  *   is missing or AVID_GEMM=js, run the JavaScript kernel (gemm.ts) over a SharedArrayBuffer.
  * Workers are compiled from source text (`gemm.toString()`), so they need no loader and run the very
  * same JavaScript; the compiled wasm module reaches them in workerData.
+ * The same module's conv2d (im2col fused into the GEMM, float32) runs behind `conv2dWasm`.
  */
 import type { MessagePort, Worker } from 'node:worker_threads';
 import { env } from '../platform/platform.js';

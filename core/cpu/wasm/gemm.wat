@@ -1,4 +1,5 @@
-;; GEMM for float32 with WebAssembly SIMD: C[i, j] = sum_k A[i, k] B[k, j] for rows i in [i0, i1).
+;; GEMM for float32 with WebAssembly SIMD: C[i, j] = sum_k A[i, k] B[k, j] for rows i in [i0, i1);
+;; and a 2-D convolution (conv2d, at the end) that is this GEMM with im2col fused into its packing.
 ;;
 ;; The same Goto/BLIS blocking as the JavaScript gemm (../gemm.ts), with 128-bit vectors:
 ;;
