@@ -12,13 +12,13 @@ import type { Tensor } from './tensor.js';
 import { customVjp } from './autodiff.js';
 import { arange } from './creation.js';
 import { gather } from './prims/gather.js';
-import { matmul, matmulT } from './prims/matmul.js';
-import { sum } from './prims/sum.js';
+import { matmul } from './prims/matmul.js';
 import { transpose } from './prims/transpose.js';
 import { max } from './prims/max.js';
 import { reshape } from './prims/reshape.js';
 import { fold } from './prims/fold.js';
 import { unfold, type Window, windowOut } from './prims/unfold.js';
+import { colsMatmul, colsWeightGrad, conv2d, FOLD_BATCH_BELOW, flippedT } from './prims/conv2d.js';
 import { mean } from './ops.js';
 
 export type Padding = number | readonly number[] | readonly (readonly [number, number])[] | 'same' | 'valid';
@@ -79,6 +79,7 @@ export const conv = named('conv', (x: Tensor, w: Tensor, opts: ConvOptions = {})
   const dilation = perAxis('conv', 'dilation', opts.dilation, D, 1);
   const win: Window = { kernel: K, stride, dilation, padding: resolvePadding('conv', opts.padding, S, K, stride, dilation) };
   const outS = windowOut('conv', S, win);
+  if (D === 2 && groups === 1 && x.dtype === w.dtype && onCpu(x) && (sizeOf(outS) >= FOLD_BATCH_BELOW || B === 1)) return conv2d(x, w, win);
   const transposable = win.padding.every(([lo, hi], d) => Math.max(lo, hi) <= (K[d] - 1) * dilation[d]);
   if (groups === 1 && stride.every((s) => s === 1) && transposable) return convUnitStride(x, w, win, outS);
   const firstTaps = D > 1 && K[0] > 1 && stride[0] === 1 && Math.max(...win.padding[0]) <= (K[0] - 1) * dilation[0];
@@ -91,29 +92,8 @@ export const conv = named('conv', (x: Tensor, w: Tensor, opts: ConvOptions = {})
   return reshape(y, [B, O, ...outS]);
 });
 
-/** Below this many output positions per image, a conv's matmul folds the batch into its columns. */
-const FOLD_BATCH_BELOW = 128;
-
-/**
- * w2 [M, K] times every image's columns cols [B, K, L]: [B, M, L]. With few positions L (the deep,
- * strided layers: a 1x1x1 map has one) the B products are too thin for the GEMM to pay its packing,
- * and their weight cotangents come as [B, M, K] summed over B; so there the batch is folded into one
- * [K, B * L] operand (a copy, small at these sizes) and one product. Same values either way.
- */
-function colsMatmul(w2: Tensor, cols: Tensor): Tensor {
-  const [B, K, L] = cols.shape, M = w2.shape[0];
-  if (L >= FOLD_BATCH_BELOW || B === 1) return matmul(w2, cols);
-  const y = matmul(w2, reshape(transpose(cols, [1, 0, 2]), [K, B * L]));
-  return transpose(reshape(y, [M, B, L]), [1, 0, 2]);
-}
-
-/** The weight's cotangent of colsMatmul(w2, cols) for dy [B, M, L]: [M, K], by the same two routes. */
-function colsWeightGrad(dy: Tensor, cols: Tensor): Tensor {
-  const [B, K, L] = cols.shape, M = dy.shape[1];
-  if (L >= FOLD_BATCH_BELOW || B === 1) return sum(matmulT(dy, cols, false, true), 0);
-  const fold2 = (t: Tensor, rows: number) => reshape(transpose(t, [1, 0, 2]), [rows, B * L]);
-  return matmulT(fold2(dy, M), fold2(cols, K), false, true);
-}
+/** Whether t's value lives on the CPU backend, where conv2d fuses im2col into its GEMM. */
+const onCpu = (t: Tensor): boolean => t.concrete().backend?.name === 'cpu';
 
 /**
  * A stride-1 convolution (one group) with its own pullback. The input's cotangent is itself such a
@@ -164,13 +144,6 @@ function convByFirstTaps(x: Tensor, w: Tensor, win: Window, outS: number[]): Ten
   // with the reversed tap k = K0 - 1 - t, reads f = s - ((K0 - 1) d - lo) + k d
   const shifts: Window = { kernel: [K0, 1], stride: [1, 1], dilation: [d, 1], padding: [[(K0 - 1) * d - lo, (K0 - 1) * d - hi], [0, 0]] };
   return reshape(fold(z, [outS[0], inner], shifts), [B, O, ...outS]);
-}
-
-/** w [O, C, ...K] as [C, O * prod(K)], reversed along every spatial axis (the flat kernel index, reversed). */
-function flippedT(w: Tensor): Tensor {
-  const [O, C, ...K] = w.shape, kp = sizeOf(K);
-  const rows = gather(transpose(reshape(w, [O, C, kp]), [2, 1, 0]), arange(kp - 1, -1, -1, 'int32', w)); // [kp, C, O]
-  return reshape(transpose(rows, [1, 2, 0]), [C, O * kp]);
 }
 
 export interface PoolOptions {

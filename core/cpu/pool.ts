@@ -14,6 +14,7 @@
  *   is missing or AVID_GEMM=js, run the JavaScript kernel (gemm.ts) over a SharedArrayBuffer.
  * Workers are compiled from source text (`gemm.toString()`), so they need no loader and run the very
  * same JavaScript; the compiled wasm module reaches them in workerData.
+ * The same module's conv2d (im2col fused into the GEMM, float32) runs behind `conv2dWasm`.
  */
 import type { MessagePort, Worker } from 'node:worker_threads';
 import { env } from '../platform/platform.js';
@@ -41,10 +42,19 @@ function eachRows(M: number, r0: number, r1: number, each: (b: number, i0: numbe
 }
 
 // ctrl: [0] job generation, [1] workers done, [2] a worker failed,
-//       [3] command: 1 JavaScript gemm, 2 new shared buffers (a message waits on the port), 3 wasm gemm
+//       [3] command: 1 JavaScript gemm, 2 new shared buffers (a message waits on the port), 3 wasm gemm,
+//       4 wasm conv2d; [4] conv2d: the next unit of work not yet taken
 // job:  M N K ars acs brs bcs nbatch rows work0 workBytes (then per thread: row range)
-const CTRL = 4, JOB = 16;
-const JS_GEMM = 1, NEW_BUFFERS = 2, WASM_GEMM = 3;
+//       for conv2d: L x w y geo xBytes yBytes units perImage work0 workBytes
+const CTRL = 5, JOB = 16;
+/**
+ * conv2d's unit of work: this many output columns of one image. Threads take units one at a time
+ * from a shared counter (ctrl[4]) until none are left, so a thread that the OS holds back (other
+ * processes on the machine) leaves its work to the others instead of keeping them waiting. Each unit
+ * packs its own columns and the weights again (O x C KH KW floats, little next to its arithmetic).
+ */
+const CONV_UNIT = 256;
+const JS_GEMM = 1, NEW_BUFFERS = 2, WASM_GEMM = 3, WASM_CONV2D = 4;
 
 // offs holds three numbers per batch: where its A, B and C start (float64 indices into mem for the
 // JavaScript kernel, byte addresses in the wasm memory for the wasm kernel)
@@ -65,6 +75,13 @@ for (;;) {
       if (msg.mem) mem = new Float64Array(msg.mem);
       if (msg.offs) offs = new Float64Array(msg.offs);
       if (msg.memory) wasm = new WebAssembly.Instance(module, { env: { memory: msg.memory } }).exports;
+    } else if (command === ${WASM_CONV2D}) {
+      const [L, x, w, y, geo, xBytes, yBytes, units, perImage, work0, workBytes] = job;
+      const work = work0 + id * workBytes;
+      for (let u = Atomics.add(ctrl, 4, 1); u < units; u = Atomics.add(ctrl, 4, 1)) {
+        const b = Math.floor(u / perImage), l0 = (u - b * perImage) * ${CONV_UNIT};
+        wasm.conv2d(x + b * xBytes, w, y + b * yBytes, geo, l0, Math.min(L, l0 + ${CONV_UNIT}), work);
+      }
     } else {
       const [M, N, K, ars, acs, brs, bcs, , , work0, workBytes] = job;
       const r0 = job[${JOB} + 2 * id], r1 = job[${JOB} + 1 + 2 * id], work = work0 + id * workBytes;
@@ -263,6 +280,50 @@ function gemmWasm(w: Wasm, g: GemmBatch): boolean {
   }
   g.C.set(w.f32.subarray(cPtr / 4, cPtr / 4 + nb * mn));
   return true;
+}
+
+/** A 2-D convolution's geometry (one group, channels first), as conv2d in wasm/gemm.wat reads it. */
+export interface Conv2dGeometry {
+  B: number; C: number; H: number; W: number; O: number; KH: number; KW: number;
+  sh: number; sw: number; ph: number; pw: number; dh: number; dw: number; OH: number; OW: number;
+}
+
+/** Whether conv2d can run on the wasm kernel here. */
+export const conv2dWasmReady = (): boolean => wasm !== undefined;
+
+/**
+ * A float32 2-D convolution x [B, C, H, W] * w [O, C, KH, KW] -> [B, O, OH, OW] on the wasm kernel,
+ * im2col fused into its packing (see conv2d in wasm/gemm.wat); the threads share out the images'
+ * output columns, CONV_UNIT at a time. Undefined when there is no wasm kernel or its memory cannot
+ * hold the operands.
+ */
+export function conv2dWasm(x: Float32Array, wt: Float32Array, g: Conv2dGeometry): Float32Array | undefined {
+  const w = wasm;
+  if (!w) return undefined;
+  const L = g.OH * g.OW, xLen = g.C * g.H * g.W, yLen = g.O * L;
+  const geo = w.base, xPtr = geo + 64, wPtr = align64(xPtr + 4 * g.B * xLen), yPtr = align64(wPtr + 4 * wt.length);
+  if (!reserveWasm(w, yPtr + 4 * g.B * yLen)) return undefined;
+  new Int32Array(w.memory.buffer, geo, 14).set([g.C, g.H, g.W, g.O, g.KH, g.KW, g.sh, g.sw, g.ph, g.pw, g.dh, g.dw, g.OH, g.OW]);
+  w.f32.set(x, xPtr / 4);
+  w.f32.set(wt, wPtr / 4);
+  const cols = g.B * L, flops = cols * g.O * g.C * g.KH * g.KW;
+  if (nThreads === 1 || cols < 16 || flops < PARALLEL_MIN.wasm) {
+    for (let b = 0; b < g.B; b++) w.exports.conv2d(xPtr + 4 * b * xLen, wPtr, yPtr + 4 * b * yLen, geo, 0, L, w.work0);
+  } else {
+    const p = (pool ??= startPool());
+    reserve(p, 0, 0, w.memory);
+    const perImage = Math.ceil(L / CONV_UNIT), units = g.B * perImage;
+    p.job.set([L, xPtr, wPtr, yPtr, geo, 4 * xLen, 4 * yLen, units, perImage, w.work0, w.workBytes]);
+    Atomics.store(p.ctrl, 4, 0);
+    Atomics.store(p.ctrl, 3, WASM_CONV2D);
+    runWorkers(p, () => {
+      for (let u = Atomics.add(p.ctrl, 4, 1); u < units; u = Atomics.add(p.ctrl, 4, 1)) {
+        const b = Math.floor(u / perImage), l0 = (u - b * perImage) * CONV_UNIT;
+        w.exports.conv2d(xPtr + 4 * b * xLen, wPtr, yPtr + 4 * b * yLen, geo, l0, Math.min(L, l0 + CONV_UNIT), w.work0);
+      }
+    });
+  }
+  return w.f32.slice(yPtr / 4, yPtr / 4 + g.B * yLen);
 }
 
 /** Any float type on the JavaScript kernel. */

@@ -183,3 +183,6 @@ export const matmul = named('matmul', (a: Tensor, b: Tensor): Tensor => {
   if (a.rank === 1) y = reshape(y, b.rank === 1 ? y.shape.slice(0, -1) : [...y.shape.slice(0, -2), ...y.shape.slice(-1)]); // drop M = 1
   return y;
 });
+
+/** The GPU kernel itself, for conv2d's (./conv2d.ts). */
+export { gpu as matmulGpu };

@@ -173,3 +173,6 @@ export const unfoldP: Primitive<Attrs> = definePrimitive<Attrs>({
 
 /** Windows of `x` [B, C, ...S] as columns: [B, C * prod(kernel), prod(outS)]; `padValue` converted to x's dtype as astype does. */
 export const unfold = (x: Tensor, w: Window, padValue = 0): Tensor => bind(unfoldP, [x], { ...w, padValue: castScalar(padValue, x.dtype) });
+
+/** The kernels themselves, for conv2d's (./conv2d.ts), which runs unfold then a GEMM where it cannot fuse them. */
+export { cpu as unfoldCpu, gpu as unfoldGpu };

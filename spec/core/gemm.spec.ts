@@ -4,12 +4,14 @@
  * (KC 256, MC 128, NC 1024), transposed operands, batches with broadcast offsets, K = 0, jobs big
  * enough to be split across threads, and non-finite values. The kernel sums in float32, so the
  * tolerance is relative to sum_k |A[i, k] B[k, j]| and grows like sqrt(K).
+ * Then the wasm conv2d kernel (im2col fused into the GEMM's packing) against a naive loop, over
+ * geometries that take each of its packing paths.
  */
 import test from 'tape';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { gemm } from '../../core/cpu/gemm.js';
-import { gemmBatched, gemmKernel, type GemmBatch } from '../../core/cpu/pool.js';
+import { type Conv2dGeometry, conv2dWasm, gemmBatched, gemmKernel, type GemmBatch } from '../../core/cpu/pool.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -174,5 +176,81 @@ test('AVID_GEMM=js selects the JavaScript kernel', (t) => {
   const src = "import('./core/cpu/pool.js').then((m) => console.log(m.gemmKernel()))";
   const r = spawnSync(process.execPath, ['--import', 'tsx', '-e', src], { cwd: root, encoding: 'utf8', env: { ...process.env, AVID_GEMM: 'js' } });
   t.equal(r.stdout.trim(), 'js', 'gemmKernel() in a process with AVID_GEMM=js');
+  t.end();
+});
+
+// ---------------------------------------------------------------------------------------------------
+// conv2d: packs im2col panels straight from the image. Its fast path needs stride 1 along W and 8
+// output columns in one output row (OW >= 8); rows of padding are zeros, rows that run off the image's
+// left or right edge go float by float; any other geometry reads column by column.
+
+type ConvCase = Omit<Conv2dGeometry, 'OH' | 'OW'>;
+
+const geometry = (c: ConvCase): Conv2dGeometry => ({
+  ...c,
+  OH: Math.floor((c.H + 2 * c.ph - (c.KH - 1) * c.dh - 1) / c.sh) + 1,
+  OW: Math.floor((c.W + 2 * c.pw - (c.KW - 1) * c.dw - 1) / c.sw) + 1,
+});
+
+/** y and, per element, sum |x w| by the naive loop in float64 (padding: ph, pw before and after). */
+function naiveConv(x: Float32Array, w: Float32Array, g: Conv2dGeometry): { y: Float64Array; mag: Float64Array } {
+  const y = new Float64Array(g.B * g.O * g.OH * g.OW), mag = new Float64Array(y.length);
+  for (let b = 0; b < g.B; b++) for (let o = 0; o < g.O; o++) for (let oh = 0; oh < g.OH; oh++) for (let ow = 0; ow < g.OW; ow++) {
+    let s = 0, m = 0;
+    for (let c = 0; c < g.C; c++) for (let kh = 0; kh < g.KH; kh++) for (let kw = 0; kw < g.KW; kw++) {
+      const ih = oh * g.sh - g.ph + kh * g.dh, iw = ow * g.sw - g.pw + kw * g.dw;
+      if (ih < 0 || ih >= g.H || iw < 0 || iw >= g.W) continue;
+      const p = x[((b * g.C + c) * g.H + ih) * g.W + iw] * w[((o * g.C + c) * g.KH + kh) * g.KW + kw];
+      s += p; m += Math.abs(p);
+    }
+    const i = ((b * g.O + o) * g.OH + oh) * g.OW + ow;
+    y[i] = s; mag[i] = m;
+  }
+  return { y, mag };
+}
+
+const one = { sh: 1, sw: 1, ph: 0, pw: 0, dh: 1, dw: 1 };
+const convCases: [string, ConvCase][] = [
+  ['the bench conv, split across threads', { B: 8, C: 32, H: 32, W: 32, O: 64, KH: 3, KW: 3, ...one, ph: 1, pw: 1 }],
+  ['threads share units of 256 columns; L = 300 is not a multiple', { B: 3, C: 8, H: 15, W: 20, O: 40, KH: 3, KW: 3, ...one, ph: 1, pw: 1 }],
+  ['3x3 same, OW not a multiple of 8', { B: 2, C: 3, H: 11, W: 13, O: 5, KH: 3, KW: 3, ...one, ph: 1, pw: 1 }],
+  ['5x5, wide padding (runs off both edges)', { B: 1, C: 2, H: 9, W: 10, O: 6, KH: 5, KW: 5, ...one, ph: 2, pw: 4 }],
+  ['valid, no padding', { B: 3, C: 4, H: 12, W: 19, O: 7, KH: 3, KW: 2, ...one }],
+  ['tiny: 1 x 1 image and kernel', { B: 1, C: 1, H: 1, W: 1, O: 1, KH: 1, KW: 1, ...one }],
+  ['OW < 8: every panel column by column', { B: 2, C: 3, H: 5, W: 7, O: 9, KH: 3, KW: 3, ...one, ph: 1, pw: 1 }],
+  ['stride 2 and 3, dilation 2', { B: 3, C: 5, H: 13, W: 17, O: 9, KH: 5, KW: 5, sh: 2, sw: 3, ph: 2, pw: 2, dh: 2, dw: 1 }],
+  ['stride 2 along H only, dilation along W', { B: 2, C: 3, H: 9, W: 21, O: 7, KH: 3, KW: 2, sh: 2, sw: 1, ph: 1, pw: 0, dh: 1, dw: 3 }],
+  ['O > MC (128) and O % 4 != 0', { B: 1, C: 4, H: 6, W: 20, O: 130, KH: 3, KW: 3, ...one, ph: 1, pw: 1 }],
+  ['C KH KW > KC2 (512): two K blocks', { B: 2, C: 70, H: 6, W: 12, O: 13, KH: 3, KW: 3, ...one, ph: 1, pw: 1 }],
+  ['1x1 kernel, many positions', { B: 4, C: 16, H: 16, W: 24, O: 33, KH: 1, KW: 1, ...one }],
+  ['padding larger than the kernel', { B: 1, C: 2, H: 4, W: 9, O: 3, KH: 2, KW: 3, ...one, ph: 3, pw: 9 }],
+];
+
+test('conv2d (wasm): against the naive loop, every packing path', (t) => {
+  if (gemmKernel() !== 'wasm-simd') { t.skip('no wasm kernel (AVID_GEMM=js)'); t.end(); return; }
+  for (const [name, c] of convCases) {
+    const g = geometry(c);
+    const x = randoms(g.B * g.C * g.H * g.W, seed++), w = randoms(g.O * g.C * g.KH * g.KW, seed++);
+    const y = conv2dWasm(x, w, g)!;
+    const ref = naiveConv(x, w, g), bad = worst(y, ref.y, ref.mag, g.C * g.KH * g.KW);
+    t.equal(bad, null, `${name}: ${JSON.stringify(g)}`);
+  }
+  t.end();
+});
+
+test('conv2d (wasm): C = 0 gives zeros, NaN stays in its windows', (t) => {
+  if (gemmKernel() !== 'wasm-simd') { t.skip('no wasm kernel (AVID_GEMM=js)'); t.end(); return; }
+  const g0 = geometry({ B: 2, C: 0, H: 3, W: 9, O: 5, KH: 3, KW: 3, ...one, ph: 1, pw: 1 });
+  t.ok(conv2dWasm(new Float32Array(0), new Float32Array(0), g0)!.every((v) => v === 0), 'C = 0: zeros');
+  const g = geometry({ B: 1, C: 1, H: 9, W: 16, O: 2, KH: 3, KW: 3, ...one, ph: 1, pw: 1 });
+  const x = randoms(9 * 16, seed++), w = randoms(18, seed++);
+  x[4 * 16 + 9] = NaN;
+  const y = conv2dWasm(x, w, g)!;
+  let bad = -1;
+  for (let o = 0; o < 2; o++) for (let i = 0; i < 9; i++) for (let j = 0; j < 16; j++) {
+    const inWindow = Math.abs(i - 4) <= 1 && Math.abs(j - 9) <= 1;
+    if (inWindow !== Number.isNaN(y[(o * 9 + i) * 16 + j])) bad = (o * 9 + i) * 16 + j;
+  }
+  t.equal(bad, -1, 'NaN exactly in the 3x3 windows that cover it');
   t.end();
 });

@@ -8,6 +8,7 @@ import test from 'tape';
 import * as np from '../../core/index.js';
 import { checkGrad, close, input, type Kind, type Nd } from '../helpers.js';
 import * as ref from './naive.js';
+import { conv2d } from '../../core/prims/conv2d.js';
 
 type F = (...xs: np.Tensor[]) => np.Tensor;
 interface Case {
@@ -148,6 +149,21 @@ for (const [xs, w, pad = 0] of windows) {
   cases.push({ prim: 'unfold', label: `unfold [${xs}] kernel [${w.K}]${pad ? ` pad value ${pad}` : ''}`, inputs: ins([xs]), f: (x) => np.unfold(x, win, pad), ref: (x) => ref.unfold(x, w.K, w.s, lo, outS, w.d, pad) });
   const L = outS.reduce((a, b) => a * b, 1), Kp = w.K.reduce((a, b) => a * b, 1);
   cases.push({ prim: 'fold', label: `fold into [${xs}] kernel [${w.K}]`, inputs: ins([[xs[0], xs[1] * Kp, L]]), f: (c) => np.fold(c, xs.slice(2), win), ref: (c) => ref.fold(c, xs[1], xs.slice(2), w.K, w.s, lo, outS, w.d) });
+}
+
+// conv2d (internal: conv takes it for one-group 2-D convs on the CPU). Its vjp has two routes for x:
+// unit stride with padding <= (K - 1) dilation is a conv2d again; anything else goes through fold.
+const convs: [number[], number[], Win][] = [
+  [[1, 2, 5, 6], [3, 2, 3, 2], { K: [3, 2], s: [2, 1], p: [[1, 0], [0, 1]], d: [1, 2] }],
+  [[2, 3, 4, 5], [2, 3, 3, 3], { K: [3, 3], s: [1, 1], p: [[1, 1], [1, 1]], d: [1, 1] }],
+  [[1, 2, 6, 5], [3, 2, 2, 3], { K: [2, 3], s: [1, 1], p: [[0, 1], [2, 0]], d: [2, 1] }],
+  [[2, 1, 3, 4], [2, 1, 3, 3], { K: [3, 3], s: [1, 1], p: [[3, 0], [0, 3]], d: [1, 1] }], // padding past K - 1
+  [[1, 2, 7, 9], [1, 2, 1, 1], { K: [1, 1], s: [3, 2], p: [[0, 0], [0, 0]], d: [1, 1] }],
+];
+for (const [xs, ws, w] of convs) {
+  const win = { kernel: w.K, stride: w.s, padding: w.p, dilation: w.d };
+  const outS = outOf(xs.slice(2), w), lo = w.p.map(([a]) => a);
+  cases.push({ prim: 'conv2d', label: `conv2d [${xs}] * [${ws}] stride [${w.s}] padding ${JSON.stringify(w.p)} dilation [${w.d}]`, inputs: ins([xs], [ws]), f: (x, k) => conv2d(x, k, win), ref: (x, k) => ref.conv(x, k, w.s, lo, outS, w.d, 1) });
 }
 
 test('primitives: forward matches the naive reference, vjp matches central differences', (t) => {

@@ -1,4 +1,5 @@
-;; GEMM for float32 with WebAssembly SIMD: C[i, j] = sum_k A[i, k] B[k, j] for rows i in [i0, i1).
+;; GEMM for float32 with WebAssembly SIMD: C[i, j] = sum_k A[i, k] B[k, j] for rows i in [i0, i1);
+;; and a 2-D convolution (conv2d, at the end) that is this GEMM with im2col fused into its packing.
 ;;
 ;; The same Goto/BLIS blocking as the JavaScript gemm (../gemm.ts), with 128-bit vectors:
 ;;
@@ -38,6 +39,10 @@
   (global $KC i32 (i32.const 256))
   (global $MC i32 (i32.const 128))
   (global $NC i32 (i32.const 1024))
+  ;; conv2d's K block: the whole of C KH KW up to this (a 3x3 conv of up to 56 channels in one), so
+  ;; that y is written once; its packed B panel (KC2 x 8) is 16 KiB and its W block (MC x KC2) 256 KiB.
+  ;; Both fit in the scratch that the GEMM's packed B (KC x NC) needs anyway.
+  (global $KC2 i32 (i32.const 512))
 
   ;; Scratch per thread: packed A (MC x KC), packed B (KC x NC), one 4 x 8 edge tile; in bytes.
   (func (export "scratch_bytes") (result i32)
@@ -97,6 +102,30 @@
         (local.set $c (i32.add (local.get $c) (local.get $ldc)))
         (v128.store (local.get $c) (local.get $c3_lo))
         (v128.store offset=16 (local.get $c) (local.get $c3_hi)))))
+
+  ;; One h x w tile of C (h <= 4, w <= 8) at $c, rows $ldc bytes apart: a whole tile goes straight
+  ;; into C; a tile cut by the edge of C is computed whole into $edge (4 x 8 floats), then its h x w
+  ;; corner is copied out. Added to what C holds if $accumulate, else stored.
+  (func $tile (param $pa i32) (param $pb i32) (param $kc i32) (param $c i32) (param $ldc i32)
+    (param $h i32) (param $w i32) (param $accumulate i32) (param $edge i32)
+    (local $r i32) (local $x i32) (local $dst i32) (local $src i32)
+    (if (i32.and (i32.eq (local.get $h) (i32.const 4)) (i32.eq (local.get $w) (i32.const 8)))
+      (then (call $micro (local.get $pa) (local.get $pb) (local.get $kc) (local.get $c) (local.get $ldc) (local.get $accumulate))
+        (return)))
+    (call $micro (local.get $pa) (local.get $pb) (local.get $kc) (local.get $edge) (i32.const 32) (i32.const 0))
+    (loop $rows
+      (local.set $x (i32.const 0))
+      (loop $cols
+        (local.set $dst (i32.add (local.get $c)
+          (i32.add (i32.mul (local.get $r) (local.get $ldc)) (i32.shl (local.get $x) (i32.const 2)))))
+        (local.set $src (i32.add (local.get $edge)
+          (i32.shl (i32.add (i32.shl (local.get $r) (i32.const 3)) (local.get $x)) (i32.const 2))))
+        (f32.store (local.get $dst)
+          (if (result f32) (local.get $accumulate)
+            (then (f32.add (f32.load (local.get $dst)) (f32.load (local.get $src))))
+            (else (f32.load (local.get $src)))))
+        (br_if $cols (i32.lt_u (local.tee $x (i32.add (local.get $x) (i32.const 1))) (local.get $w))))
+      (br_if $rows (i32.lt_u (local.tee $r (i32.add (local.get $r) (i32.const 1))) (local.get $h)))))
 
   ;; Pack B[0:kc, 0:nc] (at $b, strides in bytes) into panels of 8 columns, each k-major:
   ;; panel p, step k holds B[k, 8p : 8p + 8], zeros past column nc. Panels follow each other at $dst.
@@ -162,7 +191,6 @@
     (local $ap i32) (local $bp i32) (local $edge i32) (local $ldc i32)
     (local $jc i32) (local $nc i32) (local $pc i32) (local $kc i32) (local $ic i32) (local $mc i32)
     (local $jr i32) (local $ir i32) (local $h i32) (local $w i32) (local $tile i32) (local $pa i32) (local $pb i32)
-    (local $r i32) (local $x i32) (local $dst i32) (local $src i32)
     (if (i32.or (i32.ge_s (local.get $i0) (local.get $i1)) (i32.eqz (local.get $N))) (then (return)))
     (local.set $ldc (i32.shl (local.get $N) (i32.const 2)))
     (if (i32.eqz (local.get $K)) (then ;; an empty sum: zeros
@@ -208,29 +236,182 @@
               (local.set $tile (i32.add (local.get $c)
                 (i32.add (i32.mul (i32.add (local.get $ic) (local.get $ir)) (local.get $ldc))
                   (i32.shl (i32.add (local.get $jc) (local.get $jr)) (i32.const 2)))))
-              (if (i32.and (i32.eq (local.get $h) (i32.const 4)) (i32.eq (local.get $w) (i32.const 8)))
-                (then ;; a whole tile: straight into C; the first K block stores, later ones add
-                  (call $micro (local.get $pa) (local.get $pb) (local.get $kc) (local.get $tile) (local.get $ldc)
-                    (local.get $pc)))
-                (else ;; a tile cut by the edge of C: compute all of it into $edge, copy the h x w corner
-                  (call $micro (local.get $pa) (local.get $pb) (local.get $kc) (local.get $edge) (i32.const 32) (i32.const 0))
-                  (local.set $r (i32.const 0))
-                  (loop $edge_rows
-                    (local.set $x (i32.const 0))
-                    (loop $edge_cols
-                      (local.set $dst (i32.add (local.get $tile)
-                        (i32.add (i32.mul (local.get $r) (local.get $ldc)) (i32.shl (local.get $x) (i32.const 2)))))
-                      (local.set $src (i32.add (local.get $edge)
-                        (i32.shl (i32.add (i32.shl (local.get $r) (i32.const 3)) (local.get $x)) (i32.const 2))))
-                      (f32.store (local.get $dst)
-                        (if (result f32) (local.get $pc)
-                          (then (f32.add (f32.load (local.get $dst)) (f32.load (local.get $src))))
-                          (else (f32.load (local.get $src)))))
-                      (br_if $edge_cols (i32.lt_u (local.tee $x (i32.add (local.get $x) (i32.const 1))) (local.get $w))))
-                    (br_if $edge_rows (i32.lt_u (local.tee $r (i32.add (local.get $r) (i32.const 1))) (local.get $h))))))
+              (call $tile (local.get $pa) (local.get $pb) (local.get $kc) (local.get $tile) (local.get $ldc)
+                (local.get $h) (local.get $w) (local.get $pc) (local.get $edge))
               (br_if $ir_loop (i32.lt_u (local.tee $ir (i32.add (local.get $ir) (i32.const 4))) (local.get $mc))))
             (br_if $jr_loop (i32.lt_u (local.tee $jr (i32.add (local.get $jr) (i32.const 8))) (local.get $nc))))
           (br_if $ic_loop (i32.lt_s (local.tee $ic (i32.add (local.get $ic) (global.get $MC))) (local.get $i1))))
         (br_if $pc_loop (i32.lt_s (local.tee $pc (i32.add (local.get $pc) (global.get $KC))) (local.get $K))))
       (br_if $jc_loop (i32.lt_s (local.tee $jc (i32.add (local.get $jc) (global.get $NC))) (local.get $N)))))
+  ;; ---------------------------------------------------------------------------------------------
+  ;; 2-D convolution, channels first, one group: y[o, l] = sum_k W[o, k] cols[k, l], the same GEMM
+  ;; with A = the weights [O, C KH KW] and B = the im2col columns of one image, never built whole:
+  ;; each 8-column panel of B is packed straight from the image (pack_im2col) just before the
+  ;; micro-kernel uses it, so it stays in L1, and y comes out as [O, OH OW], the NCHW layout.
+  ;;
+  ;; Geometry: 14 i32 at $geo: C H W O KH KW, stride (sh sw), padding before (ph pw), dilation
+  ;; (dh dw), OH OW. Row k of B is (c, kh, kw) = k / (KH KW), (k / KW) % KH, k % KW; column l is
+  ;; the output position (oh, ow) = l / OW, l % OW; entry x[c, oh sh - ph + kh dh, ow sw - pw + kw dw],
+  ;; zero outside the image.
+
+  ;; Pack rows [k0, k0 + kc) of columns [l, l + nw) (nw <= 8) of B into one panel at $dst, k-major,
+  ;; zeros past column nw. $x is the image [C, H, W]; $scr holds 16 i32 of scratch.
+  ;; Fast path (stride 1 along W, all 8 columns in one output row): each row of the panel is 8
+  ;; adjacent floats of one image row, two vector copies, or zeros when that image row is padding.
+  (func $pack_im2col (param $x i32) (param $geo i32) (param $k0 i32) (param $kc i32) (param $l i32)
+    (param $nw i32) (param $dst i32) (param $scr i32)
+    (local $H i32) (local $W i32) (local $KH i32) (local $KW i32) (local $sh i32) (local $sw i32)
+    (local $ph i32) (local $pw i32) (local $dh i32) (local $dw i32) (local $OW i32)
+    (local $kh i32) (local $kw i32) (local $xc i32) (local $plane i32) (local $end i32)
+    (local $oh i32) (local $ow i32) (local $fast i32) (local $ih i32) (local $iw i32) (local $j i32)
+    (local $src i32)
+    (local.set $H (i32.load offset=4 (local.get $geo)))
+    (local.set $W (i32.load offset=8 (local.get $geo)))
+    (local.set $KH (i32.load offset=16 (local.get $geo)))
+    (local.set $KW (i32.load offset=20 (local.get $geo)))
+    (local.set $sh (i32.load offset=24 (local.get $geo)))
+    (local.set $sw (i32.load offset=28 (local.get $geo)))
+    (local.set $ph (i32.load offset=32 (local.get $geo)))
+    (local.set $pw (i32.load offset=36 (local.get $geo)))
+    (local.set $dh (i32.load offset=40 (local.get $geo)))
+    (local.set $dw (i32.load offset=44 (local.get $geo)))
+    (local.set $OW (i32.load offset=52 (local.get $geo)))
+    (local.set $plane (i32.shl (i32.mul (local.get $H) (local.get $W)) (i32.const 2)))
+    ;; where row k0 starts: channel, kernel row and column
+    (local.set $xc (i32.add (local.get $x)
+      (i32.mul (i32.div_u (local.get $k0) (i32.mul (local.get $KH) (local.get $KW))) (local.get $plane))))
+    (local.set $kw (i32.rem_u (local.get $k0) (local.get $KW)))
+    (local.set $kh (i32.rem_u (i32.div_u (local.get $k0) (local.get $KW)) (local.get $KH)))
+    (local.set $oh (i32.div_u (local.get $l) (local.get $OW)))
+    (local.set $ow (i32.rem_u (local.get $l) (local.get $OW)))
+    (local.set $fast (i32.and (i32.and (i32.eq (local.get $nw) (i32.const 8)) (i32.eq (local.get $sw) (i32.const 1)))
+      (i32.le_u (i32.add (local.get $ow) (i32.const 8)) (local.get $OW))))
+    (if (i32.eqz (local.get $fast))
+      (then ;; per column j: scr[j] = its first image row oh sh - ph, scr[8 + j] = its first image column
+        (loop $col
+          (if (i32.lt_u (local.get $j) (local.get $nw))
+            (then
+              (i32.store (i32.add (local.get $scr) (i32.shl (local.get $j) (i32.const 2)))
+                (i32.sub (i32.mul (local.get $oh) (local.get $sh)) (local.get $ph)))
+              (i32.store offset=32 (i32.add (local.get $scr) (i32.shl (local.get $j) (i32.const 2)))
+                (i32.sub (i32.mul (local.get $ow) (local.get $sw)) (local.get $pw))))
+            (else ;; past the last column: a row far below the image, so always padding
+              (i32.store (i32.add (local.get $scr) (i32.shl (local.get $j) (i32.const 2))) (i32.const 0x3fffffff))))
+          (if (i32.eq (local.tee $ow (i32.add (local.get $ow) (i32.const 1))) (local.get $OW))
+            (then (local.set $ow (i32.const 0)) (local.set $oh (i32.add (local.get $oh) (i32.const 1)))))
+          (br_if $col (i32.lt_u (local.tee $j (i32.add (local.get $j) (i32.const 1))) (i32.const 8))))
+        (local.set $oh (i32.div_u (local.get $l) (local.get $OW)))
+        (local.set $ow (i32.rem_u (local.get $l) (local.get $OW)))))
+    ;; image coordinates of the panel's first column at kernel offset (0, 0)
+    (local.set $oh (i32.sub (i32.mul (local.get $oh) (local.get $sh)) (local.get $ph)))
+    (local.set $ow (i32.sub (local.get $ow) (local.get $pw))) ;; used by the fast path only (sw = 1)
+    (local.set $end (i32.add (local.get $dst) (i32.shl (local.get $kc) (i32.const 5)))) ;; 32 bytes a row
+    (loop $row
+      (if (local.get $fast)
+        (then
+          (local.set $ih (i32.add (local.get $oh) (i32.mul (local.get $kh) (local.get $dh))))
+          (local.set $iw (i32.add (local.get $ow) (i32.mul (local.get $kw) (local.get $dw))))
+          (if (i32.ge_u (local.get $ih) (local.get $H)) ;; unsigned: negative rows too
+            (then
+              (v128.store (local.get $dst) (v128.const i32x4 0 0 0 0))
+              (v128.store offset=16 (local.get $dst) (v128.const i32x4 0 0 0 0)))
+            (else
+              (local.set $src (i32.add (local.get $xc)
+                (i32.shl (i32.add (i32.mul (local.get $ih) (local.get $W)) (local.get $iw)) (i32.const 2))))
+              (if (i32.and (i32.ge_s (local.get $iw) (i32.const 0))
+                    (i32.le_s (i32.add (local.get $iw) (i32.const 8)) (local.get $W)))
+                (then
+                  (v128.store (local.get $dst) (v128.load (local.get $src)))
+                  (v128.store offset=16 (local.get $dst) (v128.load offset=16 (local.get $src))))
+                (else ;; the row runs off the image's left or right edge
+                  (local.set $j (i32.const 0))
+                  (loop $col
+                    (f32.store (i32.add (local.get $dst) (i32.shl (local.get $j) (i32.const 2)))
+                      (if (result f32) (i32.lt_u (i32.add (local.get $iw) (local.get $j)) (local.get $W))
+                        (then (f32.load (i32.add (local.get $src) (i32.shl (local.get $j) (i32.const 2)))))
+                        (else (f32.const 0))))
+                    (br_if $col (i32.lt_u (local.tee $j (i32.add (local.get $j) (i32.const 1))) (i32.const 8)))))))))
+        (else ;; any geometry: column by column from scr
+          (local.set $j (i32.const 0))
+          (loop $col
+            (local.set $ih (i32.add (i32.load (i32.add (local.get $scr) (i32.shl (local.get $j) (i32.const 2))))
+              (i32.mul (local.get $kh) (local.get $dh))))
+            (local.set $iw (i32.add (i32.load offset=32 (i32.add (local.get $scr) (i32.shl (local.get $j) (i32.const 2))))
+              (i32.mul (local.get $kw) (local.get $dw))))
+            (f32.store (i32.add (local.get $dst) (i32.shl (local.get $j) (i32.const 2)))
+              (if (result f32) (i32.and (i32.lt_u (local.get $ih) (local.get $H)) (i32.lt_u (local.get $iw) (local.get $W)))
+                (then (f32.load (i32.add (local.get $xc)
+                  (i32.shl (i32.add (i32.mul (local.get $ih) (local.get $W)) (local.get $iw)) (i32.const 2)))))
+                (else (f32.const 0))))
+            (br_if $col (i32.lt_u (local.tee $j (i32.add (local.get $j) (i32.const 1))) (i32.const 8))))))
+      ;; next row of B: kernel column, then kernel row, then channel
+      (if (i32.eq (local.tee $kw (i32.add (local.get $kw) (i32.const 1))) (local.get $KW))
+        (then
+          (local.set $kw (i32.const 0))
+          (if (i32.eq (local.tee $kh (i32.add (local.get $kh) (i32.const 1))) (local.get $KH))
+            (then
+              (local.set $kh (i32.const 0))
+              (local.set $xc (i32.add (local.get $xc) (local.get $plane)))))))
+      (br_if $row (i32.lt_u (local.tee $dst (i32.add (local.get $dst) (i32.const 32))) (local.get $end)))))
+
+  ;; y[:, l0:l1] of one image: $x [C, H, W], $wt [O, C KH KW], $y [O, OH OW]. Blocks: K in KC2-sized
+  ;; pieces (as even as can be, one piece up to KC2), rows of W in MC blocks (packed as pack_a does),
+  ;; then for each 8-column panel of the range, pack it and run every 4-row panel of the block on it.
+  (func (export "conv2d") (param $x i32) (param $wt i32) (param $y i32) (param $geo i32)
+    (param $l0 i32) (param $l1 i32) (param $work i32)
+    (local $O i32) (local $K i32) (local $ldc i32) (local $kcmax i32) (local $ap i32) (local $bp i32)
+    (local $edge i32) (local $scr i32) (local $pc i32) (local $kc i32) (local $ic i32) (local $mc i32)
+    (local $l i32) (local $nw i32) (local $ir i32)
+    (local.set $O (i32.load offset=12 (local.get $geo)))
+    (if (i32.or (i32.ge_s (local.get $l0) (local.get $l1)) (i32.eqz (local.get $O))) (then (return)))
+    (local.set $K (i32.mul (i32.load (local.get $geo))
+      (i32.mul (i32.load offset=16 (local.get $geo)) (i32.load offset=20 (local.get $geo)))))
+    (local.set $ldc (i32.shl (i32.mul (i32.load offset=48 (local.get $geo)) (i32.load offset=52 (local.get $geo))) (i32.const 2)))
+    (if (i32.eqz (local.get $K)) (then ;; no input channels: zeros
+      (local.set $ic (i32.const 0))
+      (loop $rows
+        (memory.fill (i32.add (i32.add (local.get $y) (i32.mul (local.get $ic) (local.get $ldc))) (i32.shl (local.get $l0) (i32.const 2)))
+          (i32.const 0) (i32.shl (i32.sub (local.get $l1) (local.get $l0)) (i32.const 2)))
+        (br_if $rows (i32.lt_s (local.tee $ic (i32.add (local.get $ic) (i32.const 1))) (local.get $O))))
+      (return)))
+    ;; K blocks of even size: 288 = 9 x 32 stays one block, 600 is two of 300
+    (local.set $kcmax (i32.div_u (local.get $K)
+      (i32.div_u (i32.add (local.get $K) (i32.sub (global.get $KC2) (i32.const 1))) (global.get $KC2))))
+    (local.set $kcmax (i32.add (local.get $kcmax) (i32.ne (i32.rem_u (local.get $K)
+      (i32.div_u (i32.add (local.get $K) (i32.sub (global.get $KC2) (i32.const 1))) (global.get $KC2))) (i32.const 0))))
+    ;; scratch: packed W block (MC x KC2), one packed B panel (KC2 x 8), an edge tile, 16 i32
+    (local.set $ap (local.get $work))
+    (local.set $bp (i32.add (local.get $ap) (i32.mul (i32.mul (global.get $MC) (global.get $KC2)) (i32.const 4))))
+    (local.set $edge (i32.add (local.get $bp) (i32.mul (global.get $KC2) (i32.const 32))))
+    (local.set $scr (i32.add (local.get $edge) (i32.const 128)))
+    (loop $pc_loop
+      (local.set $kc (select (local.get $kcmax) (i32.sub (local.get $K) (local.get $pc))
+        (i32.gt_s (i32.sub (local.get $K) (local.get $pc)) (local.get $kcmax))))
+      (local.set $ic (i32.const 0))
+      (loop $ic_loop
+        (local.set $mc (select (global.get $MC) (i32.sub (local.get $O) (local.get $ic))
+          (i32.gt_s (i32.sub (local.get $O) (local.get $ic)) (global.get $MC))))
+        (call $pack_a (i32.add (local.get $wt) (i32.shl (i32.add (i32.mul (local.get $ic) (local.get $K)) (local.get $pc)) (i32.const 2)))
+          (i32.shl (local.get $K) (i32.const 2)) (i32.const 4) (local.get $mc) (local.get $kc) (local.get $ap))
+        (local.set $l (local.get $l0))
+        (loop $l_loop
+          (local.set $nw (select (i32.const 8) (i32.sub (local.get $l1) (local.get $l))
+            (i32.gt_s (i32.sub (local.get $l1) (local.get $l)) (i32.const 8))))
+          (call $pack_im2col (local.get $x) (local.get $geo) (local.get $pc) (local.get $kc) (local.get $l)
+            (local.get $nw) (local.get $bp) (local.get $scr))
+          (local.set $ir (i32.const 0))
+          (loop $ir_loop
+            (call $tile
+              (i32.add (local.get $ap) (i32.shl (i32.mul (local.get $ir) (local.get $kc)) (i32.const 2)))
+              (local.get $bp) (local.get $kc)
+              (i32.add (local.get $y) (i32.add (i32.mul (i32.add (local.get $ic) (local.get $ir)) (local.get $ldc))
+                (i32.shl (local.get $l) (i32.const 2))))
+              (local.get $ldc)
+              (select (i32.const 4) (i32.sub (local.get $mc) (local.get $ir))
+                (i32.gt_s (i32.sub (local.get $mc) (local.get $ir)) (i32.const 4)))
+              (local.get $nw) (local.get $pc) (local.get $edge))
+            (br_if $ir_loop (i32.lt_u (local.tee $ir (i32.add (local.get $ir) (i32.const 4))) (local.get $mc))))
+          (br_if $l_loop (i32.lt_s (local.tee $l (i32.add (local.get $l) (i32.const 8))) (local.get $l1))))
+        (br_if $ic_loop (i32.lt_s (local.tee $ic (i32.add (local.get $ic) (global.get $MC))) (local.get $O))))
+      (br_if $pc_loop (i32.lt_s (local.tee $pc (i32.add (local.get $pc) (local.get $kc))) (local.get $K)))))
 )

@@ -11,6 +11,11 @@ import { env } from '../../platform/platform.js';
 export interface GemmExports {
   gemm(a: number, ars: number, acs: number, b: number, brs: number, bcs: number,
     c: number, N: number, K: number, i0: number, i1: number, work: number): void;
+  /**
+   * y[:, l0:l1] of a 2-D convolution of one image x [C, H, W] with weights [O, C, KH, KW] into
+   * y [O, OH, OW]; `geo` points at 14 i32: C H W O KH KW sh sw ph pw dh dw OH OW (see gemm.wat).
+   */
+  conv2d(x: number, w: number, y: number, geo: number, l0: number, l1: number, work: number): void;
   /** bytes of scratch space each thread needs */
   scratch_bytes(): number;
 }
