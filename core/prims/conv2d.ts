@@ -7,6 +7,8 @@
  * Other dtypes, and float32 without the wasm kernel, run the unfold and GEMM kernels one after the
  * other; the GPU runs unfold's and matmul's shaders.
  *
+ * batch: the vmap batch of x merges into x's batch axis; batched weights take the loop fallback.
+ *
  * The helpers that multiply weights with columns (colsMatmul, colsWeightGrad, flippedT) live here
  * too: conv.ts uses them for the convs this primitive does not take, and the vjp for its gradients.
  */
@@ -17,6 +19,7 @@ import { definePrimitive } from '../primitive.js';
 import { fmt, OpError, sizeOf } from '../shape.js';
 import type { Tensor } from '../tensor.js';
 import { bind } from '../trace.js';
+import { loopRule, mergeBatch } from '../batching.js';
 import { arange } from '../creation.js';
 import type { GpuKernel } from '../gpu/shader.js';
 import { fold } from './fold.js';
@@ -89,6 +92,12 @@ export const conv2dP = definePrimitive<Window>({
     }
     const dw = need[1] ? reshape(colsWeightGrad(ct2, unfold(x, win)), w.shape) : null;
     return [dx, dw];
+  },
+  /** x's batch merges into its own batch axis (one conv); batched weights loop over the batch. */
+  batch([x, w], [bx, bw], win, out, size): [Tensor, number | null] {
+    if (bw !== null) return loopRule(conv2dP)([x, w], [bx, bw], win, out, size);
+    const m = mergeBatch(x, bx!);
+    return m.split(conv2d(m.merged, w, win));
   },
   kernels: { cpu, gpu },
 });
