@@ -1,4 +1,5 @@
-/**
+/** @backends cpu gpu
+ *
  * NaN debug mode (core/nans.ts): off by default; when on, the first primitive that makes a NaN or Inf
  * from finite inputs raises a NanError naming it, its avals, the pass and the caller's line, forward
  * or inside a vjp; NaNs that come in pass through.
