@@ -56,7 +56,7 @@ let failure: string | undefined;
 function start(): State {
   if (state) return state;
   if (failure) throw new Error(failure);
-  const mode = env('AVID_GPU_MODE') ?? 'headlessgl';
+  const mode = env('AVID_GPU_MODE') ?? platform.gpuMode;
   try {
     const { GPU } = platform.gpuJs();
     const gpu = new GPU({ mode: mode as 'headlessgl' });
