@@ -12,7 +12,8 @@ export const platform: Platform = {
   gpuJs() {
     const GPU = (globalThis as { GPU?: unknown }).GPU;
     if (!GPU) throw new Error('gpu.js is not loaded in this page (load gpu-browser.js, which defines globalThis.GPU)');
-    return { GPU } as unknown as typeof import('gpu.js');
+    // the browser build's GPU carries gpu.js's other exports (WebGL2Kernel, ...) as its own properties
+    return GPU as typeof import('gpu.js');
   },
   // gpu.js tries WebGL2, then WebGL (then its WebAssembly mode, which the backend's kernel-class check refuses)
   gpuMode: 'gpu',
