@@ -33,6 +33,15 @@ type GpuKernelFn = ((...args: unknown[]) => unknown) & { kernel: { constructor: 
 /** The kernel classes that are real GPU paths; anything else is gpu.js falling back. */
 const GPU_KERNEL_CLASSES = new Set(['HeadlessGLKernel', 'WebGL2Kernel', 'WebGLKernel', 'WebGPUKernel']);
 
+/**
+ * The name gpu.js exports a kernel's class under, found by identity: gpu-browser.min.js minifies
+ * class names, so `constructor.name` there may read "e" (its WebAssembly fallback does).
+ */
+function kernelClassOf(gpuJs: GpuJs, ctor: unknown): string {
+  const names = [...GPU_KERNEL_CLASSES, 'WebAssemblyKernel', 'CPUKernel'];
+  return names.find((n) => (gpuJs as unknown as Record<string, unknown>)[n] === ctor) ?? ((ctor as { name?: string }).name || 'an unnamed class');
+}
+
 class Buf implements GpuBuf {
   refs = 0;
   freed = false;
@@ -56,14 +65,14 @@ let failure: string | undefined;
 function start(): State {
   if (state) return state;
   if (failure) throw new Error(failure);
-  const mode = env('AVID_GPU_MODE') ?? 'headlessgl';
+  const mode = env('AVID_GPU_MODE') ?? platform.gpuMode;
   try {
-    const { GPU } = platform.gpuJs();
+    const gpuJs = platform.gpuJs(), { GPU } = gpuJs;
     const gpu = new GPU({ mode: mode as 'headlessgl' });
     const probe = gpu.createKernel(function (this: { thread: { x: number } }, a: number[]) { return a[this.thread.x] * 2; },
       { output: [2], precision: 'single', pipeline: false }) as unknown as GpuKernelFn;
     const out = probe([1, 2]) as Float32Array;
-    const kernelClass = probe.kernel.constructor.name;
+    const kernelClass = kernelClassOf(gpuJs, probe.kernel.constructor);
     if (!GPU_KERNEL_CLASSES.has(kernelClass) || out[1] !== 4) {
       throw new Error(`gpu.js ran the probe kernel as ${kernelClass}, not on a GPU` +
         (mode === 'headlessgl' ? ' (headless-GL needs a display: run under `xvfb-run -a`)' : ''));

@@ -16,4 +16,5 @@ export const platform: Platform = {
     try { return readFileSync(new URL('../cpu/wasm/gemm.wasm', import.meta.url)); } catch { return undefined; }
   },
   gpuJs: () => createRequire(import.meta.url)('gpu.js'),
+  gpuMode: 'headlessgl',
 };

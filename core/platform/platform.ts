@@ -15,6 +15,8 @@ export interface Platform {
   gemmWasm(): Uint8Array<ArrayBuffer> | undefined;
   /** gpu.js's exports; throws with the reason where it cannot be loaded. */
   gpuJs(): typeof import('gpu.js');
+  /** The gpu.js mode to ask for unless AVID_GPU_MODE says otherwise: 'headlessgl' in Node, 'gpu' (its best of WebGL2, WebGL) in a page. */
+  gpuMode: string;
 }
 
 /** An environment variable, or undefined where there is no `process` (a browser). */

@@ -1,0 +1,197 @@
+/**
+ * The GPU backend in a real browser (issue 10): core and nn bundled by esbuild for the browser
+ * (package.json's "browser" field swaps in the browser platform), served with gpu.js's browser build
+ * and a test page from a localhost server, opened in Debian's headless Chromium with WebGL2 on
+ * SwiftShader. In the page the gpu backend must run gpu.js's WebGL2Kernel (not its CPU or WebAssembly
+ * fallback, not WebGL1); then a table of primitives, a grad, jit and a few training steps run on gpu
+ * and on cpu in the same page, and Node compares what comes back with float32 tolerances. Last, a
+ * timing of matmul 512 and 1024 (with a readback) against tfjs's webgl backend, printed, not asserted.
+ * A screenshot of the page's table is saved to $AVID_SCREENSHOT (default: the temp folder's
+ * avid-webgl.png). Without chromium or playwright-core this file is skipped (in CI, CI=true, it fails).
+ */
+import test from 'tape';
+import { createServer, type Server } from 'node:http';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { extname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { close } from '../helpers.js';
+import { inCi, needTool } from '../tools.js';
+import type { avidPage as AvidPage, Compared } from './page.js';
+
+const require = createRequire(import.meta.url);
+const here = fileURLToPath(new URL('.', import.meta.url));
+/** float32 on the GPU against the CPU's kernels: spec/helpers.ts' tolFor for a GPU. */
+const TOL = { rtol: 3e-5, atol: 3e-5 };
+
+/** Whether an npm package resolves from here; if not, one skipped test (a failure in CI) saying so. */
+function needPackage(name: string): boolean {
+  try { require.resolve(name); return true; } catch { /* not installed */ }
+  const why = `the npm package ${name} is not installed (npm install)`;
+  if (inCi) test(`${name} is available`, (t) => { t.fail(`${why}; CI must have it`); t.end(); });
+  else test(`needs ${name}`, { skip: true }, (t) => { t.comment(`skipped: ${why}`); t.end(); });
+  return false;
+}
+
+const HTML = `<!doctype html>
+<html><head><meta charset="utf-8"><link rel="icon" href="data:,"><title>avid-fn: WebGL2 in Chromium</title>
+<style>
+  body { font: 13px system-ui, sans-serif; margin: 16px; } h1 { font-size: 18px; margin: 0 0 4px; }
+  table { border-collapse: collapse; } td, th { padding: 1px 8px; text-align: left; border-bottom: 1px solid #ddd; }
+  th { background: #eef; padding-top: 6px; } tr.ok td:nth-child(3) { color: #070; } tr.bad td { color: #b00; font-weight: bold; }
+</style></head>
+<body><h1>avid-fn: the gpu backend against the cpu backend in one page</h1>
+<p id="status">loading</p>
+<table><thead><tr><th>output</th><th>shape</th><th>gpu vs cpu (rtol 3e-5, atol 3e-5)</th><th>ran on</th></tr></thead><tbody></tbody></table>
+<script src="/gpu-browser.min.js"></script>
+<script type="module" src="/page.js"></script>
+</body></html>`;
+
+const TYPES: Record<string, string> = { '.js': 'text/javascript', '.html': 'text/html', '.map': 'application/json' };
+
+/** Bundle the page (core, nn and, split off, tfjs for the timing) with esbuild into `dir`. */
+async function bundle(dir: string): Promise<void> {
+  const esbuild = await import('esbuild');
+  await esbuild.build({
+    entryPoints: { page: join(here, 'page.ts') }, bundle: true, platform: 'browser', format: 'esm', splitting: true,
+    outdir: dir, logLevel: 'error', target: 'es2022',
+  });
+}
+
+/** Serve `dir`'s bundle, gpu.js's browser build and the page on a random localhost port. */
+function serve(dir: string): Promise<{ server: Server; url: string }> {
+  const gpuJs = join(require.resolve('gpu.js'), '..', '..', 'dist', 'gpu-browser.min.js');
+  const server = createServer((req, res) => {
+    const path = new URL(req.url ?? '/', 'http://x').pathname;
+    const file = path === '/gpu-browser.min.js' ? gpuJs : /^\/[\w.-]+\.js$/.test(path) ? join(dir, path) : undefined;
+    if (path === '/') { res.writeHead(200, { 'content-type': 'text/html' }); res.end(HTML); return; }
+    if (!file || !existsSync(file)) { res.writeHead(404); res.end(); return; }
+    res.writeHead(200, { 'content-type': TYPES[extname(file)] ?? 'application/octet-stream' });
+    res.end(readFileSync(file));
+  });
+  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve({ server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/` })));
+}
+
+type Page = import('playwright-core').Page;
+type Avid = typeof AvidPage;
+/** Call `avidPage.<name>(...args)` in the page; what it returns comes back as JSON. */
+const call = <K extends keyof Avid>(page: Page, name: K, ...args: unknown[]): Promise<Awaited<ReturnType<Avid[K]>>> =>
+  // a string, not a function: tsx's transform would put its helpers into a function's source
+  page.evaluate(`avidPage.${name}(...${JSON.stringify(args)})`) as Promise<Awaited<ReturnType<Avid[K]>>>;
+
+const nd = (shape: number[], data: number[]) => ({ shape, data });
+
+if (needTool(test, 'chromium', 'chromium') && needPackage('playwright-core') && needPackage('esbuild')) {
+  const dir = mkdtempSync(join(tmpdir(), 'avid-webgl-'));
+  let server: Server | undefined, browser: import('playwright-core').Browser | undefined, page: Page | undefined;
+  const problems: string[] = [];
+  let kernelClass = '';
+
+  test('bundle core and nn for the browser, serve them, open the page in headless Chromium with WebGL2 on SwiftShader', async (t) => {
+    const t0 = Date.now();
+    await bundle(dir);
+    t.ok(existsSync(join(dir, 'page.js')), `esbuild bundled the page for the browser in ${Date.now() - t0} ms`);
+    const served = await serve(dir);
+    server = served.server;
+    const { chromium } = await import('playwright-core');
+    browser = await chromium.launch({
+      executablePath: '/usr/bin/chromium',
+      args: ['--no-sandbox', '--use-angle=swiftshader', '--enable-unsafe-swiftshader', '--ignore-gpu-blocklist',
+        '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+    });
+    t.comment(`Chromium ${browser.version()}`);
+    page = await browser.newPage({ viewport: { width: 900, height: 800 } });
+    page.setDefaultTimeout(300_000);
+    page.on('console', (m) => { if (m.type() === 'error') problems.push(`console error: ${m.text()}`); else if (m.type() === 'warning') t.comment(`page warning: ${m.text()}`); });
+    page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+    page.on('requestfailed', (r) => problems.push(`request failed: ${r.url()}`));
+    await page.goto(served.url, { waitUntil: 'load' });
+    await page.waitForFunction('globalThis.avidPage !== undefined', undefined, { timeout: 30_000 });
+    t.pass('the page loaded core and nn');
+    t.end();
+  });
+
+  test('in the page, setBackend(\'gpu\') runs gpu.js\'s WebGL2Kernel, not a fallback', async (t) => {
+    if (!page) { t.fail('no page'); t.end(); return; }
+    const s = await call(page, 'status');
+    t.comment(`renderer: ${s.renderer}; ${s.userAgent}`);
+    t.ok(s.gpuJsLoaded, 'gpu-browser.min.js defined globalThis.GPU');
+    t.ok(s.status.ok, s.status.ok ? `gpu backend up: mode ${s.status.mode}, kernel ${s.status.kernelClass}` : `gpu backend unavailable: ${s.status.reason}`);
+    kernelClass = s.status.ok ? s.status.kernelClass : '';
+    t.equal(kernelClass, 'WebGL2Kernel', 'the kernel class is WebGL2Kernel (not CPUKernel, WebAssemblyKernel or WebGL1\'s WebGLKernel)');
+    t.ok(/SwiftShader/i.test(s.renderer), `WebGL2 on SwiftShader (${s.renderer})`);
+    t.equal(s.gemm, 'js', 'the page\'s cpu backend uses the JavaScript GEMM (browser platform)');
+    t.end();
+  });
+
+  test('primitives on gpu (WebGL2) against cpu in the same page, float32 tolerance', async (t) => {
+    if (kernelClass !== 'WebGL2Kernel') { t.fail('the gpu backend is not on WebGL2; nothing to compare'); t.end(); return; }
+    const t0 = Date.now();
+    const rows: Compared[] = await call(page!, 'primitives');
+    t.comment(`${rows.length} outputs in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    t.ok(rows.length >= 45, `${rows.length} outputs compared`);
+    for (const r of rows) {
+      t.equal(r.gpu.length, r.cpu.length, `${r.name}: same size`);
+      if (r.dtype === 'int32' || r.dtype === 'bool') t.deepEqual(r.gpu, r.cpu, `${r.name} [${r.shape}] ${r.dtype}: equal`);
+      else close(t, nd(r.shape, r.gpu), nd(r.shape, r.cpu), `${r.name} [${r.shape}] ${r.dtype}`, TOL);
+    }
+    t.end();
+  });
+
+  test('jit in the page: a fused elementwise chain and jit(grad) equal eager (gpu) and cpu', async (t) => {
+    if (kernelClass !== 'WebGL2Kernel') { t.fail('the gpu backend is not on WebGL2'); t.end(); return; }
+    const j = await call(page!, 'jit');
+    t.equal(j.backend, 'gpu', 'the jitted result lives on gpu');
+    t.ok(j.stats.fused >= 1 && j.stats.kernels < j.stats.eqns, `fused: ${j.stats.eqns} equations ran as ${j.stats.kernels} kernel(s), ${j.stats.fused} fused`);
+    close(t, nd(j.chain.shape, j.chain.jit), nd(j.chain.shape, j.chain.eager), 'fused chain: jit equals eager on gpu', TOL);
+    close(t, nd(j.chain.shape, j.chain.jit), nd(j.chain.shape, j.chain.cpu), 'fused chain: jit on gpu equals cpu', TOL);
+    close(t, nd(j.grad.shape, j.grad.jit), nd(j.grad.shape, j.grad.eager), 'jit(grad(mlp)) equals grad on gpu', TOL);
+    close(t, nd(j.grad.shape, j.grad.jit), nd(j.grad.shape, j.grad.cpu), 'jit(grad(mlp)) on gpu equals cpu', TOL);
+    t.end();
+  });
+
+  test('training in the page: a jitted Adam step of an nn.serial MLP on gpu; the loss falls and tracks cpu', async (t) => {
+    if (kernelClass !== 'WebGL2Kernel') { t.fail('the gpu backend is not on WebGL2'); t.end(); return; }
+    const { gpu, cpu } = await call(page!, 'train', 25);
+    const last = gpu.losses.length - 1;
+    t.comment(`gpu loss: ${gpu.losses.map((l) => l.toFixed(4)).join(' ')}`);
+    t.equal(gpu.backend, 'gpu', 'the trained params live on gpu');
+    t.ok(gpu.losses.every(Number.isFinite), 'every loss is finite');
+    t.ok(gpu.losses[last] < gpu.losses[0] / 2, `the loss fell by more than half: ${gpu.losses[0].toFixed(4)} -> ${gpu.losses[last].toFixed(4)}`);
+    // both start from the same params and data; float32 differences grow slowly over a few steps
+    close(t, nd([gpu.losses.length], gpu.losses), nd([cpu.losses.length], cpu.losses), 'gpu\'s losses track cpu\'s step by step', { rtol: 1e-3, atol: 1e-4 });
+    t.end();
+  });
+
+  test('timing in the page: matmul 512 and 1024 with a readback, ours (gpu) against tfjs webgl (printed, not asserted)', async (t) => {
+    if (kernelClass !== 'WebGL2Kernel') { t.fail('the gpu backend is not on WebGL2'); t.end(); return; }
+    const reps = Number(process.env.AVID_BROWSER_REPS ?? 3);
+    const r = await call(page!, 'timing', [512, 1024], reps);
+    t.equal(r.webglVersion, 2, `tfjs ${r.tfjs} ran on its webgl backend with WebGL2`);
+    for (const m of r.rows) {
+      t.comment(`matmul ${m.n}: ours ${m.oursMs.toFixed(1)} ms, tfjs webgl ${m.tfjsMs.toFixed(1)} ms (median of ${reps}; ours ${m.oursAll.map((x) => x.toFixed(0)).join('/')}, tfjs ${m.tfjsAll.map((x) => x.toFixed(0)).join('/')}), ratio ours/tfjs ${(m.oursMs / m.tfjsMs).toFixed(2)}`);
+      // both products of the same inputs: a sum of n float32 terms each, whose rounding grows like sqrt(n)
+      t.ok(m.maxDiff <= 1e-5 * m.n * Math.max(1, m.scale), `matmul ${m.n}: ours and tfjs agree (max |diff| ${m.maxDiff.toExponential(2)}, largest |value| ${m.scale.toFixed(1)})`);
+    }
+    t.end();
+  });
+
+  test('no page error or console error; screenshot of the table', async (t) => {
+    if (!page) { t.fail('no page'); t.end(); return; }
+    const shot = process.env.AVID_SCREENSHOT ?? join(tmpdir(), 'avid-webgl.png');
+    await page.screenshot({ path: shot, fullPage: true });
+    t.ok(existsSync(shot), `screenshot: ${shot}`);
+    t.equal(await page.locator('tr.bad').count(), 0, 'no row of the page\'s table is marked bad');
+    t.deepEqual(problems, [], 'no page error, console error or failed request');
+    t.end();
+  });
+
+  test('close the browser and the server', async (t) => {
+    await browser?.close();
+    await new Promise((resolve) => (server ? server.close(resolve) : resolve(undefined)));
+    rmSync(dir, { recursive: true, force: true });
+    t.end();
+  });
+}
