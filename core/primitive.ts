@@ -3,9 +3,7 @@
  * gives the output's shape and dtype, kernels per backend, and a vjp rule written with public ops
  * (so the pullback itself can be differentiated). Everything else in the library composes these.
  */
-import type { Aval, Kernel } from './backend.js';
-import type { TypedArray } from './dtype.js';
-import type { GpuKernel } from './gpu/shader.js';
+import type { Aval, Kernels } from './backend.js';
 import type { Tensor } from './tensor.js';
 import type { BatchRule } from './batching.js';
 import type { DType } from './dtype.js';
@@ -36,8 +34,8 @@ export interface Primitive<A = {}> {
    * `need[i]` says whether input i is being differentiated; a rule may skip the others' work.
    */
   vjp?(ct: Tensor, inputs: readonly Tensor[], out: Tensor, attrs: A, need: readonly boolean[]): (Tensor | null)[];
-  /** Kernels by backend: the CPU reference, and the GPU's (shaders run by core/gpu/backend.ts). */
-  readonly kernels: { cpu?: Kernel<TypedArray, A>; gpu?: GpuKernel<A> };
+  /** Kernels by backend name: the CPU reference, the GPU's shaders; another backend may add its own (registerKernel). */
+  readonly kernels: Kernels<A>;
   /** How to run on a batch under vmap (default: the elementwise rule, or a loop over the batch). */
   batch?: BatchRule<A>;
   /** Set for elementwise primitives: their scalar forms, for vmap's shared rule and jit's fusion. */
@@ -45,22 +43,31 @@ export interface Primitive<A = {}> {
 }
 
 const prims = new Map<string, Primitive<any>>();
+/** The kernel registry: backend name -> primitive name -> kernel. Backends look kernels up here by name. */
+const registry = new Map<string, Map<string, unknown>>();
 
-/** Register a primitive; its kernels are looked up by backends through `kernelFor`. */
+/** Register a primitive and its kernels. */
 export function definePrimitive<A>(p: Primitive<A>): Primitive<A> {
   if (prims.has(p.name)) throw new Error(`primitive '${p.name}' defined twice`);
   prims.set(p.name, p);
+  registerKernels(p.name, p.kernels);
   return p;
 }
 
-const extra = new Map<string, Primitive<any>['kernels']>();
-
-/** Kernels made at run time (jit's fused groups): found by `kernelFor`, not listed as primitives. */
-export function registerKernels(name: string, kernels: Primitive<any>['kernels']): void { extra.set(name, kernels); }
-
-export function kernelFor(backend: string, prim: string): unknown {
-  return ((prims.get(prim)?.kernels ?? extra.get(prim)) as Record<string, unknown> | undefined)?.[backend];
+/** Register a kernel for `prim` on `backend`: how a new backend brings kernels for existing primitives. */
+export function registerKernel(backend: string, prim: string, kernel: unknown): void {
+  let byPrim = registry.get(backend);
+  if (!byPrim) registry.set(backend, (byPrim = new Map()));
+  byPrim.set(prim, kernel);
 }
+
+/** Register every kernel of a record by backend (jit's fused groups, made at run time, come this way). */
+export function registerKernels(prim: string, kernels: Kernels<any>): void {
+  for (const [backend, k] of Object.entries(kernels)) if (k) registerKernel(backend, prim, k);
+}
+
+/** The kernel `backend` runs for `prim`, if any. */
+export const kernelFor = (backend: string, prim: string): unknown => registry.get(backend)?.get(prim);
 
 /** Every primitive, for table-driven tests. */
 export function allPrimitives(): Primitive<any>[] { return [...prims.values()]; }

@@ -26,32 +26,9 @@ export function checkExactInt(op: string, values: ArrayLike<number>, what: strin
   }
 }
 
-/** A tensor's storage on the GPU: a float32 texture holding `size` values in row-major order. */
-export interface GpuBuf {
-  /** the gpu.js texture, or null for an empty tensor */
-  readonly tex: unknown;
-  readonly size: number;
-  /** values known on the host when the buffer was made by an upload (used to check indices cheaply) */
-  readonly host?: Float32Array;
-}
+export type { GpuBuf, GpuContext, GpuKernel } from '../backend.js';
+import type { GpuBuf, GpuKernel } from '../backend.js';
 
-/** How a primitive's GPU kernel runs shaders: provided by the GPU backend. */
-export interface GpuContext {
-  /** Compile (once) and run `src` over `size` output elements with `inputs` as the kernel's arguments. */
-  run(src: string, inputs: readonly GpuBuf[], size: number): GpuBuf;
-  /**
-   * The same for an internal layout: a 1-, 2- or 3-D grid `output` ([x, y, z], read back as v[z][y][x]),
-   * and with `vec4` each element is four floats (an RGBA texel), as packed matmul operands are.
-   * Such buffers never become tensors: an unpacking shader turns them back into the flat layout.
-   */
-  runGrid(src: string, inputs: readonly GpuBuf[], output: readonly number[], vec4: boolean): GpuBuf;
-  /** Free a buffer made by runGrid or run that no tensor will own (a kernel's own scratch). */
-  release(buf: GpuBuf): void;
-  /** Read a buffer back (for the rare kernel that must check values on the host, like gather's indices). */
-  read(buf: GpuBuf): Float32Array;
-}
-
-export type GpuKernel<A = any> = (ctx: GpuContext, inputs: KernelArg<GpuBuf>[], attrs: A, out: Aval) => GpuBuf;
 
 /** A GPU kernel that is a single shader made from the avals and attrs. */
 export const shader = <A>(make: (inputs: readonly Aval[], attrs: A, out: Aval) => string): GpuKernel<A> =>
