@@ -80,6 +80,10 @@ export const conv = named('conv', (x: Tensor, w: Tensor, opts: ConvOptions = {})
   const win: Window = { kernel: K, stride, dilation, padding: resolvePadding('conv', opts.padding, S, K, stride, dilation) };
   const outS = windowOut('conv', S, win);
   if (D === 2 && groups === 1 && x.dtype === w.dtype && onCpu(x) && (sizeOf(outS) >= FOLD_BATCH_BELOW || B === 1)) return conv2d(x, w, win);
+  if (D === 3 && groups === 1 && x.dtype === w.dtype && onCpu(x)) {
+    const y = conv3dAs2d(x, w, win, outS);
+    if (y) return y;
+  }
   const transposable = win.padding.every(([lo, hi], d) => Math.max(lo, hi) <= (K[d] - 1) * dilation[d]);
   if (groups === 1 && stride.every((s) => s === 1) && transposable) return convUnitStride(x, w, win, outS);
   const firstTaps = D > 1 && K[0] > 1 && stride[0] === 1 && Math.max(...win.padding[0]) <= (K[0] - 1) * dilation[0];
@@ -91,6 +95,29 @@ export const conv = named('conv', (x: Tensor, w: Tensor, opts: ConvOptions = {})
     : matmul(reshape(w, [groups, O / groups, Cg * kp]), reshape(cols, [B, groups, Cg * kp, L]));
   return reshape(y, [B, O, ...outS]);
 });
+
+/**
+ * The two halves of a (2+1)-D block's factored 3-D conv as conv2d, on the CPU where conv2d fuses
+ * im2col into its GEMM: a temporal conv ([kt, 1, 1], nothing done along H and W) is a 2-D conv of
+ * [B, C, T, H * W] with a [kt, 1] kernel, a free reshape either side; a spatial conv ([1, kh, kw],
+ * nothing done along T) is a 2-D conv of the frames, [B * T, C, H, W], with the batch and time axes
+ * swapped around it. Undefined for other 3-D convs, which take the generic routes.
+ */
+function conv3dAs2d(x: Tensor, w: Tensor, win: Window, outS: number[]): Tensor | undefined {
+  const [B, C, T, H, W] = x.shape, [O, , kt, kh, kw] = w.shape, [To, Ho, Wo] = outS;
+  const plain = (d: number) => win.stride[d] === 1 && win.dilation[d] === 1 && win.padding[d][0] === 0 && win.padding[d][1] === 0;
+  if (kh === 1 && kw === 1 && plain(1) && plain(2) && (To * H * W >= FOLD_BATCH_BELOW || B === 1)) {
+    const time: Window = { kernel: [kt, 1], stride: [win.stride[0], 1], dilation: [win.dilation[0], 1], padding: [win.padding[0], [0, 0]] };
+    return reshape(conv2d(reshape(x, [B, C, T, H * W]), reshape(w, [O, C, kt, 1]), time), [B, O, To, H, W]);
+  }
+  if (kt === 1 && plain(0) && (Ho * Wo >= FOLD_BATCH_BELOW || B * T === 1)) {
+    const frames = reshape(transpose(x, [0, 2, 1, 3, 4]), [B * T, C, H, W]);
+    const space: Window = { kernel: [kh, kw], stride: win.stride.slice(1), dilation: win.dilation.slice(1), padding: win.padding.slice(1) };
+    const y = conv2d(frames, reshape(w, [O, C, kh, kw]), space);
+    return transpose(reshape(y, [B, T, O, Ho, Wo]), [0, 2, 1, 3, 4]);
+  }
+  return undefined;
+}
 
 /** Whether t's value lives on the CPU backend, where conv2d fuses im2col into its GEMM. */
 const onCpu = (t: Tensor): boolean => t.concrete().backend?.name === 'cpu';

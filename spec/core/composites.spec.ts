@@ -18,6 +18,10 @@ test('conv in 1, 2 and 3 D with stride, padding, dilation and groups', (t) => {
     // 128 or more output positions per image: the per-image matmuls (fewer fold the batch into one)
     { x: [2, 2, 12, 12], w: [3, 2, 3, 3], opts: { padding: 1 }, lo: [1, 1], outS: [12, 12] },
     { x: [2, 2, 23, 24], w: [3, 2, 3, 3], opts: { stride: 2, padding: 1 }, lo: [1, 1], outS: [12, 12] },
+    // a (2+1)-D block's halves with enough positions to run as conv2d on the cpu (conv3dAs2d): spatial, then temporal
+    { x: [2, 2, 3, 12, 12], w: [4, 2, 1, 3, 3], opts: { padding: [0, 1, 1] }, lo: [0, 1, 1], outS: [3, 12, 12] },
+    { x: [1, 3, 6, 16, 17], w: [2, 3, 1, 3, 3], opts: { padding: [0, 1, 1], stride: [1, 2, 1], dilation: [1, 1, 2] }, lo: [0, 1, 1], outS: [6, 8, 15] },
+    { x: [2, 3, 6, 8, 8], w: [4, 3, 3, 1, 1], opts: { padding: [1, 0, 0], stride: [2, 1, 1] }, lo: [1, 0, 0], outS: [3, 8, 8] },
   ];
   for (const c of cases) {
     const x = input(c.x), w = input(c.w);
@@ -27,6 +31,22 @@ test('conv in 1, 2 and 3 D with stride, padding, dilation and groups', (t) => {
     const dil = c.opts.dilation ? [...(c.opts.dilation as number[])] : new Array(D).fill(1);
     close(t, y, ref.conv(ref.nd(x), ref.nd(w), stride as number[], c.lo, c.outS, dil, c.opts.groups ?? 1), `conv ${JSON.stringify(c.opts)} x [${c.x}] w [${c.w}]`, { rtol: 1e-12, atol: 1e-12 });
     checkGrad(t, (a, b) => np.conv(a, b, c.opts), [x, w], `conv grad [${c.x}] * [${c.w}]`, { second: D < 3 });
+  }
+  t.end();
+});
+
+test('float32 (2+1)-D convs on the cpu run as conv2d and match the float64 reference', (t) => {
+  for (const c of [
+    { x: [2, 3, 4, 12, 12], w: [5, 3, 1, 3, 3], opts: { padding: [0, 1, 1] }, lo: [0, 1, 1], outS: [4, 12, 12] },
+    { x: [2, 5, 4, 8, 8], w: [3, 5, 3, 1, 1], opts: { padding: [1, 0, 0] }, lo: [1, 0, 0], outS: [4, 8, 8] },
+  ] as { x: number[]; w: number[]; opts: np.ConvOptions; lo: number[]; outS: number[] }[]) {
+    const x = input(c.x), w = input(c.w);
+    const y = np.conv(np.astype(x, 'float32'), np.astype(w, 'float32'), c.opts);
+    close(t, y, ref.conv(ref.nd(x), ref.nd(w), [1, 1, 1], c.lo, c.outS, [1, 1, 1], 1), `float32 conv ${JSON.stringify(c.opts)} x [${c.x}] w [${c.w}]`, { rtol: 1e-4, atol: 1e-4 });
+    const g = np.grad((a: np.Tensor, b: np.Tensor) => np.sum(np.square(np.conv(a, b, c.opts))), { argnums: [0, 1] });
+    const [g32, g64] = [g(np.astype(x, 'float32'), np.astype(w, 'float32')), g(x, w)];
+    close(t, g32[0], g64[0], 'its input gradient against float64', { rtol: 1e-3, atol: 1e-3 });
+    close(t, g32[1], g64[1], 'its weight gradient against float64', { rtol: 1e-3, atol: 1e-3 });
   }
   t.end();
 });
