@@ -143,24 +143,20 @@ export function jit<Args extends unknown[], Out>(f: (...args: Args) => Out, opts
  * `evalShape((x) => np.matmul(x, x), {shape: [3, 3], dtype: 'float32'})` → {shape: [3, 3], dtype: 'float32'}
  */
 export function evalShape(f: (...args: any[]) => unknown, ...args: unknown[]): any {
-  const isAval = (x: unknown): x is Aval => typeof x === 'object' && x !== null && Array.isArray((x as Aval).shape) && typeof (x as Aval).dtype === 'string' && !(x instanceof Tensor);
-  const swap = (x: unknown): unknown => (isAval(x) ? { [AVAL]: x } : Array.isArray(x) ? x.map(swap) :
-    typeof x === 'object' && x !== null && !(x instanceof Tensor) && Object.getPrototypeOf(x) === Object.prototype ? Object.fromEntries(Object.entries(x).map(([k, v]) => [k, swap(v)])) : x);
   const backend = getBackend();
+  const isAval = (x: unknown): x is Aval => typeof x === 'object' && x !== null && !(x instanceof Tensor) &&
+    Array.isArray((x as Aval).shape) && typeof (x as Aval).dtype === 'string';
   return withTrace((level) => new JitTrace(level, backend), (tr) => {
-    const stage = (x: unknown): unknown => {
-      if (x instanceof Tensor) return Tensor.staged(tr, x.shape, x.dtype, backend);
-      if (typeof x === 'object' && x !== null && AVAL in x) { const a = (x as { [AVAL]: Aval })[AVAL]; return Tensor.staged(tr, a.shape, a.dtype, backend); }
-      if (Array.isArray(x)) return x.map(stage);
-      if (typeof x === 'object' && x !== null && Object.getPrototypeOf(x) === Object.prototype) return Object.fromEntries(Object.entries(x).map(([k, v]) => [k, stage(v)]));
-      return x;
-    };
-    const out = f(...(args.map(swap).map(stage) as unknown[]));
-    const [leaves, def] = flatten(out);
+    // tensors and avals become jit tracers; arrays and plain objects are walked; anything else stays
+    const stage = (x: unknown): unknown =>
+      x instanceof Tensor || isAval(x) ? Tensor.staged(tr, x.shape, x.dtype, backend)
+        : Array.isArray(x) ? x.map(stage)
+          : typeof x === 'object' && x !== null && Object.getPrototypeOf(x) === Object.prototype
+            ? Object.fromEntries(Object.entries(x).map(([k, v]) => [k, stage(v)])) : x;
+    const [leaves, def] = flatten(f(...(args.map(stage) as unknown[])));
     return unflatten(def, leaves.map((t) => ({ shape: [...t.shape], dtype: t.dtype })));
   });
 }
-const AVAL = Symbol('aval');
 
 /** The backend holding `t`'s values (or, for a jit tracer, the one its program runs on). */
 function backendOf(t: Tensor): Backend {
