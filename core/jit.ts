@@ -165,11 +165,27 @@ function backendOf(t: Tensor): Backend {
   return x.backend ?? getBackend();
 }
 
+const identities = new WeakMap<object, number>();
+let nextIdentity = 0;
+/**
+ * A static leaf in a cache key: numbers, strings, booleans, null and undefined by value (NaN and -0
+ * kept apart); anything else (a function, a class instance) by identity, since two of them that print
+ * alike may still behave differently.
+ */
+function staticKey(v: unknown): unknown {
+  if (v === null || v === undefined || typeof v === 'string' || typeof v === 'boolean') return [typeof v, v ?? null];
+  if (typeof v === 'number') return ['number', Object.is(v, -0) ? '-0' : String(v)];
+  if (typeof v === 'bigint' || typeof v === 'symbol') return [typeof v, String(v)];
+  let id = identities.get(v as object);
+  if (id === undefined) identities.set(v as object, (id = ++nextIdentity));
+  return ['ref', id];
+}
+
 /** The pytree structure as a cache key: static leaves by value, registered nodes by their children. */
 const defKey = (d: TreeDef): unknown => {
   switch (d.kind) {
     case 'leaf': return 'T';
-    case 'static': return { s: d.value === undefined ? 'undefined' : d.value };
+    case 'static': return { s: staticKey(d.value) };
     case 'array': return d.children.map(defKey);
     case 'object': return { k: d.keys, c: d.children.map(defKey) };
     case 'node': return { n: defKey(d.child) };
