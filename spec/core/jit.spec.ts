@@ -144,6 +144,9 @@ test('traces once per kind of argument; numbers are static; pytrees in and out',
   jf(p, input([5, 3], 'normal', 'float32'), 2);
   t.equal(traces, 3, 'a new shape traces again');
   close(t, a.y, f(p, x, 2).y, 'pytree output');
+  const apply = np.jit((z: np.Tensor, op: (u: np.Tensor) => np.Tensor) => op(z));
+  close(t, apply(x, np.exp), np.exp(x), 'a function among the arguments is static');
+  close(t, apply(x, np.tanh), np.tanh(x), 'and another function traces again, by identity (JSON would drop both)');
   t.equal(b.n, 3, 'static leaves of the output come back as they were');
   t.end();
 });
