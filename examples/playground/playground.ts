@@ -45,7 +45,8 @@ function chooseBackend(): void {
     status.backend = 'cpu';
     status.fallback = s.reason;
     el.className = 'warn';
-    el.textContent = `WebGL2 is not available here (${s.reason.replace(/^gpu backend unavailable: /, '')}), so this runs on the cpu backend (plain JavaScript, slower).`;
+    el.textContent = forceCpu ? 'The cpu backend was asked for (?backend=cpu): this runs on the cpu backend (plain JavaScript).'
+      : `WebGL2 is not available here (${s.reason.replace(/^gpu backend unavailable: /, '')}), so this runs on the cpu backend (plain JavaScript, slower).`;
   }
 }
 

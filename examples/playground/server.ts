@@ -6,7 +6,7 @@
  * built files, which any static server can serve). spec/browser/playground.spec.ts uses build and serve.
  */
 import { createServer, type Server } from 'node:http';
-import { copyFileSync, existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -19,6 +19,7 @@ const require = createRequire(import.meta.url);
 /** Bundle the page into `dir` (index.html, playground.js and its chunks, gpu-browser.min.js). */
 export async function build(dir: string): Promise<void> {
   const esbuild = await import('esbuild');
+  mkdirSync(dir, { recursive: true });
   await esbuild.build({
     entryPoints: { playground: join(here, 'playground.ts') }, bundle: true, platform: 'browser', format: 'esm', splitting: true,
     outdir: dir, logLevel: 'error', target: 'es2022', minify: true, sourcemap: true,
@@ -48,6 +49,9 @@ export function serve(dir: string, port = 0): Promise<{ server: Server; url: str
 if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {
   const arg = (name: string) => { const i = process.argv.indexOf(name); return i > 0 ? process.argv[i + 1] : undefined; };
   const out = arg('--out') ? resolve(arg('--out')!) : mkdtempSync(join(tmpdir(), 'avid-playground-'));
+  // a temp folder of ours goes when the server stops; an --out folder stays
+  const stop = () => { if (!arg('--out')) rmSync(out, { recursive: true, force: true }); process.exit(0); };
+  process.on('SIGINT', stop).on('SIGTERM', stop);
   const t0 = Date.now();
   await build(out);
   const { url } = await serve(out, Number(arg('--port') ?? process.env.PORT ?? 8080));
