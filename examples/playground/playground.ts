@@ -239,7 +239,7 @@ async function train(): Promise<void> {
   const steps = Math.max(1, Math.min(5000, Math.floor(Number(($('steps') as HTMLInputElement).value) || 100)));
   const lr = Number(($('lr') as HTMLInputElement).value) || 1e-2;
   let loss: LossFn;
-  try { loss = compileLoss(($('code') as HTMLTextAreaElement).value); } catch (e) { fail(e); return; }
+  try { loss = compileLoss(($('code') as HTMLTextAreaElement).value); } catch (e) { fail(e, 0); return; }
   status.losses = [];
   drawLoss([], steps);
   setState('training');
@@ -275,16 +275,18 @@ async function train(): Promise<void> {
     if (!status.losses.every(Number.isFinite)) showError(new UserError('the loss is not finite (NaN or Infinity): a log of 0, a division by 0, or a learning rate too large?'));
     setState(stopRequested ? 'stopped' : 'done');
   } catch (e) {
-    fail(e);
+    fail(e, status.losses.length);
   } finally {
     $('stop').setAttribute('disabled', '');
     $('train').removeAttribute('disabled');
   }
 }
 
-function fail(e: unknown): void {
+/** Show the error; `done`: the steps this Train click completed before it. */
+function fail(e: unknown, done: number): void {
   showError(e);
   setState('error');
+  $('progress').textContent = done ? `stopped after step ${done} by the error above` : 'not trained: fix the error above and press Train again';
 }
 
 let shown: { a: ArrayLike<number>; b: ArrayLike<number> } | undefined;
