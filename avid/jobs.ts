@@ -71,7 +71,7 @@ export function readRunConfig(dir: string): RunConfig {
   const m = ModelConfigC.decode(r.right.model);
   if (isLeft(m)) throw new Error(`${file}: "model" is not a model config (${[...new Set(m.left.map((e) => e.context.map((c) => c.key).filter(Boolean).join('.').replace(/^\d+\.?/, '') || 'model'))].join(', ')} wrong): ${JSON.stringify(r.right.model).slice(0, 200)}`);
   const { mean, std } = r.right.stats;
-  if (mean.length === 0 || mean.length !== std.length) throw new Error(`${file}: "stats": mean and std must be equally long and not empty, got ${mean.length} and ${std.length}`);
+  if (mean.length !== std.length) throw new Error(`${file}: "stats": mean and std must be equally long, got ${mean.length} and ${std.length}`);
   return r.right as unknown as RunConfig;
 }
 
@@ -84,7 +84,8 @@ export function loadRun(dir: string) {
   const { tree, metadata } = nn.loadCheckpoint(files.checkpoint);
   const model = avidModel(cfg.model);
   // a checkpoint of another model (config.json edited, or a checkpoint folder copied in) would otherwise run as whatever its weights say
-  const [tf, fb] = specShape(clipConfig(cfg.options)), o = cfg.options;
+  // param shapes do not depend on the clip size, so an input of the tiny default's size serves where options are missing
+  const o = { ...tinyData, ...cfg.options }, [tf, fb] = specShape(clipConfig(o as TrainOptions));
   const want = model.init(np.random.key(0), { video: [1, 3, o.frames, o.size, o.size], audio: [1, 1, tf, fb] });
   const diffs = [...treeDiffs(want.params, tree.params, 'params'), ...treeDiffs(want.state, tree.bn, 'bn')];
   if (diffs.length) {
