@@ -15,7 +15,8 @@ import { clipEmbeddings, evaluate, extract, recalibrate, reportJson } from './ev
 import { npy, safetensors } from './export.js';
 import { formatTable, objectiveFor, type ObjectiveName, trainConfig, trainNamed } from './main.js';
 import { crossAvid } from './objectives.js';
-import { avidModel, type ModelConfig, tinyModel } from './model.js';
+import { avidModel, type ModelConfig, ModelConfigC, tinyModel } from './model.js';
+import { checkSavedOptions } from './options.js';
 import { type ClipView, type EvalJson, type ReportData, writeReport } from './report.js';
 import { appendMetrics, cutMetrics, readJson, readMetrics, runFiles, UsageError, writeAtomic, writeJson } from './run.js';
 import { type ClipConfig, evalViews, type FreqStats, range, ready, type Source, specShape, subset } from './source.js';
@@ -65,6 +66,12 @@ export interface RunConfig { version: 1; options: TrainOptions; stats: { mean: n
 export function readRunConfig(dir: string): RunConfig {
   const file = runFiles(dir).config, r = RunConfigC.decode(readJson(file));
   if (isLeft(r)) throw new Error(`${file}: not a run config (${r.left.map((e) => e.context.map((c) => c.key).filter(Boolean).join('.')).join(', ')} wrong)`);
+  // what the codec leaves open is checked here, so a hand-edited file fails by name, not deep in a layer
+  checkSavedOptions(file, r.right.options);
+  const m = ModelConfigC.decode(r.right.model);
+  if (isLeft(m)) throw new Error(`${file}: "model" is not a model config (${[...new Set(m.left.map((e) => e.context.map((c) => c.key).filter(Boolean).join('.').replace(/^\d+\.?/, '') || 'model'))].join(', ')} wrong): ${JSON.stringify(r.right.model).slice(0, 200)}`);
+  const { mean, std } = r.right.stats;
+  if (mean.length !== std.length) throw new Error(`${file}: "stats": mean and std must be equally long, got ${mean.length} and ${std.length}`);
   return r.right as unknown as RunConfig;
 }
 
@@ -75,7 +82,31 @@ export function loadRun(dir: string) {
   const cfg = readRunConfig(dir), files = runFiles(dir);
   if (!existsSync(join(files.checkpoint, 'manifest.json'))) throw new Error(`${dir}: no checkpoint yet (a run writes one after its first epoch)`);
   const { tree, metadata } = nn.loadCheckpoint(files.checkpoint);
-  return { cfg, model: avidModel(cfg.model), params: tree.params as nn.Tree, bn: tree.bn as nn.Tree, step: metadata.step as number };
+  const model = avidModel(cfg.model);
+  // a checkpoint of another model (config.json edited, or a checkpoint folder copied in) would otherwise run as whatever its weights say
+  // param shapes do not depend on the clip size, so an input of the tiny default's size serves where options are missing
+  const o = { ...tinyData, ...cfg.options }, [tf, fb] = specShape(clipConfig(o as TrainOptions));
+  const want = model.init(np.random.key(0), { video: [1, 3, o.frames, o.size, o.size], audio: [1, 1, tf, fb] });
+  const diffs = [...treeDiffs(want.params, tree.params, 'params'), ...treeDiffs(want.state, tree.bn, 'bn')];
+  if (diffs.length) {
+    throw new Error(`${files.checkpoint}: not a checkpoint of the model in ${files.config} (${diffs.length} difference${diffs.length > 1 ? 's' : ''}):\n  ${diffs.slice(0, 8).join('\n  ')}${diffs.length > 8 ? '\n  ...' : ''}`);
+  }
+  return { cfg, model, params: tree.params as nn.Tree, bn: tree.bn as nn.Tree, step: metadata.step as number };
+}
+
+/** Where tree `got` differs from `want` in keys or tensor shapes, one line each. */
+function treeDiffs(want: unknown, got: unknown, path: string): string[] {
+  if (want instanceof np.Tensor) {
+    if (!(got instanceof np.Tensor)) return [`${path}: missing (a tensor [${want.shape.join(', ')}] expected)`];
+    return want.shape.join() === got.shape.join() ? [] : [`${path}: shape [${got.shape.join(', ')}] in the checkpoint, [${want.shape.join(', ')}] in the model`];
+  }
+  if (want === null || typeof want !== 'object') return [];
+  if (got === null || typeof got !== 'object') return [`${path}: missing`];
+  const w = want as Record<string, unknown>, g = got as Record<string, unknown>;
+  return [
+    ...Object.keys(w).flatMap((k) => treeDiffs(w[k], g[k], `${path}.${k}`)),
+    ...Object.keys(g).filter((k) => !(k in w)).map((k) => `${path}.${k}: in the checkpoint, not in the model`),
+  ];
 }
 
 /** The keys every job derives from the seed: data, then the model's init (0) and training (1). */

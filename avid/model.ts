@@ -20,6 +20,7 @@
  * `features` runs an encoder block by block and returns every block's globally max-pooled output:
  * the per-block features that AVID's linear probes evaluate (paper Table 1's block1..block4).
  */
+import * as t from 'io-ts';
 import * as np from '../core/index.js';
 import * as nn from '../nn/index.js';
 
@@ -38,6 +39,14 @@ export interface ModelConfig {
   /** a BatchNorm between the pooled features and the head (default true; see the NOTE above) */
   headBn?: boolean;
 }
+
+const Widths = t.array(t.refinement(t.number, (n) => Number.isInteger(n) && n > 0, 'PositiveInt'));
+
+/** A ModelConfig as read from a file (a run's config.json, a safetensors file's metadata). */
+export const ModelConfigC = t.intersection([
+  t.type({ videoWidths: Widths, videoStemPool: t.boolean, audioWidths: Widths, audioStrides: Widths, head: Widths }),
+  t.partial({ videoBlocks: t.refinement(t.number, (n) => Number.isInteger(n) && n > 0, 'PositiveInt'), headBn: t.boolean }),
+]);
 
 /**
  * The tiny default: the authors' layer structure (stem, four stages of one (2+1)-D block, the 9-layer

@@ -47,7 +47,7 @@ import * as t from 'io-ts';
 import { writeFileSync } from 'node:fs';
 import * as np from '../core/index.js';
 import type * as nn from '../nn/index.js';
-import { authorsModel, avidModel, type ModelConfig } from './model.js';
+import { authorsModel, avidModel, type ModelConfig, ModelConfigC } from './model.js';
 import { readSafetensors, safetensors, type StTensor } from './safetensors.js';
 
 /** A state_dict: names to arrays and shapes, as safetensors holds them. */
@@ -194,10 +194,6 @@ export function fromAuthors(cfg: ModelConfig, tensors: TorchTensors): { params: 
   return { params, bn };
 }
 
-const ModelConfigC = t.intersection([
-  t.type({ videoWidths: t.array(t.number), videoStemPool: t.boolean, audioWidths: t.array(t.number), audioStrides: t.array(t.number), head: t.array(t.number) }),
-  t.partial({ videoBlocks: t.number }),
-]);
 
 /**
  * Write `params` and `bn` as a safetensors file in the authors' layout; the config goes in its metadata.

@@ -17,18 +17,44 @@ export interface CreateOptions {
   backend?: string;
 }
 
-function inferShape(data: NestedArray, path = 'data'): number[] {
-  if (!Array.isArray(data)) return [];
+/** What a value that is not a number or boolean is, for an error message. */
+function describe(v: unknown): string {
+  if (v instanceof Tensor) return `a Tensor ${fmt(v.shape)} (join tensors with stack or concat, not an array)`;
+  if (typeof v === 'bigint') return `the BigInt ${v}n`;
+  if (typeof v === 'string') return JSON.stringify(v);
+  if (v === null || v === undefined) return String(v);
+  if (typeof v === 'object') return ArrayBuffer.isView(v) ? `a ${v.constructor.name} inside an array (make it a plain array, or pass it alone)` : `an object ${JSON.stringify(v)?.slice(0, 60) ?? ''}`.trimEnd();
+  return `a ${typeof v}`;
+}
+
+/**
+ * The shape of nested array `data`, checking that it is rectangular and holds only numbers or
+ * booleans; an error names the first bad element by its path (data[1][0]).
+ */
+function inferShape(data: unknown, path = 'data', open = new Set<unknown>()): number[] {
+  if (!Array.isArray(data)) {
+    if (typeof data === 'number' || typeof data === 'boolean') return [];
+    throw new OpError('tensor', `${path} is ${describe(data)}; expected numbers or booleans, or nested arrays of them`);
+  }
+  if (open.has(data)) throw new OpError('tensor', `${path} contains itself (a circular array)`);
   if (data.length === 0) return [0];
-  const inner = inferShape(data[0], `${path}[0]`);
-  data.forEach((d, i) => {
-    const s = inferShape(d, `${path}[${i}]`);
-    if (s.length !== inner.length || s.some((v, j) => v !== inner[j])) {
+  open.add(data);
+  let inner: number[] = [];
+  for (let i = 0; i < data.length; i++) {
+    const d = data[i];
+    if (d === undefined && !(i in data)) throw new OpError('tensor', `${path}[${i}] is empty (a hole in a sparse array)`);
+    const s = typeof d === 'number' || typeof d === 'boolean' ? SCALAR : inferShape(d, `${path}[${i}]`, open);
+    if (i === 0) inner = s;
+    else if (s.length !== inner.length || s.some((v, j) => v !== inner[j])) {
       throw new OpError('tensor', `ragged nested array: ${path}[${i}] has shape ${fmt(s)} but ${path}[0] has ${fmt(inner)}`);
     }
-  });
+  }
+  open.delete(data);
   return [data.length, ...inner];
 }
+
+const SCALAR: number[] = [];
+const STORAGE = [Float32Array, Float64Array, Int32Array, Uint8Array];
 
 function fromHost(op: string, data: TypedArray, shape: readonly number[], dtype: DType, backend?: string | Tensor): Tensor {
   const b = backend instanceof Tensor ? backend.concrete().backend! : getBackend(backend);
@@ -44,16 +70,21 @@ export function tensor(data: NestedArray | TypedArray | Tensor, opts: CreateOpti
   if (data instanceof Tensor) return data;
   let flat: ArrayLike<number>, shape: number[], dtype: DType;
   if (ArrayBuffer.isView(data)) {
-    const arr = data as TypedArray;
+    const arr = data as TypedArray, kind = (arr as object).constructor.name;
+    if (arr instanceof BigInt64Array || arr instanceof BigUint64Array || arr instanceof DataView) throw new OpError('tensor', `a ${kind} cannot be read as numbers; convert it to a Float64Array or Int32Array first`);
+    if (!opts.dtype && !STORAGE.some((c) => arr instanceof c)) {
+      throw new OpError('tensor', `a ${kind} needs a dtype (e.g. {dtype: 'int32'}); without one a typed array must be a Float32Array, Float64Array, Int32Array or Uint8Array (bool)`);
+    }
     dtype = opts.dtype ? checkDtype(opts.dtype, 'tensor') : dtypeOfArray(arr);
+    if (dtype === 'bool' && !opts.dtype) {
+      const i = (arr as Uint8Array).findIndex((v) => v > 1);
+      if (i >= 0) throw new OpError('tensor', `a Uint8Array is read as bool (0 or 1), but element ${i} is ${arr[i]}; pass {dtype: 'int32'} or 'float32' to read bytes as numbers`);
+    }
     shape = opts.shape ? checkShape('tensor', opts.shape) : [arr.length];
     flat = arr;
   } else {
-    shape = inferShape(data as NestedArray);
+    shape = inferShape(data);
     const values = (Array.isArray(data) ? (data as unknown[]).flat(Infinity) : [data]) as (number | boolean)[];
-    for (const v of values) {
-      if (typeof v !== 'number' && typeof v !== 'boolean') throw new OpError('tensor', `expected numbers or booleans, found ${JSON.stringify(v)}`);
-    }
     const allBool = values.length > 0 && values.every((v) => typeof v === 'boolean');
     dtype = opts.dtype ? checkDtype(opts.dtype, 'tensor') : allBool ? 'bool' : 'float32';
     flat = values.map(Number);
@@ -65,7 +96,9 @@ export function tensor(data: NestedArray | TypedArray | Tensor, opts: CreateOpti
   }
   if (sizeOf(shape) !== flat.length) throw new OpError('tensor', `shape ${fmt(shape)} needs ${sizeOf(shape)} values, got ${flat.length}`);
   const buf = alloc(dtype, flat.length);
-  buf.set(flat);
+  // into int32 or bool as astype converts (int32 saturates, NaN is 0; bool is != 0), not as the typed array stores (wraps; 2 in a bool)
+  if ((dtype === 'int32' || dtype === 'bool') && !(flat instanceof buf.constructor)) for (let i = 0; i < flat.length; i++) buf[i] = castScalar(flat[i], dtype);
+  else buf.set(flat);
   return fromHost('tensor', buf, shape, dtype, opts.backend);
 }
 

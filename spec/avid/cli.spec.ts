@@ -5,11 +5,12 @@
  */
 import test from 'tape';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { decodeOptions, run, UsageError } from '../../avid/cli.js';
 import { formatTable } from '../../avid/main.js';
+import { loadRun } from '../../avid/jobs.js';
 import { throwsWith } from '../helpers.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'avid-cli-'));
@@ -120,5 +121,62 @@ test('built-in data end to end: train, refuse to overwrite, resume, eval --json,
   t.equal(bytes.subarray(1, 6).toString(), 'NUMPY', '.npy magic');
   t.ok(bytes.toString('latin1', 10, 120).includes("'shape': (2, 32, 128)"), 'shape [2, clips, 128]');
   t.equal(readFileSync(`${out}.clips.tsv`, 'utf8').trim().split('\n').length, 33, 'a clip list with a header and one line per clip');
+  t.end();
+});
+
+test('bad values, a missing value, a missing config file and a missing --run: named, exit 2', async (t) => {
+  throwsWith(t, () => decodeOptions(['batch'], { batch: '0' }), [/--batch/, /positive integer/, /"0"/], 'zero where a positive integer is needed');
+  throwsWith(t, () => decodeOptions(['negatives'], { negatives: '-3' }), [/--negatives/, /positive integer/, /"-3"/], 'a negative count');
+  throwsWith(t, () => decodeOptions(['epochs'], { epochs: '' }), [/--epochs/, /positive integer/, /""/], 'an empty value');
+  throwsWith(t, () => decodeOptions(['fps'], { fps: 'NaN' }), [/--fps/, /positive number/, /"NaN"/], 'NaN');
+  throwsWith(t, () => decodeOptions(['audioSeconds'], { audioSeconds: 'Infinity' }), [/--audio-seconds/, /positive number/], 'Infinity');
+  throwsWith(t, () => decodeOptions(['lr'], { lr: '0' }), [/--lr/, /between 0 and 1/], 'a zero learning rate');
+  throwsWith(t, () => decodeOptions(['backend'], { backend: 'tpu' }), [/--backend/, /one of cpu, gpu/, /"tpu"/], 'an unknown backend');
+  throwsWith(t, () => decodeOptions(['objectives'], { objectives: 'cross,nope' }), [/--objectives/, /list of one of cross/, /nope/], 'a bad list entry');
+  throwsWith(t, () => decodeOptions(['epochs'], {}, join(tmp, 'no-such.json')), [/--config: no such file/, /no-such\.json/], 'a config file that is not there');
+  const arr = join(tmp, 'array.json');
+  writeFileSync(arr, '[1, 2]');
+  throwsWith(t, () => decodeOptions(['epochs'], {}, arr), [/--config/, /array\.json must hold a JSON object/], 'a config file that is not an object');
+  const noValue = avid('train', '--out', join(tmp, 'r4'), '--epochs');
+  t.equal(noValue.code, 2, 'a flag without its value: 2');
+  t.match(noValue.err, /option '--epochs <N>' argument missing/, 'names the flag');
+  const err = console.error, said: string[] = [];
+  console.error = (m: string) => { said.push(m); };
+  try {
+    for (const args of [['eval', '--run'], ['embed', '--out', 'e.npy', '--run'], ['report', '--run'], ['export', '--out', 'e.safetensors', '--run']]) {
+      said.length = 0;
+      t.equal(await run([...args, join(tmp, 'no-such-run')]), 2, `${args[0]} --run with no such folder: 2`);
+      t.ok(said.some((m) => /--run: no such folder .*no-such-run/.test(m)), `named as a usage error: ${said.at(-1)}`);
+    }
+    said.length = 0;
+    t.equal(await run(['report', '--run', tmp]), 1, 'a folder that is not a run: 1');
+    t.ok(said.some((m) => /config\.json: cannot be read \(is this a run folder\?\)/.test(m)), said.at(-1));
+  } finally { console.error = err; }
+});
+
+test('a hand-edited or mismatched run folder: an error naming the file and the key, before any layer runs', (t) => {
+  const good = join(tmp, 'run');
+  if (!existsSync(join(good, 'checkpoint', 'manifest.json'))) { t.fail('the end-to-end test above made no run folder'); t.end(); return; }
+  const edited = (name: string, edit: (c: Record<string, any>) => void) => {
+    const dir = join(tmp, `edited-${name}`);
+    cpSync(good, dir, { recursive: true });
+    const c = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
+    edit(c);
+    writeFileSync(join(dir, 'config.json'), JSON.stringify(c));
+    return dir;
+  };
+  throwsWith(t, () => loadRun(edited('frames', (c) => { c.options.frames = 'x'; })), [/config\.json/, /"options\.frames": expected a positive integer, got "x"/], 'an option of the wrong type');
+  throwsWith(t, () => loadRun(edited('size', (c) => { c.options.size = -4; })), [/config\.json/, /"options\.size"/, /-4/], 'a negative size');
+  throwsWith(t, () => loadRun(edited('widths', (c) => { c.model.videoWidths = 'x'; })), [/config\.json/, /"model" is not a model config/, /videoWidths/], 'a model field of the wrong type');
+  throwsWith(t, () => loadRun(edited('head', (c) => { delete c.model.head; })), [/config\.json/, /"model"/, /head/], 'a model field missing');
+  throwsWith(t, () => loadRun(edited('stats', (c) => { c.stats.mean = c.stats.mean.slice(0, 3); })), [/config\.json/, /"stats"/, /3 and 40/], 'audio statistics of two lengths');
+  throwsWith(t, () => loadRun(edited('version', (c) => { c.version = 2; })), [/config\.json/, /not a run config/, /version/], 'another version');
+  throwsWith(t, () => loadRun(edited('other', (c) => { c.model.videoWidths = [8, 16, 32, 64]; })),
+    [/checkpoint: not a checkpoint of the model in .*config\.json/, /params\.video\.encoder\.stem\.conv\.weight: shape \[16, 3, 3, 7, 7\] in the checkpoint, \[8, 3, 3, 7, 7\] in the model/],
+    'a checkpoint of another model (this used to evaluate silently with the checkpoint\'s widths)');
+  const noCkpt = edited('nockpt', () => {});
+  rmSync(join(noCkpt, 'checkpoint', 'manifest.json'));
+  throwsWith(t, () => loadRun(noCkpt), [/no checkpoint yet/], 'a run with no checkpoint');
+  t.ok(loadRun(edited('unknown', (c) => { c.options.someday = 1; })).step > 0, 'an option this version does not know is left alone');
   t.end();
 });

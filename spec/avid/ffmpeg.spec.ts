@@ -11,6 +11,7 @@ import * as E from 'fp-ts/lib/Either.js';
 import { needTool } from '../tools.js';
 import { checkFfmpeg, counters, decode, decodeAll, openCache, probe, type DecodeSettings, type Decoded } from '../../avid/ffmpeg.js';
 import { listFolder, type Listing } from '../../avid/folder.js';
+import { openVideos } from '../../avid/videos.js';
 import { classColour, classPitch, damagedFiles, makeVideoDataset, weirdName } from './fixtures.js';
 
 if (needTool(test, 'ffmpeg', 'ffmpeg')) {
@@ -241,6 +242,24 @@ if (needTool(test, 'ffmpeg', 'ffmpeg')) {
     const cache = openCache(join(tmp, 'cache4'), 1e9), cached = await decodeAll(files, s, cache, { concurrency: 3 });
     t.deepEqual(cached.map(E.isRight), want.map(E.isRight), 'through a cache, the same');
     t.deepEqual(await decodeAll([], s, cache), [], 'no files, no results');
+  });
+
+  test('openVideos: a folder whose every video is damaged fails naming the folder and the files, before training', async (t) => {
+    const dir = join(tmp, 'all-damaged'), cls = join(dir, 'train', 'class0');
+    fs.mkdirSync(cls, { recursive: true });
+    fs.writeFileSync(join(cls, 'empty.mp4'), '');
+    fs.writeFileSync(join(cls, 'notes.mp4'), 'not a video, a text file\n');
+    fs.writeFileSync(join(cls, 'half.mp4'), fs.readFileSync(clip0).subarray(0, 200));
+    const warnings: string[] = [];
+    try {
+      await openVideos(dir, { frames: 8, size: 32, fps: 16, sampleRate: 16000, audioSeconds: 1 }, { cacheDir: join(tmp, 'cache-damaged'), warn: (l) => warnings.push(l) });
+      t.fail('opened a folder with no usable video');
+    } catch (e) {
+      const m = (e as Error).message;
+      t.match(m, new RegExp(`^${dir}: no usable training videos \\(3 skipped: `), `names the folder and counts the skipped files: ${m}`);
+      t.ok(['empty.mp4', 'notes.mp4', 'half.mp4'].every((f) => m.includes(f)), 'and names each file with its reason');
+    }
+    t.end();
   });
 
   test('checkFfmpeg: with ffmpeg off PATH, a clear error naming the Debian package', async (t) => {

@@ -2,7 +2,7 @@
 import test from 'tape';
 import { inspect } from 'node:util';
 import * as np from '../../core/index.js';
-import { throwsWith } from '../helpers.js';
+import { opError, throwsWith } from '../helpers.js';
 
 test('creation and read-back', (t) => {
   const x = np.tensor([[1, 2, 3], [4, 5, 6]]);
@@ -68,6 +68,37 @@ test('errors name the op, the shapes and what was expected', (t) => {
   throwsWith(t, () => np.transpose(a, [0, 0]), [/^transpose:/, /permutation/], 'bad perm');
   throwsWith(t, () => np.add(a, 'x' as unknown as number), [/^add:/, /string/], 'not a tensor');
   throwsWith(t, () => np.zeros([2], 'float16' as np.DType), [/dtype/, /float16/], 'unknown dtype');
+  t.end();
+});
+
+test('tensor() from bad data: an OpError naming the element and what was wrong, never a crash', (t) => {
+  const bad = (data: unknown, patterns: RegExp[], msg: string, opts?: np.CreateOptions) =>
+    opError(t, () => np.tensor(data as number[], opts), 'tensor', patterns, msg);
+  bad([[1, 2], [3]], [/ragged/, /data\[1\] has shape \[1\]/, /data\[0\] has \[2\]/], 'ragged rows');
+  bad([[[1, 2], [3, 4]], [[1, 2], [3]]], [/ragged/, /data\[1\]\[1\]/], 'ragged deep inside: the path to it');
+  bad([1, [2]], [/ragged/, /data\[1\]/], 'a number beside an array');
+  bad([[2], 1], [/ragged/, /data\[1\] has shape \[\]/], 'an array beside a number');
+  bad([1, 'a'], [/data\[1\] is "a"/, /numbers or booleans/], 'a string among numbers');
+  bad([[1, 2], [3, null]], [/data\[1\]\[1\] is null/], 'a null');
+  bad([1, undefined], [/data\[1\] is undefined/], 'an undefined');
+  bad([1, 2n], [/data\[1\] is the BigInt 2n/], 'a BigInt (JSON cannot print one: this used to crash the message)');
+  bad([1, {}], [/data\[1\] is an object/], 'an object');
+  // eslint-disable-next-line no-sparse-arrays
+  bad([1, , 3], [/data\[1\] is empty/, /sparse/], 'a hole in a sparse array (used to say "shape [3] needs 3 values, got 2")');
+  bad([np.ones([2]), np.ones([2])], [/data\[0\] is a Tensor \[2\]/, /stack/], 'tensors in an array: points to stack');
+  const circ: unknown[] = [1]; circ.push(circ);
+  bad(circ, [/data\[1\] contains itself/], 'a circular array (used to overflow the stack)');
+  bad('abc', [/data is "abc"/], 'a string alone');
+  bad(new Uint16Array(2), [/Uint16Array needs a dtype/], 'a typed array with no storage dtype of its own (used to become bool)');
+  bad(new BigInt64Array(2), [/BigInt64Array cannot be read/], 'a BigInt64Array (used to throw a TypeError)');
+  bad(new Uint8Array([0, 1, 200]), [/read as bool/, /element 2 is 200/, /dtype/], 'bytes that are not 0/1 in a Uint8Array read as bool');
+  bad([1, 2], [/shape \[3\] needs 3 values, got 2/], 'a shape that does not fit the data', { shape: [3] });
+  bad([1, 2], [/non-negative integers/, /-1/], 'a negative shape', { shape: [-1, -2] });
+  bad([1], [/unknown dtype "float16"/], 'an unknown dtype', { dtype: 'float16' as np.DType });
+  t.deepEqual(np.tensor([NaN, 3e9, -3e9, 1.7, -1.7], { dtype: 'int32' }).toArray(), [0, 2147483647, -2147483648, 1, -1],
+    'numbers into int32 convert as astype does (NaN 0, saturate, truncate), not wrap as an Int32Array stores');
+  t.deepEqual(Array.from(np.tensor(new Float32Array([2, 0, NaN]), { dtype: 'bool' }).dataSync()), [1, 0, 1], 'into bool: != 0, stored as 0/1');
+  t.deepEqual(np.tensor(new Uint16Array([7, 65535]) as unknown as Int32Array, { dtype: 'int32' }).toArray(), [7, 65535], 'a Uint16Array with a dtype converts');
   t.end();
 });
 
