@@ -5,6 +5,7 @@
  *   const ffmpeg = needTool(test, 'ffmpeg', 'ffmpeg');   // false (and one skip or failure) if absent
  */
 import { spawnSync } from 'node:child_process';
+import { createRequire } from 'node:module';
 import type tape from 'tape';
 
 export const inCi = process.env.CI === 'true' || process.env.CI === '1';
@@ -23,4 +24,25 @@ export function needTool(test: typeof tape, command: string, debianPackage: stri
   if (inCi) test(`${command} is available`, (t) => { t.fail(`${why}; .ci/run must install it`); t.end(); });
   else test(`needs ${command}`, { skip: true }, (t) => { t.comment(`skipped: ${why}`); t.end(); });
   return false;
+}
+
+const require = createRequire(import.meta.url);
+
+/** Whether an npm package resolves from here; if not, one skipped test (a failure in CI) saying so. */
+export function needPackage(test: typeof tape, name: string): boolean {
+  try { require.resolve(name); return true; } catch { /* not installed */ }
+  const why = `the npm package ${name} is not installed (npm install)`;
+  if (inCi) test(`${name} is available`, (t) => { t.fail(`${why}; CI must have it`); t.end(); });
+  else test(`needs ${name}`, { skip: true }, (t) => { t.comment(`skipped: ${why}`); t.end(); });
+  return false;
+}
+
+/** Debian's Chromium, headless, with WebGL2 on SwiftShader (no GPU needed), as the browser specs run it. */
+export async function launchChromium(): Promise<import('playwright-core').Browser> {
+  const { chromium } = await import('playwright-core');
+  return chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    args: ['--no-sandbox', '--use-angle=swiftshader', '--enable-unsafe-swiftshader', '--ignore-gpu-blocklist',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+  });
 }

@@ -11,21 +11,10 @@
 import test from 'tape';
 import type { Server } from 'node:http';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { inCi, needTool } from '../tools.js';
+import { launchChromium, needPackage, needTool } from '../tools.js';
 
-const require = createRequire(import.meta.url);
-
-/** Whether an npm package resolves from here; if not, one skipped test (a failure in CI) saying so. */
-function needPackage(name: string): boolean {
-  try { require.resolve(name); return true; } catch { /* not installed */ }
-  const why = `the npm package ${name} is not installed (npm install)`;
-  if (inCi) test(`${name} is available`, (t) => { t.fail(`${why}; CI must have it`); t.end(); });
-  else test(`needs ${name}`, { skip: true }, (t) => { t.comment(`skipped: ${why}`); t.end(); });
-  return false;
-}
 
 type Page = import('playwright-core').Page;
 interface Status { state: string; backend: string; kernelClass: string; fallback: string; losses: number[]; error: string; jit: boolean }
@@ -36,7 +25,7 @@ async function settled(page: Page, timeout = 120_000): Promise<Status> {
   return status(page);
 }
 
-if (needTool(test, 'chromium', 'chromium') && needPackage('playwright-core') && needPackage('esbuild')) {
+if (needTool(test, 'chromium', 'chromium') && needPackage(test, 'playwright-core') && needPackage(test, 'esbuild')) {
   const dir = mkdtempSync(join(tmpdir(), 'avid-playground-'));
   let server: Server | undefined, browser: import('playwright-core').Browser | undefined, page: Page | undefined, url = '';
   const problems: string[] = [];
@@ -47,12 +36,7 @@ if (needTool(test, 'chromium', 'chromium') && needPackage('playwright-core') && 
     await build(dir);
     t.ok(['index.html', 'playground.js', 'gpu-browser.min.js'].every((f) => existsSync(join(dir, f))), `built index.html, playground.js and gpu-browser.min.js in ${Date.now() - t0} ms`);
     ({ server, url } = await serve(dir));
-    const { chromium } = await import('playwright-core');
-    browser = await chromium.launch({
-      executablePath: '/usr/bin/chromium',
-      args: ['--no-sandbox', '--use-angle=swiftshader', '--enable-unsafe-swiftshader', '--ignore-gpu-blocklist',
-        '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-    });
+    browser = await launchChromium();
     page = await browser.newPage({ viewport: { width: 1280, height: 860 } });
     page.setDefaultTimeout(120_000);
     page.on('console', (m) => { if (m.type() === 'error') problems.push(`console error: ${m.text()}`); });

@@ -18,22 +18,13 @@ import { tmpdir } from 'node:os';
 import { extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { close } from '../helpers.js';
-import { inCi, needTool } from '../tools.js';
+import { launchChromium, needPackage, needTool } from '../tools.js';
 import type { avidPage as AvidPage, Compared } from './page.js';
 
 const require = createRequire(import.meta.url);
 const here = fileURLToPath(new URL('.', import.meta.url));
 /** float32 on the GPU against the CPU's kernels: spec/helpers.ts' tolFor for a GPU. */
 const TOL = { rtol: 3e-5, atol: 3e-5 };
-
-/** Whether an npm package resolves from here; if not, one skipped test (a failure in CI) saying so. */
-function needPackage(name: string): boolean {
-  try { require.resolve(name); return true; } catch { /* not installed */ }
-  const why = `the npm package ${name} is not installed (npm install)`;
-  if (inCi) test(`${name} is available`, (t) => { t.fail(`${why}; CI must have it`); t.end(); });
-  else test(`needs ${name}`, { skip: true }, (t) => { t.comment(`skipped: ${why}`); t.end(); });
-  return false;
-}
 
 const HTML = `<!doctype html>
 <html><head><meta charset="utf-8"><link rel="icon" href="data:,"><title>avid-fn: WebGL2 in Chromium</title>
@@ -83,7 +74,7 @@ const call = <K extends keyof Avid>(page: Page, name: K, ...args: unknown[]): Pr
 
 const nd = (shape: number[], data: number[]) => ({ shape, data });
 
-if (needTool(test, 'chromium', 'chromium') && needPackage('playwright-core') && needPackage('esbuild')) {
+if (needTool(test, 'chromium', 'chromium') && needPackage(test, 'playwright-core') && needPackage(test, 'esbuild')) {
   const dir = mkdtempSync(join(tmpdir(), 'avid-webgl-'));
   let server: Server | undefined, browser: import('playwright-core').Browser | undefined, page: Page | undefined;
   const problems: string[] = [];
@@ -95,12 +86,7 @@ if (needTool(test, 'chromium', 'chromium') && needPackage('playwright-core') && 
     t.ok(existsSync(join(dir, 'page.js')), `esbuild bundled the page for the browser in ${Date.now() - t0} ms`);
     const served = await serve(dir);
     server = served.server;
-    const { chromium } = await import('playwright-core');
-    browser = await chromium.launch({
-      executablePath: '/usr/bin/chromium',
-      args: ['--no-sandbox', '--use-angle=swiftshader', '--enable-unsafe-swiftshader', '--ignore-gpu-blocklist',
-        '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-    });
+    browser = await launchChromium();
     t.comment(`Chromium ${browser.version()}`);
     page = await browser.newPage({ viewport: { width: 900, height: 800 } });
     page.setDefaultTimeout(300_000);
