@@ -11,7 +11,7 @@
 import type { DType } from './dtype.js';
 import { isFloat } from './dtype.js';
 import { flatten, unflatten, type TreeDef } from './pytree.js';
-import { fmt, OpError, sameShape, type Shape } from './shape.js';
+import { broadcastsTo, fmt, OpError, sameShape, type Shape } from './shape.js';
 import { unbroadcast } from './prims/_unbroadcast.js';
 import { Tensor } from './tensor.js';
 import { checkAval, topTrace, VjpTrace, withNewTrace } from './trace.js';
@@ -39,10 +39,6 @@ function toposort(outs: Tensor[], trace: VjpTrace): Tensor[] {
   }
   return order;
 }
-
-/** Whether `s` broadcasts to `out` (numpy's rule, right-aligned). */
-const broadcastsTo = (s: Shape, out: Shape): boolean =>
-  s.length <= out.length && s.every((d, i) => d === out[out.length - s.length + i] || d === 1);
 
 /**
  * Accumulate cotangents backwards from `seeds` to the traced inputs. A vjp rule may hand back a

@@ -11,7 +11,7 @@ import type { Aval, Kernel } from './backend.js';
 import { alloc, type DType, type TypedArray } from './dtype.js';
 import type { Primitive } from './primitive.js';
 import { registerKernels } from './primitive.js';
-import { broadcastStrides, sizeOf, type Shape } from './shape.js';
+import { broadcastStrides, sizeOf } from './shape.js';
 import { broadcastIndex, coords, shader } from './gpu/shader.js';
 import { collapseBroadcast } from './prims/_elementwise.js';
 
@@ -96,4 +96,3 @@ function gpuSource(ops: readonly FusedOp[], inputs: readonly Aval[], out: Aval):
 }`;
 }
 
-export type { Shape };

@@ -18,7 +18,7 @@ import { fusedPrimitive, type FusedOp } from './fusion.js';
 import { withScope } from './memory.js';
 import type { Primitive } from './primitive.js';
 import { flatten, unflatten, type TreeDef } from './pytree.js';
-import { fmt, OpError, type Shape, sizeOf } from './shape.js';
+import { broadcastsTo, fmt, OpError, sizeOf } from './shape.js';
 import { Tensor } from './tensor.js';
 import { bind, run, Trace, withTrace } from './trace.js';
 
@@ -279,9 +279,6 @@ function fuseSteps(eqns: readonly Step[], outs: readonly number[], avals: readon
   }
   return steps;
 }
-
-const broadcastsTo = (s: Shape, out: Shape): boolean =>
-  s.length <= out.length && s.every((d, i) => d === out[out.length - s.length + i] || d === 1);
 
 function fusedStep(group: readonly Step[], avals: readonly Aval[]): Step {
   const inside = new Map<number, number>(group.map((e, j) => [e.out, j]));

@@ -63,6 +63,10 @@ export function broadcastShapes(op: string, ...shapes: Shape[]): number[] {
   return out;
 }
 
+/** Whether `s` broadcasts to `out` (numpy's rule, right-aligned). `broadcastsTo([3, 1], [2, 3, 4])` → true */
+export const broadcastsTo = (s: Shape, out: Shape): boolean =>
+  s.length <= out.length && s.every((d, i) => d === out[out.length - s.length + i] || d === 1);
+
 /**
  * Strides to read an array of shape `s` as if it had the broadcast shape `out`:
  * 0 along axes that are broadcast.
