@@ -9,7 +9,7 @@ import { env } from './platform/platform.js';
 
 export { Tensor, isTensor } from './tensor.js';
 export type { DType, TypedArray } from './dtype.js';
-export { OpError, type Shape } from './shape.js';
+export { ConcretizationError, OpError, type Shape } from './shape.js';
 export { tensor, zeros, ones, full, zerosLike, onesLike, arange, linspace, eye, toBackend, type NestedArray, type CreateOptions } from './creation.js';
 export { setBackend, currentBackend, backendNames, getBackend } from './backend.js';
 export { allPrimitives, type Primitive } from './primitive.js';

@@ -18,6 +18,7 @@ import { fusedPrimitive, type FusedOp } from './fusion.js';
 import { withScope } from './memory.js';
 import type { Primitive } from './primitive.js';
 import { flatten, unflatten, type TreeDef } from './pytree.js';
+import { Key, tracedKey } from './random.js';
 import { broadcastsTo, fmt, OpError, sizeOf } from './shape.js';
 import { Tensor } from './tensor.js';
 import { bind, run, Trace, withTrace } from './trace.js';
@@ -102,13 +103,18 @@ export interface JitOptions {
   fuse?: boolean;
 }
 
-/** A jitted function: call it like `f`; `.program(...args)` shows what runs for such arguments. */
-export type Jitted<Args extends unknown[], Out> = ((...args: Args) => Out) & { program(...args: Args): Program };
+/**
+ * A jitted function: call it like `f`; `.program(...args)` shows what runs for such arguments, and
+ * `.traces` counts the programs traced so far (one per kind of argument: more means retracing).
+ */
+export type Jitted<Args extends unknown[], Out> = ((...args: Args) => Out) & { program(...args: Args): Program; readonly traces: number };
 
 /**
  * `f` traced once per kind of argument and run as a recorded, fused program. `f` must be pure: it
- * may not read tensor values (`item()`, `dataSync()`), and JS numbers among the arguments are baked
- * in (each new value traces again).
+ * may not read tensor values (`item()`, `dataSync()`: a ConcretizationError), and JS numbers among
+ * the arguments are baked in (each new value traces again; pass a changing number as a tensor).
+ * Random keys among the arguments do not trace again: inside, they may be split and passed on, but
+ * drawing from one raises (bits come from the host; draw outside and pass the tensors in).
  * `const step = jit((x) => np.tanh(np.add(np.mul(x, 2), 1))); step(np.ones([1000]))`
  */
 export function jit<Args extends unknown[], Out>(f: (...args: Args) => Out, opts: JitOptions = {}): Jitted<Args, Out> {
@@ -134,7 +140,9 @@ export function jit<Args extends unknown[], Out>(f: (...args: Args) => Out, opts
     if (leaves.some((t) => t.trace)) return replay(prog, leaves);
     return withScope(() => execute(prog, leaves));
   };
-  return Object.assign(call, { program: (...args: Args) => programFor(args)[0] });
+  return Object.defineProperties(Object.assign(call, { program: (...args: Args) => programFor(args)[0] }), {
+    traces: { get: () => cache.size },
+  }) as Jitted<Args, Out>;
 }
 
 /**
@@ -176,10 +184,23 @@ function staticKey(v: unknown): unknown {
   if (v === null || v === undefined || typeof v === 'string' || typeof v === 'boolean') return [typeof v, v ?? null];
   if (typeof v === 'number') return ['number', Object.is(v, -0) ? '-0' : String(v)];
   if (typeof v === 'bigint' || typeof v === 'symbol') return [typeof v, String(v)];
+  // every key is alike to a program: the function gets a stand-in that refuses to be drawn from
+  if (v instanceof Key) return 'Key';
   let id = identities.get(v as object);
   if (id === undefined) identities.set(v as object, (id = ++nextIdentity));
   return ['ref', id];
 }
+
+/** `d` with each random key replaced by a stand-in that raises when used (random.tracedKey). */
+const traceKeys = (d: TreeDef): TreeDef => {
+  switch (d.kind) {
+    case 'leaf': return d;
+    case 'static': return d.value instanceof Key ? { kind: 'static', value: tracedKey() } : d;
+    case 'array': return { kind: 'array', children: d.children.map(traceKeys) };
+    case 'object': return { kind: 'object', keys: d.keys, children: d.children.map(traceKeys) };
+    case 'node': return { ...d, child: traceKeys(d.child) };
+  }
+};
 
 /** The pytree structure as a cache key: static leaves by value, registered nodes by their children. */
 const defKey = (d: TreeDef): unknown => {
@@ -195,8 +216,9 @@ const defKey = (d: TreeDef): unknown => {
 function trace(f: (...args: any[]) => unknown, leaves: readonly Tensor[], def: TreeDef, backend: Backend, fuse: boolean): Program {
   return withTrace((level) => new JitTrace(level, backend), (tr) => {
     const ins = leaves.map((t) => Tensor.staged(tr, t.shape, t.dtype, backend));
-    const out = f(...unflatten<unknown[]>(def, ins));
+    const out = f(...unflatten<unknown[]>(traceKeys(def), ins));
     const [outLeaves, outDef] = flatten(out);
+    if (JSON.stringify(defKey(outDef)).includes('"Key"')) throw new OpError('jit', 'a jitted function cannot return a random key: split keys outside it');
     // number the variables: arguments, then constants (concrete tensors read by the program), then equations
     const ids = new Map<Tensor, number>();
     ins.forEach((t, i) => ids.set(t, i));

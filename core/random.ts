@@ -6,7 +6,7 @@
  */
 import { alloc, type DType, isFloat } from './dtype.js';
 import { tensor } from './creation.js';
-import { checkShape, OpError, sizeOf } from './shape.js';
+import { checkShape, ConcretizationError, OpError, sizeOf } from './shape.js';
 import type { Tensor } from './tensor.js';
 
 /** A PRNG key: two 32-bit words. Make one with `key(seed)`; never reuse one for two purposes. */
@@ -33,6 +33,7 @@ export function threefry2x32(k0: number, k1: number, x0: number, x1: number): [n
 
 /** `n` random 32-bit words from `key`: word i is half of the cipher of counter floor(i / 2). */
 export function bits(k: Key, n: number): Uint32Array {
+  checkKey('random.bits', k);
   const out = new Uint32Array(n);
   for (let i = 0; i < n; i += 2) {
     const [a, b] = threefry2x32(k.k0, k.k1, i >>> 1, 0);
@@ -42,8 +43,32 @@ export function bits(k: Key, n: number): Uint32Array {
   return out;
 }
 
+/**
+ * Keys a jitted function receives in place of its key arguments. Bits come from the host, so a
+ * traced program cannot draw from a key that changes per call; a jitted function may pass keys on,
+ * split them and fold numbers in (a model hands each layer its own), but drawing from one raises.
+ */
+const tracedKeys = new WeakSet<Key>();
+
+/** @internal A stand-in for a key argument of a jitted function: any use of it raises. */
+export function tracedKey(): Key {
+  const k = new Key(0, 0);
+  tracedKeys.add(k);
+  return k;
+}
+
+/** A key `split` and `foldIn` may derive from: a traced key's children are traced keys. */
+function parentKey(op: string, k: unknown): Key {
+  if (!(k instanceof Key)) throw new OpError(op, `expected a random key (from random.key(seed) or split), got ${k === null ? 'null' : typeof k}`);
+  return k;
+}
+
 function checkKey(op: string, k: unknown): Key {
   if (!(k instanceof Key)) throw new OpError(op, `expected a random key (from random.key(seed) or split), got ${k === null ? 'null' : typeof k}`);
+  if (tracedKeys.has(k)) {
+    throw new ConcretizationError(op, 'a random key passed to a jitted function cannot be used inside it (random bits are drawn on the host, ' +
+      'and a traced program would reuse one draw every call): draw the random tensors outside jit and pass them in');
+  }
   return k;
 }
 
@@ -55,7 +80,8 @@ export function key(seed: number): Key {
 
 /** `n` (default 2) independent keys. `const [k1, k2] = split(k)` */
 export function split(k: Key, n = 2): Key[] {
-  checkKey('random.split', k);
+  parentKey('random.split', k);
+  if (tracedKeys.has(k)) return Array.from({ length: n }, tracedKey);
   const [a, b] = [new Uint32Array(n), new Uint32Array(n)];
   for (let i = 0; i < n; i++) [a[i], b[i]] = threefry2x32(k.k0, k.k1, i, 0x9e3779b9);
   return Array.from({ length: n }, (_, i) => new Key(a[i], b[i]));
@@ -63,7 +89,8 @@ export function split(k: Key, n = 2): Key[] {
 
 /** A new key from `k` and an integer (a step count, a layer index). `foldIn(k, step)` */
 export function foldIn(k: Key, data: number): Key {
-  checkKey('random.foldIn', k);
+  parentKey('random.foldIn', k);
+  if (tracedKeys.has(k)) return tracedKey();
   const [a, b] = threefry2x32(k.k0, k.k1, data >>> 0, 0x7f4a7c15);
   return new Key(a, b);
 }

@@ -13,6 +13,18 @@ export class OpError extends Error {
 }
 
 /**
+ * A function under jit or vmap asked for something only a concrete value has (reading a tensor's
+ * values, drawing from a key passed to jit): the transformation cannot proceed, though the function
+ * may run fine without it (JAX's ConcretizationTypeError). Callers may catch it and run eagerly.
+ */
+export class ConcretizationError extends OpError {
+  constructor(op: string, detail: string) {
+    super(op, detail);
+    this.name = 'ConcretizationError';
+  }
+}
+
+/**
  * `f` as the public op `op`: an OpError raised inside it, by the ops it is built from, is raised
  * again under `op`, so a user of softmax reads "softmax: axis 5 ...", not "max: axis 5 ...".
  * Nested named ops: the outermost, the one the user called, wins. The inner error is the `cause`.
@@ -22,8 +34,9 @@ export function named<F extends (...args: any[]) => any>(op: string, f: F): F {
     try {
       return f.apply(this, args);
     } catch (e) {
-      // a NanError (core/nans.ts) names the primitive where a NaN was born: kept as it is
-      if (e instanceof OpError && e.op !== op && e.name !== 'NanError') throw new OpError(op, e.detail, { cause: e });
+      // a NanError (core/nans.ts) names the primitive where a NaN was born, a ConcretizationError what
+      // a transformation could not do: subclasses are kept as they are
+      if (e instanceof OpError && e.op !== op && e.name === 'OpError') throw new OpError(op, e.detail, { cause: e });
       throw e;
     }
   };

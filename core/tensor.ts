@@ -9,7 +9,7 @@
  */
 import type { Backend } from './backend.js';
 import type { DType, TypedArray } from './dtype.js';
-import { type Shape, sizeOf, OpError, fmt as fmtShape } from './shape.js';
+import { ConcretizationError, type Shape, sizeOf, OpError, fmt as fmtShape } from './shape.js';
 import type { Recipe, Trace } from './trace.js';
 import { formatTensor } from './print.js';
 
@@ -71,10 +71,10 @@ export class Tensor {
     let t: Tensor = this;
     while (t.primal && t.bdim === undefined) t = t.primal;
     if (t.bdim !== undefined) {
-      throw new OpError('vmap', `cannot read the values of one example inside vmap (shape ${fmtShape(this.shape)}); return it from the function instead`);
+      throw new ConcretizationError('vmap', `cannot read the values of one example inside vmap (shape ${fmtShape(this.shape)}); return it from the function instead`);
     }
     if (t.buf === undefined && t.trace) {
-      throw new OpError('jit', `cannot read the values of a traced tensor (shape ${fmtShape(this.shape)} ${this.dtype}) inside jit: ` +
+      throw new ConcretizationError('jit', `cannot read the values of a traced tensor (shape ${fmtShape(this.shape)} ${this.dtype}) inside jit: ` +
         'the function must compute with tensor ops only; return the value to read it, or call the function without jit');
     }
     return t.backend!.read(t.buf, t);

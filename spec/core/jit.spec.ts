@@ -174,3 +174,20 @@ test('evalShape runs only the shape rules: avals out, nothing computed, errors n
   throwsWith(t, () => np.evalShape((x: np.Tensor) => np.matmul(x, x), { shape: [2, 3], dtype: 'float32' }), [/matmul/, /\[2, 3\]/], 'a shape error names the op and shapes');
   t.end();
 });
+
+test('jit: random keys among the arguments do not trace again; inside, they split and pass on, and drawing raises', (t) => {
+  const f = np.jit((x: np.Tensor, k: np.random.Key) => {
+    const [a, b] = np.random.split(np.random.foldIn(k, 3));
+    return { y: np.mul(x, 2), passed: [a, b].length };
+  });
+  const x = np.tensor([1, 2, 3]);
+  for (let i = 0; i < 5; i++) t.deepEqual(Array.from(f(x, np.random.key(i)).y.dataSync()), [2, 4, 6], `call ${i + 1} with a new key`);
+  t.equal(f.traces, 1, 'five keys, one trace');
+  const draws = np.jit((x: np.Tensor, k: np.random.Key) => np.add(x, np.random.normal(k, [3])));
+  t.throws(() => draws(x, np.random.key(0)), (e: unknown) => e instanceof np.ConcretizationError && /random.normal: a random key passed to a jitted function cannot be used/.test((e as Error).message), 'drawing from a key inside jit is a ConcretizationError naming the sampler');
+  t.throws(() => np.jit((k: np.random.Key) => k)(np.random.key(0)), /jit: a jitted function cannot return a random key/, 'returning one is refused');
+  const reads = np.jit((x: np.Tensor) => np.mul(x, x.item()));
+  t.throws(() => reads(np.tensor(2)), (e: unknown) => e instanceof np.ConcretizationError, 'reading a value inside jit is a ConcretizationError too (callers may catch it and run eagerly)');
+  t.throws(() => np.softmax(np.jit((v: np.Tensor) => np.tensor(v.item()))(np.tensor(1))), (e: unknown) => e instanceof np.ConcretizationError, 'and stays one through a named op');
+  t.end();
+});
