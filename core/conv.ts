@@ -87,7 +87,7 @@ export const conv = named('conv', (x: Tensor, w: Tensor, opts: ConvOptions = {})
   const transposable = win.padding.every(([lo, hi], d) => Math.max(lo, hi) <= (K[d] - 1) * dilation[d]);
   if (groups === 1 && stride.every((s) => s === 1) && transposable) return convUnitStride(x, w, win, outS);
   const firstTaps = D > 1 && K[0] > 1 && stride[0] === 1 && Math.max(...win.padding[0]) <= (K[0] - 1) * dilation[0];
-  if (groups === 1 && firstTaps && !x.trace) return convByFirstTaps(x, w, win, outS);
+  if (groups === 1 && firstTaps && isData(x)) return convByFirstTaps(x, w, win, outS);
   const cols = unfold(x, win); // [B, C * prod(K), L]
   const kp = sizeOf(K), L = sizeOf(outS);
   const y = groups === 1
@@ -118,6 +118,12 @@ function conv3dAs2d(x: Tensor, w: Tensor, win: Window, outS: number[]): Tensor |
   }
   return undefined;
 }
+
+/**
+ * Whether t is data: traced by no vjp or vmap (a jit tracer is data too: it has no primal). The same
+ * routes must be taken eagerly and under jit, or jit would not give eager's numbers bit for bit.
+ */
+const isData = (t: Tensor): boolean => !t.trace || (t.primal === undefined && t.bdim === undefined);
 
 /** Whether t's value lives on the CPU backend, where conv2d fuses im2col into its GEMM. */
 const onCpu = (t: Tensor): boolean => t.concrete().backend?.name === 'cpu';
