@@ -19,6 +19,8 @@ export interface Optimizer<S = Tree> {
 }
 
 const lrAt = (lr: LearningRate, step: number): number => (typeof lr === 'number' ? lr : lr(step));
+/** A number that changes every step (a learning rate, a bias correction) as a scalar for a jitted update. */
+const f64 = (x: number) => np.tensor(x, { dtype: 'float64' });
 const zerosLike = (tree: Tree): Tree => np.treeMap(tree, (p) => np.zerosLike(p));
 
 /** SGD's hyperparameters, as torch.optim.SGD's (defaults 0 / false). */
@@ -38,20 +40,26 @@ export interface SgdOptions {
  */
 export function sgd(lr: LearningRate, { momentum = 0, dampening = 0, nesterov = false, weightDecay = 0 }: SgdOptions = {}): Optimizer {
   if (nesterov && (momentum <= 0 || dampening !== 0)) throw new Error('sgd: Nesterov momentum needs momentum > 0 and dampening 0');
+  const decayed = (g: np.Tensor, p: np.Tensor) => (weightDecay ? np.add(g, np.mul(p, weightDecay)) : g);
+  // the tensor work of one update, traced once per kind of tree (the learning rate comes in as a
+  // scalar tensor, so a schedule does not trace again; `first` is static: two programs at most)
+  const plain = np.jit((params: Tree, grads: Tree, lr: np.Tensor) =>
+    np.treeZip([params, grads], (p, g) => np.sub(p, np.mul(decayed(g, p), np.astype(lr, p.dtype)))));
+  const withMomentum = np.jit((params: Tree, grads: Tree, momenta: Tree, lr: np.Tensor, first: boolean) => {
+    const buf = np.treeZip([params, grads, momenta], (p, g, b) =>
+      (first ? decayed(g, p) : np.add(np.mul(b, momentum), np.mul(decayed(g, p), 1 - dampening))));
+    const next = np.treeZip([params, grads, buf], (p, g, b) =>
+      np.sub(p, np.mul(nesterov ? np.add(decayed(g, p), np.mul(b, momentum)) : b, np.astype(lr, p.dtype))));
+    return { params: next, momentum: buf };
+  });
   return {
     name: `sgd(${momentum ? `momentum ${momentum}${nesterov ? ', nesterov' : ''}` : 'plain'})`,
     init: (params) => (momentum ? { step: 0, momentum: zerosLike(params) } : { step: 0 }),
     update: (grads, state, params) => np.withScope(() => {
-      const lr_ = lrAt(lr, state.step), first = state.step === 0;
-      const decayed = (g: np.Tensor, p: np.Tensor) => (weightDecay ? np.add(g, np.mul(p, weightDecay)) : g);
-      if (!momentum) {
-        return { params: np.treeZip([params, grads], (p, g) => np.sub(p, np.mul(decayed(g, p), lr_))), state: { step: state.step + 1 } };
-      }
-      const buf = np.treeZip([params, grads, state.momentum], (p, g, b) =>
-        (first ? decayed(g, p) : np.add(np.mul(b, momentum), np.mul(decayed(g, p), 1 - dampening))));
-      const next = np.treeZip([params, grads, buf], (p, g, b) =>
-        np.sub(p, np.mul(nesterov ? np.add(decayed(g, p), np.mul(b, momentum)) : b, lr_)));
-      return { params: next, state: { step: state.step + 1, momentum: buf } };
+      const lr_ = f64(lrAt(lr, state.step));
+      if (!momentum) return { params: plain(params, grads, lr_), state: { step: state.step + 1 } };
+      const out = withMomentum(params, grads, state.momentum, lr_, state.step === 0);
+      return { params: out.params, state: { step: state.step + 1, momentum: out.momentum } };
     }),
   };
 }
@@ -66,20 +74,31 @@ export interface AdamOptions {
 }
 
 function adamLike(kind: 'adam' | 'adamw', lr: LearningRate, { b1 = 0.9, b2 = 0.999, eps = 1e-8, weightDecay = kind === 'adamw' ? 1e-2 : 0 }: AdamOptions): Optimizer {
+  // the tensor work of one update, traced once per kind of tree and fused per param (one pass over
+  // memory instead of a dozen kernels); the numbers that change every step come in as float64
+  // scalars, rounded to each param's dtype as a number would be
+  const apply = np.jit((grads: Tree, mu: Tree, nu: Tree, params: Tree, s: { stepSize: np.Tensor; bc2Sqrt: np.Tensor; decay: np.Tensor }) => {
+    const gs = kind === 'adam' && weightDecay ? np.treeZip([grads, params], (g, p) => np.add(g, np.mul(p, weightDecay))) : grads;
+    const mu2 = np.treeZip([mu, gs], (m, g) => np.add(np.mul(m, b1), np.mul(g, 1 - b1)));
+    const nu2 = np.treeZip([nu, gs], (v, g) => np.add(np.mul(v, b2), np.mul(np.mul(g, g), 1 - b2)));
+    const next = np.treeZip([params, mu2, nu2], (p, m, v) => {
+      const base = kind === 'adamw' && weightDecay ? np.mul(p, np.astype(s.decay, p.dtype)) : p;
+      const denom = np.add(np.div(np.sqrt(v), np.astype(s.bc2Sqrt, v.dtype)), eps);
+      return np.sub(base, np.mul(np.div(m, denom), np.astype(s.stepSize, p.dtype)));
+    });
+    return { params: next, mu: mu2, nu: nu2 };
+  });
   return {
     name: `${kind}(b1 ${b1}, b2 ${b2}, eps ${eps}, weight decay ${weightDecay})`,
     init: (params) => ({ step: 0, mu: zerosLike(params), nu: zerosLike(params) }),
     update: (grads, state, params) => np.withScope(() => {
       const t = state.step + 1, lr_ = lrAt(lr, state.step);
-      const stepSize = lr_ / (1 - b1 ** t), bc2Sqrt = Math.sqrt(1 - b2 ** t);
-      const gs = kind === 'adam' && weightDecay ? np.treeZip([grads, params], (g, p) => np.add(g, np.mul(p, weightDecay))) : grads;
-      const mu = np.treeZip([state.mu, gs], (m, g) => np.add(np.mul(m, b1), np.mul(g, 1 - b1)));
-      const nu = np.treeZip([state.nu, gs], (v, g) => np.add(np.mul(v, b2), np.mul(np.mul(g, g), 1 - b2)));
-      const next = np.treeZip([params, mu, nu], (p, m, v) => {
-        const base = kind === 'adamw' && weightDecay ? np.mul(p, 1 - lr_ * weightDecay) : p;
-        return np.sub(base, np.mul(np.div(m, np.add(np.div(np.sqrt(v), bc2Sqrt), eps)), stepSize));
-      });
-      return { params: next, state: { step: t, mu, nu } };
+      const scalars = {
+        stepSize: f64(lr_ / (1 - b1 ** t)), bc2Sqrt: f64(Math.sqrt(1 - b2 ** t)),
+        decay: f64(1 - lr_ * weightDecay),
+      };
+      const out = apply(grads, state.mu, state.nu, params, scalars);
+      return { params: out.params, state: { step: t, mu: out.mu, nu: out.nu } };
     }),
   };
 }
