@@ -7,7 +7,9 @@
  * the leaves it touches and the nodes on their paths, O(batch x dim + batch x depth). The old bank is
  * untouched and still valid. Banks live in host memory; lookups return tensors on the current backend.
  * As a pytree a bank is its rows, one [n, dim] tensor, so a checkpoint of any state holding banks
- * saves and restores them with no special case.
+ * saves and restores them with no special case, and a bank passed to a jitted function arrives
+ * there as its rows on the device: lookups inside are then a gather (read-only: updates happen
+ * outside, on the host).
  */
 import * as np from '../core/index.js';
 
@@ -17,24 +19,35 @@ type Node = Float32Array | Node[];
 export interface Bank extends np.PyTreeNode {
   readonly n: number;
   readonly dim: number;
-  /** @internal the tree's root and the number of levels above the leaves */
-  readonly root: Node;
-  readonly depth: number;
+  /** @internal the tree's root and the number of levels above the leaves (a host bank) */
+  readonly root?: Node;
+  readonly depth?: number;
+  /** @internal the rows [n, dim] as a traced tensor (a bank inside a jitted function) */
+  readonly traced?: np.Tensor;
+}
+
+/** A bank rebuilt from its rows: in host memory, or, from a tracer (inside jit), as that tracer. */
+function rebuild(dim: number) {
+  return (t: np.Tensor): Bank => {
+    if (!(t instanceof np.Tensor) || t.rank !== 2 || t.shape[1] !== dim) throw new Error(`bank: rebuilt from ${t instanceof np.Tensor ? `a tensor [${t.shape}]` : 'a non-tensor'}, need [n, ${dim}]`);
+    if (t.trace) {
+      const b: Bank = Object.freeze({ n: t.shape[0], dim, traced: t, [np.PYTREE]: () => ({ children: t, rebuild: rebuild(dim) }) });
+      return b;
+    }
+    return fromRows(Float32Array.from(t.dataSync()), t.shape[0], dim);
+  };
 }
 
 /** A bank value: frozen, and a pytree whose one child is its rows. */
 function bank(n: number, dim: number, root: Node, depth: number): Bank {
-  const b: Bank = Object.freeze({
-    n, dim, root, depth,
-    [np.PYTREE]: () => ({
-      children: rows(b),
-      rebuild: (t: np.Tensor) => {
-        if (!(t instanceof np.Tensor) || t.rank !== 2 || t.shape[1] !== dim) throw new Error(`bank: rebuilt from ${t instanceof np.Tensor ? `a tensor [${t.shape}]` : 'a non-tensor'}, need [n, ${dim}]`);
-        return fromRows(Float32Array.from(t.dataSync()), t.shape[0], dim);
-      },
-    }),
-  });
+  const b: Bank = Object.freeze({ n, dim, root, depth, [np.PYTREE]: () => ({ children: rows(b), rebuild: rebuild(dim) }) });
   return b;
+}
+
+/** The host tree of `b`, or an error naming `op` for a bank inside jit (read-only there). */
+function host(op: string, b: Bank): { root: Node; depth: number } {
+  if (b.root === undefined) throw new Error(`${op}: a bank inside a jitted function can only be looked up; update it outside`);
+  return { root: b.root, depth: b.depth! };
 }
 
 function leafCount(n: number): number { return Math.max(1, Math.ceil(n / LEAF_ROWS)); }
@@ -47,8 +60,8 @@ function depthFor(leaves: number): number {
 
 /** The leaf holding row `r` and the row's offset in it. */
 function locate(b: Bank, r: number): [Float32Array, number] {
-  let node = b.root, leaf = Math.floor(r / LEAF_ROWS);
-  for (let level = b.depth - 1; level >= 0; level--) {
+  let node = b.root!, leaf = Math.floor(r / LEAF_ROWS);
+  for (let level = b.depth! - 1; level >= 0; level--) {
     const span = FANOUT ** level;
     node = (node as Node[])[Math.floor(leaf / span)];
     leaf %= span;
@@ -97,6 +110,7 @@ function checkIndices(op: string, b: Bank, idx: ArrayLike<number>): void {
  */
 export function lookup(b: Bank, indices: np.Tensor): np.Tensor {
   if (indices.dtype !== 'int32') throw new Error(`lookup: indices must be int32, got ${indices.dtype}`);
+  if (b.traced) return np.gather(b.traced, indices);
   const idx = indices.dataSync();
   checkIndices('lookup', b, idx);
   const out = new Float32Array(idx.length * b.dim);
@@ -109,6 +123,7 @@ export function lookup(b: Bank, indices: np.Tensor): np.Tensor {
 
 /** Every row, as a tensor [n, dim] (for evaluation and CMA's neighbour search). */
 export function rows(b: Bank): np.Tensor {
+  if (b.traced) return b.traced;
   const out = new Float32Array(b.n * b.dim);
   for (let r = 0; r < b.n; r += LEAF_ROWS) {
     const [leaf] = locate(b, r);
@@ -128,13 +143,13 @@ export function update(b: Bank, indices: np.Tensor, embeddings: np.Tensor, momen
     throw new Error(`update: embeddings [${embeddings.shape}] must be [${idx.length}, ${b.dim}] for ${idx.length} indices`);
   }
   checkIndices('update', b, idx);
-  const emb = embeddings.dataSync();
+  const emb = embeddings.dataSync(), { depth } = host('update', b);
   // copy-on-write: each touched node is copied once per update, then written in place
   const fresh = new Set<Node>();
-  const root = copyOnce(b.root, fresh);
+  const root = copyOnce(host('update', b).root, fresh);
   for (let i = 0; i < idx.length; i++) {
     let node = root, leaf = Math.floor(idx[i] / LEAF_ROWS);
-    for (let level = b.depth - 1; level >= 0; level--) {
+    for (let level = depth - 1; level >= 0; level--) {
       const span = FANOUT ** level, children = node as Node[], c = Math.floor(leaf / span);
       children[c] = copyOnce(children[c], fresh);
       node = children[c];
@@ -150,7 +165,7 @@ export function update(b: Bank, indices: np.Tensor, embeddings: np.Tensor, momen
     const inv = 1 / Math.max(Math.sqrt(norm), 1e-12);
     for (let j = 0; j < b.dim; j++) row[off + j] *= inv;
   }
-  return bank(b.n, b.dim, root, b.depth);
+  return bank(b.n, b.dim, root, depth);
 }
 
 function copyOnce(node: Node, fresh: Set<Node>): Node {

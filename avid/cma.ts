@@ -13,8 +13,8 @@
  */
 import * as np from '../core/index.js';
 import { type Bank, lookup, rows } from './bank.js';
-import { avidTerms, type Modality, type Objective, type ObjectiveContext, sampleExcluding, type Term } from './objectives.js';
-import { softplus } from './nce.js';
+import { avidTerms, type Modality, noZ, type Objective, type ObjectiveContext, sampleExcluding, type Term } from './objectives.js';
+import { logKZ, softplus } from './nce.js';
 
 /** Each row's k neighbours by min(video cosine, audio cosine), itself excluded, ascending by index: int32 [N, k]. */
 export function cmaNeighbours(banks: Record<Modality, Bank>, k: number, chunk = 256): np.Tensor {
@@ -42,11 +42,11 @@ export function cmaNeighbours(banks: Record<Modality, Bank>, k: number, chunk = 
  * Within-modal NCE with several positives, as the authors' criterion: the mean over an item's
  * neighbours of -log P(pos), plus the sum over the negatives of -log P(neg), K = the negatives given.
  */
-function cmaTerm(x: np.Tensor, bank: Bank, positives: np.Tensor, negatives: np.Tensor, temperature: number, Z: number): np.Tensor {
+function cmaTerm(x: np.Tensor, bank: Bank, positives: np.Tensor, negatives: np.Tensor, temperature: number, Z: np.Tensor): np.Tensor {
   const score = (r: np.Tensor) => np.div(np.squeeze(np.matmul(r, np.expandDims(x, -1)), -1), temperature);
   const sPos = score(lookup(bank, positives)), sNeg = score(lookup(bank, negatives)); // [B, k], [B, K]
-  const logKZ = Math.log(negatives.shape[1] * Z);
-  return np.mean(np.add(np.mean(softplus(np.sub(logKZ, sPos)), -1), np.sum(softplus(np.sub(sNeg, logKZ)), -1)));
+  const c = logKZ(negatives.shape[1], Z);
+  return np.mean(np.add(np.mean(softplus(np.sub(c, sPos)), -1), np.sum(softplus(np.sub(sNeg, c)), -1)));
 }
 
 export interface CmaOptions {
@@ -62,8 +62,8 @@ export interface CmaOptions {
   weight?: number;
 }
 
-/** CMA's state: NCE's one Z and the neighbours [N, k]. */
-export interface CmaState { Z: number | null; neighbours: np.Tensor }
+/** CMA's state: NCE's one Z (a scalar; 0 until estimated) and the neighbours [N, k]. */
+export interface CmaState { Z: np.Tensor; neighbours: np.Tensor }
 
 /** The default k for n clips: 32 as the authors once there are 2048 clips or more, n / 64 below that (6 for 384), at least 1. */
 export const cmaK = (n: number): number => Math.max(1, Math.min(32, Math.floor(n / 64), n - 2));
@@ -80,7 +80,7 @@ export function cmaObjective(opts: CmaOptions = {}): Objective<CmaState, Record<
   return {
     init(ctx: ObjectiveContext) {
       const prev = ctx.previous as { Z?: unknown } | undefined;
-      const Z = typeof prev?.Z === 'number' ? prev.Z : null;
+      const Z = prev?.Z instanceof np.Tensor ? prev.Z : typeof prev?.Z === 'number' ? np.tensor(prev.Z) : noZ();
       return { state: { Z, neighbours: cmaNeighbours(ctx.banks, kOf(ctx.n)) }, params: {} };
     },
     loss(input, state) {

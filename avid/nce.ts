@@ -6,7 +6,8 @@
  * Both logs are softplus terms, which is how they are computed here (no overflow, no log 0):
  *   -log P(pos) = softplus(log KZ - s+),   -log P(neg) = softplus(s- - log KZ).
  * NOTE: Z is the mean of e^s- over the *first* batch, then frozen (and saved with the run). It is a
- * constant of the loss, never differentiated: `estimateZ` gives it, the caller keeps it.
+ * constant of the loss, never differentiated: `estimateZ` gives it (a scalar tensor, so a jitted
+ * step never reads it on the host), the caller keeps it. Z may be a number or a scalar tensor.
  */
 import * as np from '../core/index.js';
 
@@ -23,21 +24,25 @@ export function scores(x: np.Tensor, pos: np.Tensor, neg: np.Tensor, temperature
   return { sPos, sNeg };
 }
 
-/** Z = mean of e^s- (the value AVID freezes after the first batch). */
-export const estimateZ = (sNeg: np.Tensor): number => np.mean(np.exp(np.stopGradient(sNeg))).item();
+/** Z = mean of e^s- (the value AVID freezes after the first batch), a scalar tensor. */
+export const estimateZ = (sNeg: np.Tensor): np.Tensor => np.mean(np.exp(np.stopGradient(sNeg)));
+
+/** log(K Z), a constant of the loss: in float64 for a number Z, else a (non-differentiated) scalar. */
+export const logKZ = (K: number, Z: number | np.Tensor): number | np.Tensor =>
+  (typeof Z === 'number' ? Math.log(K * Z) : np.stopGradient(np.log(np.mul(Z, K))));
 
 /**
  * AVID's NCE loss, mean over the batch of [-log P(pos) - sum_k log P(neg_k)].
  * `nce(x, pos, neg, {temperature: 0.07, Z: 2.2})`
  */
-export function nce(x: np.Tensor, pos: np.Tensor, neg: np.Tensor, opts: { temperature: number; Z: number }): np.Tensor {
+export function nce(x: np.Tensor, pos: np.Tensor, neg: np.Tensor, opts: { temperature: number; Z: number | np.Tensor }): np.Tensor {
   return nceOfScores(scores(x, pos, neg, opts.temperature), opts.Z);
 }
 
 /** NCE from scores already computed (`scores(x, pos, neg, T)`), K = sNeg's last axis. */
-export function nceOfScores({ sPos, sNeg }: { sPos: np.Tensor; sNeg: np.Tensor }, Z: number): np.Tensor {
-  const logKZ = Math.log(sNeg.shape[sNeg.rank - 1] * Z);
-  return np.mean(np.add(softplus(np.sub(logKZ, sPos)), np.sum(softplus(np.sub(sNeg, logKZ)), -1)));
+export function nceOfScores({ sPos, sNeg }: { sPos: np.Tensor; sNeg: np.Tensor }, Z: number | np.Tensor): np.Tensor {
+  const c = logKZ(sNeg.shape[sNeg.rank - 1], Z);
+  return np.mean(np.add(softplus(np.sub(c, sPos)), np.sum(softplus(np.sub(sNeg, c)), -1)));
 }
 
 /**

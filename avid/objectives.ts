@@ -27,8 +27,8 @@ export interface ObjectiveInput {
   /** negative indices, int32 [B, K], uniform over the other N - 1 rows, for every term of the step */
   negatives: np.Tensor;
   temperature: number;
-  /** the step being taken, from 0 */
-  step: number;
+  /** the step being taken, from 0: an int32 scalar, so a jitted step does not trace again per step */
+  step: np.Tensor;
   /** a key for the objective's own random draws this step */
   key: np.Key;
 }
@@ -82,22 +82,28 @@ export function objective(f: (input: ObjectiveInput) => { loss: np.Tensor; logs?
 
 const MOD: Record<'v' | 'a', Modality> = { v: 'video', a: 'audio' };
 
-/** NCE's state: its one frozen constant Z, null until estimated. */
-export interface NceState { Z: number | null }
+/**
+ * NCE's state: its one frozen constant Z, a float32 scalar that is 0 until estimated (a tensor, not a
+ * number, so a jitted step reads and writes it without leaving the device).
+ */
+export interface NceState { Z: np.Tensor }
+
+/** The Z of a state that has not estimated it yet. */
+export const noZ = (): np.Tensor => np.tensor(0);
 
 /**
- * One NCE term: the embedding of `from` against the bank of `to`, with `Z` (or, if null, Z
- * estimated from this term's scores), its InfoNCE on the same scores for comparison, and the mean
- * cosine similarity to the positive row and to the negatives (constants, for logs: they should
- * move apart).
+ * One NCE term: the embedding of `from` against the bank of `to`, with `Z` (a number, or a scalar
+ * that is 0 until estimated: then, as when absent, Z is estimated from this term's scores), its
+ * InfoNCE on the same scores for comparison, and the mean cosine similarity to the positive row and
+ * to the negatives (constants, for logs: they should move apart).
  */
-export function nceTerm(input: ObjectiveInput, term: Term, Z: number | null): { loss: np.Tensor; Z: number; infoNce: np.Tensor; simPos: np.Tensor; simNeg: np.Tensor } {
+export function nceTerm(input: ObjectiveInput, term: Term, Z?: number | np.Tensor): { loss: np.Tensor; Z: np.Tensor; infoNce: np.Tensor; simPos: np.Tensor; simNeg: np.Tensor } {
   const x = input.embeddings[MOD[term[0] as 'v' | 'a']], bank = input.banks[MOD[term[2] as 'v' | 'a']];
   const pos = lookup(bank, input.indices), neg = lookup(bank, input.negatives);
   const s = scores(x, pos, neg, input.temperature);
-  const z = Z ?? estimateZ(s.sNeg);
+  const z = typeof Z === 'number' ? np.tensor(Z) : Z === undefined ? estimateZ(s.sNeg) : np.where(np.greater(Z, 0), Z, estimateZ(s.sNeg));
   const sim = (u: np.Tensor) => np.mul(np.mean(np.stopGradient(u)), input.temperature);
-  return { loss: nceOfScores(s, z), Z: z, infoNce: np.stopGradient(infoNceOfScores(s)), simPos: sim(s.sPos), simNeg: sim(s.sNeg) };
+  return { loss: nceOfScores(s, typeof Z === 'number' ? Z : z), Z: z, infoNce: np.stopGradient(infoNceOfScores(s)), simPos: sim(s.sPos), simNeg: sim(s.sNeg) };
 }
 
 /** The order the authors' criterion scores terms in: the first present one sets Z (v2a for Cross and Joint, v2v for Self). */
@@ -121,13 +127,14 @@ export function avidTerms(weights: Partial<Record<Term, number>>) {
   const entries = ORDER.filter((term) => weights[term]).map((term) => [term, weights[term]!] as [Term, number]);
   const total = entries.reduce((a, [, w]) => a + w, 0);
   if (!(total > 0)) throw new Error(`avidObjective: weights ${JSON.stringify(weights)} must have a positive sum`);
-  return (input: ObjectiveInput, Z0: number | null): { loss: np.Tensor; Z: number; logs: Record<string, np.Tensor> } => {
+  return (input: ObjectiveInput, Z0?: number | np.Tensor): { loss: np.Tensor; Z: np.Tensor; logs: Record<string, np.Tensor> } => {
     const logs: Record<string, np.Tensor> = {};
-    let loss: np.Tensor | undefined, infoNce: np.Tensor | undefined, Z = Z0;
+    let loss: np.Tensor | undefined, infoNce: np.Tensor | undefined, Z = Z0, Zout: np.Tensor | undefined;
     for (const [term, w] of entries) {
       // NOTE: one Z for every term: the first term scored estimates it, the rest reuse it
       const t = nceTerm(input, term, Z);
-      Z = t.Z;
+      if (typeof Z !== 'number') Z = t.Z;
+      Zout = t.Z;
       logs[`loss_${term}`] = np.stopGradient(t.loss);
       infoNce = infoNce ? np.add(infoNce, np.mul(t.infoNce, w / total)) : np.mul(t.infoNce, w / total);
       logs[`sim_pos_${term}`] = t.simPos;
@@ -136,7 +143,7 @@ export function avidTerms(weights: Partial<Record<Term, number>>) {
       loss = loss ? np.add(loss, part) : part;
     }
     logs.infonce = infoNce!;
-    return { loss: loss!, Z: Z!, logs };
+    return { loss: loss!, Z: Zout!, logs };
   };
 }
 
@@ -147,11 +154,12 @@ export function avidTerms(weights: Partial<Record<Term, number>>) {
 export function avidObjective(weights: Partial<Record<Term, number>>, opts: AvidOptions = {}): Objective<NceState, Record<string, never>> {
   const terms = avidTerms(weights), warmup = opts.zWarmupSteps ?? 0;
   return {
-    init: () => ({ state: { Z: null }, params: {} }),
+    init: () => ({ state: { Z: noZ() }, params: {} }),
     loss(input, state) {
       const out = terms(input, state.Z);
-      // NOTE: during the warm-up the estimate is not kept, so the next step estimates again
-      return { loss: out.loss, state: { Z: input.step + 1 <= warmup ? null : out.Z }, logs: out.logs };
+      // NOTE: during the warm-up the estimate is not kept (Z stays 0), so the next step estimates again
+      const Z = warmup ? np.where(np.lessEqual(np.add(input.step, 1), warmup), noZ(), out.Z) : out.Z;
+      return { loss: out.loss, state: { Z }, logs: out.logs };
     },
   };
 }

@@ -87,40 +87,85 @@ export function continueFrom(prev: TrainState, objective: Objective, cfg: TrainC
   return { params: prev.params, bn: prev.bn, opt: optimizer.init(trainable(prev.params, obj.params)), banks: prev.banks, objective: obj, step: 0 };
 }
 
+/** How a training step runs. */
+export interface StepOptions {
+  /**
+   * Trace the loss and its gradient once and run them as a compiled program (core/jit.ts), the
+   * optimizer as its own (default true). An objective that needs host values inside (CMA's neighbour
+   * sampler) cannot be traced: the step then runs eagerly, and says why in `step.eager`.
+   */
+  jit?: boolean;
+}
+
+/**
+ * The training step: a function of (state, batch, key); `eager` says why it is not jitted, if it is
+ * not, and `traces` how many programs it has traced (one, unless shapes change).
+ */
+export type Step = ((state: TrainState, batch: Batch, key: np.Key) => { state: TrainState; metrics: StepMetrics }) & { readonly eager?: string; readonly traces: number };
+
 /**
  * The training step for a model, objective and config: embed both modalities (training mode), take
  * the objective's loss and its gradient, apply the optimizer, then move the batch's bank rows toward
  * the new embeddings. A non-finite loss or gradient raises NonFiniteError instead of taking the step.
+ * Random draws (the negatives) happen on the host; the loss, its gradient, the logs and a finiteness
+ * probe are one pure function of tensors, jitted by default, and all the scalars come back in one read.
  * `const step = trainStep(model, crossAvid, tinyTrain)`
  */
-export function trainStep(model: Model, objective: Objective, cfg: TrainConfig, optimizer = avidOptimizer(cfg)) {
-  return (state: TrainState, batch: Batch, key: np.Key): { state: TrainState; metrics: StepMetrics } => np.withScope(() => {
+export function trainStep(model: Model, objective: Objective, cfg: TrainConfig, optimizer = avidOptimizer(cfg), opts: StepOptions = {}): Step {
+  type Trainable = { model: nn.Tree; objective: nn.Tree };
+  const gradStep = (current: Trainable, bn: nn.Tree, objState: nn.Tree, banks: TrainState['banks'], batch: Pick<Batch, 'video' | 'audio' | 'indices'>, negatives: np.Tensor, step: np.Tensor, kDrop: np.Key, kObj: np.Key) => {
+    const lossFn = (p: Trainable) => {
+      const { emb, state: bn2 } = model.embed(p.model, bn, { video: batch.video, audio: batch.audio }, { train: true, key: kDrop });
+      const out = objective.loss({
+        embeddings: emb, banks, indices: batch.indices, negatives, temperature: cfg.temperature, step, key: kObj,
+      }, objState, p.objective);
+      return [out.loss, { emb, bn: bn2, objective: out.state, logs: out.logs }];
+    };
+    const [[loss, aux], grads] = np.valueAndGrad(lossFn, { hasAux: true })(current);
+    const { logs, ...rest } = aux as { logs: Record<string, np.Tensor>; emb: Record<'video' | 'audio', np.Tensor>; bn: nn.Tree; objective: nn.Tree };
+    // the loss, the logs and a probe that is 0 when every gradient is finite (0 * x is NaN otherwise): one read
+    const probe = np.treeLeaves(grads).reduce((acc: np.Tensor, g) => np.add(acc, np.sum(np.mul(g, 0))), np.tensor(0));
+    const scalars = np.stack([loss as np.Tensor, probe, ...Object.values(logs)].map((v) => np.astype(np.reshape(v, []), (loss as np.Tensor).dtype)));
+    return { scalars, names: Object.keys(logs), grads, ...rest };
+  };
+  const jitted = np.jit(gradStep);
+  let eager: string | undefined = opts.jit === false ? 'jit: false' : undefined;
+  const run = (...args: Parameters<typeof gradStep>) => {
+    if (eager === undefined) {
+      try {
+        return jitted(...args);
+      } catch (e) {
+        // an objective that reads values on the host cannot be traced: run it as it is, from now on
+        if (!(e instanceof np.ConcretizationError)) throw e;
+        eager = e.message;
+      }
+    }
+    return gradStep(...args);
+  };
+  const step = (state: TrainState, batch: Batch, key: np.Key): { state: TrainState; metrics: StepMetrics } => np.withScope(() => {
     const [kNeg, kDrop, kObj] = np.random.split(key, 3);
     const n = state.banks.video.n;
     const negatives = sampleNegatives(kNeg, batch.indices, n, Math.min(cfg.negatives, n - 1));
-    const lossFn = (p: { model: nn.Tree; objective: nn.Tree }) => {
-      const { emb, state: bn } = model.embed(p.model, state.bn, { video: batch.video, audio: batch.audio }, { train: true, key: kDrop });
-      const out = objective.loss({
-        embeddings: emb, banks: state.banks, indices: batch.indices, negatives, temperature: cfg.temperature, step: state.step, key: kObj,
-      }, state.objective.state, p.objective);
-      return [out.loss, { emb, bn, objective: out.state, logs: out.logs }];
-    };
     const current = trainable(state.params, state.objective.params);
-    const [[loss, aux], grads] = np.valueAndGrad(lossFn, { hasAux: true })(current);
+    const out = run(current, state.bn, state.objective.state, state.banks, { video: batch.video, audio: batch.audio, indices: batch.indices }, negatives, np.tensor(state.step, { dtype: 'int32' }), kDrop, kObj);
+    const [loss, probe, ...logs] = Array.from(out.scalars.dataSync() as Float32Array | Float64Array);
     // a NaN or Inf stops training here, before it reaches the params, the banks or a checkpoint
-    if (!Number.isFinite((loss as np.Tensor).item())) throw new NonFiniteError(state.step + 1, 'the loss');
-    const bad = nn.nonFinite({ params: grads.model, objective: { params: grads.objective } });
-    if (bad) throw new NonFiniteError(state.step + 1, `the gradient of ${bad}`);
-    const { params: next, state: opt } = optimizer.update(grads, state.opt, current) as { params: { model: nn.Tree; objective: nn.Tree }; state: nn.Tree };
+    if (!Number.isFinite(loss)) throw new NonFiniteError(state.step + 1, 'the loss');
+    if (!Number.isFinite(probe)) {
+      const bad = nn.nonFinite({ params: out.grads.model, objective: { params: out.grads.objective } });
+      throw new NonFiniteError(state.step + 1, `the gradient of ${bad ?? 'a param'}`);
+    }
+    const { params: next, state: opt } = optimizer.update(out.grads, state.opt, current) as { params: Trainable; state: nn.Tree };
     const banks = {
-      video: update(state.banks.video, batch.indices, aux.emb.video, cfg.momentum),
-      audio: update(state.banks.audio, batch.indices, aux.emb.audio, cfg.momentum),
+      video: update(state.banks.video, batch.indices, out.emb.video, cfg.momentum),
+      audio: update(state.banks.audio, batch.indices, out.emb.audio, cfg.momentum),
     };
-    const metrics: StepMetrics = { loss: (loss as np.Tensor).item() };
-    for (const [k, v] of Object.entries(aux.logs as Record<string, np.Tensor>)) metrics[k] = v.item();
+    const metrics: StepMetrics = { loss };
+    out.names.forEach((k, i) => { metrics[k] = logs[i]; });
     return {
-      state: { params: next.model, bn: aux.bn, opt, banks, objective: { state: aux.objective, params: next.objective }, step: state.step + 1 },
+      state: { params: next.model, bn: out.bn, opt, banks, objective: { state: out.objective, params: next.objective }, step: state.step + 1 },
       metrics,
     };
   });
+  return Object.defineProperties(step, { eager: { get: () => eager }, traces: { get: () => jitted.traces } }) as Step;
 }

@@ -1,7 +1,7 @@
 /** The memory bank as a value: updates keep rows unit-norm, touch only the batch rows, and leave the old bank intact. */
 import test from 'tape';
 import * as np from '../../core/index.js';
-import { fromRows, initBank, lookup, rows, update } from '../../avid/bank.js';
+import { type Bank, fromRows, initBank, lookup, rows, update } from '../../avid/bank.js';
 import { throwsWith } from '../helpers.js';
 
 test('init, lookup and rows agree; rows are unit vectors', (t) => {
@@ -45,5 +45,20 @@ test('bank errors name the op and the index', (t) => {
   const b = initBank(np.random.key(0), 10, 4);
   throwsWith(t, () => lookup(b, np.tensor(new Int32Array([10]))), [/lookup/, /index 10/, /10 rows/], 'lookup out of range');
   throwsWith(t, () => update(b, np.tensor(new Int32Array([1])), np.zeros([2, 4]), 0.5), [/update/, /\[2,4\]/, /\[1, 4\]/], 'embeddings shape');
+  t.end();
+});
+
+test('a bank passed to a jitted function arrives as its rows: lookups there are a gather, equal to the host\'s', (t) => {
+  const b = initBank(np.random.key(4), 37, 8);
+  const idx = np.tensor(Int32Array.from([5, 0, 36, 5, 12, 1]), { shape: [2, 3] });
+  const f = np.jit((bank: Bank, i: np.Tensor) => ({ got: lookup(bank, i), all: rows(bank) }));
+  const out = f(b, idx);
+  t.deepEqual(Array.from(out.got.dataSync()), Array.from(lookup(b, idx).dataSync()), 'lookup inside jit = lookup outside, [2, 3, 8]');
+  t.deepEqual(out.got.shape, [2, 3, 8], 'shape [...indices, dim]');
+  t.deepEqual(Array.from(out.all.dataSync()), Array.from(rows(b).dataSync()), 'rows inside jit = rows outside');
+  const moved = update(b, np.tensor(Int32Array.from([5])), np.l2Normalize(np.ones([1, 8])), 0.5);
+  t.notDeepEqual(Array.from(f(moved, idx).got.dataSync()), Array.from(out.got.dataSync()), 'a new bank, same program: its own rows');
+  t.equal(f.traces, 1, 'one trace for both banks');
+  t.throws(() => np.jit((bank: Bank) => update(bank, np.tensor(Int32Array.from([1])), np.ones([1, 8]), 0.5))(b), /update|jit/, 'an update inside jit is refused with an error, not a wrong bank');
   t.end();
 });

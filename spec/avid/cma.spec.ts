@@ -50,14 +50,14 @@ test('the CMA objective: the authors\' loss, their negatives, AVID\'s Z, neighbo
   const banks = { video: initBank(k1, n, D), audio: initBank(k2, n, D) };
   const embeddings = { video: np.l2Normalize(np.random.normal(k3, [B, D])), audio: np.l2Normalize(np.random.normal(k4, [B, D])) };
   const indices = np.tensor(new Int32Array([0, 3, 7, 9]));
-  const input = { embeddings, banks, indices, negatives: sampleNegatives(k5, indices, n, K), temperature: T, step: 0, key: k5 };
+  const input = { embeddings, banks, indices, negatives: sampleNegatives(k5, indices, n, K), temperature: T, step: np.tensor(0, { dtype: 'int32' }), key: k5 };
   const cma = cmaObjective({ k: 3, negativesWithin: 4, refreshEvery: 2 });
   const s0 = cma.init({ key: k5, n, dim: D, banks, previous: { Z: 2.5 } });
-  t.equal(s0.state.Z, 2.5, 'Z comes from the AVID stage it starts from');
+  t.equal(s0.state.Z.item(), 2.5, 'Z comes from the AVID stage it starts from');
   t.deepEqual(Array.from(s0.state.neighbours.dataSync()), Array.from(cmaNeighbours(banks, 3).dataSync()), 'neighbours from the banks it starts from');
-  t.equal(cma.init({ key: k5, n, dim: D, banks }).state.Z, null, 'without a previous stage, Z is estimated on the first batch');
+  t.equal(cma.init({ key: k5, n, dim: D, banks }).state.Z.item(), 0, 'without a previous stage, Z is 0: estimated on the first batch');
   const out = cma.loss(input, s0.state, {});
-  t.equal(out.state.Z, 2.5, 'and reused, never re-estimated');
+  t.equal(out.state.Z.item(), 2.5, 'and reused, never re-estimated');
   // by hand: the same negatives (drawn avoiding the positives), the authors' weights and K's
   const nb = np.gather(s0.state.neighbours, indices), negatives = sampleExcluding(k5, nb.dataSync() as Int32Array, 3, n, K);
   const nbv = nb.dataSync(), negv = negatives.dataSync();

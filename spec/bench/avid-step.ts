@@ -1,7 +1,9 @@
 /**
- * `npx tsx spec/bench/avid-step.ts [--backends cpu,gpu]`: clips per second of one Cross-AVID training
- * step (both encoders and heads forward and backward, Adam, both bank updates) at the tiny default,
- * on each backend, median of several steps after a warm-up. The gpu row needs a display (xvfb-run).
+ * `npx tsx spec/bench/avid-step.ts [--backends cpu,gpu] [--rounds 6] [--warmup 4]`: one Cross-AVID training step
+ * (both encoders and heads forward and backward, Adam, both bank updates) at the tiny default, eager
+ * against jitted (trainStep's `jit` option), on each backend. The two take turns, a step each, from
+ * the same state, so load from other jobs falls on both; the best step of each is reported, and their
+ * ratio. The gpu row needs a display (xvfb-run).
  */
 import * as np from '../../core/index.js';
 import { ensureDisplay } from '../../core/gpu/display.js';
@@ -12,24 +14,31 @@ import { crossAvid } from '../../avid/objectives.js';
 import { initState, tinyTrain, trainStep } from '../../avid/train.js';
 
 ensureDisplay();
-const arg = process.argv.indexOf('--backends');
-const backends = arg > 0 ? process.argv[arg + 1].split(',') : ['cpu', 'gpu'];
+const opt = (name: string, dflt: string) => { const i = process.argv.indexOf(`--${name}`); return i > 0 ? process.argv[i + 1] : dflt; };
+const backends = opt('backends', 'cpu,gpu').split(','), rounds = Number(opt('rounds', '6')), warmup = Number(opt('warmup', '4'));
 const ds = synthetic(np.random.key(0), 256, tinyData);
 const model = avidModel(tinyModel), cfg = tinyTrain;
-console.log(`Cross-AVID training step, tiny default (batch ${cfg.batch}, video 3x${tinyData.frames}x${tinyData.size}x${tinyData.size}, audio 1x${specShape(ds.cfg).join('x')}, ${cfg.negatives} negatives)`);
+console.log(`Cross-AVID training step, tiny default (batch ${cfg.batch}, video 3x${tinyData.frames}x${tinyData.size}x${tinyData.size}, ` +
+  `audio 1x${specShape(ds.cfg).join('x')}, ${cfg.negatives} negatives), threads ${process.env.AVID_THREADS ?? 'default'}, best of ${rounds} after ${warmup} warm-up steps`);
 for (const b of backends) {
   if (b === 'gpu' && !np.gpuStatus().ok) { console.log(`  gpu: skipped (${(np.gpuStatus() as { reason: string }).reason})`); continue; }
   np.setBackend(b);
-  let state = initState(np.random.key(1), model, ds, cfg, crossAvid);
-  const step = trainStep(model, crossAvid, cfg);
-  const batches = Array.from({ length: 6 }, (_, i) => getBatch(ds, Array.from({ length: cfg.batch }, (_, j) => i * cfg.batch + j), np.random.key(10 + i), cfg));
-  const times: number[] = [];
-  batches.forEach((batch, i) => {
-    const t0 = performance.now();
-    state = step(state, batch, np.random.key(i)).state;
-    if (i >= 2) times.push(performance.now() - t0); // the first steps compile (gpu) and warm the JIT
-  });
-  const ms = times.sort((x, y) => x - y)[times.length >> 1];
-  console.log(`  ${b}: ${ms.toFixed(0)} ms/step, ${((cfg.batch * 1000) / ms).toFixed(1)} clips/s`);
+  const start = initState(np.random.key(1), model, ds, cfg, crossAvid);
+  const steps = { eager: trainStep(model, crossAvid, cfg, undefined, { jit: false }), jit: trainStep(model, crossAvid, cfg) };
+  const state = { eager: start, jit: start };
+  const best = { eager: Infinity, jit: Infinity };
+  const batch = (i: number) => getBatch(ds, Array.from({ length: cfg.batch }, (_, j) => ((i * cfg.batch) + j) % ds.n), np.random.key(10 + i), cfg);
+  for (let i = 0; i < rounds + warmup; i++) {
+    const bt = batch(i);
+    for (const mode of (i % 2 ? ['jit', 'eager'] : ['eager', 'jit']) as ('eager' | 'jit')[]) {
+      const t0 = performance.now();
+      state[mode] = steps[mode](state[mode], bt, np.random.key(i)).state;
+      np.treeLeaves(state[mode].params)[0].dataSync(); // wait for the device
+      if (i >= warmup) best[mode] = Math.min(best[mode], performance.now() - t0); // the first steps trace, compile and warm V8
+    }
+  }
+  if (steps.jit.eager) console.log(`  ${b}: the jitted step ran eagerly: ${steps.jit.eager}`);
+  const cps = (ms: number) => ((cfg.batch * 1000) / ms).toFixed(1);
+  console.log(`  ${b}: eager ${best.eager.toFixed(0)} ms/step (${cps(best.eager)} clips/s), jit ${best.jit.toFixed(0)} ms/step (${cps(best.jit)} clips/s): jit ${(best.eager / best.jit).toFixed(2)}x`);
 }
 process.exit(0);

@@ -57,7 +57,7 @@ test('the objectives contrast each modality with the other one\'s bank, both way
   // two clips, 2-D rows: video bank and audio bank differ, so using the wrong bank changes every term
   const banks = { video: fromRows(Float32Array.from([1, 0, 0, 1]), 2, 2), audio: fromRows(Float32Array.from([0.6, 0.8, -0.8, 0.6]), 2, 2) };
   const embeddings = { video: np.tensor([[0.8, 0.6]]), audio: np.tensor([[0, 1]]) };
-  const input = { embeddings, banks, indices: np.tensor(new Int32Array([0])), negatives: np.tensor(new Int32Array([1]), { shape: [1, 1] }), temperature: 0.5, step: 0, key: np.random.key(0) };
+  const input = { embeddings, banks, indices: np.tensor(new Int32Array([0])), negatives: np.tensor(new Int32Array([1]), { shape: [1, 1] }), temperature: 0.5, step: np.tensor(0, { dtype: 'int32' }), key: np.random.key(0) };
   // video [0.8, 0.6] vs audio rows: own 0.96, negative -0.28; audio [0, 1] vs video rows: own 0, negative 1
   const v2a = softplus((-0.28 - 0.96) / 0.5), a2v = softplus((1 - 0) / 0.5);
   const got = infoNceObjective.loss(input, {}, {}).loss.item();
