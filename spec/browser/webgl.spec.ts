@@ -4,8 +4,10 @@
  * and a test page from a localhost server, opened in Debian's headless Chromium with WebGL2 on
  * SwiftShader. In the page the gpu backend must run gpu.js's WebGL2Kernel (not its CPU or WebAssembly
  * fallback, not WebGL1); then a table of primitives, a grad, jit and a few training steps run on gpu
- * and on cpu in the same page, and Node compares what comes back with float32 tolerances. Last, a
- * timing of matmul 512 and 1024 (with a readback) against tfjs's webgl backend, printed, not asserted.
+ * and on cpu in the same page, and Node compares what comes back with float32 tolerances; so do three
+ * Cross-AVID training steps of the tiny model (avid-fn/avid's browser entry), whose gpu kernels must
+ * all run as WebGL2Kernel. Last, a timing of matmul 512 and 1024 (with a readback) against tfjs's
+ * webgl backend, printed, not asserted (spec/bench/browser.ts prints the fuller table).
  * A screenshot of the page's table is saved to $AVID_SCREENSHOT (default: the temp folder's
  * avid-webgl.png). Without chromium or playwright-core this file is skipped (in CI, CI=true, it fails).
  */
@@ -80,7 +82,7 @@ if (needTool(test, 'chromium', 'chromium') && needPackage(test, 'playwright-core
   const problems: string[] = [];
   let kernelClass = '';
 
-  test('bundle core and nn for the browser, serve them, open the page in headless Chromium with WebGL2 on SwiftShader', async (t) => {
+  test('bundle core, nn and avid for the browser, serve them, open the page in headless Chromium with WebGL2 on SwiftShader', async (t) => {
     const t0 = Date.now();
     await bundle(dir);
     t.ok(existsSync(join(dir, 'page.js')), `esbuild bundled the page for the browser in ${Date.now() - t0} ms`);
@@ -148,6 +150,28 @@ if (needTool(test, 'chromium', 'chromium') && needPackage(test, 'playwright-core
     t.ok(gpu.losses[last] < gpu.losses[0] / 2, `the loss fell by more than half: ${gpu.losses[0].toFixed(4)} -> ${gpu.losses[last].toFixed(4)}`);
     // both start from the same params and data; float32 differences grow slowly over a few steps
     close(t, nd([gpu.losses.length], gpu.losses), nd([cpu.losses.length], cpu.losses), 'gpu\'s losses track cpu\'s step by step', { rtol: 1e-3, atol: 1e-4 });
+    t.end();
+  });
+
+  test('AVID in the page: Cross-AVID training steps of the tiny model on gpu (WebGL2) track the same steps on cpu', async (t) => {
+    if (kernelClass !== 'WebGL2Kernel') { t.fail('the gpu backend is not on WebGL2'); t.end(); return; }
+    const t0 = Date.now();
+    const { gpu, cpu } = await call(page!, 'avid', 3, 16, 8);
+    t.comment(`${((Date.now() - t0) / 1000).toFixed(1)} s; ms per step gpu ${gpu.ms.map((x) => x.toFixed(0)).join('/')} (the first compiles its shaders), cpu ${cpu.ms.map((x) => x.toFixed(0)).join('/')}`);
+    t.comment(`losses gpu ${gpu.metrics.map((m) => m.loss.toFixed(6)).join(' ')}, cpu ${cpu.metrics.map((m) => m.loss.toFixed(6)).join(' ')}`);
+    t.equal(gpu.backend, 'gpu', 'the trained params live on gpu');
+    t.ok(gpu.gpuRuns > 100, `the gpu run ran ${gpu.gpuRuns} gpu kernels`);
+    t.deepEqual(Object.keys(gpu.classes), ['WebGL2Kernel'], `every compiled gpu kernel runs as WebGL2Kernel (${JSON.stringify(gpu.classes)})`);
+    for (const [name, r] of [['gpu', gpu], ['cpu', cpu]] as const) {
+      t.ok(r.metrics.every((m) => Object.values(m).every(Number.isFinite)), `${name}: every metric of every step is finite`);
+    }
+    // step 1 starts from the same params, banks, batch and key: its loss and logs agree to float32 rounding
+    const names = Object.keys(cpu.metrics[0]).sort();
+    t.deepEqual(Object.keys(gpu.metrics[0]).sort(), names, `the same metrics: ${names.join(', ')}`);
+    close(t, nd([names.length], names.map((k) => gpu.metrics[0][k])), nd([names.length], names.map((k) => cpu.metrics[0][k])), 'step 1: gpu\'s loss and logs equal cpu\'s (float32 tolerance)', TOL);
+    // after it, Adam's first update is about lr * sign(grad) for every param, so a gradient within rounding
+    // of zero can step either way: the runs part by up to 2 lr in such params, and the losses by more than rounding
+    close(t, nd([gpu.metrics.length], gpu.metrics.map((m) => m.loss)), nd([cpu.metrics.length], cpu.metrics.map((m) => m.loss)), 'every step: gpu\'s loss tracks cpu\'s', { rtol: 1e-3, atol: 1e-4 });
     t.end();
   });
 
