@@ -263,6 +263,17 @@ export const avidPage = {
     for (const m of r.rows) row([`matmul ${m.n}`, `ours ${m.oursMs.toFixed(0)} ms, tfjs ${m.tfjsMs.toFixed(0)} ms`, `ours / tfjs ${(m.oursMs / m.tfjsMs).toFixed(2)}`, 'gpu']);
     return r;
   },
+
+  /** One training step of a small MLP with a readback: ours jitted and eager (gpu) against tfjs webgl. */
+  async mlpTiming(reps = 5, warm = 2) {
+    const { timeMlp } = await import('./timing.js');
+    const r = await timeMlp(reps, warm);
+    section(`timing: MLP ${r.widths.join('-')} training step (batch ${r.batch}, Adam) with readback, median of ${reps}`);
+    row(['ours jit', `${r.oursJitMs.toFixed(1)} ms`, `tfjs / ours ${(r.tfjsMs / r.oursJitMs).toFixed(2)}x`, 'gpu']);
+    row(['ours eager', `${r.oursEagerMs.toFixed(1)} ms`, `tfjs / ours ${(r.tfjsMs / r.oursEagerMs).toFixed(2)}x`, 'gpu']);
+    row(['tfjs webgl', `${r.tfjsMs.toFixed(1)} ms`, '', 'webgl']);
+    return r;
+  },
 };
 
 (globalThis as { avidPage?: typeof avidPage }).avidPage = avidPage;
