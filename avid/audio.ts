@@ -3,10 +3,7 @@
  * z-score, giving a [time, freq] spectrogram image for the 2-D audio convnet. Log-mel is an option.
  * The FFT is fft.js's radix-4 real transform; everything else is a few loops.
  */
-import { createRequire } from 'node:module';
-
-type FFTInstance = { createComplexArray(): number[]; realTransform(out: number[], input: ArrayLike<number>): void; completeSpectrum(out: number[]): void };
-const FFT = createRequire(import.meta.url)('fft.js') as new (n: number) => FFTInstance;
+import FFT from 'fft.js';
 
 export interface SpectrogramOptions {
   sampleRate: number;

@@ -50,6 +50,7 @@ class Buf implements GpuBuf {
 
 interface State {
   gpu: InstanceType<GpuJs['GPU']>;
+  gpuJs: GpuJs;
   mode: string;
   kernelClass: string;
   cache: Map<string, GpuKernelFn>;
@@ -77,7 +78,7 @@ function start(): State {
       throw new Error(`gpu.js ran the probe kernel as ${kernelClass}, not on a GPU` +
         (mode === 'headlessgl' ? ' (headless-GL needs a display: run under `xvfb-run -a`)' : ''));
     }
-    const s: State = { gpu, mode: gpu.mode, kernelClass, cache: new Map(), live: new Set(), dummy: undefined as unknown as Buf, compiles: 0, runs: 0 };
+    const s: State = { gpu, gpuJs, mode: gpu.mode, kernelClass, cache: new Map(), live: new Set(), dummy: undefined as unknown as Buf, compiles: 0, runs: 0 };
     state = s;
     s.dummy = upload(new Float32Array(1));
     s.live.delete(s.dummy);
@@ -239,12 +240,21 @@ export function gpuFinish(): void {
   (state?.gpu as unknown as { context?: { finish(): void } } | undefined)?.context?.finish();
 }
 
-/** Live GPU buffers and their bytes, plus kernel compile and run counts. */
-export function gpuStats(): { textures: number; bytes: number; kernels: number; compiles: number; runs: number } {
-  if (!state) return { textures: 0, bytes: 0, kernels: 0, compiles: 0, runs: 0 };
+/**
+ * Live GPU buffers and their bytes, kernel compile and run counts, and how many compiled kernels
+ * gpu.js runs as each kernel class now (it can swap a kernel for its CPU fallback after a failed
+ * build, so the probe's class alone does not prove every kernel ran on WebGL).
+ */
+export function gpuStats(): { textures: number; bytes: number; kernels: number; compiles: number; runs: number; classes: Record<string, number> } {
+  if (!state) return { textures: 0, bytes: 0, kernels: 0, compiles: 0, runs: 0, classes: {} };
   let bytes = 0;
   for (const b of state.live) bytes += 4 * b.size;
-  return { textures: state.live.size, bytes, kernels: state.cache.size, compiles: state.compiles, runs: state.runs };
+  const classes: Record<string, number> = {};
+  for (const k of state.cache.values()) {
+    const c = kernelClassOf(state.gpuJs, k.kernel.constructor);
+    classes[c] = (classes[c] ?? 0) + 1;
+  }
+  return { textures: state.live.size, bytes, kernels: state.cache.size, compiles: state.compiles, runs: state.runs, classes };
 }
 
 registerBackend(gpu);

@@ -209,12 +209,69 @@ export const avidPage = {
     return { gpu, cpu };
   },
 
+  /**
+   * A few Cross-AVID training steps of the tiny model (avid/train.ts's trainStep, through the browser
+   * entry of avid-fn/avid) on gpu and on cpu from the same initial state, batches and keys. The clips
+   * are smaller than tinyData's (4 frames of 16x16, 1 s of audio) and the dataset has `n` of them, so
+   * the steps are quick; the model is tinyModel as it is. Returns each step's metrics and ms, and the
+   * kernel classes gpu.js ran the gpu run's kernels as.
+   */
+  async avid(steps = 3, n = 16, batch = 8) {
+    const avid = await import('../../avid/index.js');
+    section(`AVID: ${steps} Cross-AVID steps of the tiny model, ${n} synthetic clips, batch ${batch}`);
+    const dataCfg = { ...avid.tinyData, frames: 4, size: 16, audioSeconds: 1, seconds: 3 };
+    const cfg = { ...avid.tinyTrain, batch, negatives: n - 1 };
+    const model = avid.avidModel(avid.tinyModel);
+    np.setBackend('cpu');
+    const ds = avid.synthetic(np.random.key(0), n, dataCfg);
+    const batches = Array.from({ length: steps }, (_, i) =>
+      avid.getBatch(ds, Array.from({ length: batch }, (_, j) => (i * batch + j) % n), np.random.key(10 + i), cfg));
+    const run = (backend: string) => {
+      np.setBackend(backend);
+      const runs0 = np.gpuStats().runs;
+      let state = avid.initState(np.random.key(1), model, ds, cfg, avid.crossAvid);
+      const step = avid.trainStep(model, avid.crossAvid, cfg);
+      const metrics: Record<string, number>[] = [], ms: number[] = [];
+      for (let i = 0; i < steps; i++) {
+        const b = batches[i];
+        const moved = { video: np.toBackend(b.video, backend), audio: np.toBackend(b.audio, backend), indices: np.toBackend(b.indices, backend), labels: np.toBackend(b.labels, backend) };
+        const t0 = performance.now();
+        const r = step(state, moved, np.random.key(20 + i));
+        ms.push(performance.now() - t0);
+        state = r.state;
+        metrics.push(r.metrics);
+      }
+      const stats = np.gpuStats();
+      np.setBackend('cpu');
+      return { metrics, ms, backend: np.treeLeaves(state.params)[0].concrete().backend!.name, gpuRuns: stats.runs - runs0, classes: stats.classes };
+    };
+    const gpu = run('gpu'), cpu = run('cpu');
+    for (let i = 0; i < steps; i++) {
+      const g = gpu.metrics[i].loss, c = cpu.metrics[i].loss;
+      row([`step ${i + 1} loss`, `gpu ${g.toFixed(5)}, cpu ${c.toFixed(5)}`, `|diff| ${Math.abs(g - c).toExponential(1)}`, `${gpu.ms[i].toFixed(0)} / ${cpu.ms[i].toFixed(0)} ms`],
+        Number.isFinite(g) && Math.abs(g - c) <= 1e-4 + 1e-3 * Math.abs(c));
+    }
+    row(['gpu kernels', Object.entries(gpu.classes).map(([k, v]) => `${v} ${k}`).join(', '), `${gpu.gpuRuns} runs`, gpu.backend]);
+    return { gpu, cpu };
+  },
+
   /** matmul n x n with a readback, ours (gpu) against tfjs's webgl backend: median ms of `reps` runs. */
   async timing(sizes = [512, 1024], reps = 3) {
     const { timeMatmul } = await import('./timing.js');
     const r = await timeMatmul(sizes, reps);
     section(`timing: matmul with readback, median of ${reps}; tfjs ${r.tfjs} webgl (WebGL ${r.webglVersion})`);
     for (const m of r.rows) row([`matmul ${m.n}`, `ours ${m.oursMs.toFixed(0)} ms, tfjs ${m.tfjsMs.toFixed(0)} ms`, `ours / tfjs ${(m.oursMs / m.tfjsMs).toFixed(2)}`, 'gpu']);
+    return r;
+  },
+
+  /** One training step of a small MLP with a readback: ours jitted and eager (gpu) against tfjs webgl. */
+  async mlpTiming(reps = 5, warm = 2) {
+    const { timeMlp } = await import('./timing.js');
+    const r = await timeMlp(reps, warm);
+    section(`timing: MLP ${r.widths.join('-')} training step (batch ${r.batch}, Adam) with readback, median of ${reps}`);
+    row(['ours jit', `${r.oursJitMs.toFixed(1)} ms`, `tfjs / ours ${(r.tfjsMs / r.oursJitMs).toFixed(2)}x`, 'gpu']);
+    row(['ours eager', `${r.oursEagerMs.toFixed(1)} ms`, `tfjs / ours ${(r.tfjsMs / r.oursEagerMs).toFixed(2)}x`, 'gpu']);
+    row(['tfjs webgl', `${r.tfjsMs.toFixed(1)} ms`, '', 'webgl']);
     return r;
   },
 };

@@ -5,6 +5,8 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-webgl';
+// the gradients of tfjs's ops (the union package @tensorflow/tfjs imports this; tfjs-core alone does not)
+import '@tensorflow/tfjs-core/dist/register_all_gradients';
 import * as np from '../../core/index.js';
 
 /** A seeded uniform [-1, 1) array, the same for both libraries. */
@@ -51,4 +53,94 @@ export async function timeMatmul(sizes: number[], reps: number): Promise<{ tfjs:
     }
   } finally { np.setBackend('cpu'); }
   return { tfjs: tf.version_core, webglVersion: tf.env().getNumber('WEBGL_VERSION'), rows };
+}
+
+export interface MlpTiming {
+  /** the MLP: batch, widths (input, hidden..., output) */
+  batch: number;
+  widths: number[];
+  /** median ms of one training step with a readback of its loss */
+  oursJitMs: number; oursEagerMs: number; tfjsMs: number;
+  oursJitAll: number[]; oursEagerAll: number[]; tfjsAll: number[];
+  /** the loss after each step from the same initial weights and data: ours jitted, ours eager, tfjs */
+  losses: { jit: number[]; eager: number[]; tfjs: number[] };
+}
+
+/**
+ * One training step of a small ReLU MLP regression (mean squared error, Adam lr 1e-3 with eps 1e-8 on
+ * both sides): ours as jit(valueAndGrad) + nn.adam's update in one jitted function, ours un-jitted,
+ * and tfjs's webgl backend with tf.train.adam's minimize (variableGrads underneath). Each step reads
+ * its loss back. All three start from the same weights and data; `warm` untimed steps first (they
+ * compile the shaders), then `reps` timed ones.
+ */
+export async function timeMlp(reps: number, warm = 2, batch = 128, widths = [64, 256, 256, 10]): Promise<MlpTiming> {
+  const { adam } = await import('../../nn/index.js');
+  await tf.setBackend('webgl');
+  await tf.ready();
+  const layers = widths.slice(1).map((out, i) => {
+    const inp = widths[i], s = 1 / Math.sqrt(inp);
+    return { w: data(inp * out, 7 + i).map((v) => v * s), b: new Float32Array(out), shape: [inp, out] as [number, number] };
+  });
+  const xs = data(batch * widths[0], 3), ys = data(batch * widths[widths.length - 1], 4);
+  const steps = warm + reps;
+  const timed = (step: () => number) => {
+    const all: number[] = [], losses: number[] = [];
+    for (let i = 0; i < steps; i++) {
+      const t0 = performance.now();
+      losses.push(step());
+      if (i >= warm) all.push(performance.now() - t0);
+    }
+    return { ms: median(all), all, losses };
+  };
+
+  np.setBackend('gpu');
+  let jit, eager;
+  try {
+    const x = np.tensor(xs, { shape: [batch, widths[0]] }), y = np.tensor(ys, { shape: [batch, widths[widths.length - 1]] });
+    type P = { w: np.Tensor; b: np.Tensor }[];
+    const init = (): P => layers.map((l) => ({ w: np.tensor(l.w, { shape: l.shape }), b: np.tensor(l.b, { shape: [l.shape[1]] }) }));
+    const loss = (p: P) => {
+      let h = x;
+      p.forEach((l, i) => { h = np.add(np.matmul(h, l.w), l.b); if (i < p.length - 1) h = np.relu(h); });
+      return np.mean(np.square(np.sub(h, y)));
+    };
+    const opt = adam(1e-3);
+    const body = (p: P, s: unknown) => {
+      const [l, g] = np.valueAndGrad(loss)(p);
+      const u = opt.update(g, s as never, p) as { params: P; state: unknown };
+      return { l, params: u.params, state: u.state };
+    };
+    const run = (f: (p: P, s: unknown) => { l: np.Tensor; params: P; state: unknown }) => {
+      let params = init(), state: unknown = opt.init(params);
+      return timed(() => {
+        const r = np.withScope(() => f(params, state));
+        ({ params, state } = r);
+        return r.l.item();
+      });
+    };
+    jit = run(np.jit(body) as typeof body);
+    eager = run(body);
+  } finally { np.setBackend('cpu'); }
+
+  const tx = tf.tensor2d(xs, [batch, widths[0]]), ty = tf.tensor2d(ys, [batch, widths[widths.length - 1]]);
+  const vars = layers.map((l) => ({ w: tf.variable(tf.tensor2d(l.w, l.shape)), b: tf.variable(tf.tensor1d(l.b)) }));
+  const topt = tf.train.adam(1e-3, 0.9, 0.999, 1e-8);
+  const tloss = () => tf.tidy(() => {
+    let h: tf.Tensor = tx;
+    vars.forEach((l, i) => { h = tf.add(tf.matMul(h, l.w), l.b); if (i < vars.length - 1) h = tf.relu(h); });
+    return tf.mean(tf.square(tf.sub(h, ty))) as tf.Scalar;
+  });
+  const theirs = timed(() => {
+    const l = topt.minimize(tloss, true)!;
+    const v = l.dataSync()[0];
+    l.dispose();
+    return v;
+  });
+  topt.dispose();
+  for (const v of vars) { v.w.dispose(); v.b.dispose(); }
+  tx.dispose(); ty.dispose();
+  return {
+    batch, widths, oursJitMs: jit.ms, oursEagerMs: eager.ms, tfjsMs: theirs.ms, oursJitAll: jit.all, oursEagerAll: eager.all, tfjsAll: theirs.all,
+    losses: { jit: jit.losses, eager: eager.losses, tfjs: theirs.losses },
+  };
 }

@@ -4,97 +4,42 @@
  * and a test page from a localhost server, opened in Debian's headless Chromium with WebGL2 on
  * SwiftShader. In the page the gpu backend must run gpu.js's WebGL2Kernel (not its CPU or WebAssembly
  * fallback, not WebGL1); then a table of primitives, a grad, jit and a few training steps run on gpu
- * and on cpu in the same page, and Node compares what comes back with float32 tolerances. Last, a
- * timing of matmul 512 and 1024 (with a readback) against tfjs's webgl backend, printed, not asserted.
+ * and on cpu in the same page, and Node compares what comes back with float32 tolerances; so do three
+ * Cross-AVID training steps of the tiny model (avid-fn/avid's browser entry), whose gpu kernels must
+ * all run as WebGL2Kernel. Last, timings against tfjs's webgl backend in the same page, each with a
+ * readback, printed, not asserted: matmul 512 and 1024, and a small MLP's training step (ours jitted
+ * and eager); spec/bench/browser.ts prints them as a table with ratios.
  * A screenshot of the page's table is saved to $AVID_SCREENSHOT (default: the temp folder's
  * avid-webgl.png). Without chromium or playwright-core this file is skipped (in CI, CI=true, it fails).
  */
 import test from 'tape';
-import { createServer, type Server } from 'node:http';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import type { AddressInfo } from 'node:net';
+import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { extname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { close } from '../helpers.js';
-import { launchChromium, needPackage, needTool } from '../tools.js';
-import type { avidPage as AvidPage, Compared } from './page.js';
+import { needPackage, needTool } from '../tools.js';
+import type { Compared } from './page.js';
+import { call, type OpenPage, openPage, type Page } from './server.js';
 
-const require = createRequire(import.meta.url);
-const here = fileURLToPath(new URL('.', import.meta.url));
 /** float32 on the GPU against the CPU's kernels: spec/helpers.ts' tolFor for a GPU. */
 const TOL = { rtol: 3e-5, atol: 3e-5 };
-
-const HTML = `<!doctype html>
-<html><head><meta charset="utf-8"><link rel="icon" href="data:,"><title>avid-fn: WebGL2 in Chromium</title>
-<style>
-  body { font: 13px system-ui, sans-serif; margin: 16px; } h1 { font-size: 18px; margin: 0 0 4px; }
-  table { border-collapse: collapse; } td, th { padding: 1px 8px; text-align: left; border-bottom: 1px solid #ddd; }
-  th { background: #eef; padding-top: 6px; } tr.ok td:nth-child(3) { color: #070; } tr.bad td { color: #b00; font-weight: bold; }
-</style></head>
-<body><h1>avid-fn: the gpu backend against the cpu backend in one page</h1>
-<p id="status">loading</p>
-<table><thead><tr><th>output</th><th>shape</th><th>gpu vs cpu (rtol 3e-5, atol 3e-5)</th><th>ran on</th></tr></thead><tbody></tbody></table>
-<script src="/gpu-browser.min.js"></script>
-<script type="module" src="/page.js"></script>
-</body></html>`;
-
-const TYPES: Record<string, string> = { '.js': 'text/javascript', '.html': 'text/html', '.map': 'application/json' };
-
-/** Bundle the page (core, nn and, split off, tfjs for the timing) with esbuild into `dir`. */
-async function bundle(dir: string): Promise<void> {
-  const esbuild = await import('esbuild');
-  await esbuild.build({
-    entryPoints: { page: join(here, 'page.ts') }, bundle: true, platform: 'browser', format: 'esm', splitting: true,
-    outdir: dir, logLevel: 'error', target: 'es2022',
-  });
-}
-
-/** Serve `dir`'s bundle, gpu.js's browser build and the page on a random localhost port. */
-function serve(dir: string): Promise<{ server: Server; url: string }> {
-  const gpuJs = join(require.resolve('gpu.js'), '..', '..', 'dist', 'gpu-browser.min.js');
-  const server = createServer((req, res) => {
-    const path = new URL(req.url ?? '/', 'http://x').pathname;
-    const file = path === '/gpu-browser.min.js' ? gpuJs : /^\/[\w.-]+\.js$/.test(path) ? join(dir, path) : undefined;
-    if (path === '/') { res.writeHead(200, { 'content-type': 'text/html' }); res.end(HTML); return; }
-    if (!file || !existsSync(file)) { res.writeHead(404); res.end(); return; }
-    res.writeHead(200, { 'content-type': TYPES[extname(file)] ?? 'application/octet-stream' });
-    res.end(readFileSync(file));
-  });
-  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve({ server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/` })));
-}
-
-type Page = import('playwright-core').Page;
-type Avid = typeof AvidPage;
-/** Call `avidPage.<name>(...args)` in the page; what it returns comes back as JSON. */
-const call = <K extends keyof Avid>(page: Page, name: K, ...args: unknown[]): Promise<Awaited<ReturnType<Avid[K]>>> =>
-  // a string, not a function: tsx's transform would put its helpers into a function's source
-  page.evaluate(`avidPage.${name}(...${JSON.stringify(args)})`) as Promise<Awaited<ReturnType<Avid[K]>>>;
 
 const nd = (shape: number[], data: number[]) => ({ shape, data });
 
 if (needTool(test, 'chromium', 'chromium') && needPackage(test, 'playwright-core') && needPackage(test, 'esbuild')) {
-  const dir = mkdtempSync(join(tmpdir(), 'avid-webgl-'));
-  let server: Server | undefined, browser: import('playwright-core').Browser | undefined, page: Page | undefined;
+  let opened: OpenPage | undefined, page: Page | undefined;
   const problems: string[] = [];
   let kernelClass = '';
 
-  test('bundle core and nn for the browser, serve them, open the page in headless Chromium with WebGL2 on SwiftShader', async (t) => {
-    const t0 = Date.now();
-    await bundle(dir);
-    t.ok(existsSync(join(dir, 'page.js')), `esbuild bundled the page for the browser in ${Date.now() - t0} ms`);
-    const served = await serve(dir);
-    server = served.server;
-    browser = await launchChromium();
-    t.comment(`Chromium ${browser.version()}`);
-    page = await browser.newPage({ viewport: { width: 900, height: 800 } });
-    page.setDefaultTimeout(300_000);
-    page.on('console', (m) => { if (m.type() === 'error') problems.push(`console error: ${m.text()}`); else if (m.type() === 'warning') t.comment(`page warning: ${m.text()}`); });
-    page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
-    page.on('requestfailed', (r) => problems.push(`request failed: ${r.url()}`));
-    await page.goto(served.url, { waitUntil: 'load' });
-    await page.waitForFunction('globalThis.avidPage !== undefined', undefined, { timeout: 30_000 });
+  test('bundle core, nn and avid for the browser, serve them, open the page in headless Chromium with WebGL2 on SwiftShader', async (t) => {
+    opened = await openPage((p) => {
+      p.on('console', (m) => { if (m.type() === 'error') problems.push(`console error: ${m.text()}`); else if (m.type() === 'warning') t.comment(`page warning: ${m.text()}`); });
+      p.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+      p.on('requestfailed', (r) => problems.push(`request failed: ${r.url()}`));
+    });
+    page = opened.page;
+    t.pass(`esbuild bundled the page for the browser in ${opened.bundleMs} ms`);
+    t.comment(`Chromium ${opened.browser.version()}`);
     t.pass('the page loaded core and nn');
     t.end();
   });
@@ -151,6 +96,28 @@ if (needTool(test, 'chromium', 'chromium') && needPackage(test, 'playwright-core
     t.end();
   });
 
+  test('AVID in the page: Cross-AVID training steps of the tiny model on gpu (WebGL2) track the same steps on cpu', async (t) => {
+    if (kernelClass !== 'WebGL2Kernel') { t.fail('the gpu backend is not on WebGL2'); t.end(); return; }
+    const t0 = Date.now();
+    const { gpu, cpu } = await call(page!, 'avid', 3, 16, 8);
+    t.comment(`${((Date.now() - t0) / 1000).toFixed(1)} s; ms per step gpu ${gpu.ms.map((x) => x.toFixed(0)).join('/')} (the first compiles its shaders), cpu ${cpu.ms.map((x) => x.toFixed(0)).join('/')}`);
+    t.comment(`losses gpu ${gpu.metrics.map((m) => m.loss.toFixed(6)).join(' ')}, cpu ${cpu.metrics.map((m) => m.loss.toFixed(6)).join(' ')}`);
+    t.equal(gpu.backend, 'gpu', 'the trained params live on gpu');
+    t.ok(gpu.gpuRuns > 100, `the gpu run ran ${gpu.gpuRuns} gpu kernels`);
+    t.deepEqual(Object.keys(gpu.classes), ['WebGL2Kernel'], `every compiled gpu kernel runs as WebGL2Kernel (${JSON.stringify(gpu.classes)})`);
+    for (const [name, r] of [['gpu', gpu], ['cpu', cpu]] as const) {
+      t.ok(r.metrics.every((m) => Object.values(m).every(Number.isFinite)), `${name}: every metric of every step is finite`);
+    }
+    // step 1 starts from the same params, banks, batch and key: its loss and logs agree to float32 rounding
+    const names = Object.keys(cpu.metrics[0]).sort();
+    t.deepEqual(Object.keys(gpu.metrics[0]).sort(), names, `the same metrics: ${names.join(', ')}`);
+    close(t, nd([names.length], names.map((k) => gpu.metrics[0][k])), nd([names.length], names.map((k) => cpu.metrics[0][k])), 'step 1: gpu\'s loss and logs equal cpu\'s (float32 tolerance)', TOL);
+    // after it, Adam's first update is about lr * sign(grad) for every param, so a gradient within rounding
+    // of zero can step either way: the runs part by up to 2 lr in such params, and the losses by more than rounding
+    close(t, nd([gpu.metrics.length], gpu.metrics.map((m) => m.loss)), nd([cpu.metrics.length], cpu.metrics.map((m) => m.loss)), 'every step: gpu\'s loss tracks cpu\'s', { rtol: 1e-3, atol: 1e-4 });
+    t.end();
+  });
+
   test('timing in the page: matmul 512 and 1024 with a readback, ours (gpu) against tfjs webgl (printed, not asserted)', async (t) => {
     if (kernelClass !== 'WebGL2Kernel') { t.fail('the gpu backend is not on WebGL2'); t.end(); return; }
     const reps = Number(process.env.AVID_BROWSER_REPS ?? 3);
@@ -161,6 +128,19 @@ if (needTool(test, 'chromium', 'chromium') && needPackage(test, 'playwright-core
       // both products of the same inputs: a sum of n float32 terms each, whose rounding grows like sqrt(n)
       t.ok(m.maxDiff <= 1e-5 * m.n * Math.max(1, m.scale), `matmul ${m.n}: ours and tfjs agree (max |diff| ${m.maxDiff.toExponential(2)}, largest |value| ${m.scale.toFixed(1)})`);
     }
+    t.end();
+  });
+
+  test('timing in the page: a small MLP\'s training step with a readback, ours jitted and eager (gpu) against tfjs webgl (printed, not asserted)', async (t) => {
+    if (kernelClass !== 'WebGL2Kernel') { t.fail('the gpu backend is not on WebGL2'); t.end(); return; }
+    const reps = Number(process.env.AVID_BROWSER_REPS ?? 3);
+    const r = await call(page!, 'mlpTiming', reps, 2);
+    t.comment(`MLP ${r.widths.join('-')}, batch ${r.batch}, Adam: ours jit ${r.oursJitMs.toFixed(1)} ms, eager ${r.oursEagerMs.toFixed(1)} ms, tfjs webgl ${r.tfjsMs.toFixed(1)} ms (median of ${reps}); speed tfjs / ours: jit ${(r.tfjsMs / r.oursJitMs).toFixed(2)}x, eager ${(r.tfjsMs / r.oursEagerMs).toFixed(2)}x`);
+    // the same weights, data and Adam on both sides: the losses agree, which says both timed the same work
+    const all = [...r.losses.jit, ...r.losses.eager, ...r.losses.tfjs];
+    t.ok(all.every(Number.isFinite), 'every loss is finite');
+    close(t, nd([r.losses.jit.length], r.losses.jit), nd([r.losses.tfjs.length], r.losses.tfjs), 'ours jitted trains as tfjs does (loss after each step)', { rtol: 1e-3, atol: 1e-5 });
+    close(t, nd([r.losses.eager.length], r.losses.eager), nd([r.losses.jit.length], r.losses.jit), 'ours eager equals ours jitted', { rtol: 1e-3, atol: 1e-5 });
     t.end();
   });
 
@@ -175,9 +155,7 @@ if (needTool(test, 'chromium', 'chromium') && needPackage(test, 'playwright-core
   });
 
   test('close the browser and the server', async (t) => {
-    await browser?.close();
-    await new Promise((resolve) => (server ? server.close(resolve) : resolve(undefined)));
-    rmSync(dir, { recursive: true, force: true });
+    await opened?.close();
     t.end();
   });
 }

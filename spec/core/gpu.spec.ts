@@ -21,6 +21,8 @@ test('the gpu backend is a real GPU path', (t) => {
   const y = np.add(gpu([1, 2]), 1);
   t.equal(y.backend!.name, 'gpu', 'results live on the gpu');
   t.ok(np.gpuStats().runs > before, 'a kernel ran');
+  const classes = np.gpuStats().classes;
+  if (s.ok) t.deepEqual(Object.keys(classes), [s.kernelClass], `every compiled kernel runs as ${s.kernelClass} (${JSON.stringify(classes)})`);
   t.end();
 });
 
