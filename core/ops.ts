@@ -4,7 +4,7 @@
  * sigmoid never computes e^x for large x, l2Normalize guards the zero vector).
  * Each public op is `named`: an OpError from a primitive inside it names the op the user called.
  */
-import { fmt, named, normAxes, normAxis, OpError, sameShape, sizeOf } from './shape.js';
+import { ConcretizationError, fmt, named, normAxes, normAxis, OpError, sameShape, sizeOf } from './shape.js';
 import { isTensor, type Tensor } from './tensor.js';
 import { stopGradient } from './autodiff.js';
 import { abs } from './prims/abs.js';
@@ -27,7 +27,7 @@ import { where } from './prims/where.js';
 import type { TensorLike } from './prims/_elementwise.js';
 import { minimum } from './prims/minimum.js';
 import { reluFloat } from './prims/relu.js';
-import { isFloat } from './dtype.js';
+import { isFloat, type TypedArray } from './dtype.js';
 import { arange } from './creation.js';
 
 type Axis = number | readonly number[] | undefined;
@@ -160,10 +160,18 @@ export const crossEntropy = named('crossEntropy', (logits: Tensor, labels: Tenso
   if (!sameShape(labels.shape, want)) {
     throw new OpError('crossEntropy', `labels have shape ${fmt(labels.shape)}; logits ${fmt(logits.shape)} need labels of shape ${fmt(want)}`);
   }
+  const picks = hot(labels, C), loss = neg(mean(sum(where(picks, logSoftmax(logits, -1), 0), -1)));
   // under vmap, every example's labels (the batch's value): a bad label in any example is an error
-  const ls = labels.concrete().dataSync(), bad = ls.findIndex((v) => v < 0 || v >= C);
+  let ls: TypedArray;
+  try { ls = labels.concrete().dataSync(); } catch (e) {
+    if (!(e instanceof ConcretizationError)) throw e;
+    // under jit the labels have no value yet: a bad one makes the loss NaN (never a quiet 0 term)
+    // (each label in range picks exactly one class)
+    return where(equal(sum(astype(picks, 'int32')), labels.size), loss, NaN);
+  }
+  const bad = ls.findIndex((v) => v < 0 || v >= C);
   if (bad >= 0) throw new OpError('crossEntropy', `label ${ls[bad]} at position ${bad} is out of range for ${C} classes`);
-  return neg(mean(sum(where(hot(labels, C), logSoftmax(logits, -1), 0), -1)));
+  return loss;
 });
 
 /** Elementwise 1 / x. */

@@ -191,3 +191,13 @@ test('jit: random keys among the arguments do not trace again; inside, they spli
   t.throws(() => np.softmax(np.jit((v: np.Tensor) => np.tensor(v.item()))(np.tensor(1))), (e: unknown) => e instanceof np.ConcretizationError, 'and stays one through a named op');
   t.end();
 });
+
+test('jit: crossEntropy, which checks its labels eagerly, makes the loss NaN for a bad label under jit (never a quiet 0 term)', (t) => {
+  const f = np.jit((l: np.Tensor, y: np.Tensor) => np.crossEntropy(l, y));
+  const l = np.tensor([[1, 2, 3], [0, 0, 1]]), good = np.tensor(Int32Array.from([2, 0]));
+  close(t, f(l, good), np.crossEntropy(l, good), 'good labels: eager\'s loss');
+  t.ok(Number.isNaN(f(l, np.tensor(Int32Array.from([3, 0]))).item()), 'label 3 of 3 classes: NaN');
+  t.ok(Number.isNaN(f(l, np.tensor(Int32Array.from([0, -1]))).item()), 'label -1: NaN');
+  close(t, np.jit(np.grad((a: np.Tensor, y: np.Tensor) => np.crossEntropy(a, y)))(l, good), np.grad((a: np.Tensor, y: np.Tensor) => np.crossEntropy(a, y))(l, good), 'and its gradient is eager\'s');
+  t.end();
+});
