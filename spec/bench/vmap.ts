@@ -2,7 +2,8 @@
  * Per-example gradients of an MLP (relu, cross-entropy, float32, batch 128), three ways:
  * - vmap(grad(loss)): all 128 gradients at once, through the batching rules;
  * - a JS loop of grad(loss) over the 128 examples (split beforehand, outside the timing);
- * - grad of the batched (summed) loss: one gradient, not 128, the floor vmap is measured against.
+ * - grad of the batched (summed) loss: one gradient, not 128, the floor vmap is measured against;
+ * - the first and the last again under jit (one traced, fused program each).
  * Issue 12's targets: vmap >= 10x the loop, and within 1.5x of the batched-loss grad. Two sizes:
  * 784-128-10, whose per-example gradients are 128 x 100k floats (51 MB, written once: the line
  * "writing them" times just that), and 64-32-10, where the work per op is small and dispatch counts.
@@ -56,6 +57,7 @@ for (const [nIn, nHid, nOut] of configs) {
   const xs = Array.from({ length: B }, (_, i) => np.reshape(np.slice(X, [i, 0], [1, -1]), [nIn]));
   const ys = Array.from({ length: B }, (_, i) => np.reshape(np.slice(Y, [i], [1]), []));
   const batched = () => np.grad(batchLoss)(params, X, Y);
+  const perExampleJit = np.jit(perExample), batchedJit = np.jit(np.grad(batchLoss));
 
   const g = perExample(params, X, Y), gb = batched();
   const keys = ['w1', 'b1', 'w2', 'b2'] as const;
@@ -68,10 +70,13 @@ for (const [nIn, nHid, nOut] of configs) {
     ['loop of grad(loss)', median(() => xs.map((x, i) => np.grad(loss)(params, x, ys[i])), Math.max(3, Math.ceil(runs / 2)))],
     ['grad(summed batch loss)', median(batched, runs)],
     ['writing them (alloc + fill)', median(() => new Float32Array(floats).fill(1), runs)],
+    ['jit(vmap(grad(loss)))', median(() => perExampleJit(params, X, Y), runs)],
+    ['jit(grad(summed batch loss))', median(() => batchedJit(params, X, Y), runs)],
   ];
   for (const [name, t] of rows) console.log(`  ${name.padEnd(28)} wall ${t.wall.toFixed(1).padStart(7)} ms   cpu ${t.cpu.toFixed(1).padStart(7)} ms`);
-  const [v, l, b] = rows.map(([, t]) => t);
+  const [v, l, b, , vj, bj] = rows.map(([, t]) => t);
   console.log(`  vmap vs loop: ${(l.wall / v.wall).toFixed(1)}x faster (cpu ${(l.cpu / v.cpu).toFixed(1)}x; target >= 10x); ` +
-    `vmap / batched-loss grad: ${(v.wall / b.wall).toFixed(2)}x (cpu ${(v.cpu / b.cpu).toFixed(2)}x; target <= 1.5x)`);
+    `vmap / batched-loss grad: ${(v.wall / b.wall).toFixed(2)}x (cpu ${(v.cpu / b.cpu).toFixed(2)}x; target <= 1.5x); ` +
+    `both jitted: ${(vj.wall / bj.wall).toFixed(2)}x (cpu ${(vj.cpu / bj.cpu).toFixed(2)}x)`);
 }
 console.log(`\nload average after: ${load()}`);
