@@ -49,7 +49,7 @@ export function program(out: (line: string) => void = console.log): Command {
     .description('AVID (audio-visual instance discrimination) on the built-in data or your own videos')
     .showHelpAfterError('(run with --help for the options)')
     .exitOverride();
-  const jobOf = (o: Record<string, unknown>): Job => ({ log: out, progress: Boolean(process.stderr.isTTY) && !o.quiet });
+  const jobOf = (o: Record<string, unknown>): Job => ({ log: out, progress: Boolean(process.stderr.isTTY) && !o.quiet, jit: o.jit !== false });
 
   withFields(prog.command('train').description('train AVID and write a run folder (checkpoints, metrics, report)'), trainFields)
     .requiredOption('--out <RUNDIR>', 'the run folder to write')
@@ -57,6 +57,7 @@ export function program(out: (line: string) => void = console.log): Command {
     .option('--resume', 'continue the run in --out from its last checkpoint')
     .option('--force', 'delete what is in --out and start again')
     .option('--quiet', 'no progress bar')
+    .option('--no-jit', 'run the training step eagerly (default: traced once and run as a compiled program)')
     .action(async (o) => {
       const opts = decodeOptions(trainFields, o, o.config);
       checkData(opts.data);
@@ -121,10 +122,11 @@ export function program(out: (line: string) => void = console.log): Command {
     .option('--dir <DIR>', 'where the runs\' checkpoints go', 'runs')
     .option('--resume', 'continue the runs in --dir from their last checkpoints')
     .option('--json <FILE>', 'also write every seed\'s figures to FILE')
+    .option('--no-jit', 'run the training steps eagerly (default: traced once and run as a compiled program)')
     .action(async (o) => {
       const opts = decodeOptions(compareFields, o);
       np.setBackend(opts.backend);
-      await compare({ ...opts, dir: o.dir, resume: Boolean(o.resume), json: o.json }, out);
+      await compare({ ...opts, dir: o.dir, resume: Boolean(o.resume), json: o.json, jit: o.jit !== false }, out);
     });
   return prog;
 }

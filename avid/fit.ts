@@ -41,6 +41,8 @@ export interface FitOptions {
   onResume?: (step: number) => void;
   /** where plain log lines go (default console.log) */
   log?: (line: string) => void;
+  /** jit the step (default true; false runs it eagerly, e.g. to step through an objective) */
+  jit?: boolean;
 }
 
 /** The state as a checkpoint: the whole state as one pytree (banks are their rows), the step in metadata. */
@@ -65,7 +67,8 @@ export async function fit(model: Model, objective: Objective, source: Source, cf
     log(`resuming ${opts.name ?? 'run'} from ${opts.dir} at step ${state.step} (epoch ${state.step / perEpoch})`);
     opts.onResume?.(state.step);
   }
-  const step = trainStep(model, objective, cfg);
+  const step = trainStep(model, objective, cfg, undefined, { jit: opts.jit });
+  let told = false;
   const total = perEpoch * cfg.epochs;
   /** the clips of step s: a slice of its epoch's permutation (drawn once per epoch) */
   let orderOf: { epoch: number; order: Int32Array } = { epoch: -1, order: new Int32Array(0) };
@@ -104,6 +107,8 @@ export async function fit(model: Model, objective: Objective, source: Source, cf
       let r: ReturnType<typeof step>;
       try { r = step(state, batch, np.random.foldIn(kStep, state.step)); } catch (e) { throw stopped(e); }
       state = r.state;
+      if (!told && step.eager && opts.jit !== false) log(`${opts.name ?? 'the run'}: the step runs eagerly (${step.eager.split(':').slice(0, 2).join(':')})`);
+      told = true;
       history.push(r.metrics);
       clips += idx.length;
       const rate = clips / ((performance.now() - t0) / 1000);

@@ -23,7 +23,7 @@ import { type ClipConfig, evalViews, type FreqStats, range, ready, type Source, 
 import { initState } from './train.js';
 import { openVideos, type Skip } from './videos.js';
 
-export interface Job { log: (line: string) => void; progress: boolean }
+export interface Job { log: (line: string) => void; progress: boolean; jit?: boolean }
 
 /** The options a training run is made from (avid train's, as decoded by the CLI). */
 export interface TrainOptions {
@@ -133,7 +133,7 @@ export async function runTrain(dir: string, given: TrainOptions, explicit: Reado
   // a staged objective (CMA) trains the stage it starts from into its own folder first
   const { state } = await trainNamed(o.objective, model, data.train, cfg, {
     key: modelKey(o.seed), dirFor: (name) => (name === o.objective ? files.checkpoint : join(dir, `checkpoint-${name}`)), resume: true,
-    zWarmup: o.zWarmup, progress: job.progress, log: job.log, onStep: (row) => appendMetrics(dir, row), onResume: (step) => cutMetrics(dir, step),
+    zWarmup: o.zWarmup, progress: job.progress, log: job.log, jit: job.jit, onStep: (row) => appendMetrics(dir, row), onResume: (step) => cutMetrics(dir, step),
   });
   const usable = async (s?: Source) => (s ? (await ready(s, Array.from({ length: s.n }, (_, i) => i))).length : 0);
   writeJson(files.summary, {

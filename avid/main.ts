@@ -34,6 +34,8 @@ export interface CompareOptions {
   seed: number;
   /** how many seeds, from `seed` on (default 1) */
   seeds?: number;
+  /** jit the training step (default true) */
+  jit?: boolean;
   dir: string;
   resume: boolean;
   /** write every seed's figures here */
@@ -164,7 +166,7 @@ export async function compare(o: CompareOptions, log: (line: string) => void = c
     log(`evaluated random init${seeds.length > 1 ? ` (seed ${seed})` : ''}: ${brief(reports[0].at(-1)!)} (${((performance.now() - t0) / 1000).toFixed(0)} s)`);
     const trained = new Map<ObjectiveName, TrainState>();
     for (const [i, name] of o.objectives.entries()) {
-      const { state, history } = await trainNamed(name, model, trainSet, cfg, { key: kModel, dirFor: (m) => join(dir, m), resume: o.resume, zWarmup: o.zWarmup, log, trained });
+      const { state, history } = await trainNamed(name, model, trainSet, cfg, { key: kModel, dirFor: (m) => join(dir, m), resume: o.resume, zWarmup: o.zWarmup, log, trained, jit: o.jit });
       reports[i + 1].push(await evaluate(model, state.params, state.bn, trainSet, testSet));
       const moved = trend(history, Math.floor(o.train / cfg.batch));
       log(`trained and evaluated ${labels[i + 1]}${seeds.length > 1 ? ` (seed ${seed})` : ''}: ${brief(reports[i + 1].at(-1)!)}${moved ? `; first to last epoch ${moved}` : ''} (${((performance.now() - t0) / 1000).toFixed(0)} s)`);
