@@ -1,58 +1,28 @@
 /**
  * Per-channel CPU loops, shared by the BatchNorm primitives: a tensor's axes split into reduced ones
- * and kept ones (together, the channel), collapsed as in sum.ts, and walked once in row-major order,
- * run by run along the last collapsed axis, with `o` the flat index of the current element's channel
- * and `i` its own. Along a run the channel is constant when the last axis is reduced (per-channel
- * values are read once, sums stay in registers), and steps by one when it is kept.
- *
- * A loop is `pre` (statements on entering a channel: read its values, open accumulators), `body`
- * (per element) and `post` (store accumulators). Compiled once per loop and per combination of array
- * kinds, each copy with its own source text (see perDtype in _elementwise.ts). The first array must
- * span the whole tensor; the loop's own names (shape, ost, n, r, last, lo, idx, base, k, j, d, i, o)
- * must not be used for arrays or in `pre`.
+ * and kept ones (together, the channel). The loops (core/cpu/loops.ts) walk the tensor-sized arrays
+ * in row-major order with the per-channel ones at stride 0 along the reduced axes: along a run over
+ * reduced axes a channel's values are read once and its sums stay in registers.
  */
 import type { TypedArray } from '../dtype.js';
 import { fmt, OpError, sameShape, type Shape, stridesOf } from '../shape.js';
 import { coords, dot, lit } from '../gpu/shader.js';
-import { collapseReduced, reducedStrides } from './sum.js';
-
-const SRC = `
-  const r = shape.length, last = shape[r - 1], lo = ost[r - 1];
-  const idx = new Int32Array(r);
-  let base = 0;
-  for (let k = 0; k < n; k += last) {
-    if (lo === 0) { const o = base; PRE for (let i = k; i < k + last; i++) { BODY } POST }
-    else { for (let j = 0; j < last; j++) { const o = base + j, i = k + j; PRE BODY POST } }
-    for (let d = r - 2; d >= 0; d--) {
-      idx[d]++; base += ost[d];
-      if (idx[d] < shape[d]) break;
-      base -= ost[d] * shape[d]; idx[d] = 0;
-    }
-  }`;
+import { loop, type LoopDef, reducePlan } from '../cpu/loops.js';
+import { reduceLoop } from './sum.js';
 
 type Arrays = (TypedArray | Float64Array)[];
 
-/** A loop over tensors of `shape` by channel (the axes not in `axes`); `args` name the arrays it is given. */
-export function channelLoop(name: string, args: string[], pre: string, body: string, post = ''):
-  (shape: Shape, axes: readonly number[], arrays: Arrays) => void {
-  const src = SRC.split('PRE').join(pre).split('BODY').join(body).split('POST').join(post);
-  const loops = new Map<string, (...a: unknown[]) => void>();
-  return (shape, axes, arrays) => {
-    const n = arrays[0].length;
-    if (n === 0) return;
-    const kinds = arrays.map((a) => a.constructor.name).join(' ');
-    let loop = loops.get(kinds);
-    if (!loop) {
-      loop = new Function('shape', 'ost', 'n', ...args, `/* ${name} ${kinds} */${src}`) as (...a: unknown[]) => void;
-      loops.set(kinds, loop);
-    }
-    const c = collapseReduced(shape, axes);
-    loop(c.shape, reducedStrides(c.shape, c.axes), n, ...arrays);
-  };
+/**
+ * A loop over tensors of `shape` by channel (the axes not in `axes`): its first `full` operands span
+ * the tensor, the others have one value per channel.
+ */
+export function channelLoop(def: LoopDef, full: number): (shape: Shape, axes: readonly number[], arrays: Arrays) => void {
+  const run = loop(def);
+  return (shape, axes, arrays) => run(reducePlan(shape, axes, full, arrays.length - full), arrays);
 }
 
-const sums = channelLoop('sum', ['x', 'acc'], 'let s = acc[o];', 's += x[i];', 'acc[o] = s;');
-const squares = channelLoop('squared deviations', ['x', 'mean', 'acc'], 'const m = mean[o]; let s = acc[o];', 'const d = x[i] - m; s += d * d;', 'acc[o] = s;');
+const sums = reduceLoop('sum', 's += v');
+const squares = channelLoop({ name: 'squared deviations', operands: ['x', 'm', 's+='], body: 'const d = x - m; s += d * d;' }, 1);
 
 type Moments = { mean: Float64Array; variance: Float64Array };
 
@@ -68,13 +38,13 @@ const memo = new WeakMap<TypedArray, { key: string; moments: Moments }>();
  * it (two reading passes, no E[x^2] - E[x]^2 cancellation). Callers must not write to the result.
  */
 export function channelMoments(x: TypedArray, shape: Shape, axes: readonly number[]): Moments {
-  const c = collapseReduced(shape, axes), key = `${c.shape} / ${c.axes}`;
+  const key = `${shape} / ${axes}`;
   const hit = memo.get(x);
   if (hit && hit.key === key) return hit.moments;
   // m from the kept axes, not x.length / n: over no elements (n = 0) every channel's statistics are 0 / 0 = nan
   const n = axes.reduce((p, a) => p * shape[a], 1), m = shape.reduce((p, d, i) => (axes.includes(i) ? p : p * d), 1);
   const mean = new Float64Array(m), variance = new Float64Array(m);
-  sums(shape, axes, [x, mean]);
+  sums(x, shape, axes, mean);
   for (let o = 0; o < m; o++) mean[o] /= n;
   squares(shape, axes, [x, mean, variance]);
   for (let o = 0; o < m; o++) variance[o] /= n;
@@ -100,8 +70,7 @@ export function checkChannels(op: string, x: { shape: Shape; dtype: string }, pa
 }
 
 
-const sums2 = channelLoop('channel sums', ['x', 'g', 'mean', 'sg', 'sgx'],
-  'const m = mean[o]; let a = sg[o], c = sgx[o];', 'const v = g[i]; a += v; c += v * (x[i] - m);', 'sg[o] = a; sgx[o] = c;');
+const sums2 = channelLoop({ name: 'channel sums', operands: ['x', 'g', 'm', 'a+=', 'c+='], body: 'a += g; c += g * (x - m);' }, 2);
 
 /** Per channel, in float64 and in one pass over x and g: sum(g) and sum(g * (x - mean)). */
 export function channelSums(x: TypedArray, g: TypedArray, mean: Float64Array, shape: Shape, axes: readonly number[]): { sg: Float64Array; sgx: Float64Array } {

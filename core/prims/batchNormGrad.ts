@@ -28,8 +28,7 @@ import { keepDimsShape, sum } from './sum.js';
 
 type Attrs = { axes: number[]; eps: number };
 
-const combine = channelLoop('batchNormGrad', ['x', 'g', 'out', 'mean', 'scale', 'c1', 'c2'],
-  'const m = mean[o], a = scale[o], b1 = c1[o], b2 = c2[o];', 'out[i] = a * (g[i] - b1 - (x[i] - m) * b2);');
+const combine = channelLoop({ name: 'batchNormGrad', operands: ['x', 'g', 'y=', 'm', 'a', 'b1', 'b2'], body: 'y = a * (g - b1 - (x - m) * b2);' }, 3);
 
 const cpu: Kernel<TypedArray, Attrs> = ([x, w, g], { axes, eps }, out) => {
   const n = sizeOf(axes.map((a) => x.shape[a]));

@@ -30,8 +30,7 @@ import { slice } from './slice.js';
 
 type Attrs = { axes: number[]; eps: number };
 
-const normalize = channelLoop('batchNorm', ['x', 'out', 'mean', 'scale', 'bias'],
-  'const m = mean[o], s = scale[o], t = bias[o];', 'out[i] = (x[i] - m) * s + t;');
+const normalize = channelLoop({ name: 'batchNorm', operands: ['x', 'y=', 'm', 's', 't'], body: 'y = (x - m) * s + t;' }, 2);
 
 const cpu: Kernel<TypedArray, Attrs> = ([x, w, b], { axes, eps }, out) => {
   const { mean, variance } = channelMoments(x.buf, x.shape, axes);
