@@ -4,6 +4,7 @@
  * in row-major order with the per-channel ones at stride 0 along the reduced axes: along a run over
  * reduced axes a channel's values are read once and its sums stay in registers.
  */
+import type { Aval } from '../backend.js';
 import type { TypedArray } from '../dtype.js';
 import { fmt, OpError, sameShape, type Shape, stridesOf } from '../shape.js';
 import { coords, dot, lit } from '../gpu/shader.js';
@@ -24,33 +25,24 @@ export function channelLoop(def: LoopDef, full: number): (shape: Shape, axes: re
 const sums = reduceLoop('sum', 's += v');
 const squares = channelLoop({ name: 'squared deviations', operands: ['x', 'm', 's+='], body: 'const d = x - m; s += d * d;' }, 1);
 
-type Moments = { mean: Float64Array; variance: Float64Array };
-
 /**
- * The statistics last computed for each buffer, by the collapsed shape and axes they were taken over.
- * Tensors are immutable, so a buffer's statistics never change, and a BatchNorm asks for the same
- * ones four times (forward, running averages, both gradients); held weakly, they go with the buffer.
+ * Mean and biased variance per channel in float64, stacked [mean..., variance...]: the mean first, then
+ * the squared deviations from it (two reading passes, no E[x^2] - E[x]^2 cancellation).
  */
-const memo = new WeakMap<TypedArray, { key: string; moments: Moments }>();
-
-/**
- * Mean and biased variance per channel in float64: the mean first, then the squared deviations from
- * it (two reading passes, no E[x^2] - E[x]^2 cancellation). Callers must not write to the result.
- */
-export function channelMoments(x: TypedArray, shape: Shape, axes: readonly number[]): Moments {
-  const key = `${shape} / ${axes}`;
-  const hit = memo.get(x);
-  if (hit && hit.key === key) return hit.moments;
+export function channelMoments(x: TypedArray, shape: Shape, axes: readonly number[]): Float64Array {
   // m from the kept axes, not x.length / n: over no elements (n = 0) every channel's statistics are 0 / 0 = nan
   const n = axes.reduce((p, a) => p * shape[a], 1), m = shape.reduce((p, d, i) => (axes.includes(i) ? p : p * d), 1);
-  const mean = new Float64Array(m), variance = new Float64Array(m);
+  const res = new Float64Array(2 * m), mean = res.subarray(0, m), variance = res.subarray(m);
   sums(x, shape, axes, mean);
   for (let o = 0; o < m; o++) mean[o] /= n;
   squares(shape, axes, [x, mean, variance]);
   for (let o = 0; o < m; o++) variance[o] /= n;
-  memo.set(x, { key, moments: { mean, variance } });
-  return { mean, variance };
+  return res;
 }
+
+/** The batch statistics [2, ...kept] (a moments output) as its two rows: the mean and the biased variance. */
+export const rows = (stats: TypedArray): { mean: TypedArray; variance: TypedArray } =>
+  ({ mean: stats.subarray(0, stats.length / 2), variance: stats.subarray(stats.length / 2) });
 
 /** The flat index among the kept axes (the channel) of the element at coordinates c0.., as a shader expression. */
 export function channelOf(shape: Shape, axes: readonly number[], prefix = 'c', first = 0): string {
@@ -59,10 +51,14 @@ export function channelOf(shape: Shape, axes: readonly number[], prefix = 'c', f
   return dot(kept.map((d) => `${prefix}${d + first}`), st);
 }
 
-/** Check that x is a float tensor and its per-channel parameters have the kept axes' shape and its dtype. */
-export function checkChannels(op: string, x: { shape: Shape; dtype: string }, params: { shape: Shape; dtype: string }[], axes: readonly number[]): void {
+/**
+ * Check that x is a float tensor, its per-channel parameters have the kept axes' shape and its dtype,
+ * and its statistics (`stats`, a moments output, if given) are [2, ...kept] of its dtype.
+ */
+export function checkChannels(op: string, x: Aval, params: Aval[], stats: Aval | null, axes: readonly number[]): void {
   if (x.dtype !== 'float32' && x.dtype !== 'float64') throw new OpError(op, `needs a float tensor, got ${x.dtype}`);
   const kept = x.shape.filter((_, i) => !axes.includes(i));
+  if (stats && (stats.dtype !== x.dtype || !sameShape(stats.shape, [2, ...kept]))) throw new OpError(op, `the statistics must be [mean, variance] of shape ${fmt([2, ...kept])} ${x.dtype} (x ${fmt(x.shape)} over axes ${fmt(axes)}), got ${fmt(stats.shape)} ${stats.dtype}`);
   for (const p of params) {
     if (p.dtype !== x.dtype) throw new OpError(op, `dtypes differ: ${x.dtype} and ${p.dtype}`);
     if (!sameShape(p.shape, kept)) throw new OpError(op, `per-channel parameters must have shape ${fmt(kept)} (x ${fmt(x.shape)} over axes ${fmt(axes)}), got ${fmt(p.shape)}`);
@@ -73,7 +69,7 @@ export function checkChannels(op: string, x: { shape: Shape; dtype: string }, pa
 const sums2 = channelLoop({ name: 'channel sums', operands: ['x', 'g', 'm', 'a+=', 'c+='], body: 'a += g; c += g * (x - m);' }, 2);
 
 /** Per channel, in float64 and in one pass over x and g: sum(g) and sum(g * (x - mean)). */
-export function channelSums(x: TypedArray, g: TypedArray, mean: Float64Array, shape: Shape, axes: readonly number[]): { sg: Float64Array; sgx: Float64Array } {
+export function channelSums(x: TypedArray, g: TypedArray, mean: TypedArray, shape: Shape, axes: readonly number[]): { sg: Float64Array; sgx: Float64Array } {
   const sg = new Float64Array(mean.length), sgx = new Float64Array(mean.length);
   sums2(shape, axes, [x, g, mean, sg, sgx]);
   return { sg, sgx };
@@ -81,7 +77,7 @@ export function channelSums(x: TypedArray, g: TypedArray, mean: Float64Array, sh
 
 /**
  * The same on the GPU, as [2, ...kept] (sum(g), then sum(g * (x - mean))), from X, G and M (the
- * moments shader's output): each output element loops over its channel's positions.
+ * statistics, a moments output): each output element loops over its channel's positions.
  */
 export function channelSumsShader(shape: Shape, axes: readonly number[]): string {
   const st = stridesOf(shape), kept = shape.map((_, d) => d).filter((d) => !axes.includes(d));

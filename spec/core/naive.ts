@@ -92,9 +92,12 @@ function channel(shape: number[], axes: number[], i: number[]): number {
   return o;
 }
 
-/** BatchNorm with the batch's statistics over `axes`: (x - mean) / sqrt(var + eps) * w + b per channel. */
-export function batchNorm(x: Nd, w: Nd, b: Nd, axes: number[], eps: number): Nd {
-  const st = moments(x, axes), m = w.data.length;
+/**
+ * BatchNorm with the statistics `st` ([2, ...kept]: mean, biased variance; by default the batch's own
+ * over `axes`): (x - mean) / sqrt(var + eps) * w + b per channel.
+ */
+export function batchNorm(x: Nd, w: Nd, b: Nd, axes: number[], eps: number, st = moments(x, axes)): Nd {
+  const m = w.data.length;
   return build(x.shape, (i) => {
     const o = channel(x.shape, axes, i);
     return (at(x, i) - st.data[o]) / Math.sqrt(st.data[m + o] + eps) * w.data[o] + b.data[o];
@@ -102,8 +105,8 @@ export function batchNorm(x: Nd, w: Nd, b: Nd, axes: number[], eps: number): Nd 
 }
 
 /** Its input cotangent for g: w / sqrt(var + eps) * (g - mean(g) - xhat * mean(g * xhat)), means per channel. */
-export function batchNormGrad(x: Nd, w: Nd, g: Nd, axes: number[], eps: number): Nd {
-  const st = moments(x, axes), m = w.data.length, n = size(axes.map((a) => x.shape[a]));
+export function batchNormGrad(x: Nd, w: Nd, g: Nd, axes: number[], eps: number, st = moments(x, axes)): Nd {
+  const m = w.data.length, n = size(axes.map((a) => x.shape[a]));
   const xhat = build(x.shape, (i) => { const o = channel(x.shape, axes, i); return (at(x, i) - st.data[o]) / Math.sqrt(st.data[m + o] + eps); });
   const sg = new Float64Array(m), sgx = new Float64Array(m);
   for (const i of indices(x.shape)) { const o = channel(x.shape, axes, i); sg[o] += at(g, i); sgx[o] += at(g, i) * at(xhat, i); }
@@ -114,8 +117,8 @@ export function batchNormGrad(x: Nd, w: Nd, g: Nd, axes: number[], eps: number):
 }
 
 /** [sum(g * xhat), sum(g)] per channel: the weight's and bias's cotangents of batchNorm. */
-export function batchNormParamGrad(x: Nd, g: Nd, axes: number[], eps: number): Nd {
-  const st = moments(x, axes), m = st.data.length / 2;
+export function batchNormParamGrad(x: Nd, g: Nd, axes: number[], eps: number, st = moments(x, axes)): Nd {
+  const m = st.data.length / 2;
   const data = new Float64Array(2 * m);
   for (const i of indices(x.shape)) {
     const o = channel(x.shape, axes, i);

@@ -50,9 +50,11 @@ for (const [s, axes] of [[[2, 3, 4], [0, 2]], [[4, 3], [1]]] as [number[], numbe
 }
 for (const [s, axes] of [[[4, 3, 2], [0, 2]], [[5, 3], [0]]] as [number[], number[]][]) {
   const kept = s.filter((_, i) => !axes.includes(i)), eps = 1e-5;
-  add('batchNormTrain', `[${s}] axes ${axes}`, [[s], [kept], [kept]], (x, w, b) => np.batchNormTrain(x, w, b, axes, eps));
-  add('batchNormGrad', `[${s}] axes ${axes}`, [[s], [kept], [s]], (x, w, g) => np.batchNormGrad(x, w, g, axes, eps));
-  add('batchNormParamGrad', `[${s}] axes ${axes}`, [[s], [s]], (x, g) => np.batchNormParamGrad(x, g, axes, eps));
+  const st: [number[], Kind] = [[2, ...kept], 'positive']; // [mean, variance]
+  add('batchNormTrain', `[${s}] axes ${axes}`, [[s], [kept], [kept], st], (x, w, b, m) => np.batchNormTrain(x, w, b, m, axes, eps));
+  add('batchNormTrain', `as batchNorm [${s}] axes ${axes}`, [[s], [kept], [kept]], (x, w, b) => np.batchNorm(x, w, b, axes, eps)[0]);
+  add('batchNormGrad', `[${s}] axes ${axes}`, [[s], [kept], [s], st], (x, w, g, m) => np.batchNormGrad(x, w, g, m, axes, eps));
+  add('batchNormParamGrad', `[${s}] axes ${axes}`, [[s], [s], st], (x, g, m) => np.batchNormParamGrad(x, g, m, axes, eps));
 }
 for (const [s, t] of [[[2, 3, 4], [6, 4]], [[2, 3], [3, 1, 2]], [[4], [2, 2]]]) add('reshape', `[${s}] -> [${t}]`, [[s]], (x) => np.reshape(x, t));
 for (const [s, p] of [[[2, 3, 4], [2, 0, 1]], [[2, 3], [1, 0]]]) add('transpose', `[${s}] [${p}]`, [[s]], (x) => np.transpose(x, p));
