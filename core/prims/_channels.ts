@@ -53,12 +53,15 @@ export function channelOf(shape: Shape, axes: readonly number[], prefix = 'c', f
 
 /**
  * Check that x is a float tensor, its per-channel parameters have the kept axes' shape and its dtype,
- * and its statistics (`stats`, a moments output, if given) are [2, ...kept] of its dtype.
+ * and its stacked per-channel pairs (statistics [mean, variance], sums [sum(g xhat), sum(g)]) are
+ * [2, ...kept] of its dtype.
  */
-export function checkChannels(op: string, x: Aval, params: Aval[], stats: Aval | null, axes: readonly number[]): void {
+export function checkChannels(op: string, x: Aval, params: Aval[], stacks: Aval[], axes: readonly number[]): void {
   if (x.dtype !== 'float32' && x.dtype !== 'float64') throw new OpError(op, `needs a float tensor, got ${x.dtype}`);
   const kept = x.shape.filter((_, i) => !axes.includes(i));
-  if (stats && (stats.dtype !== x.dtype || !sameShape(stats.shape, [2, ...kept]))) throw new OpError(op, `the statistics must be [mean, variance] of shape ${fmt([2, ...kept])} ${x.dtype} (x ${fmt(x.shape)} over axes ${fmt(axes)}), got ${fmt(stats.shape)} ${stats.dtype}`);
+  for (const p of stacks) {
+    if (p.dtype !== x.dtype || !sameShape(p.shape, [2, ...kept])) throw new OpError(op, `the statistics and sums must be pairs of shape ${fmt([2, ...kept])} ${x.dtype} (x ${fmt(x.shape)} over axes ${fmt(axes)}), got ${fmt(p.shape)} ${p.dtype}`);
+  }
   for (const p of params) {
     if (p.dtype !== x.dtype) throw new OpError(op, `dtypes differ: ${x.dtype} and ${p.dtype}`);
     if (!sameShape(p.shape, kept)) throw new OpError(op, `per-channel parameters must have shape ${fmt(kept)} (x ${fmt(x.shape)} over axes ${fmt(axes)}), got ${fmt(p.shape)}`);

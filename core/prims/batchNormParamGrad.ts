@@ -61,7 +61,7 @@ function reference(x: Tensor, g: Tensor, st: Tensor, axes: number[], eps: number
 export const batchNormParamGradP: Primitive<Attrs> = definePrimitive<Attrs>({
   name: 'batchNormParamGrad',
   infer([x, g, st], { axes }) {
-    checkChannels('batchNormParamGrad', x, [], st, axes);
+    checkChannels('batchNormParamGrad', x, [], [st], axes);
     if (g.dtype !== x.dtype || !sameShape(g.shape, x.shape)) throw new OpError('batchNormParamGrad', `the cotangent must be like x (${fmt(x.shape)} ${x.dtype}), got ${fmt(g.shape)} ${g.dtype}`);
     return { shape: [2, ...x.shape.filter((_, i) => !axes.includes(i))], dtype: x.dtype };
   },

@@ -65,7 +65,7 @@ const row = (t: Tensor, i: number, kept: readonly number[]) => reshape(slice(t, 
 export const batchNormTrainP: Primitive<Attrs> = definePrimitive<Attrs>({
   name: 'batchNormTrain',
   infer([x, w, b, st], { axes }) {
-    checkChannels('batchNormTrain', x, [w, b], st, axes);
+    checkChannels('batchNormTrain', x, [w, b], [st], axes);
     return { shape: x.shape, dtype: x.dtype };
   },
   vjp: (ct, [x, w, , st], _out, { axes, eps }, need) => {
@@ -99,21 +99,21 @@ export const batchNormTrain = (x: Tensor, weight: Tensor, bias: Tensor, stats: T
  * `const [y] = batchNorm(x, w, b, [0, 2, 3], 1e-5)` for x [B, C, H, W].
  *
  * The statistics are computed once (the moments primitive) and passed to batchNormTrain. Its pullback
- * is BatchNorm's whole gradient, by the fused batchNormGrad and batchNormParamGrad on x, the cotangent
- * and the same statistics (residuals as inputs), and gives the statistics none, so nothing flows back
- * through the moments twice. Where no vjp traces it (under vmap, or an outer grad of vmap), the plain
+ * is BatchNorm's whole gradient: batchNormParamGrad's per-channel sums of the cotangent (one pass),
+ * then batchNormGrad from x, the cotangent, the statistics and those sums (one pass): residuals as
+ * inputs. It gives the statistics no cotangent, so nothing flows back through the moments twice. Where no vjp traces it (under vmap, or an outer grad of vmap), the plain
  * composition runs and its gradient is the chain rule through batchNormTrain's partials and moments'.
  */
 export function batchNorm(x: Tensor, weight: Tensor, bias: Tensor, axes: readonly number[], eps: number): [Tensor, Tensor, Tensor] {
   const ax = normAxes('batchNorm', axes, x.rank);
-  checkChannels('batchNorm', x, [weight, bias], null, ax);
+  checkChannels('batchNorm', x, [weight, bias], [], ax);
   const stats = stackedMoments(x, ax);
   const y = customVjp(
     function batchNorm(xx: Tensor, w: Tensor, b: Tensor, st: Tensor) { return batchNormTrain(xx, w, b, st, ax, eps); },
     (xx: Tensor, w: Tensor, b: Tensor, st: Tensor) => [batchNormTrain(xx, w, b, st, ax, eps), { xx, w, st }],
     ({ xx, w, st }, ct, need) => {
-      const p = need[1] || need[2] ? batchNormParamGrad(xx, ct, st, ax, eps) : null;
-      return [need[0] ? batchNormGrad(xx, w, ct, st, ax, eps) : null, need[1] ? row(p!, 0, w.shape) : null, need[2] ? row(p!, 1, w.shape) : null, null];
+      const p = batchNormParamGrad(xx, ct, st, ax, eps); // [sum(ct xhat), sum(ct)]: weight's and bias's cotangents, and x's sums
+      return [need[0] ? batchNormGrad(xx, w, ct, st, p, ax, eps) : null, need[1] ? row(p, 0, w.shape) : null, need[2] ? row(p, 1, w.shape) : null, null];
     },
   )(x, weight, bias, stats);
   return [y, ...splitMoments(stats, weight.shape)];

@@ -94,7 +94,7 @@ for (const [s, axes] of [[[4, 3, 2, 5], [0, 2, 3]], [[6, 4], [0]], [[3, 2, 4], [
   const kept = s.filter((_, i) => !axes.includes(i)), eps = 1e-5;
   const st: [number[], Kind] = [[2, ...kept], 'positive'], keep = s.map((d, i) => (axes.includes(i) ? 1 : d)); // [mean, variance]
   cases.push({ prim: 'batchNormTrain', label: `batchNormTrain [${s}] axes ${axes}`, inputs: ins([s], [kept], [kept], st), f: (x, w, b, m) => np.batchNormTrain(x, w, b, m, axes, eps), ref: (x, w, b, m) => ref.batchNorm(x, w, b, axes, eps, m) });
-  cases.push({ prim: 'batchNormGrad', label: `batchNormGrad [${s}] axes ${axes}`, inputs: ins([s], [kept], [s], st), f: (x, w, g, m) => np.batchNormGrad(x, w, g, m, axes, eps), ref: (x, w, g, m) => ref.batchNormGrad(x, w, g, axes, eps, m) });
+  cases.push({ prim: 'batchNormGrad', label: `batchNormGrad [${s}] axes ${axes}`, inputs: ins([s], [kept], [s], st, [[2, ...kept]]), f: (x, w, g, m, p) => np.batchNormGrad(x, w, g, m, p, axes, eps), ref: (x, w, g, m, p) => ref.batchNormGrad(x, w, g, axes, eps, m, p) });
   cases.push({ prim: 'batchNormParamGrad', label: `batchNormParamGrad [${s}] axes ${axes}`, inputs: ins([s], [s], st), f: (x, g, m) => np.batchNormParamGrad(x, g, m, axes, eps), ref: (x, g, m) => ref.batchNormParamGrad(x, g, axes, eps, m) });
   // BatchNorm as a whole: the statistics from x, batchNormTrain's pullback the whole gradient; the
   // statistics used beside y as well (their gradient must then add to y's, neither lost nor counted twice)
