@@ -40,9 +40,8 @@ export function channelMoments(x: TypedArray, shape: Shape, axes: readonly numbe
   return res;
 }
 
-/** The batch statistics [2, ...kept] (a moments output) as its two rows: the mean and the biased variance. */
-export const rows = (stats: TypedArray): { mean: TypedArray; variance: TypedArray } =>
-  ({ mean: stats.subarray(0, stats.length / 2), variance: stats.subarray(stats.length / 2) });
+/** A stacked pair [2, ...kept] as its two rows: the statistics' mean and biased variance, the sums' sum(g xhat) and sum(g). */
+export const rows = (pair: TypedArray): [TypedArray, TypedArray] => [pair.subarray(0, pair.length / 2), pair.subarray(pair.length / 2)];
 
 /** The flat index among the kept axes (the channel) of the element at coordinates c0.., as a shader expression. */
 export function channelOf(shape: Shape, axes: readonly number[], prefix = 'c', first = 0): string {

@@ -35,7 +35,7 @@ const combine = channelLoop({ name: 'batchNormGrad', operands: ['x', 'g', 'y=', 
 
 const cpu: Kernel<TypedArray, Attrs> = ([x, w, g, st, p], { axes, eps }, out) => {
   const n = sizeOf(axes.map((a) => x.shape[a]));
-  const { mean, variance } = rows(st.buf), { mean: sgx, variance: sg } = rows(p.buf);
+  const [mean, variance] = rows(st.buf), [sgx, sg] = rows(p.buf);
   // dx = scale (g - c1 - (x - mean) c2), with xhat's 1 / sqrt(var + eps) folded into c2
   const inv = Float64Array.from(variance, (v) => 1 / Math.sqrt(v + eps));
   const scale = inv.map((s, o) => w.buf[o] * s), c1 = Float64Array.from(sg, (s) => s / n), c2 = inv.map((s, o) => s * sgx[o] / n);

@@ -31,7 +31,7 @@ import { keepDimsShape, sum } from './sum.js';
 type Attrs = { axes: number[]; eps: number };
 
 const cpu: Kernel<TypedArray, Attrs> = ([x, g, st], { axes, eps }, out) => {
-  const { mean, variance } = rows(st.buf);
+  const [mean, variance] = rows(st.buf);
   const { sg, sgx } = channelSums(x.buf, g.buf, mean, x.shape, axes);
   const C = mean.length, res = alloc(out.dtype, 2 * C);
   for (let o = 0; o < C; o++) { res[o] = sgx[o] / Math.sqrt(variance[o] + eps); res[C + o] = sg[o]; }

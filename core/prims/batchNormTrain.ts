@@ -45,7 +45,7 @@ type Attrs = { axes: number[]; eps: number };
 const normalize = channelLoop({ name: 'batchNorm', operands: ['x', 'y=', 'm', 's', 't'], body: 'y = (x - m) * s + t;' }, 2);
 
 const cpu: Kernel<TypedArray, Attrs> = ([x, w, b, st], { axes, eps }, out) => {
-  const { mean, variance } = rows(st.buf);
+  const [mean, variance] = rows(st.buf);
   const scale = Float64Array.from(variance, (v, o) => w.buf[o] / Math.sqrt(v + eps));
   const res = alloc(out.dtype, x.buf.length);
   normalize(x.shape, axes, [x.buf, res, mean, scale, b.buf]);
