@@ -69,10 +69,10 @@ export const batchNormTrainP: Primitive<Attrs> = definePrimitive<Attrs>({
     return { shape: x.shape, dtype: x.dtype };
   },
   vjp: (ct, [x, w, , st], _out, { axes, eps }, need) => {
-    const kept = w.shape, scale = div(w, sqrt(add(row(st, 1, kept), eps))); // weight / sqrt(var + eps)
+    const kept = w.shape, sd = sqrt(add(row(st, 1, kept), eps)), scale = div(w, sd); // weight / sqrt(var + eps)
     const p = need[1] || need[2] || need[3] ? batchNormParamGrad(x, ct, st, axes, eps) : null; // [sum(ct xhat), sum(ct)]
     // d/dmean = -scale sum(ct), d/dvar = -scale sum(ct xhat) / (2 sqrt(var + eps))
-    const dstats = () => concat([neg(mul(scale, row(p!, 1, kept))), div(mul(scale, row(p!, 0, kept)), mul(-2, sqrt(add(row(st, 1, kept), eps))))]
+    const dstats = () => concat([neg(mul(scale, row(p!, 1, kept))), div(mul(scale, row(p!, 0, kept)), mul(sd, -2))]
       .map((t) => reshape(t, [1, ...kept])), 0);
     return [need[0] ? mul(ct, reshape(scale, keepDimsShape(x.shape, axes))) : null,
       need[1] ? row(p!, 0, kept) : null, need[2] ? row(p!, 1, kept) : null, need[3] ? dstats() : null];
@@ -101,8 +101,9 @@ export const batchNormTrain = (x: Tensor, weight: Tensor, bias: Tensor, stats: T
  * The statistics are computed once (the moments primitive) and passed to batchNormTrain. Its pullback
  * is BatchNorm's whole gradient: batchNormParamGrad's per-channel sums of the cotangent (one pass),
  * then batchNormGrad from x, the cotangent, the statistics and those sums (one pass): residuals as
- * inputs. It gives the statistics no cotangent, so nothing flows back through the moments twice. Where no vjp traces it (under vmap, or an outer grad of vmap), the plain
- * composition runs and its gradient is the chain rule through batchNormTrain's partials and moments'.
+ * inputs. It gives the statistics no cotangent, so nothing flows back through the moments twice.
+ * Where no vjp traces it (under vmap, or an outer grad of vmap), the plain composition runs, and its
+ * gradient is the chain rule through batchNormTrain's partials and moments'.
  */
 export function batchNorm(x: Tensor, weight: Tensor, bias: Tensor, axes: readonly number[], eps: number): [Tensor, Tensor, Tensor] {
   const ax = normAxes('batchNorm', axes, x.rank);

@@ -57,14 +57,14 @@ const cases: Case[] = [
     const x = np.random.normal(np.random.key(0), [N]), s = np.tensor(1.5), jc = np.jit(chain);
     return () => jc(x, s).dataSync();
   }],
-  ['video encoder fwd+bwd, batch 8 (eager)', (np, nn) => {
+  ...[false, true].map((jitted): Case => [`video encoder fwd+bwd, batch 8 (${jitted ? 'jit' : 'eager'})`, (np, nn) => {
     const layer = nn.videoEncoder(), clip = [8, 3, 8, 32, 32];
     const { params, state } = layer.init(np.random.key(1), clip);
     const input = np.random.normal(np.random.key(2), clip);
     const loss = (p: any, st: any, xb: any) => { const o = layer.apply(p, st, xb, { train: true }); return [np.mean(np.square(o.y)), o.state]; };
-    const vg = np.valueAndGrad(loss, { hasAux: true });
-    return () => vg(params, state, input)[0][0].item();
-  }],
+    const vg = np.valueAndGrad(loss, { hasAux: true }), f = jitted ? np.jit(vg) : vg;
+    return () => f(params, state, input)[0][0].item();
+  }]),
 ];
 
 console.log(`best of ${runs} calls${against ? `, this = ${resolve(import.meta.dirname, '../..')} against that = ${against}` : ''}`);
