@@ -2,18 +2,18 @@
  * Fusion: a chain of elementwise primitives becomes one kernel, so its intermediates are never
  * written to memory. jit (core/jit.ts) finds the chains; this file turns one into a primitive with a
  * kernel per backend, generated from the ops' scalar forms (Primitive.elementwise):
- * - cpu: one JavaScript loop over the output, with every operand read through its broadcast strides
- *   (baked into the source as constants) and each op's result rounded to its dtype as its own kernel
- *   would store it (Math.fround for float32, `| 0` for int32), so fused and unfused agree bit for bit;
+ * - cpu: one loop over the output (core/cpu/loops.ts), every operand read through its broadcast
+ *   strides, and each op's result rounded to its dtype as its own kernel would store it
+ *   (Math.fround for float32, `| 0` for int32), so fused and unfused agree bit for bit;
  * - gpu: one gpu.js shader whose body is the ops' expressions, one `const` per op.
  */
 import type { Aval, Kernel } from './backend.js';
 import { alloc, type DType, type TypedArray } from './dtype.js';
 import type { Primitive } from './primitive.js';
 import { registerKernels } from './primitive.js';
-import { broadcastStrides, sizeOf } from './shape.js';
 import { broadcastIndex, coords, shader } from './gpu/shader.js';
-import { collapseBroadcast } from './prims/_elementwise.js';
+import { elementwisePlan } from './prims/_elementwise.js';
+import { loop } from './cpu/loops.js';
 
 /** One op of a fused group: its primitive and attrs, and where its operands come from. */
 export interface FusedOp {
@@ -46,38 +46,19 @@ const round = (dtype: DType, e: string): string =>
   dtype === 'float32' ? `Math.fround(${e})` : dtype === 'int32' ? `(${e}) | 0` : dtype === 'bool' ? `+((${e}) !== 0)` : e;
 
 function cpuKernel(name: string, ops: readonly FusedOp[], inputs: readonly Aval[], out: Aval): Kernel<TypedArray, {}> {
-  const n = sizeOf(out.shape);
-  const c = collapseBroadcast(out.shape, inputs.map((x) => broadcastStrides(x.shape, out.shape)));
-  const r = c.shape.length, last = c.shape[r - 1];
-  // operands constant along a run are read once per run; the others at offset + j
-  const read = (i: number) => (c.strides[i][r - 1] === 0 ? `c${i}` : `X${i}[o${i} + j]`);
   const body = ops.map((op, j) => {
-    const xs = op.args.map((a) => ('input' in a ? read(a.input) : `t${a.op}`));
+    const xs = op.args.map((a) => ('input' in a ? `x${a.input}` : `t${a.op}`));
     return `const t${j} = ${round(op.out.dtype, `F${j}(${xs.join(', ')})`)};`;
   });
-  const odometer = r === 1 ? '' : `
-    for (let d = ${r - 2}; d >= 0; d--) {
-      idx[d]++; ${inputs.map((_, i) => `o${i} += S${i}[d];`).join(' ')}
-      if (idx[d] < shape[d]) break;
-      ${inputs.map((_, i) => `o${i} -= S${i}[d] * shape[d];`).join(' ')} idx[d] = 0;
-    }`;
-  const src = `/* ${name} ${inputs.map((x) => x.dtype).join(' ')} */
-  const shape = ${JSON.stringify(c.shape)}; ${inputs.map((_, i) => `const S${i} = ${JSON.stringify(c.strides[i])};`).join(' ')}
-  const idx = new Int32Array(${r});
-  ${inputs.map((_, i) => `let o${i} = 0;`).join(' ')}
-  for (let k = 0; k < ${n}; k += ${last}) {
-    ${inputs.map((_, i) => (c.strides[i][r - 1] === 0 ? `const c${i} = X${i}[o${i}];` : '')).join(' ')}
-    for (let j = 0; j < ${last}; j++) {
-      ${body.join('\n      ')}
-      out[k + j] = t${ops.length - 1};
-    }${odometer}
-  }`;
-  const params = [...ops.map((_, j) => `F${j}`), ...inputs.map((_, i) => `X${i}`), 'out'];
-  const loop = new Function(...params, src) as (...a: unknown[]) => void;
+  const run = loop({
+    name, operands: [...inputs.map((_, i) => `x${i}`), 'y='], params: ops.map((_, j) => `F${j}`),
+    body: `${body.join(' ')} y = t${ops.length - 1};`,
+  });
+  const p = elementwisePlan(out.shape, inputs.map((x) => x.shape));
   const fns = ops.map((op) => op.prim.elementwise!.cpu(op.inDtypes, op.attrs, op.out.dtype));
   return (args) => {
-    const res = alloc(out.dtype, n);
-    if (n > 0) loop(...fns, ...args.map((a) => a.buf), res);
+    const res = alloc(out.dtype, p.n);
+    run(p, [...args.map((a) => a.buf), res], fns);
     return res;
   };
 }

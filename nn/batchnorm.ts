@@ -48,15 +48,15 @@ export function BatchNorm({ momentum = 0.1, eps = 1e-5, affine = true }: BatchNo
       }
       const n = x.size / C;
       if (n < 2) throw new Error(`${name}: training needs more than one value per channel, got input [${x.shape.join(', ')}]`);
-      // one primitive normalises with the batch statistics and scales (np.batchNormTrain: one written pass
-      // forward, one fused pass back for x), in the widest float dtype among x and the parameters
+      // np.batchNorm: the batch statistics once (moments), then one primitive that normalises with them and
+      // scales (one written pass forward, one fused pass back for x), in the widest float dtype among x and the parameters
       const dt = [x, ...(affine ? [p.weight, p.bias] : [])].some((t) => t.dtype === 'float64') ? 'float64' : 'float32';
       const xf = np.astype(x, dt);
       const weight = affine ? np.astype(p.weight, dt) : np.ones([C], dt, xf), bias = affine ? np.astype(p.bias, dt) : np.zeros([C], dt, xf);
-      const y = np.batchNormTrain(xf, weight, bias, axes, eps);
+      const [y, mean, variance] = np.batchNorm(xf, weight, bias, axes, eps);
       // NOTE: the running variance is the unbiased one (n / (n - 1)), as PyTorch; the normalisation uses the biased one.
-      // The new statistics are constants (read again from x, two passes): stopGradient also drops any tracer, so state never holds a trace.
-      const [m, vb] = np.moments(np.stopGradient(xf), axes);
+      // The new statistics are constants: stopGradient also drops any tracer, so state never holds a trace.
+      const [m, vb] = np.stopGradient([mean, variance]);
       const cast = (t: np.Tensor, like: np.Tensor) => (t.dtype === like.dtype ? t : np.astype(t, like.dtype));
       const mom = override ?? momentum;
       const runningMean = np.add(np.mul(state.runningMean, 1 - mom), cast(np.mul(m, mom), state.runningMean));

@@ -1,86 +1,47 @@
 /**
  * Per-channel CPU loops, shared by the BatchNorm primitives: a tensor's axes split into reduced ones
- * and kept ones (together, the channel), collapsed as in sum.ts, and walked once in row-major order,
- * run by run along the last collapsed axis, with `o` the flat index of the current element's channel
- * and `i` its own. Along a run the channel is constant when the last axis is reduced (per-channel
- * values are read once, sums stay in registers), and steps by one when it is kept.
- *
- * A loop is `pre` (statements on entering a channel: read its values, open accumulators), `body`
- * (per element) and `post` (store accumulators). Compiled once per loop and per combination of array
- * kinds, each copy with its own source text (see perDtype in _elementwise.ts). The first array must
- * span the whole tensor; the loop's own names (shape, ost, n, r, last, lo, idx, base, k, j, d, i, o)
- * must not be used for arrays or in `pre`.
+ * and kept ones (together, the channel). The loops (core/cpu/loops.ts) walk the tensor-sized arrays
+ * in row-major order with the per-channel ones at stride 0 along the reduced axes: along a run over
+ * reduced axes a channel's values are read once and its sums stay in registers.
  */
+import type { Aval } from '../backend.js';
 import type { TypedArray } from '../dtype.js';
 import { fmt, OpError, sameShape, type Shape, stridesOf } from '../shape.js';
 import { coords, dot, lit } from '../gpu/shader.js';
-import { collapseReduced, reducedStrides } from './sum.js';
-
-const SRC = `
-  const r = shape.length, last = shape[r - 1], lo = ost[r - 1];
-  const idx = new Int32Array(r);
-  let base = 0;
-  for (let k = 0; k < n; k += last) {
-    if (lo === 0) { const o = base; PRE for (let i = k; i < k + last; i++) { BODY } POST }
-    else { for (let j = 0; j < last; j++) { const o = base + j, i = k + j; PRE BODY POST } }
-    for (let d = r - 2; d >= 0; d--) {
-      idx[d]++; base += ost[d];
-      if (idx[d] < shape[d]) break;
-      base -= ost[d] * shape[d]; idx[d] = 0;
-    }
-  }`;
+import { loop, type LoopDef, reducePlan } from '../cpu/loops.js';
+import { reduceLoop } from './sum.js';
 
 type Arrays = (TypedArray | Float64Array)[];
 
-/** A loop over tensors of `shape` by channel (the axes not in `axes`); `args` name the arrays it is given. */
-export function channelLoop(name: string, args: string[], pre: string, body: string, post = ''):
-  (shape: Shape, axes: readonly number[], arrays: Arrays) => void {
-  const src = SRC.split('PRE').join(pre).split('BODY').join(body).split('POST').join(post);
-  const loops = new Map<string, (...a: unknown[]) => void>();
-  return (shape, axes, arrays) => {
-    const n = arrays[0].length;
-    if (n === 0) return;
-    const kinds = arrays.map((a) => a.constructor.name).join(' ');
-    let loop = loops.get(kinds);
-    if (!loop) {
-      loop = new Function('shape', 'ost', 'n', ...args, `/* ${name} ${kinds} */${src}`) as (...a: unknown[]) => void;
-      loops.set(kinds, loop);
-    }
-    const c = collapseReduced(shape, axes);
-    loop(c.shape, reducedStrides(c.shape, c.axes), n, ...arrays);
-  };
+/**
+ * A loop over tensors of `shape` by channel (the axes not in `axes`): its first `full` operands span
+ * the tensor, the others have one value per channel.
+ */
+export function channelLoop(def: LoopDef, full: number): (shape: Shape, axes: readonly number[], arrays: Arrays) => void {
+  const run = loop(def);
+  return (shape, axes, arrays) => run(reducePlan(shape, axes, full, arrays.length - full), arrays);
 }
 
-const sums = channelLoop('sum', ['x', 'acc'], 'let s = acc[o];', 's += x[i];', 'acc[o] = s;');
-const squares = channelLoop('squared deviations', ['x', 'mean', 'acc'], 'const m = mean[o]; let s = acc[o];', 'const d = x[i] - m; s += d * d;', 'acc[o] = s;');
-
-type Moments = { mean: Float64Array; variance: Float64Array };
+const sums = reduceLoop('sum', 's += v');
+const squares = channelLoop({ name: 'squared deviations', operands: ['x', 'm', 's+='], body: 'const d = x - m; s += d * d;' }, 1);
 
 /**
- * The statistics last computed for each buffer, by the collapsed shape and axes they were taken over.
- * Tensors are immutable, so a buffer's statistics never change, and a BatchNorm asks for the same
- * ones four times (forward, running averages, both gradients); held weakly, they go with the buffer.
+ * Mean and biased variance per channel in float64, stacked [mean..., variance...]: the mean first, then
+ * the squared deviations from it (two reading passes, no E[x^2] - E[x]^2 cancellation).
  */
-const memo = new WeakMap<TypedArray, { key: string; moments: Moments }>();
-
-/**
- * Mean and biased variance per channel in float64: the mean first, then the squared deviations from
- * it (two reading passes, no E[x^2] - E[x]^2 cancellation). Callers must not write to the result.
- */
-export function channelMoments(x: TypedArray, shape: Shape, axes: readonly number[]): Moments {
-  const c = collapseReduced(shape, axes), key = `${c.shape} / ${c.axes}`;
-  const hit = memo.get(x);
-  if (hit && hit.key === key) return hit.moments;
+export function channelMoments(x: TypedArray, shape: Shape, axes: readonly number[]): Float64Array {
   // m from the kept axes, not x.length / n: over no elements (n = 0) every channel's statistics are 0 / 0 = nan
   const n = axes.reduce((p, a) => p * shape[a], 1), m = shape.reduce((p, d, i) => (axes.includes(i) ? p : p * d), 1);
-  const mean = new Float64Array(m), variance = new Float64Array(m);
-  sums(shape, axes, [x, mean]);
+  const res = new Float64Array(2 * m), mean = res.subarray(0, m), variance = res.subarray(m);
+  sums(x, shape, axes, mean);
   for (let o = 0; o < m; o++) mean[o] /= n;
   squares(shape, axes, [x, mean, variance]);
   for (let o = 0; o < m; o++) variance[o] /= n;
-  memo.set(x, { key, moments: { mean, variance } });
-  return { mean, variance };
+  return res;
 }
+
+/** A stacked pair [2, ...kept] as its two rows: the statistics' mean and biased variance, the sums' sum(g xhat) and sum(g). */
+export const rows = (pair: TypedArray): [TypedArray, TypedArray] => [pair.subarray(0, pair.length / 2), pair.subarray(pair.length / 2)];
 
 /** The flat index among the kept axes (the channel) of the element at coordinates c0.., as a shader expression. */
 export function channelOf(shape: Shape, axes: readonly number[], prefix = 'c', first = 0): string {
@@ -89,10 +50,17 @@ export function channelOf(shape: Shape, axes: readonly number[], prefix = 'c', f
   return dot(kept.map((d) => `${prefix}${d + first}`), st);
 }
 
-/** Check that x is a float tensor and its per-channel parameters have the kept axes' shape and its dtype. */
-export function checkChannels(op: string, x: { shape: Shape; dtype: string }, params: { shape: Shape; dtype: string }[], axes: readonly number[]): void {
+/**
+ * Check that x is a float tensor, its per-channel parameters have the kept axes' shape and its dtype,
+ * and its stacked per-channel pairs (statistics [mean, variance], sums [sum(g xhat), sum(g)]) are
+ * [2, ...kept] of its dtype.
+ */
+export function checkChannels(op: string, x: Aval, params: Aval[], stacks: Aval[], axes: readonly number[]): void {
   if (x.dtype !== 'float32' && x.dtype !== 'float64') throw new OpError(op, `needs a float tensor, got ${x.dtype}`);
   const kept = x.shape.filter((_, i) => !axes.includes(i));
+  for (const p of stacks) {
+    if (p.dtype !== x.dtype || !sameShape(p.shape, [2, ...kept])) throw new OpError(op, `the statistics and sums must be pairs of shape ${fmt([2, ...kept])} ${x.dtype} (x ${fmt(x.shape)} over axes ${fmt(axes)}), got ${fmt(p.shape)} ${p.dtype}`);
+  }
   for (const p of params) {
     if (p.dtype !== x.dtype) throw new OpError(op, `dtypes differ: ${x.dtype} and ${p.dtype}`);
     if (!sameShape(p.shape, kept)) throw new OpError(op, `per-channel parameters must have shape ${fmt(kept)} (x ${fmt(x.shape)} over axes ${fmt(axes)}), got ${fmt(p.shape)}`);
@@ -100,11 +68,10 @@ export function checkChannels(op: string, x: { shape: Shape; dtype: string }, pa
 }
 
 
-const sums2 = channelLoop('channel sums', ['x', 'g', 'mean', 'sg', 'sgx'],
-  'const m = mean[o]; let a = sg[o], c = sgx[o];', 'const v = g[i]; a += v; c += v * (x[i] - m);', 'sg[o] = a; sgx[o] = c;');
+const sums2 = channelLoop({ name: 'channel sums', operands: ['x', 'g', 'm', 'a+=', 'c+='], body: 'a += g; c += g * (x - m);' }, 2);
 
 /** Per channel, in float64 and in one pass over x and g: sum(g) and sum(g * (x - mean)). */
-export function channelSums(x: TypedArray, g: TypedArray, mean: Float64Array, shape: Shape, axes: readonly number[]): { sg: Float64Array; sgx: Float64Array } {
+export function channelSums(x: TypedArray, g: TypedArray, mean: TypedArray, shape: Shape, axes: readonly number[]): { sg: Float64Array; sgx: Float64Array } {
   const sg = new Float64Array(mean.length), sgx = new Float64Array(mean.length);
   sums2(shape, axes, [x, g, mean, sg, sgx]);
   return { sg, sgx };
@@ -112,7 +79,7 @@ export function channelSums(x: TypedArray, g: TypedArray, mean: Float64Array, sh
 
 /**
  * The same on the GPU, as [2, ...kept] (sum(g), then sum(g * (x - mean))), from X, G and M (the
- * moments shader's output): each output element loops over its channel's positions.
+ * statistics, a moments output): each output element loops over its channel's positions.
  */
 export function channelSumsShader(shape: Shape, axes: readonly number[]): string {
   const st = stridesOf(shape), kept = shape.map((_, d) => d).filter((d) => !axes.includes(d));

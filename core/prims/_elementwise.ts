@@ -1,16 +1,15 @@
 /**
  * Shared machinery of the elementwise primitives: the shape rule (numpy broadcasting), lifting JS
- * numbers to tensors (weakly typed, as in JAX), and CPU loop generators. It imports no primitive
- * but cast, so the op files can call its helpers while the module graph is still loading.
- *
- * The loops are generated per op with `new Function`, so each op gets its own copy of the loop and
- * V8 inlines that op's scalar function into it instead of calling through a shared, megamorphic site.
+ * numbers to tensors (weakly typed, as in JAX), and the CPU kernels (loops from core/cpu/loops.ts).
+ * It imports no primitive but cast, so the op files can call its helpers while the module graph is
+ * still loading.
  */
 import type { Aval, Kernel, KernelArg } from '../backend.js';
 import { getBackend } from '../backend.js';
 import { alloc, type DType, isFloat, isInt32, promote, type TypedArray } from '../dtype.js';
 import { definePrimitive, type Primitive } from '../primitive.js';
-import { broadcastShapes, broadcastStrides, OpError, type Shape, sizeOf } from '../shape.js';
+import { broadcastShapes, broadcastStrides, OpError, type Shape, sizeOf, stridesOf } from '../shape.js';
+import { loop, plan, type Plan } from '../cpu/loops.js';
 import { broadcastIndex, coords, type GpuBuf, type GpuContext, type GpuKernel, shader } from '../gpu/shader.js';
 import { Tensor, isTensor } from '../tensor.js';
 import { bind } from '../trace.js';
@@ -51,81 +50,15 @@ function weakDtype(x: number | boolean, dtype: DType): DType {
 
 // ---- CPU loops ----
 
-type Loop = (...args: any[]) => void;
-
 /**
- * The broadcast of operands onto `shape` in as few axes as possible: size-1 axes are dropped and
- * neighbours merged while every operand steps through them alike (contiguous across the boundary, or
- * broadcast along both). The last axis then has stride 1 or 0 in each operand, and the common cases
- * become one long run: same shapes, a scalar operand, a per-channel [1, C, 1, 1] against [B, C, H, W]
- * (runs of H * W with a constant), a [C] row against [N, C].
+ * The CPU kernels: core/cpu/loops.ts writes the loop, one per op (its name in the loop's), so that
+ * each op's copy of the loop calls only its own scalar function, which V8 then inlines.
  */
-export function collapseBroadcast(shape: Shape, strides: readonly (readonly number[])[]): { shape: number[]; strides: number[][] } {
-  const dims: number[] = [], st: number[][] = strides.map(() => []);
-  for (let d = 0; d < shape.length; d++) {
-    if (shape[d] === 1) continue;
-    const r = dims.length - 1;
-    if (r >= 0 && strides.every((s, i) => st[i][r] === s[d] * shape[d])) {
-      dims[r] *= shape[d];
-      strides.forEach((s, i) => { st[i][r] = s[d]; });
-    } else {
-      dims.push(shape[d]);
-      strides.forEach((s, i) => st[i].push(s[d]));
-    }
-  }
-  if (dims.length === 0) { dims.push(1); st.forEach((s) => s.push(0)); }
-  return { shape: dims, strides: st };
-}
-
-/**
- * Visit the collapsed broadcast as runs along its last axis: RUN is the loop body for one run, with
- * the run's start in out (k) and in each operand (ia, ib), its length (last) and the operands' strides
- * along it (la, lb, each 0 or 1); an odometer over the other axes moves the operand offsets.
- */
-const RUNS_SRC = `
-  const r = shape.length, last = shape[r - 1], la = sa[r - 1], lb = sb[r - 1];
-  const idx = new Int32Array(r);
-  let ia = 0, ib = 0;
-  for (let k = 0; k < n; k += last) {
-    RUN
-    for (let d = r - 2; d >= 0; d--) {
-      idx[d]++; ia += sa[d]; ib += sb[d];
-      if (idx[d] < shape[d]) break;
-      ia -= sa[d] * shape[d]; ib -= sb[d] * shape[d]; idx[d] = 0;
-    }
-  }`;
-
-/** out[k + j] = f(a[ia + j la], b[ib + j lb]), with the operand that is constant along the run hoisted. */
-const BINARY_SRC = RUNS_SRC.replace('RUN', `
-    if (la === 1 && lb === 1) { for (let j = 0; j < last; j++) out[k + j] = f(a[ia + j], b[ib + j]); }
-    else if (la === 1) { const bv = b[ib]; for (let j = 0; j < last; j++) out[k + j] = f(a[ia + j], bv); }
-    else if (lb === 1) { const av = a[ia]; for (let j = 0; j < last; j++) out[k + j] = f(av, b[ib + j]); }
-    else { const v = f(a[ia], b[ib]); for (let j = 0; j < last; j++) out[k + j] = v; }`);
-
-const UNARY_SRC = 'for (let i = 0; i < n; i++) out[i] = f(x[i]);';
-
-/**
- * Compile `src` once per op and combination of array types it meets (`key`), so that every copy of
- * the loop sees one scalar function and one typed-array kind per argument: V8 then inlines `f` and
- * emits direct loads and stores instead of polymorphic accesses and calls.
- * NOTE: the source must differ per copy (hence the comment naming op and key): V8 caches what
- * `new Function` compiles by source text, and copies with the same text share their type feedback,
- * so after `add` the loop in `greater` would call its `f` through a megamorphic site (4x slower).
- */
-function perDtype(op: string, params: string[], src: string): (key: string) => Loop {
-  const loops = new Map<string, Loop>();
-  return (key) => {
-    let loop = loops.get(key);
-    if (!loop) { loop = new Function(...params, `/* ${op} ${key} */\n${src}`) as Loop; loops.set(key, loop); }
-    return loop;
-  };
-}
-
 export function unaryKernel(f: (x: number) => number, op = ''): Kernel<TypedArray> {
-  const loopFor = perDtype(op, ['f', 'x', 'out', 'n'], UNARY_SRC);
+  const run = loop({ name: op, operands: ['x', 'y='], params: ['f'], body: 'y = f(x);' });
   return ([x], _attrs, out) => {
     const res = alloc(out.dtype, x.buf.length);
-    loopFor(x.dtype + out.dtype)(f, x.buf, res, res.length);
+    run(plan([res.length], [[1], [1]]), [x.buf, res], [f]);
     return res;
   };
 }
@@ -135,17 +68,19 @@ export function unaryKernel(f: (x: number) => number, op = ''): Kernel<TypedArra
  * to int32; a bool result of bool inputs is stored as `!= 0` (add is or, mul is and).
  */
 export function binaryKernel(f: (a: number, b: number) => number, op = '', fInt = f): Kernel<TypedArray> {
-  const loopFor = perDtype(op, ['f', 'a', 'b', 'out', 'n', 'shape', 'sa', 'sb'], BINARY_SRC);
+  const run = loop({ name: op, operands: ['a', 'b', 'y='], params: ['f'], body: 'y = f(a, b);' });
   const fBool = (a: number, b: number) => +(fInt(a, b) !== 0);
   return ([a, b], _attrs, out) => {
-    const n = sizeOf(out.shape), res = alloc(out.dtype, n);
-    if (n === 0) return res;
-    const c = collapseBroadcast(out.shape, [broadcastStrides(a.shape, out.shape), broadcastStrides(b.shape, out.shape)]);
+    const res = alloc(out.dtype, sizeOf(out.shape));
     const g = isFloat(a.dtype) ? f : a.dtype === 'bool' && out.dtype === 'bool' ? fBool : fInt;
-    loopFor(a.dtype + out.dtype)(g, a.buf, b.buf, res, n, c.shape, c.strides[0], c.strides[1]);
+    run(elementwisePlan(out.shape, [a.shape, b.shape]), [a.buf, b.buf, res], [g]);
     return res;
   };
 }
+
+/** The plan of an elementwise loop: inputs of `shapes` broadcast onto `shape`, then the output. */
+export const elementwisePlan = (shape: Shape, shapes: readonly Shape[]): Plan =>
+  plan(shape, [...shapes.map((s) => broadcastStrides(s, shape)), stridesOf(shape)]);
 
 // ---- definitions ----
 

@@ -1,10 +1,13 @@
 /**
- * batchNormGrad: the input's cotangent of batchNormTrain, fused. For a cotangent g of x's shape,
- * with xhat = (x - mean) / sqrt(var + eps) and means taken per channel over `axes`:
- *   dx = weight / sqrt(var + eps) * (g - mean(g) - xhat * mean(g * xhat))
- * CPU: the statistics (two reading passes), the two channel sums of g and g * (x - mean) (one pass
- * over x and g), one pass writing dx. GPU: a shader for each of those three steps.
- * vjp (only grad of grad needs it): the formula above written in ops, differentiated by vjp.
+ * batchNormGrad: x's cotangent of BatchNorm (batchNorm in batchNormTrain.ts), fused. For a cotangent
+ * g of x's shape, the statistics `stats` ([2, ...kept]: mean, biased variance), the sums `sums`
+ * ([2, ...kept]: sum(g * xhat), sum(g), batchNormParamGrad's output), xhat = (x - mean) /
+ * sqrt(var + eps) and n values per channel:
+ *   dx = weight / sqrt(var + eps) * (g - sum(g) / n - xhat * sum(g * xhat) / n)
+ * (the statistics being x's own and the sums g's, this is the whole gradient, through them too).
+ * CPU: one pass writing dx, with per-channel coefficients in float64. GPU: one shader.
+ * vjp (only grad of grad needs it): the formula above written in ops, differentiated by vjp, with
+ * the statistics and the sums inputs of their own.
  * batch: as batchNormTrain's, the batch axis one more kept axis (x and g share one place for it).
  */
 import type { Kernel } from '../backend.js';
@@ -16,75 +19,71 @@ import { bind } from '../trace.js';
 import { batchAt, reduceAxes } from '../batching.js';
 import { coords, type GpuKernel, lit } from '../gpu/shader.js';
 import { vjp } from '../autodiff.js';
-import { channelLoop, channelMoments, channelOf, channelSums, channelSumsShader, checkChannels } from './_channels.js';
+import { channelLoop, channelOf, checkChannels, rows } from './_channels.js';
 import { add } from './add.js';
 import { div } from './div.js';
-import { moments, momentsShader } from './moments.js';
+import { splitMoments } from './moments.js';
 import { mul } from './mul.js';
 import { reshape } from './reshape.js';
 import { sqrt } from './sqrt.js';
 import { sub } from './sub.js';
-import { keepDimsShape, sum } from './sum.js';
+import { keepDimsShape } from './sum.js';
 
 type Attrs = { axes: number[]; eps: number };
 
-const combine = channelLoop('batchNormGrad', ['x', 'g', 'out', 'mean', 'scale', 'c1', 'c2'],
-  'const m = mean[o], a = scale[o], b1 = c1[o], b2 = c2[o];', 'out[i] = a * (g[i] - b1 - (x[i] - m) * b2);');
+const combine = channelLoop({ name: 'batchNormGrad', operands: ['x', 'g', 'y=', 'm', 'a', 'b1', 'b2'], body: 'y = a * (g - b1 - (x - m) * b2);' }, 3);
 
-const cpu: Kernel<TypedArray, Attrs> = ([x, w, g], { axes, eps }, out) => {
+const cpu: Kernel<TypedArray, Attrs> = ([x, w, g, st, p], { axes, eps }, out) => {
   const n = sizeOf(axes.map((a) => x.shape[a]));
-  const { mean, variance } = channelMoments(x.buf, x.shape, axes);
-  const { sg, sgx } = channelSums(x.buf, g.buf, mean, x.shape, axes);
-  // dx = scale (g - c1 - (x - mean) c2), with mean(g * xhat) = inv * sgx / n folded into c2
-  const inv = variance.map((v) => 1 / Math.sqrt(v + eps));
-  const scale = inv.map((s, o) => w.buf[o] * s), c1 = sg.map((s) => s / n), c2 = sgx.map((s, o) => inv[o] * inv[o] * s / n);
+  const [mean, variance] = rows(st.buf), [sgx, sg] = rows(p.buf);
+  // dx = scale (g - c1 - (x - mean) c2), with xhat's 1 / sqrt(var + eps) folded into c2
+  const inv = Float64Array.from(variance, (v) => 1 / Math.sqrt(v + eps));
+  const scale = inv.map((s, o) => w.buf[o] * s), c1 = Float64Array.from(sg, (s) => s / n), c2 = inv.map((s, o) => s * sgx[o] / n);
   const res = alloc(out.dtype, x.buf.length);
   combine(x.shape, axes, [x.buf, g.buf, res, mean, scale, c1, c2]);
   return res;
 };
 
-const gpu: GpuKernel<Attrs> = (ctx, [x, w, g], { axes, eps }, out) => {
+const gpu: GpuKernel<Attrs> = (ctx, [x, w, g, st, p], { axes, eps }, out) => {
   const C = sizeOf(w.shape), n = sizeOf(axes.map((a) => x.shape[a]));
-  const stats = ctx.run(momentsShader(x.shape, axes), [x.buf], 2 * C);
-  const sumsBuf = ctx.run(channelSumsShader(x.shape, axes), [x.buf, g.buf, stats], 2 * C);
-  const dx = ctx.run(`function (X, G, M, S, W) {
+  return ctx.run(`function (X, G, M, S, W) {
   ${coords(x.shape)}
   const o = ${channelOf(x.shape, axes)};
   const inv = 1.0 / Math.sqrt(M[${lit(C)} + o] + ${lit(eps)});
   const t = this.thread.x;
-  return W[o] * inv * (G[t] - S[o] / ${lit(n)} - (X[t] - M[o]) * inv * inv * S[${lit(C)} + o] / ${lit(n)});
-}`, [x.buf, g.buf, stats, sumsBuf, w.buf], sizeOf(out.shape));
-  ctx.release(stats);
-  ctx.release(sumsBuf);
-  return dx;
+  return W[o] * inv * (G[t] - S[${lit(C)} + o] / ${lit(n)} - (X[t] - M[o]) * inv * S[o] / ${lit(n)});
+}`, [x.buf, g.buf, st.buf, p.buf, w.buf], sizeOf(out.shape));
 };
 
 /** The same in ops: what the primitive computes, and what its vjp differentiates. */
-function reference(x: Tensor, w: Tensor, g: Tensor, axes: number[], eps: number): Tensor {
+function reference(x: Tensor, w: Tensor, g: Tensor, st: Tensor, p: Tensor, axes: number[], eps: number): Tensor {
   const keep = keepDimsShape(x.shape, axes), n = sizeOf(axes.map((a) => x.shape[a]));
-  const [m, v] = moments(x, axes, { keepdims: true });
+  const [m, v] = splitMoments(st, keep), [sgx, sg] = splitMoments(p, keep);
   const inv = div(1, sqrt(add(v, eps)));
-  const xhat = mul(sub(x, m), inv);
-  const mg = div(sum(g, axes, { keepdims: true }), n), mgx = div(sum(mul(g, xhat), axes, { keepdims: true }), n);
-  return mul(mul(reshape(w, keep), inv), sub(sub(g, mg), mul(xhat, mgx)));
+  return mul(mul(reshape(w, keep), inv), sub(sub(g, div(sg, n)), mul(mul(sub(x, m), inv), div(sgx, n))));
 }
 
 export const batchNormGradP: Primitive<Attrs> = definePrimitive<Attrs>({
   name: 'batchNormGrad',
-  infer([x, w, g], { axes }) {
-    checkChannels('batchNormGrad', x, [w], axes);
+  infer([x, w, g, st, p], { axes }) {
+    checkChannels('batchNormGrad', x, [w], [st, p], axes);
     if (g.dtype !== x.dtype || !sameShape(g.shape, x.shape)) throw new OpError('batchNormGrad', `the cotangent must be like x (${fmt(x.shape)} ${x.dtype}), got ${fmt(g.shape)} ${g.dtype}`);
     return { shape: x.shape, dtype: x.dtype };
   },
-  vjp: (ct, [x, w, g], _out, { axes, eps }) => vjp((a: Tensor, b: Tensor, c: Tensor) => reference(a, b, c, axes, eps), x, w, g)[1](ct),
-  batch: ([x, w, g], [bx, bw, bg], { axes, eps }, _out, size) => {
+  vjp: (ct, [x, w, g, st, p], _out, { axes, eps }) =>
+    vjp((a: Tensor, b: Tensor, c: Tensor, d: Tensor, e: Tensor) => reference(a, b, c, d, e, axes, eps), x, w, g, st, p)[1](ct),
+  batch: ([x, w, g, st, p], [bx, bw, bg, bs, bp], { axes, eps }, _out, size) => {
     const at = bx ?? bg ?? 0, r = reduceAxes(axes, at);
-    const args = [batchAt(x, bx, size, at), batchAt(w, bw, size, r.bdim), batchAt(g, bg, size, at)];
+    const args = [batchAt(x, bx, size, at), batchAt(w, bw, size, r.bdim), batchAt(g, bg, size, at),
+      batchAt(st, bs, size, 1 + r.bdim), batchAt(p, bp, size, 1 + r.bdim)];
     return [bind(batchNormGradP, args, { axes: r.axes, eps }), at];
   },
   kernels: { cpu, gpu },
 });
 
-/** x's cotangent of batchNormTrain(x, weight, bias, axes, eps) for the output cotangent `g`. */
-export const batchNormGrad = (x: Tensor, weight: Tensor, g: Tensor, axes: readonly number[], eps: number): Tensor =>
-  bind(batchNormGradP, [x, weight, g], { axes: normAxes('batchNormGrad', axes, x.rank), eps });
+/**
+ * x's cotangent of BatchNorm (`batchNorm(x, weight, bias, axes, eps)`) for the output cotangent `g`,
+ * with x's statistics `stats` and the sums `batchNormParamGrad(x, g, stats, axes, eps)`.
+ */
+export const batchNormGrad = (x: Tensor, weight: Tensor, g: Tensor, stats: Tensor, sums: Tensor, axes: readonly number[], eps: number): Tensor =>
+  bind(batchNormGradP, [x, weight, g, stats, sums], { axes: normAxes('batchNormGrad', axes, x.rank), eps });

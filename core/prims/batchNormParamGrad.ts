@@ -1,9 +1,9 @@
 /**
  * batchNormParamGrad: the cotangents of batchNormTrain's weight and bias, fused, as [2, ...kept]:
- * sum(g * xhat) then sum(g), per channel over `axes`, with xhat = (x - mean) / sqrt(var + eps).
- * CPU: the statistics (two reading passes), then both sums in one pass over x and g; nothing of x's
- * size is written (composed, xhat and g * xhat would be). GPU: the moments shader, the sums shader,
- * and a small one scaling the first row by 1 / sqrt(var + eps).
+ * sum(g * xhat) then sum(g), per channel over `axes`, with xhat = (x - mean) / sqrt(var + eps) and
+ * the statistics given (`stats` [2, ...kept]: mean, biased variance).
+ * CPU: both sums in one pass over x and g; nothing of x's size is written (composed, xhat and
+ * g * xhat would be). GPU: the sums shader, and a small one scaling the first row by 1 / sqrt(var + eps).
  * vjp (only grad of grad needs it): the definition written in ops, differentiated by vjp.
  * batch: as batchNormTrain's, the batch axis one more kept axis; it lands among the kept axes of
  * the [2, ...kept] result.
@@ -17,44 +17,42 @@ import { bind } from '../trace.js';
 import { batchAt, reduceAxes } from '../batching.js';
 import { coords, type GpuKernel, lit } from '../gpu/shader.js';
 import { vjp } from '../autodiff.js';
-import { channelMoments, channelSums, channelSumsShader } from './_channels.js';
+import { channelSums, channelSumsShader, checkChannels, rows } from './_channels.js';
 import { add } from './add.js';
 import { concat } from './concat.js';
 import { div } from './div.js';
-import { moments, momentsShader } from './moments.js';
+import { splitMoments } from './moments.js';
 import { mul } from './mul.js';
 import { reshape } from './reshape.js';
 import { sqrt } from './sqrt.js';
 import { sub } from './sub.js';
-import { sum } from './sum.js';
+import { keepDimsShape, sum } from './sum.js';
 
 type Attrs = { axes: number[]; eps: number };
 
-const cpu: Kernel<TypedArray, Attrs> = ([x, g], { axes, eps }, out) => {
-  const { mean, variance } = channelMoments(x.buf, x.shape, axes);
+const cpu: Kernel<TypedArray, Attrs> = ([x, g, st], { axes, eps }, out) => {
+  const [mean, variance] = rows(st.buf);
   const { sg, sgx } = channelSums(x.buf, g.buf, mean, x.shape, axes);
   const C = mean.length, res = alloc(out.dtype, 2 * C);
   for (let o = 0; o < C; o++) { res[o] = sgx[o] / Math.sqrt(variance[o] + eps); res[C + o] = sg[o]; }
   return res;
 };
 
-const gpu: GpuKernel<Attrs> = (ctx, [x, g], { axes, eps }, out) => {
+const gpu: GpuKernel<Attrs> = (ctx, [x, g, st], { axes, eps }, out) => {
   const C = sizeOf(out.shape) / 2;
-  const stats = ctx.run(momentsShader(x.shape, axes), [x.buf], 2 * C);
-  const sums = ctx.run(channelSumsShader(x.shape, axes), [x.buf, g.buf, stats], 2 * C);
+  const sums = ctx.run(channelSumsShader(x.shape, axes), [x.buf, g.buf, st.buf], 2 * C);
   const res = ctx.run(`function (S, M) {
   ${coords([2, C])}
   if (c0 < 0.5) { return S[${lit(C)} + c1] / Math.sqrt(M[${lit(C)} + c1] + ${lit(eps)}); }
   return S[c1];
-}`, [sums, stats], 2 * C);
-  ctx.release(stats);
+}`, [sums, st.buf], 2 * C);
   ctx.release(sums);
   return res;
 };
 
 /** The same in ops: what the primitive computes, and what its vjp differentiates. */
-function reference(x: Tensor, g: Tensor, axes: number[], eps: number): Tensor {
-  const [m, v] = moments(x, axes, { keepdims: true });
+function reference(x: Tensor, g: Tensor, st: Tensor, axes: number[], eps: number): Tensor {
+  const [m, v] = splitMoments(st, keepDimsShape(x.shape, axes));
   const xhat = div(sub(x, m), sqrt(add(v, eps)));
   const kept = x.shape.filter((_, i) => !axes.includes(i));
   return concat([sum(mul(g, xhat), axes), sum(g, axes)].map((t) => reshape(t, [1, ...kept])), 0);
@@ -62,19 +60,20 @@ function reference(x: Tensor, g: Tensor, axes: number[], eps: number): Tensor {
 
 export const batchNormParamGradP: Primitive<Attrs> = definePrimitive<Attrs>({
   name: 'batchNormParamGrad',
-  infer([x, g], { axes }) {
-    if (x.dtype !== 'float32' && x.dtype !== 'float64') throw new OpError('batchNormParamGrad', `needs a float tensor, got ${x.dtype}`);
+  infer([x, g, st], { axes }) {
+    checkChannels('batchNormParamGrad', x, [], [st], axes);
     if (g.dtype !== x.dtype || !sameShape(g.shape, x.shape)) throw new OpError('batchNormParamGrad', `the cotangent must be like x (${fmt(x.shape)} ${x.dtype}), got ${fmt(g.shape)} ${g.dtype}`);
     return { shape: [2, ...x.shape.filter((_, i) => !axes.includes(i))], dtype: x.dtype };
   },
-  vjp: (ct, [x, g], _out, { axes, eps }) => vjp((a: Tensor, b: Tensor) => reference(a, b, axes, eps), x, g)[1](ct),
-  batch: ([x, g], [bx, bg], { axes, eps }, _out, size) => {
+  vjp: (ct, [x, g, st], _out, { axes, eps }) => vjp((a: Tensor, b: Tensor, c: Tensor) => reference(a, b, c, axes, eps), x, g, st)[1](ct),
+  batch: ([x, g, st], [bx, bg, bs], { axes, eps }, _out, size) => {
     const at = bx ?? bg ?? 0, r = reduceAxes(axes, at);
-    return [bind(batchNormParamGradP, [batchAt(x, bx, size, at), batchAt(g, bg, size, at)], { axes: r.axes, eps }), 1 + r.bdim];
+    const args = [batchAt(x, bx, size, at), batchAt(g, bg, size, at), batchAt(st, bs, size, 1 + r.bdim)];
+    return [bind(batchNormParamGradP, args, { axes: r.axes, eps }), 1 + r.bdim];
   },
   kernels: { cpu, gpu },
 });
 
-/** [weight's, bias's] cotangents of batchNormTrain(x, weight, bias, axes, eps) for the output cotangent `g`, stacked. */
-export const batchNormParamGrad = (x: Tensor, g: Tensor, axes: readonly number[], eps: number): Tensor =>
-  bind(batchNormParamGradP, [x, g], { axes: normAxes('batchNormParamGrad', axes, x.rank), eps });
+/** [weight's, bias's] cotangents of batchNormTrain(x, weight, bias, stats, axes, eps) for the output cotangent `g`, stacked. */
+export const batchNormParamGrad = (x: Tensor, g: Tensor, stats: Tensor, axes: readonly number[], eps: number): Tensor =>
+  bind(batchNormParamGradP, [x, g, stats], { axes: normAxes('batchNormParamGrad', axes, x.rank), eps });

@@ -17,7 +17,7 @@ import { astype } from './cast.js';
 import { equal } from './compare.js';
 import { div } from './div.js';
 import { reshape } from './reshape.js';
-import { keepDimsShape, makeReducer, sum } from './sum.js';
+import { keepDimsShape, reduceLoop, sum } from './sum.js';
 import { where } from './where.js';
 import { shader } from '../gpu/shader.js';
 import { reduceShader } from './sum.js';
@@ -30,7 +30,7 @@ type Attrs = { axes: number[] };
  * accumulators, which hold every int32 and bool exactly.
  */
 export function defineExtremum(name: string, init: number, step: string, gpuStep: string): Primitive<Attrs> {
-  const into = makeReducer(step);
+  const into = reduceLoop(name, step);
   const cpu: Kernel<TypedArray, Attrs> = ([x], { axes }, out) => {
     const acc = new Float64Array(sizeOf(out.shape)).fill(init);
     into(x.buf, x.shape, axes, acc);

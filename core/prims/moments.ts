@@ -30,18 +30,16 @@ import { channelMoments } from './_channels.js';
 type Attrs = { axes: number[] };
 
 const cpu: Kernel<TypedArray, Attrs> = ([x], { axes }, out) => {
-  const { mean, variance } = channelMoments(x.buf, x.shape, axes);
   const res = alloc(out.dtype, sizeOf(out.shape));
-  res.set(mean);
-  res.set(variance, mean.length);
+  res.set(channelMoments(x.buf, x.shape, axes));
   return res;
 };
 
 /**
  * A shader for [2, ...kept]: each output element loops over its reduced positions, once for the
- * mean and, for the variance, once more. (The BatchNorm primitives run it for their statistics.)
+ * mean and, for the variance, once more.
  */
-export function momentsShader(shape: Shape, axes: readonly number[]): string {
+function momentsShader(shape: Shape, axes: readonly number[]): string {
   const st = stridesOf(shape);
   const kept = shape.map((_, d) => d).filter((d) => !axes.includes(d));
   const base = dot(kept.map((_, i) => `c${i + 1}`), kept.map((d) => st[d]));
@@ -69,7 +67,7 @@ export const momentsP: Primitive<Attrs> = definePrimitive<Attrs>({
   },
   vjp: (ct, [x], out, { axes }) => {
     const keep = keepDimsShape(x.shape, axes), n = sizeOf(axes.map((a) => x.shape[a]));
-    const [dmean, dvar] = split(ct, keep), [mean] = split(out, keep);
+    const [dmean, dvar] = splitMoments(ct, keep), [mean] = splitMoments(out, keep);
     return [add(mul(sub(x, mean), mul(dvar, 2 / n)), div(dmean, n))];
   },
   batch: ([x], [bd], { axes }) => {
@@ -79,11 +77,18 @@ export const momentsP: Primitive<Attrs> = definePrimitive<Attrs>({
   kernels: { cpu, gpu: shader(([x], { axes }) => momentsShader(x.shape, axes)) },
 });
 
-/** The two stacked statistics [2, ...kept] as tensors of shape `shape`. */
-function split(m: Tensor, shape: readonly number[]): [Tensor, Tensor] {
+/** The two stacked statistics [2, ...kept] as tensors of shape `shape` (e.g. keepDimsShape's). */
+export function splitMoments(m: Tensor, shape: readonly number[]): [Tensor, Tensor] {
   const size = [1, ...m.shape.slice(1)];
   return [0, 1].map((i) => reshape(slice(m, [i, ...size.slice(1).map(() => 0)], size), shape)) as [Tensor, Tensor];
 }
+
+/**
+ * The moments primitive's own output, [2, ...kept]: the mean, then the biased variance, over `axes`
+ * (BatchNorm's statistics, as the BatchNorm primitives take them).
+ */
+export const stackedMoments = (x: Tensor, axes: readonly number[]): Tensor =>
+  bind(momentsP, [x], { axes: normAxes('moments', axes, x.rank) });
 
 /**
  * Mean and biased variance over `axis` (all axes by default), in one primitive.
@@ -92,5 +97,5 @@ function split(m: Tensor, shape: readonly number[]): [Tensor, Tensor] {
 export function moments(x: Tensor, axis?: number | readonly number[], opts: { keepdims?: boolean } = {}): [Tensor, Tensor] {
   const axes = normAxes('moments', axis, x.rank);
   const kept = x.shape.filter((_, i) => !axes.includes(i));
-  return split(bind(momentsP, [x], { axes }), opts.keepdims ? keepDimsShape(x.shape, axes) : kept);
+  return splitMoments(bind(momentsP, [x], { axes }), opts.keepdims ? keepDimsShape(x.shape, axes) : kept);
 }

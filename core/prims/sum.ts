@@ -15,74 +15,21 @@ import { broadcastTo } from './broadcastTo.js';
 import { reshape } from './reshape.js';
 import { coords, dot, lit, names, shader } from '../gpu/shader.js';
 import { stridesOf } from '../shape.js';
+import { loop, reducePlan } from '../cpu/loops.js';
 
 type Attrs = { axes: number[] };
 
-/** For each input axis, its stride in the reduced output (0 for reduced axes). */
-export function reducedStrides(shape: Shape, axes: readonly number[]): number[] {
-  const st = new Array<number>(shape.length).fill(0);
-  let acc = 1;
-  for (let i = shape.length - 1; i >= 0; i--) if (!axes.includes(i)) { st[i] = acc; acc *= shape[i]; }
-  return st;
-}
-
 /**
- * The axes of `shape` in as few as possible: size-1 axes dropped, neighbours merged when both are
- * reduced or both kept. A sum over [0, 2, 3] of [B, C, H, W] becomes [B, C, H * W] with the first
- * and last reduced: runs of H * W values that all fold into one output.
+ * A reduction's CPU loop: `step`, a statement folding the value `v` into its output's accumulator
+ * `s`, compiled into a walk over x in row-major order (core/cpu/loops.ts). When the last collapsed
+ * axis is reduced, `s` stays in a register along the run; when it is kept, a run of outputs is updated.
  */
-export function collapseReduced(shape: Shape, axes: readonly number[]): { shape: number[]; axes: number[] } {
-  const dims: number[] = [], red: boolean[] = [];
-  shape.forEach((d, i) => {
-    if (d === 1) return;
-    const r = axes.includes(i);
-    if (dims.length && red[red.length - 1] === r) dims[dims.length - 1] *= d;
-    else { dims.push(d); red.push(r); }
-  });
-  if (!dims.length) { dims.push(1); red.push(false); }
-  return { shape: dims, axes: red.flatMap((r, i) => (r ? [i] : [])) };
-}
+export const reduceLoop = (name: string, step: string): ((x: TypedArray, shape: Shape, axes: readonly number[], acc: Float64Array) => void) => {
+  const run = loop({ name, operands: ['v', 's+='], body: `${step};` });
+  return (x, shape, axes, acc) => run(reducePlan(shape, axes, 1, 1), [x, acc]);
+};
 
-/**
- * Walk x once in row-major order, run by run along the (collapsed) last axis. If that axis is
- * reduced, a run folds into one accumulator `s` held in a register and stored once; if it is
- * kept, each value folds into its own output along a run of outputs. An odometer over the other
- * axes moves the output offset (`ost`: 0 along reduced axes).
- */
-const REDUCE_SRC = `
-  const r = shape.length, n = x.length;
-  if (n === 0) return;
-  const last = shape[r - 1], lo = ost[r - 1];
-  const idx = new Int32Array(r);
-  let base = 0;
-  for (let k = 0; k < n; k += last) {
-    if (lo === 0) { let s = acc[base]; for (let j = 0; j < last; j++) { const v = x[k + j]; STEP; } acc[base] = s; }
-    else { for (let j = 0; j < last; j++) { const o = base + j; let s = acc[o]; const v = x[k + j]; STEP; acc[o] = s; } }
-    for (let d = r - 2; d >= 0; d--) {
-      idx[d]++; base += ost[d];
-      if (idx[d] < shape[d]) break;
-      base -= ost[d] * shape[d]; idx[d] = 0;
-    }
-  }`;
-
-/**
- * A reduction loop with `step` (a statement folding the value `v` into the accumulator `s`)
- * compiled into it: contiguous reads and no call per element. `acc` holds the outputs (row-major
- * over the kept axes) and their initial values. One copy per input array kind, with its own source
- * text (see perDtype in _elementwise.ts), so each sees a single typed-array kind.
- */
-export function makeReducer(step: string): (x: TypedArray, shape: Shape, axes: readonly number[], acc: Float64Array) => void {
-  const loops = new Map<string, Function>();
-  return (x, shape, axes, acc) => {
-    const kind = x.constructor.name;
-    let loop = loops.get(kind);
-    if (!loop) { loop = new Function('x', 'shape', 'ost', 'acc', `/* ${step} ${kind} */` + REDUCE_SRC.replaceAll('STEP', step)); loops.set(kind, loop); }
-    const c = collapseReduced(shape, axes);
-    loop(x, c.shape, reducedStrides(c.shape, c.axes), acc);
-  };
-}
-
-const sumInto = makeReducer('s += v');
+const sumInto = reduceLoop('sum', 's += v');
 
 const cpu: Kernel<TypedArray, Attrs> = ([x], { axes }, out) => {
   const acc = new Float64Array(sizeOf(out.shape));

@@ -92,30 +92,33 @@ function channel(shape: number[], axes: number[], i: number[]): number {
   return o;
 }
 
-/** BatchNorm with the batch's statistics over `axes`: (x - mean) / sqrt(var + eps) * w + b per channel. */
-export function batchNorm(x: Nd, w: Nd, b: Nd, axes: number[], eps: number): Nd {
-  const st = moments(x, axes), m = w.data.length;
+/**
+ * BatchNorm with the statistics `st` ([2, ...kept]: mean, biased variance; by default the batch's own
+ * over `axes`): (x - mean) / sqrt(var + eps) * w + b per channel.
+ */
+export function batchNorm(x: Nd, w: Nd, b: Nd, axes: number[], eps: number, st = moments(x, axes)): Nd {
+  const m = w.data.length;
   return build(x.shape, (i) => {
     const o = channel(x.shape, axes, i);
     return (at(x, i) - st.data[o]) / Math.sqrt(st.data[m + o] + eps) * w.data[o] + b.data[o];
   });
 }
 
-/** Its input cotangent for g: w / sqrt(var + eps) * (g - mean(g) - xhat * mean(g * xhat)), means per channel. */
-export function batchNormGrad(x: Nd, w: Nd, g: Nd, axes: number[], eps: number): Nd {
-  const st = moments(x, axes), m = w.data.length, n = size(axes.map((a) => x.shape[a]));
-  const xhat = build(x.shape, (i) => { const o = channel(x.shape, axes, i); return (at(x, i) - st.data[o]) / Math.sqrt(st.data[m + o] + eps); });
-  const sg = new Float64Array(m), sgx = new Float64Array(m);
-  for (const i of indices(x.shape)) { const o = channel(x.shape, axes, i); sg[o] += at(g, i); sgx[o] += at(g, i) * at(xhat, i); }
+/**
+ * Its input cotangent for g: w / sqrt(var + eps) * (g - sum(g) / n - xhat * sum(g * xhat) / n) per
+ * channel, with the sums `p` [sum(g * xhat), sum(g)] (by default g's own).
+ */
+export function batchNormGrad(x: Nd, w: Nd, g: Nd, axes: number[], eps: number, st = moments(x, axes), p = batchNormParamGrad(x, g, axes, eps, st)): Nd {
+  const m = w.data.length, n = size(axes.map((a) => x.shape[a]));
   return build(x.shape, (i) => {
-    const o = channel(x.shape, axes, i);
-    return w.data[o] / Math.sqrt(st.data[m + o] + eps) * (at(g, i) - sg[o] / n - at(xhat, i) * sgx[o] / n);
+    const o = channel(x.shape, axes, i), inv = 1 / Math.sqrt(st.data[m + o] + eps);
+    return w.data[o] * inv * (at(g, i) - p.data[m + o] / n - (at(x, i) - st.data[o]) * inv * p.data[o] / n);
   });
 }
 
 /** [sum(g * xhat), sum(g)] per channel: the weight's and bias's cotangents of batchNorm. */
-export function batchNormParamGrad(x: Nd, g: Nd, axes: number[], eps: number): Nd {
-  const st = moments(x, axes), m = st.data.length / 2;
+export function batchNormParamGrad(x: Nd, g: Nd, axes: number[], eps: number, st = moments(x, axes)): Nd {
+  const m = st.data.length / 2;
   const data = new Float64Array(2 * m);
   for (const i of indices(x.shape)) {
     const o = channel(x.shape, axes, i);

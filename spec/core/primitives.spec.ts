@@ -92,9 +92,18 @@ for (const [s, axes] of [...reductions, [[4, 3, 2, 5], [0, 2, 3]], [[6, 2, 9], [
 }
 for (const [s, axes] of [[[4, 3, 2, 5], [0, 2, 3]], [[6, 4], [0]], [[3, 2, 4], [0, 2]], [[2, 3, 2, 1, 2], [0, 2, 3, 4]]] as [number[], number[]][]) {
   const kept = s.filter((_, i) => !axes.includes(i)), eps = 1e-5;
-  cases.push({ prim: 'batchNormTrain', label: `batchNormTrain [${s}] axes ${axes}`, inputs: ins([s], [kept], [kept]), f: (x, w, b) => np.batchNormTrain(x, w, b, axes, eps), ref: (x, w, b) => ref.batchNorm(x, w, b, axes, eps) });
-  cases.push({ prim: 'batchNormGrad', label: `batchNormGrad [${s}] axes ${axes}`, inputs: ins([s], [kept], [s]), f: (x, w, g) => np.batchNormGrad(x, w, g, axes, eps), ref: (x, w, g) => ref.batchNormGrad(x, w, g, axes, eps) });
-  cases.push({ prim: 'batchNormParamGrad', label: `batchNormParamGrad [${s}] axes ${axes}`, inputs: ins([s], [s]), f: (x, g) => np.batchNormParamGrad(x, g, axes, eps), ref: (x, g) => ref.batchNormParamGrad(x, g, axes, eps) });
+  const st: [number[], Kind] = [[2, ...kept], 'positive'], keep = s.map((d, i) => (axes.includes(i) ? 1 : d)); // [mean, variance]
+  cases.push({ prim: 'batchNormTrain', label: `batchNormTrain [${s}] axes ${axes}`, inputs: ins([s], [kept], [kept], st), f: (x, w, b, m) => np.batchNormTrain(x, w, b, m, axes, eps), ref: (x, w, b, m) => ref.batchNorm(x, w, b, axes, eps, m) });
+  cases.push({ prim: 'batchNormGrad', label: `batchNormGrad [${s}] axes ${axes}`, inputs: ins([s], [kept], [s], st, [[2, ...kept]]), f: (x, w, g, m, p) => np.batchNormGrad(x, w, g, m, p, axes, eps), ref: (x, w, g, m, p) => ref.batchNormGrad(x, w, g, axes, eps, m, p) });
+  cases.push({ prim: 'batchNormParamGrad', label: `batchNormParamGrad [${s}] axes ${axes}`, inputs: ins([s], [s], st), f: (x, g, m) => np.batchNormParamGrad(x, g, m, axes, eps), ref: (x, g, m) => ref.batchNormParamGrad(x, g, axes, eps, m) });
+  // BatchNorm as a whole: the statistics from x, batchNormTrain's pullback the whole gradient; the
+  // statistics used beside y as well (their gradient must then add to y's, neither lost nor counted twice)
+  cases.push({ prim: 'batchNormTrain', label: `batchNorm [${s}] axes ${axes}`, inputs: ins([s], [kept], [kept]), f: (x, w, b) => np.batchNorm(x, w, b, axes, eps)[0], ref: (x, w, b) => ref.batchNorm(x, w, b, axes, eps) });
+  cases.push({
+    prim: 'batchNormTrain', label: `batchNorm [${s}] axes ${axes}, y + mean * variance`, inputs: ins([s], [kept], [kept]),
+    f: (x, w, b) => { const [y, m, v] = np.batchNorm(x, w, b, axes, eps); return np.add(y, np.reshape(np.mul(m, v), keep)); },
+    ref: (x, w, b) => { const y = ref.batchNorm(x, w, b, axes, eps), mv = ref.moments(x, axes), c = mv.data.length / 2; return ref.zip(y, { shape: keep, data: Float64Array.from({ length: c }, (_, o) => mv.data[o] * mv.data[c + o]) }, (a, z) => a + z); },
+  });
 }
 cases.push({ prim: 'max', label: 'max with ties shares the cotangent', inputs: () => [np.tensor([[1, 3, 3], [2, 2, 0]], { dtype: 'float64' })], f: (x) => np.max(x, 1), ref: (x) => ref.reduce(x, [1], -Infinity, Math.max), second: false });
 cases.push({ prim: 'min', label: 'min with ties shares the cotangent', inputs: () => [np.tensor([[1, 1, 3], [2, 2, 0]], { dtype: 'float64' })], f: (x) => np.min(x, 1), ref: (x) => ref.reduce(x, [1], Infinity, Math.min), second: false });
