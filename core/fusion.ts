@@ -6,6 +6,9 @@
  *   strides, and each op's result rounded to its dtype as its own kernel would store it
  *   (Math.fround for float32, `| 0` for int32), so fused and unfused agree bit for bit;
  * - gpu: one gpu.js shader whose body is the ops' expressions, one `const` per op.
+ * A chain whose result only a sum reads fuses into the sum on the CPU (`fusedSumPrimitive`): the loop
+ * walks the chain's shape in the sum's own order, adding each rounded result to its output's float64
+ * accumulator, so the chain's result is never written and the total is the unfused one bit for bit.
  */
 import type { Aval, Kernel } from './backend.js';
 import { alloc, type DType, type TypedArray } from './dtype.js';
@@ -13,7 +16,8 @@ import type { Primitive } from './primitive.js';
 import { registerKernels } from './primitive.js';
 import { broadcastIndex, coords, shader } from './gpu/shader.js';
 import { elementwisePlan } from './prims/_elementwise.js';
-import { loop } from './cpu/loops.js';
+import { loop, plan, reducedStrides } from './cpu/loops.js';
+import { broadcastStrides, sizeOf } from './shape.js';
 
 /** One op of a fused group: its primitive and attrs, and where its operands come from. */
 export interface FusedOp {
@@ -45,11 +49,38 @@ export function fusedPrimitive(ops: readonly FusedOp[], inputs: readonly Aval[],
 const round = (dtype: DType, e: string): string =>
   dtype === 'float32' ? `Math.fround(${e})` : dtype === 'int32' ? `(${e}) | 0` : dtype === 'bool' ? `+((${e}) !== 0)` : e;
 
-function cpuKernel(name: string, ops: readonly FusedOp[], inputs: readonly Aval[], out: Aval): Kernel<TypedArray, {}> {
-  const body = ops.map((op, j) => {
-    const xs = op.args.map((a) => ('input' in a ? `x${a.input}` : `t${a.op}`));
-    return `const t${j} = ${round(op.out.dtype, `F${j}(${xs.join(', ')})`)};`;
+/** The chain as statements `const tj = ...;` over inputs x0.. and the ops' scalar functions F0.. */
+const chain = (ops: readonly FusedOp[]): string[] => ops.map((op, j) => {
+  const xs = op.args.map((a) => ('input' in a ? `x${a.input}` : `t${a.op}`));
+  return `const t${j} = ${round(op.out.dtype, `F${j}(${xs.join(', ')})`)};`;
+});
+
+/**
+ * A CPU-only primitive: the chain `ops` over `shape` (inputs broadcast onto it), summed over `axes`
+ * into `out` (the sum's aval). Floats accumulate in float64 and round once, as sum's own kernel.
+ */
+export function fusedSumPrimitive(ops: readonly FusedOp[], inputs: readonly Aval[], shape: readonly number[], axes: readonly number[], out: Aval): Primitive<{}> {
+  const name = `fused[${ops.map((o) => o.prim.name).join(' ')} sum]#${++fusedCount}`;
+  const run = loop({
+    name, operands: [...inputs.map((_, i) => `x${i}`), 's+='], params: ops.map((_, j) => `F${j}`),
+    body: `${chain(ops).join(' ')} s += t${ops.length - 1};`,
   });
+  const p = plan(shape, [...inputs.map((x) => broadcastStrides(x.shape, shape)), reducedStrides(shape, axes)]);
+  const fns = ops.map((op) => op.prim.elementwise!.cpu(op.inDtypes, op.attrs, op.out.dtype));
+  const cpu: Kernel<TypedArray, {}> = (args) => {
+    const acc = new Float64Array(sizeOf(out.shape));
+    run(p, [...args.map((a) => a.buf), acc], fns);
+    const res = alloc(out.dtype, acc.length);
+    res.set(acc);
+    return res;
+  };
+  const prim: Primitive<{}> = { name, infer: () => out, kernels: { cpu } };
+  registerKernels(name, prim.kernels);
+  return prim;
+}
+
+function cpuKernel(name: string, ops: readonly FusedOp[], inputs: readonly Aval[], out: Aval): Kernel<TypedArray, {}> {
+  const body = chain(ops);
   const run = loop({
     name, operands: [...inputs.map((_, i) => `x${i}`), 'y='], params: ops.map((_, j) => `F${j}`),
     body: `${body.join(' ')} y = t${ops.length - 1};`,

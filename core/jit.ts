@@ -14,7 +14,7 @@
  */
 import type { Aval, Backend } from './backend.js';
 import { getBackend } from './backend.js';
-import { fusedPrimitive, type FusedOp } from './fusion.js';
+import { fusedPrimitive, fusedSumPrimitive, type FusedOp } from './fusion.js';
 import { withScope } from './memory.js';
 import type { Primitive } from './primitive.js';
 import { flatten, unflatten, type TreeDef } from './pytree.js';
@@ -239,7 +239,7 @@ function trace(f: (...args: any[]) => unknown, leaves: readonly Tensor[], def: T
     const avals: Aval[] = [...ins, ...consts, ...tr.eqns.map((e) => e.out)].map((t) => ({ shape: t.shape, dtype: t.dtype }));
     for (const c of consts) backend.pin?.(c.buf);
     const live = deadCodeElim(eqns, outs);
-    return new Program(nIn, consts, avals, live, fuse ? fuseSteps(live, outs, avals) : live, outs, outDef);
+    return new Program(nIn, consts, avals, live, fuse ? fuseSteps(live, outs, avals, backend.name === 'cpu') : live, outs, outDef);
   });
 }
 
@@ -262,7 +262,7 @@ function deadCodeElim(eqns: readonly Step[], outs: readonly number[]): Step[] {
  * operand such as a per-channel scale is then recomputed per element: cheaper than a kernel and a
  * buffer). A group of one stays the primitive it was.
  */
-function fuseSteps(eqns: readonly Step[], outs: readonly number[], avals: readonly Aval[]): Step[] {
+function fuseSteps(eqns: readonly Step[], outs: readonly number[], avals: readonly Aval[], intoSums = false): Step[] {
   const readers = new Map<number, number[]>();
   eqns.forEach((e, j) => { for (const v of new Set(e.ins)) readers.set(v, [...(readers.get(v) ?? []), j]); });
   const isOut = new Set(outs);
@@ -292,9 +292,21 @@ function fuseSteps(eqns: readonly Step[], outs: readonly number[], avals: readon
     }
     members.push(mine.sort((a, b) => a - b));
   }
+  // a group (or a lone elementwise op) whose result only a sum reads runs inside that sum (CPU)
+  const sumOf = new Map<number, number>();
+  if (intoSums) {
+    eqns.forEach((e, j) => {
+      const p = e.prim.name === 'sum' ? producer.get(e.ins[0]) : undefined;
+      if (p === undefined || group[p] < 0 || isOut.has(e.ins[0]) || readers.get(e.ins[0])!.length !== 1) return;
+      sumOf.set(group[p], j);
+    });
+  }
   const steps: Step[] = [];
   for (let j = 0; j < eqns.length; j++) {
     const g = group[j];
+    const into = [...sumOf].find(([, s]) => s === j);
+    if (into) { steps.push(fusedStep(members[into[0]].map((k) => eqns[k]), avals, eqns[j])); continue; }
+    if (g >= 0 && sumOf.has(g)) continue; // runs inside its sum
     if (g < 0 || members[g].length === 1) { steps.push(eqns[j]); continue; }
     if (members[g][members[g].length - 1] !== j) continue; // emit the group where its last member (the root) was
     steps.push(fusedStep(members[g].map((k) => eqns[k]), avals));
@@ -302,7 +314,8 @@ function fuseSteps(eqns: readonly Step[], outs: readonly number[], avals: readon
   return steps;
 }
 
-function fusedStep(group: readonly Step[], avals: readonly Aval[]): Step {
+/** One step for `group` (equations in order), or for the group summed by `sum` when given. */
+function fusedStep(group: readonly Step[], avals: readonly Aval[], sum?: Step): Step {
   const inside = new Map<number, number>(group.map((e, j) => [e.out, j]));
   const ins: number[] = [];
   const ops: FusedOp[] = group.map((e) => ({
@@ -319,6 +332,10 @@ function fusedStep(group: readonly Step[], avals: readonly Aval[]): Step {
     out: avals[e.out],
   }));
   const out = group[group.length - 1].out;
+  if (sum) {
+    const prim = fusedSumPrimitive(ops, ins.map((v) => avals[v]), avals[out].shape, sum.attrs.axes, avals[sum.out]);
+    return { prim, attrs: {}, ins, out: sum.out, fused: [...group.map((e) => e.prim.name), 'sum'] };
+  }
   const prim = fusedPrimitive(ops, ins.map((v) => avals[v]), avals[out]);
   return { prim, attrs: {}, ins, out, fused: group.map((e) => e.prim.name) };
 }

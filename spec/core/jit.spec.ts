@@ -109,6 +109,30 @@ test('random elementwise chains over every dtype: jit equals eager (80 chains)',
   t.end();
 });
 
+test('a chain that only a sum reads runs inside the sum (CPU): the same totals bit for bit, over any axes', (t) => {
+  let intoSum = 0;
+  const axesOf = [[0], [1], [2], [0, 2], [1, 2], [0, 1, 2]];
+  for (const dtype of ['float32', 'float64', 'int32', 'bool'] as np.DType[]) {
+    if (onGpu && dtype === 'float64') continue;
+    for (let k = 0; k < 12; k++) {
+      const { f, names } = chain(k * 11 + 3, dtype), axes = axesOf[k % axesOf.length];
+      const kind = dtype === 'bool' ? 'bool' : dtype === 'int32' ? 'int' : 'normal';
+      const x = input([5, 6, 7], kind, dtype === 'int32' || dtype === 'bool' ? 'float64' : dtype);
+      const y = input([6, 1], kind, dtype === 'int32' || dtype === 'bool' ? 'float64' : dtype);
+      const g = (a: np.Tensor, b: np.Tensor) => np.sum(f(a, b), axes);
+      const jg = np.jit(g);
+      same(t, jg(x, y), g(x, y), `${dtype}: sum(${names.join(' ')}) over [${axes}]`);
+      if (jg.program(x, y).steps.some((st) => st.fused?.includes('sum'))) intoSum++;
+    }
+  }
+  if (onGpu) t.equal(intoSum, 0, 'on the gpu sums keep their own kernels');
+  else t.ok(intoSum > 30, `most ran inside their sum (${intoSum} of 48)`);
+  const x = input([4, 9], 'normal', 'float32');
+  const twice = np.jit((z: np.Tensor) => { const e = np.exp(z); return [np.sum(e), e]; });
+  t.ok(!twice.program(x).steps.some((st) => st.fused?.includes('sum')), 'a chain whose result is also returned stays materialised');
+  t.end();
+});
+
 test('jit composes with grad and vmap, in both orders', (t) => {
   const f = (w: np.Tensor, x: np.Tensor) => np.sum(np.tanh(np.add(np.matmul(x, w), 0.5)));
   const w = input([3, 2], 'normal', 'float32'), x = input([4, 3], 'normal', 'float32');
