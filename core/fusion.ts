@@ -6,15 +6,16 @@
  *   strides, and each op's result rounded to its dtype as its own kernel would store it
  *   (Math.fround for float32, `| 0` for int32), so fused and unfused agree bit for bit;
  * - gpu: one gpu.js shader whose body is the ops' expressions, one `const` per op.
- * A chain whose result only a sum reads fuses into the sum on the CPU (`fusedSumPrimitive`): the loop
- * walks the chain's shape in the sum's own order, adding each rounded result to its output's float64
- * accumulator, so the chain's result is never written and the total is the unfused one bit for bit.
+ * A chain whose result only a sum reads fuses into the sum (`fusedSumPrimitive`), so the chain's result
+ * is never written: on the CPU the loop walks the chain's shape in the sum's own order, adding each
+ * rounded result to its output's float64 accumulator (the unfused total bit for bit); on the GPU each
+ * output's shader loops over its reduced positions as sum's does, computing the chain at each.
  */
 import type { Aval, Kernel } from './backend.js';
 import { alloc, type DType, type TypedArray } from './dtype.js';
 import type { Primitive } from './primitive.js';
 import { registerKernels } from './primitive.js';
-import { broadcastIndex, coords, shader } from './gpu/shader.js';
+import { broadcastIndex, coords, dot, lit, names, readStrides, shader } from './gpu/shader.js';
 import { elementwisePlan } from './prims/_elementwise.js';
 import { loop, plan, reducedStrides } from './cpu/loops.js';
 import { broadcastStrides, sizeOf } from './shape.js';
@@ -56,8 +57,8 @@ const chain = (ops: readonly FusedOp[]): string[] => ops.map((op, j) => {
 });
 
 /**
- * A CPU-only primitive: the chain `ops` over `shape` (inputs broadcast onto it), summed over `axes`
- * into `out` (the sum's aval). Floats accumulate in float64 and round once, as sum's own kernel.
+ * The chain `ops` over `shape` (inputs broadcast onto it), summed over `axes` into `out` (the sum's
+ * aval). On the CPU floats accumulate in float64 and round once, as sum's own kernel.
  */
 export function fusedSumPrimitive(ops: readonly FusedOp[], inputs: readonly Aval[], shape: readonly number[], axes: readonly number[], out: Aval): Primitive<{}> {
   const name = `fused[${ops.map((o) => o.prim.name).join(' ')} sum]#${++fusedCount}`;
@@ -74,9 +75,30 @@ export function fusedSumPrimitive(ops: readonly FusedOp[], inputs: readonly Aval
     res.set(acc);
     return res;
   };
-  const prim: Primitive<{}> = { name, infer: () => out, kernels: { cpu } };
+  const prim: Primitive<{}> = { name, infer: () => out, kernels: { cpu, gpu: shader(() => gpuSumSource(ops, inputs, shape, axes)) } };
   registerKernels(name, prim.kernels);
   return prim;
+}
+
+/** The GPU form: sum's shader (core/prims/sum.ts reduceShader), the chain computed at each reduced position. */
+function gpuSumSource(ops: readonly FusedOp[], inputs: readonly Aval[], shape: readonly number[], axes: readonly number[]): string {
+  const kept = shape.map((_, d) => d).filter((d) => !axes.includes(d)), keptNames = names(kept.length);
+  const at = shape.map((_, d) => (axes.includes(d) ? `k${axes.indexOf(d)}` : keptNames[kept.indexOf(d)]));
+  const reads = inputs.map((x, i) => `const x${i} = X${i}[${dot(at, readStrides(x.shape, shape))}];`);
+  const body = ops.map((op, j) => {
+    const xs = op.args.map((a) => ('input' in a ? `x${a.input}` : `t${a.op}`));
+    return `const t${j} = ${op.prim.elementwise!.gpu(xs, op.inDtypes, op.attrs, op.out.dtype)};`;
+  });
+  return `function (${inputs.map((_, i) => `X${i}`).join(', ')}) {
+  ${coords(kept.map((d) => shape[d]))}
+  let s = 0.0;
+  ${axes.map((a, j) => `for (let k${j} = 0; k${j} < ${shape[a]}; k${j}++) {`).join(' ')}
+    ${reads.join('\n    ')}
+    ${body.join('\n    ')}
+    s += t${ops.length - 1};
+  ${'}'.repeat(axes.length)}
+  return s;
+}`;
 }
 
 function cpuKernel(name: string, ops: readonly FusedOp[], inputs: readonly Aval[], out: Aval): Kernel<TypedArray, {}> {

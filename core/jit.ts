@@ -239,7 +239,7 @@ function trace(f: (...args: any[]) => unknown, leaves: readonly Tensor[], def: T
     const avals: Aval[] = [...ins, ...consts, ...tr.eqns.map((e) => e.out)].map((t) => ({ shape: t.shape, dtype: t.dtype }));
     for (const c of consts) backend.pin?.(c.buf);
     const live = deadCodeElim(eqns, outs);
-    return new Program(nIn, consts, avals, live, fuse ? fuseSteps(live, outs, avals, backend.name === 'cpu') : live, outs, outDef);
+    return new Program(nIn, consts, avals, live, fuse ? fuseSteps(live, outs, avals) : live, outs, outDef);
   });
 }
 
@@ -262,7 +262,7 @@ function deadCodeElim(eqns: readonly Step[], outs: readonly number[]): Step[] {
  * operand such as a per-channel scale is then recomputed per element: cheaper than a kernel and a
  * buffer). A group of one stays the primitive it was.
  */
-function fuseSteps(eqns: readonly Step[], outs: readonly number[], avals: readonly Aval[], intoSums = false): Step[] {
+function fuseSteps(eqns: readonly Step[], outs: readonly number[], avals: readonly Aval[]): Step[] {
   const readers = new Map<number, number[]>();
   eqns.forEach((e, j) => { for (const v of new Set(e.ins)) readers.set(v, [...(readers.get(v) ?? []), j]); });
   const isOut = new Set(outs);
@@ -292,15 +292,13 @@ function fuseSteps(eqns: readonly Step[], outs: readonly number[], avals: readon
     }
     members.push(mine.sort((a, b) => a - b));
   }
-  // a group (or a lone elementwise op) whose result only a sum reads runs inside that sum (CPU)
+  // a group (or a lone elementwise op) whose result only a sum reads runs inside that sum
   const sumOf = new Map<number, number>();
-  if (intoSums) {
-    eqns.forEach((e, j) => {
-      const p = e.prim.name === 'sum' ? producer.get(e.ins[0]) : undefined;
-      if (p === undefined || group[p] < 0 || isOut.has(e.ins[0]) || readers.get(e.ins[0])!.length !== 1) return;
-      sumOf.set(group[p], j);
-    });
-  }
+  eqns.forEach((e, j) => {
+    const p = e.prim.name === 'sum' ? producer.get(e.ins[0]) : undefined;
+    if (p === undefined || group[p] < 0 || isOut.has(e.ins[0]) || readers.get(e.ins[0])!.length !== 1) return;
+    sumOf.set(group[p], j);
+  });
   const steps: Step[] = [];
   for (let j = 0; j < eqns.length; j++) {
     const g = group[j];

@@ -109,7 +109,7 @@ test('random elementwise chains over every dtype: jit equals eager (80 chains)',
   t.end();
 });
 
-test('a chain that only a sum reads runs inside the sum (CPU): the same totals bit for bit, over any axes', (t) => {
+test('a chain that only a sum reads runs inside the sum: the same totals (bit for bit on the CPU), over any axes', (t) => {
   let intoSum = 0;
   const axesOf = [[0], [1], [2], [0, 2], [1, 2], [0, 1, 2]];
   for (const dtype of ['float32', 'float64', 'int32', 'bool'] as np.DType[]) {
@@ -125,8 +125,7 @@ test('a chain that only a sum reads runs inside the sum (CPU): the same totals b
       if (jg.program(x, y).steps.some((st) => st.fused?.includes('sum'))) intoSum++;
     }
   }
-  if (onGpu) t.equal(intoSum, 0, 'on the gpu sums keep their own kernels');
-  else t.ok(intoSum > 30, `most ran inside their sum (${intoSum} of 48)`);
+  t.ok(intoSum > (onGpu ? 24 : 30), `most ran inside their sum (${intoSum} of ${onGpu ? 36 : 48})`);
   const x = input([4, 9], 'normal', 'float32');
   const twice = np.jit((z: np.Tensor) => { const e = np.exp(z); return [np.sum(e), e]; });
   t.ok(!twice.program(x).steps.some((st) => st.fused?.includes('sum')), 'a chain whose result is also returned stays materialised');
