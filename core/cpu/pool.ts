@@ -122,17 +122,18 @@ function startWasm(): Wasm | undefined {
   const module = loadGemmModule();
   if (!module) return undefined;
   try {
-    const workBytes = align64(instantiate(module, sharedMemory(1)).scratch_bytes());
+    const workBytes = align64(instantiate(module, wasmMemory(1)).scratch_bytes());
     const w = { module, workBytes, work0: 64, base: 64 + nThreads * workBytes } as Wasm;
-    setMemory(w, sharedMemory(Math.ceil(w.base / PAGE) + 16));
+    setMemory(w, wasmMemory(Math.ceil(w.base / PAGE) + 16));
     return w;
   } catch {
     return undefined; // e.g. no shared memory or SIMD on this engine
   }
 }
 
-function sharedMemory(pages: number): WebAssembly.Memory {
-  return new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true });
+/** The kernels' memory: shared where there are threads to share it (the platform's module imports it so), else plain. */
+function wasmMemory(pages: number): WebAssembly.Memory {
+  return new WebAssembly.Memory({ initial: pages, maximum: pages, shared: threads !== undefined });
 }
 
 function setMemory(w: Wasm, memory: WebAssembly.Memory): void {
@@ -145,7 +146,7 @@ function setMemory(w: Wasm, memory: WebAssembly.Memory): void {
 function reserveWasm(w: Wasm, bytes: number): boolean {
   if (w.f32.byteLength >= bytes) return true;
   if (bytes > MAX_BYTES) return false;
-  setMemory(w, sharedMemory(Math.ceil(Math.min(MAX_BYTES, Math.max(bytes, 2 * w.f32.byteLength)) / PAGE)));
+  setMemory(w, wasmMemory(Math.ceil(Math.min(MAX_BYTES, Math.max(bytes, 2 * w.f32.byteLength)) / PAGE)));
   return true;
 }
 

@@ -1,14 +1,17 @@
 /**
  * The browser platform (see platform.ts), swapped in for node.ts by bundlers through package.json's
- * "browser" field. For now: one CPU thread (Atomics.wait is refused on a page's main thread), the
- * JavaScript GEMM (gemm.wasm is not fetched), and gpu.js only if the page has loaded its browser
- * build (gpu-browser.js, which defines globalThis.GPU), on WebGL2 where the browser has it.
+ * "browser" field: one CPU thread (Atomics.wait is refused on a page's main thread, and shared memory
+ * needs a cross-origin isolated page), running the WebAssembly SIMD GEMM in its single-thread build
+ * (plain memory; its 3 KB come inside the bundle, see ../cpu/wasm/build.mjs), and gpu.js only if the
+ * page has loaded its browser build (gpu-browser.js, which defines globalThis.GPU), on WebGL2 where
+ * the browser has it.
  */
 import type { Platform } from './platform.js';
+import { singleThreadGemm } from '../cpu/wasm/gemm.bytes.js';
 
 export const platform: Platform = {
   threads: undefined,
-  gemmWasm: () => undefined,
+  gemmWasm: () => (singleThreadGemm ? Uint8Array.from(atob(singleThreadGemm), (c) => c.charCodeAt(0)) : undefined),
   gpuJs() {
     const GPU = (globalThis as { GPU?: unknown }).GPU;
     if (!GPU) throw new Error('gpu.js is not loaded in this page (load gpu-browser.js, which defines globalThis.GPU)');
