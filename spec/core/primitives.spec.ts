@@ -9,6 +9,7 @@ import * as np from '../../core/index.js';
 import { checkGrad, close, input, type Kind, type Nd } from '../helpers.js';
 import * as ref from './naive.js';
 import { conv2d } from '../../core/prims/conv2d.js';
+import { conv2dWeightGrad } from '../../core/prims/conv2dWeightGrad.js';
 
 type F = (...xs: np.Tensor[]) => np.Tensor;
 interface Case {
@@ -153,6 +154,7 @@ for (const [xs, w, pad = 0] of windows) {
 
 // conv2d (internal: conv takes it for one-group 2-D convs on the CPU). Its vjp has two routes for x:
 // unit stride with padding <= (K - 1) dilation is a conv2d again; anything else goes through fold.
+// w's is conv2dWeightGrad (float64 here: the fallback; its float32 wasm kernel is in gemm.spec.ts).
 const convs: [number[], number[], Win][] = [
   [[1, 2, 5, 6], [3, 2, 3, 2], { K: [3, 2], s: [2, 1], p: [[1, 0], [0, 1]], d: [1, 2] }],
   [[2, 3, 4, 5], [2, 3, 3, 3], { K: [3, 3], s: [1, 1], p: [[1, 1], [1, 1]], d: [1, 1] }],
@@ -164,6 +166,9 @@ for (const [xs, ws, w] of convs) {
   const win = { kernel: w.K, stride: w.s, padding: w.p, dilation: w.d };
   const outS = outOf(xs.slice(2), w), lo = w.p.map(([a]) => a);
   cases.push({ prim: 'conv2d', label: `conv2d [${xs}] * [${ws}] stride [${w.s}] padding ${JSON.stringify(w.p)} dilation [${w.d}]`, inputs: ins([xs], [ws]), f: (x, k) => conv2d(x, k, win), ref: (x, k) => ref.conv(x, k, w.s, lo, outS, w.d, 1) });
+  // its weight gradient, bilinear in x and ct: grad of grad is conv2d's vjp again
+  const cts = [xs[0], ws[0], ...outS];
+  cases.push({ prim: 'conv2dWeightGrad', label: `conv2dWeightGrad [${xs}] and ct [${cts}] stride [${w.s}] padding ${JSON.stringify(w.p)} dilation [${w.d}]`, inputs: ins([xs], [cts]), f: (x, ct) => conv2dWeightGrad(x, ct, win), ref: (x, ct) => ref.convWeightGrad(x, ct, w.K, w.s, lo, w.d) });
 }
 
 test('primitives: forward matches the naive reference, vjp matches central differences', (t) => {
