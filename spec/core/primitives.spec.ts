@@ -106,7 +106,8 @@ for (const [s, axis] of [[[2, 3, 4], 1], [[7], 0], [[3, 4], -1]] as [number[], n
 for (const [s, t] of [[[2, 3, 4], [6, 4]], [[2, 3], [3, 1, 2]], [[4], [2, 2]], [[1], []]] as number[][][]) {
   cases.push({ prim: 'reshape', label: `reshape [${s}] -> [${t}]`, inputs: ins([s]), f: (x) => np.reshape(x, t), ref: (x) => ({ shape: t, data: x.data }) });
 }
-for (const [s, p] of [[[2, 3], [1, 0]], [[2, 3, 4], [2, 0, 1]], [[2, 1, 3, 2], [3, 1, 0, 2]]] as number[][][]) {
+// the last two: blocks of 8 x 9 = 72 adjacent elements moved whole (a (2+1)-D conv's frames), with a size-1 axis between
+for (const [s, p] of [[[2, 3], [1, 0]], [[2, 3, 4], [2, 0, 1]], [[2, 1, 3, 2], [3, 1, 0, 2]], [[2, 3, 2, 8, 9], [0, 2, 1, 3, 4]], [[3, 2, 1, 8, 9], [1, 0, 2, 3, 4]]] as number[][][]) {
   cases.push({ prim: 'transpose', label: `transpose [${s}] [${p}]`, inputs: ins([s]), f: (x) => np.transpose(x, p), ref: (x) => ref.transpose(x, p) });
 }
 for (const [s, t] of [[[3], [2, 3]], [[3, 1], [3, 4]], [[], [2, 2]], [[1, 2, 1], [3, 2, 2]]] as number[][][]) {
