@@ -18,7 +18,7 @@ import { max } from './prims/max.js';
 import { reshape } from './prims/reshape.js';
 import { fold } from './prims/fold.js';
 import { unfold, type Window, windowOut } from './prims/unfold.js';
-import { colsMatmul, colsWeightGrad, conv2d, FOLD_BATCH_BELOW, flippedT } from './prims/conv2d.js';
+import { colsMatmul, colsWeightGrad, conv2d, CONV2D_MIN_POSITIONS, flippedT } from './prims/conv2d.js';
 import { mean } from './ops.js';
 
 export type Padding = number | readonly number[] | readonly (readonly [number, number])[] | 'same' | 'valid';
@@ -79,7 +79,7 @@ export const conv = named('conv', (x: Tensor, w: Tensor, opts: ConvOptions = {})
   const dilation = perAxis('conv', 'dilation', opts.dilation, D, 1);
   const win: Window = { kernel: K, stride, dilation, padding: resolvePadding('conv', opts.padding, S, K, stride, dilation) };
   const outS = windowOut('conv', S, win);
-  if (D === 2 && groups === 1 && x.dtype === w.dtype && onCpu(x) && (sizeOf(outS) >= FOLD_BATCH_BELOW || B === 1)) return conv2d(x, w, win);
+  if (D === 2 && groups === 1 && x.dtype === w.dtype && onCpu(x) && (sizeOf(outS) >= CONV2D_MIN_POSITIONS || B === 1)) return conv2d(x, w, win);
   if (D === 3 && groups === 1 && x.dtype === w.dtype && onCpu(x)) {
     const y = conv3dAs2d(x, w, win, outS);
     if (y) return y;
@@ -106,11 +106,11 @@ export const conv = named('conv', (x: Tensor, w: Tensor, opts: ConvOptions = {})
 function conv3dAs2d(x: Tensor, w: Tensor, win: Window, outS: number[]): Tensor | undefined {
   const [B, C, T, H, W] = x.shape, [O, , kt, kh, kw] = w.shape, [To, Ho, Wo] = outS;
   const plain = (d: number) => win.stride[d] === 1 && win.dilation[d] === 1 && win.padding[d][0] === 0 && win.padding[d][1] === 0;
-  if (kh === 1 && kw === 1 && plain(1) && plain(2) && (To * H * W >= FOLD_BATCH_BELOW || B === 1)) {
+  if (kh === 1 && kw === 1 && plain(1) && plain(2) && (To * H * W >= CONV2D_MIN_POSITIONS || B === 1)) {
     const time: Window = { kernel: [kt, 1], stride: [win.stride[0], 1], dilation: [win.dilation[0], 1], padding: [win.padding[0], [0, 0]] };
     return reshape(conv2d(reshape(x, [B, C, T, H * W]), reshape(w, [O, C, kt, 1]), time), [B, O, To, H, W]);
   }
-  if (kt === 1 && plain(0) && (Ho * Wo >= FOLD_BATCH_BELOW || B * T === 1)) {
+  if (kt === 1 && plain(0) && (Ho * Wo >= CONV2D_MIN_POSITIONS || B * T === 1)) {
     const frames = reshape(transpose(x, [0, 2, 1, 3, 4]), [B * T, C, H, W]);
     const space: Window = { kernel: [kh, kw], stride: win.stride.slice(1), dilation: win.dilation.slice(1), padding: win.padding.slice(1) };
     const y = conv2d(frames, reshape(w, [O, C, kh, kw]), space);

@@ -14,7 +14,8 @@
  *   is missing or AVID_GEMM=js, run the JavaScript kernel (gemm.ts) over a SharedArrayBuffer.
  * Workers are compiled from source text (`gemm.toString()`), so they need no loader and run the very
  * same JavaScript; the compiled wasm module reaches them in workerData.
- * The same module's conv2d (im2col fused into the GEMM, float32) runs behind `conv2dWasm`.
+ * The same module's conv2d (im2col fused into the GEMM, float32) runs behind `conv2dWasm`, and its
+ * weight gradient (the columns packed straight from the image again) behind `conv2dWeightGradWasm`.
  */
 import type { MessagePort, Worker } from 'node:worker_threads';
 import { env } from '../platform/platform.js';
@@ -43,9 +44,10 @@ function eachRows(M: number, r0: number, r1: number, each: (b: number, i0: numbe
 
 // ctrl: [0] job generation, [1] workers done, [2] a worker failed,
 //       [3] command: 1 JavaScript gemm, 2 new shared buffers (a message waits on the port), 3 wasm gemm,
-//       4 wasm conv2d; [4] conv2d: the next unit of work not yet taken
+//       4 wasm conv2d, 5 wasm conv2d weight gradient; [4] conv2d: the next unit of work not yet taken
 // job:  M N K ars acs brs bcs nbatch rows work0 workBytes (then per thread: row range)
 //       for conv2d: L x w y geo xBytes yBytes units perImage work0 workBytes
+//       for its weight gradient: R U x ct partials geo units partialBytes work0 workBytes
 const CTRL = 5, JOB = 16;
 /**
  * conv2d's unit of work: this many output columns of one image. Threads take units one at a time
@@ -54,7 +56,7 @@ const CTRL = 5, JOB = 16;
  * packs its own columns and the weights again (O x C KH KW floats, little next to its arithmetic).
  */
 const CONV_UNIT = 256;
-const JS_GEMM = 1, NEW_BUFFERS = 2, WASM_GEMM = 3, WASM_CONV2D = 4;
+const JS_GEMM = 1, NEW_BUFFERS = 2, WASM_GEMM = 3, WASM_CONV2D = 4, WASM_CONV2D_WGRAD = 5;
 
 // offs holds three numbers per batch: where its A, B and C start (float64 indices into mem for the
 // JavaScript kernel, byte addresses in the wasm memory for the wasm kernel)
@@ -81,6 +83,12 @@ for (;;) {
       for (let u = Atomics.add(ctrl, 4, 1); u < units; u = Atomics.add(ctrl, 4, 1)) {
         const b = Math.floor(u / perImage), l0 = (u - b * perImage) * ${CONV_UNIT};
         wasm.conv2d(x + b * xBytes, w, y + b * yBytes, geo, l0, Math.min(L, l0 + ${CONV_UNIT}), work);
+      }
+    } else if (command === ${WASM_CONV2D_WGRAD}) {
+      const [R, U, x, ct, parts, geo, units, partBytes, work0, workBytes] = job;
+      const work = work0 + id * workBytes;
+      for (let u = Atomics.add(ctrl, 4, 1); u < units; u = Atomics.add(ctrl, 4, 1)) {
+        wasm.conv2d_wgrad(x, ct, parts + u * partBytes, geo, u * U, Math.min(R, (u + 1) * U), work);
       }
     } else {
       const [M, N, K, ars, acs, brs, bcs, , , work0, workBytes] = job;
@@ -325,6 +333,51 @@ export function conv2dWasm(x: Float32Array, wt: Float32Array, g: Conv2dGeometry)
     });
   }
   return w.f32.slice(yPtr / 4, yPtr / 4 + g.B * yLen);
+}
+
+/**
+ * The weight gradient's units of work: runs of output positions (across images: position r is
+ * b OH OW + l), each summed by one thread into a partial dW of its own; the partials are then added
+ * in unit order. The split depends on the shapes alone, never on the threads or on which thread takes
+ * which unit, so the result is the same bit for bit with any number of threads and from run to run.
+ * At least WGRAD_UNIT positions a unit (adding a partial costs O C KH KW adds, a unit's products
+ * WGRAD_UNIT times that), at most WGRAD_UNITS units, and their partials within WGRAD_PARTIALS floats.
+ */
+const WGRAD_UNIT = 1024, WGRAD_UNITS = 16, WGRAD_PARTIALS = 1 << 24;
+
+/**
+ * conv2d's weight gradient in float32 on the wasm kernel: dW [O, C KH KW] = the sum over images b of
+ * ct[b] [O, OH OW] times the im2col columns of x[b] [C, H, W], transposed, with the columns packed
+ * straight from the image (see conv2d_wgrad in wasm/gemm.wat). Undefined when there is no wasm kernel
+ * or its memory cannot hold the operands.
+ */
+export function conv2dWeightGradWasm(x: Float32Array, ct: Float32Array, g: Conv2dGeometry): Float32Array | undefined {
+  const w = wasm;
+  if (!w) return undefined;
+  const R = g.B * g.OH * g.OW, OK = g.O * g.C * g.KH * g.KW;
+  const units = Math.max(1, Math.min(WGRAD_UNITS, Math.floor(R / WGRAD_UNIT), Math.floor(WGRAD_PARTIALS / Math.max(1, OK))));
+  const U = Math.ceil(R / units);
+  const geo = w.base, xPtr = geo + 64, ctPtr = align64(xPtr + 4 * x.length), pPtr = align64(ctPtr + 4 * ct.length);
+  if (!reserveWasm(w, pPtr + 4 * units * OK)) return undefined;
+  new Int32Array(w.memory.buffer, geo, 14).set([g.C, g.H, g.W, g.O, g.KH, g.KW, g.sh, g.sw, g.ph, g.pw, g.dh, g.dw, g.OH, g.OW]);
+  w.f32.set(x, xPtr / 4);
+  w.f32.set(ct, ctPtr / 4);
+  if (nThreads === 1 || units === 1 || R * OK < PARALLEL_MIN.wasm) {
+    for (let u = 0; u < units; u++) w.exports.conv2d_wgrad(xPtr, ctPtr, pPtr + 4 * u * OK, geo, u * U, Math.min(R, (u + 1) * U), w.work0);
+  } else {
+    const p = (pool ??= startPool());
+    reserve(p, 0, 0, w.memory);
+    p.job.set([R, U, xPtr, ctPtr, pPtr, geo, units, 4 * OK, w.work0, w.workBytes]);
+    Atomics.store(p.ctrl, 4, 0);
+    Atomics.store(p.ctrl, 3, WASM_CONV2D_WGRAD);
+    runWorkers(p, () => {
+      for (let u = Atomics.add(p.ctrl, 4, 1); u < units; u = Atomics.add(p.ctrl, 4, 1)) {
+        w.exports.conv2d_wgrad(xPtr, ctPtr, pPtr + 4 * u * OK, geo, u * U, Math.min(R, (u + 1) * U), w.work0);
+      }
+    });
+  }
+  for (let u = 1; u < units; u++) w.exports.add_to(pPtr, pPtr + 4 * u * OK, OK);
+  return w.f32.slice(pPtr / 4, pPtr / 4 + OK);
 }
 
 /** Any float type on the JavaScript kernel. */

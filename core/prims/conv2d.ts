@@ -9,8 +9,11 @@
  *
  * batch: the vmap batch of x merges into x's batch axis; batched weights take the loop fallback.
  *
+ * vjp: x's cotangent is a conv2d again where it can be, else a fold (conv2dInputGrad); w's is
+ * conv2dWeightGrad (./conv2dWeightGrad.ts), which on the CPU fuses im2col into its GEMM too.
+ *
  * The helpers that multiply weights with columns (colsMatmul, colsWeightGrad, flippedT) live here
- * too: conv.ts uses them for the convs this primitive does not take, and the vjp for its gradients.
+ * too: conv.ts uses them for the convs this primitive does not take.
  */
 import type { Kernel } from '../backend.js';
 import { alloc, isFloat, type TypedArray } from '../dtype.js';
@@ -28,7 +31,8 @@ import { matmul, matmulGpu, matmulT } from './matmul.js';
 import { reshape } from './reshape.js';
 import { sum } from './sum.js';
 import { transpose } from './transpose.js';
-import { unfold, unfoldCpu, unfoldGpu, type Window, windowOut } from './unfold.js';
+import { unfoldCpu, unfoldGpu, type Window, windowOut } from './unfold.js';
+import { conv2dWeightGrad } from './conv2dWeightGrad.js';
 
 const outShape = (x: readonly number[], w: readonly number[], win: Window): number[] =>
   [x[0], w[0], ...windowOut('conv', x.slice(2), win)];
@@ -72,26 +76,11 @@ export const conv2dP = definePrimitive<Window>({
     return { shape: outShape(x.shape, w.shape, win), dtype: x.dtype };
   },
   /**
-   * x's cotangent: with unit stride and padding at most (K - 1) dilation, a conv2d again, of ct with
-   * the weights transposed (in <-> out) and reversed, padded by (K - 1) dilation - pad each side (see
-   * convUnitStride in ../conv.ts); otherwise matmul's rule then unfold's (fold). w's: ct times the
-   * columns, which the forward pass never built, so unfold makes them here.
+   * x's cotangent: conv2dInputGrad. w's: ct times the columns, which the forward pass never built:
+   * conv2dWeightGrad packs them straight from x again.
    */
   vjp(ct, [x, w], _out, win, need) {
-    const [B, C, ...S] = x.shape, [O, , ...K] = w.shape, L = ct.shape[2] * ct.shape[3], kp = K[0] * K[1];
-    const ct2 = reshape(ct, [B, O, L]);
-    let dx: Tensor | null = null;
-    if (need[0]) {
-      const transposable = win.padding.every(([lo, hi], d) => Math.max(lo, hi) <= (K[d] - 1) * win.dilation[d]);
-      if (win.stride.every((s) => s === 1) && transposable) {
-        const back: Window = { ...win, padding: win.padding.map(([lo, hi], d) => [(K[d] - 1) * win.dilation[d] - lo, (K[d] - 1) * win.dilation[d] - hi]) };
-        dx = conv2d(ct, reshape(flippedT(w), [C, O, ...K]), back);
-      } else {
-        dx = fold(matmulT(reshape(w, [O, C * kp]), ct2, true, false), S, win);
-      }
-    }
-    const dw = need[1] ? reshape(colsWeightGrad(ct2, unfold(x, win)), w.shape) : null;
-    return [dx, dw];
+    return [need[0] ? conv2dInputGrad(ct, w, x.shape, win) : null, need[1] ? conv2dWeightGrad(x, ct, win) : null];
   },
   /** x's batch merges into its own batch axis (one conv); batched weights loop over the batch. */
   batch([x, w], [bx, bw], win, out, size): [Tensor, number | null] {
@@ -105,8 +94,33 @@ export const conv2dP = definePrimitive<Window>({
 /** conv2d of x [B, C, H, W] with w [O, C, KH, KW] over the window `win`: [B, O, OH, OW]. */
 export const conv2d = (x: Tensor, w: Tensor, win: Window): Tensor => bind(conv2dP, [x, w], win);
 
+/**
+ * x's cotangent [B, C, H, W] of conv2d(x, w, win) for the output's cotangent ct [B, O, OH, OW]: with
+ * unit stride and padding at most (K - 1) dilation, a conv2d again, of ct with the weights
+ * transposed (in <-> out) and reversed, padded by (K - 1) dilation - pad each side (see
+ * convUnitStride in ../conv.ts); otherwise matmul's rule then unfold's (fold).
+ */
+export function conv2dInputGrad(ct: Tensor, w: Tensor, xShape: readonly number[], win: Window): Tensor {
+  const [B, C, ...S] = xShape, [O, , ...K] = w.shape, L = ct.shape[2] * ct.shape[3], kp = K[0] * K[1];
+  const transposable = win.padding.every(([lo, hi], d) => Math.max(lo, hi) <= (K[d] - 1) * win.dilation[d]);
+  if (win.stride.every((s) => s === 1) && transposable) {
+    const back: Window = { ...win, padding: win.padding.map(([lo, hi], d) => [(K[d] - 1) * win.dilation[d] - lo, (K[d] - 1) * win.dilation[d] - hi]) };
+    return conv2d(ct, reshape(flippedT(w), [C, O, ...K]), back);
+  }
+  return fold(matmulT(reshape(w, [O, C * kp]), reshape(ct, [B, O, L]), true, false), S, win);
+}
+
 /** Below this many output positions per image, a conv's matmul folds the batch into its columns. */
 export const FOLD_BATCH_BELOW = 128;
+
+/**
+ * From this many output positions per image on, conv takes this primitive (on the CPU, im2col fused
+ * into the GEMMs of the forward pass and of both gradients); below, the forward kernel's per-image
+ * products are too thin to pay for packing the weights once per image, and the unfold routes win.
+ * Measured (one thread, forward and backward of a 3x3 conv, 16-32 images, 32-128 channels): 13x5
+ * positions 1.5x faster through conv2d, 4x4 1.3x, 2x2 1.4x slower.
+ */
+export const CONV2D_MIN_POSITIONS = 16;
 
 /**
  * w2 [M, K] times every image's columns cols [B, K, L]: [B, M, L]. With few positions L (the deep,

@@ -13,16 +13,35 @@ import { coords, dot, names, shader } from '../gpu/shader.js';
 
 type Attrs = { perm: number[] };
 
+/** Runs of at least this many adjacent elements are copied with TypedArray.set (a memcpy), shorter ones by a loop. */
+const SET_MIN = 64;
+
+/**
+ * Output axes that stay adjacent in x (d, d + 1 with stride[d] = stride[d + 1] * size[d + 1]) merge
+ * into one, and size-1 axes drop, so that a transpose that moves whole blocks (a (2+1)-D conv's
+ * [B, C, T, H, W] -> [B, T, C, H, W]: H and W together) loops over blocks, copying each at once.
+ */
+function collapse(shape: readonly number[], st: readonly number[]): { shape: number[]; st: number[] } {
+  const cs: number[] = [], cst: number[] = [];
+  shape.forEach((n, d) => {
+    if (n === 1) return;
+    const m = cs.length - 1;
+    if (m >= 0 && cst[m] === st[d] * n) { cs[m] *= n; cst[m] = st[d]; } else { cs.push(n); cst.push(st[d]); }
+  });
+  return cs.length ? { shape: cs, st: cst } : { shape: [1], st: [1] };
+}
+
 const cpu: Kernel<TypedArray, Attrs> = ([x], { perm }, out) => {
   const res = alloc(out.dtype, sizeOf(out.shape));
-  const n = res.length, shape = out.shape, r = shape.length;
+  const n = res.length;
   if (n === 0) return res;
-  const xs = stridesOf(x.shape), st = perm.map((p) => xs[p]), src = x.buf;
-  const last = shape[r - 1], ls = st[r - 1];
+  const xs = stridesOf(x.shape), src = x.buf;
+  const { shape, st } = collapse(out.shape, perm.map((p) => xs[p]));
+  const r = shape.length, last = shape[r - 1], ls = st[r - 1], block = ls === 1 && last >= SET_MIN;
   const idx = new Int32Array(r);
   let i = 0, k = 0;
   for (let o = n / last; o > 0; o--) {
-    for (let j = 0; j < last; j++) res[k++] = src[i + j * ls];
+    if (block) { res.set(src.subarray(i, i + last), k); k += last; } else for (let j = 0; j < last; j++) res[k++] = src[i + j * ls];
     for (let d = r - 2; d >= 0; d--) {
       idx[d]++; i += st[d];
       if (idx[d] < shape[d]) break;

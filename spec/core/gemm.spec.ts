@@ -5,13 +5,14 @@
  * enough to be split across threads, and non-finite values. The kernel sums in float32, so the
  * tolerance is relative to sum_k |A[i, k] B[k, j]| and grows like sqrt(K).
  * Then the wasm conv2d kernel (im2col fused into the GEMM's packing) against a naive loop, over
- * geometries that take each of its packing paths.
+ * geometries that take each of its packing paths, and so its weight gradient (the columns packed
+ * straight from the image, transposed), which must also not depend on the number of threads.
  */
 import test from 'tape';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { gemm } from '../../core/cpu/gemm.js';
-import { type Conv2dGeometry, conv2dWasm, gemmBatched, gemmKernel, type GemmBatch } from '../../core/cpu/pool.js';
+import { type Conv2dGeometry, conv2dWasm, conv2dWeightGradWasm, gemmBatched, gemmKernel, type GemmBatch } from '../../core/cpu/pool.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -252,5 +253,82 @@ test('conv2d (wasm): C = 0 gives zeros, NaN stays in its windows', (t) => {
     if (inWindow !== Number.isNaN(y[(o * 9 + i) * 16 + j])) bad = (o * 9 + i) * 16 + j;
   }
   t.equal(bad, -1, 'NaN exactly in the 3x3 windows that cover it');
+  t.end();
+});
+
+// ---------------------------------------------------------------------------------------------------
+// conv2d's weight gradient: dW = sum over images and output positions of ct times the im2col columns,
+// packed straight from the image. Its packing walks each output row in stretches of left padding,
+// a strided copy, right padding (or all padding); runs of positions cross images; the work is split
+// into units of positions (at least 1024) whose partial sums are added in a fixed order.
+
+/** dW [O, C KH KW] and, per element, the sum of |ct x| by the naive loop in float64. */
+function naiveWeightGrad(x: Float32Array, ct: Float32Array, g: Conv2dGeometry): { dw: Float64Array; mag: Float64Array } {
+  const K = g.C * g.KH * g.KW, dw = new Float64Array(g.O * K), mag = new Float64Array(dw.length);
+  for (let b = 0; b < g.B; b++) for (let o = 0; o < g.O; o++) for (let oh = 0; oh < g.OH; oh++) for (let ow = 0; ow < g.OW; ow++) {
+    const d = ct[((b * g.O + o) * g.OH + oh) * g.OW + ow];
+    for (let c = 0; c < g.C; c++) for (let kh = 0; kh < g.KH; kh++) for (let kw = 0; kw < g.KW; kw++) {
+      const ih = oh * g.sh - g.ph + kh * g.dh, iw = ow * g.sw - g.pw + kw * g.dw;
+      if (ih < 0 || ih >= g.H || iw < 0 || iw >= g.W) continue;
+      const p = d * x[((b * g.C + c) * g.H + ih) * g.W + iw], i = o * K + (c * g.KH + kh) * g.KW + kw;
+      dw[i] += p; mag[i] += Math.abs(p);
+    }
+  }
+  return { dw, mag };
+}
+
+const wgradCases: [string, ConvCase][] = [
+  ...convCases,
+  ['audio stem: 1 channel, stride 2, units across images', { B: 16, C: 1, H: 100, W: 40, O: 16, KH: 3, KW: 3, sh: 2, sw: 2, ph: 1, pw: 1, dh: 1, dw: 1 }],
+  ['stride 2 along W, wide padding, K % 8 != 0', { B: 5, C: 3, H: 20, W: 23, O: 6, KH: 3, KW: 5, sh: 1, sw: 2, ph: 2, pw: 3, dh: 1, dw: 2 }],
+  ['stride larger than the image row', { B: 7, C: 2, H: 9, W: 3, O: 5, KH: 2, KW: 2, sh: 1, sw: 4, ph: 1, pw: 1, dh: 1, dw: 1 }],
+  ['positions per image past KC2 (512), B = 1', { B: 1, C: 3, H: 40, W: 50, O: 10, KH: 3, KW: 3, ...one, ph: 1, pw: 1 }],
+];
+
+test('conv2d weight gradient (wasm): against the naive loop, every packing path', (t) => {
+  if (gemmKernel() !== 'wasm-simd') { t.skip('no wasm kernel (AVID_GEMM=js)'); t.end(); return; }
+  for (const [name, c] of wgradCases) {
+    const g = geometry(c);
+    const x = randoms(g.B * g.C * g.H * g.W, seed++), ct = randoms(g.B * g.O * g.OH * g.OW, seed++);
+    const dw = conv2dWeightGradWasm(x, ct, g)!;
+    const ref = naiveWeightGrad(x, ct, g), bad = worst(dw, ref.dw, ref.mag, g.B * g.OH * g.OW);
+    t.equal(bad, null, `${name}: ${JSON.stringify(g)}`);
+  }
+  t.end();
+});
+
+test('conv2d weight gradient (wasm): C = 0 is empty, NaN reaches exactly the weights that read it', (t) => {
+  if (gemmKernel() !== 'wasm-simd') { t.skip('no wasm kernel (AVID_GEMM=js)'); t.end(); return; }
+  const g0 = geometry({ B: 2, C: 0, H: 3, W: 9, O: 5, KH: 3, KW: 3, ...one, ph: 1, pw: 1 });
+  t.equal(conv2dWeightGradWasm(new Float32Array(0), randoms(2 * 5 * 27, seed++), g0)!.length, 0, 'C = 0: no weights');
+  // the NaN at (4, 0) meets kernel column kw only through output column 1 - kw: kw = 2 never reads it
+  const g = geometry({ B: 2, C: 2, H: 9, W: 16, O: 3, KH: 3, KW: 3, ...one, ph: 1, pw: 1 });
+  const x = randoms(2 * 2 * 9 * 16, seed++), ct = randoms(2 * 3 * 9 * 16, seed++);
+  x[(1 * 2 + 1) * 144 + 4 * 16 + 0] = NaN; // image 1, channel 1, row 4, column 0
+  const dw = conv2dWeightGradWasm(x, ct, g)!;
+  let bad = -1;
+  for (let o = 0; o < 3; o++) for (let k = 0; k < 18; k++) {
+    const reads = k >= 9 && k % 3 !== 2;
+    if (reads !== Number.isNaN(dw[o * 18 + k])) bad = o * 18 + k;
+  }
+  t.equal(bad, -1, 'NaN in channel 1 for kernel columns 0 and 1 only');
+  t.end();
+});
+
+test('conv2d weight gradient (wasm): the same bits with one thread as with the default', (t) => {
+  if (gemmKernel() !== 'wasm-simd') { t.skip('no wasm kernel (AVID_GEMM=js)'); t.end(); return; }
+  const src = `import('./core/cpu/pool.js').then((m) => {
+    const g = ${JSON.stringify(geometry(wgradCases[0][1]))};
+    let s = 7;
+    const r = (n) => Float32Array.from({ length: n }, () => { s = (s * 16807) % 2147483647; return s / 2 ** 30 - 1; });
+    const x = r(g.B * g.C * g.H * g.W), ct = r(g.B * g.O * g.OH * g.OW);
+    console.log(Buffer.from(m.conv2dWeightGradWasm(x, ct, g).buffer).toString('base64'));
+  })`;
+  const run = (threads?: string) => spawnSync(process.execPath, ['--import', 'tsx', '-e', src], {
+    cwd: root, encoding: 'utf8', env: { ...process.env, AVID_THREADS: threads },
+  }).stdout.trim();
+  const one1 = run('1'), two = run('2');
+  t.ok(one1.length > 1000, 'a result came back');
+  t.equal(two, one1, 'AVID_THREADS=2 gives the bits of AVID_THREADS=1');
   t.end();
 });

@@ -217,6 +217,22 @@ export function conv(x: Nd, w: Nd, stride: number[], padLo: number[], outS: numb
   });
 }
 
+/** The weights' cotangent of conv (one group) for the output's cotangent ct: sum over b and positions of ct x. */
+export function convWeightGrad(x: Nd, ct: Nd, K: number[], stride: number[], padLo: number[], dil: number[]): Nd {
+  const [B, C, ...S] = x.shape, [, O, ...outS] = ct.shape;
+  return build([O, C, ...K], ([o, c, ...k]) => {
+    let s = 0;
+    for (let b = 0; b < B; b++) {
+      for (const p of indices(outS)) {
+        const q = p.map((v, d) => v * stride[d] - padLo[d] + k[d] * dil[d]);
+        if (q.some((v, d) => v < 0 || v >= S[d])) continue;
+        s += at(ct, [b, o, ...p]) * at(x, [b, c, ...q]);
+      }
+    }
+    return s;
+  });
+}
+
 export function unfold(x: Nd, K: number[], stride: number[], padLo: number[], outS: number[], dil: number[], padValue: number): Nd {
   const [B, C, ...S] = x.shape, Kp = size(K), L = size(outS);
   const ks = [...indices(K)], ps = [...indices(outS)];

@@ -9,6 +9,7 @@ import * as np from '../../core/index.js';
 import { checkGrad, close, input, type Kind, type Nd } from '../helpers.js';
 import * as ref from './naive.js';
 import { conv2d } from '../../core/prims/conv2d.js';
+import { conv2dWeightGrad } from '../../core/prims/conv2dWeightGrad.js';
 
 type F = (...xs: np.Tensor[]) => np.Tensor;
 interface Case {
@@ -114,7 +115,8 @@ for (const [s, axis] of [[[2, 3, 4], 1], [[7], 0], [[3, 4], -1]] as [number[], n
 for (const [s, t] of [[[2, 3, 4], [6, 4]], [[2, 3], [3, 1, 2]], [[4], [2, 2]], [[1], []]] as number[][][]) {
   cases.push({ prim: 'reshape', label: `reshape [${s}] -> [${t}]`, inputs: ins([s]), f: (x) => np.reshape(x, t), ref: (x) => ({ shape: t, data: x.data }) });
 }
-for (const [s, p] of [[[2, 3], [1, 0]], [[2, 3, 4], [2, 0, 1]], [[2, 1, 3, 2], [3, 1, 0, 2]]] as number[][][]) {
+// the last two: blocks of 8 x 9 = 72 adjacent elements moved whole (a (2+1)-D conv's frames), with a size-1 axis between
+for (const [s, p] of [[[2, 3], [1, 0]], [[2, 3, 4], [2, 0, 1]], [[2, 1, 3, 2], [3, 1, 0, 2]], [[2, 3, 2, 8, 9], [0, 2, 1, 3, 4]], [[3, 2, 1, 8, 9], [1, 0, 2, 3, 4]]] as number[][][]) {
   cases.push({ prim: 'transpose', label: `transpose [${s}] [${p}]`, inputs: ins([s]), f: (x) => np.transpose(x, p), ref: (x) => ref.transpose(x, p) });
 }
 for (const [s, t] of [[[3], [2, 3]], [[3, 1], [3, 4]], [[], [2, 2]], [[1, 2, 1], [3, 2, 2]]] as number[][][]) {
@@ -162,6 +164,7 @@ for (const [xs, w, pad = 0] of windows) {
 
 // conv2d (internal: conv takes it for one-group 2-D convs on the CPU). Its vjp has two routes for x:
 // unit stride with padding <= (K - 1) dilation is a conv2d again; anything else goes through fold.
+// w's is conv2dWeightGrad (float64 here: the fallback; its float32 wasm kernel is in gemm.spec.ts).
 const convs: [number[], number[], Win][] = [
   [[1, 2, 5, 6], [3, 2, 3, 2], { K: [3, 2], s: [2, 1], p: [[1, 0], [0, 1]], d: [1, 2] }],
   [[2, 3, 4, 5], [2, 3, 3, 3], { K: [3, 3], s: [1, 1], p: [[1, 1], [1, 1]], d: [1, 1] }],
@@ -173,6 +176,9 @@ for (const [xs, ws, w] of convs) {
   const win = { kernel: w.K, stride: w.s, padding: w.p, dilation: w.d };
   const outS = outOf(xs.slice(2), w), lo = w.p.map(([a]) => a);
   cases.push({ prim: 'conv2d', label: `conv2d [${xs}] * [${ws}] stride [${w.s}] padding ${JSON.stringify(w.p)} dilation [${w.d}]`, inputs: ins([xs], [ws]), f: (x, k) => conv2d(x, k, win), ref: (x, k) => ref.conv(x, k, w.s, lo, outS, w.d, 1) });
+  // its weight gradient, bilinear in x and ct: grad of grad is conv2d's vjp again
+  const cts = [xs[0], ws[0], ...outS];
+  cases.push({ prim: 'conv2dWeightGrad', label: `conv2dWeightGrad [${xs}] and ct [${cts}] stride [${w.s}] padding ${JSON.stringify(w.p)} dilation [${w.d}]`, inputs: ins([xs], [cts]), f: (x, ct) => conv2dWeightGrad(x, ct, win), ref: (x, ct) => ref.convWeightGrad(x, ct, w.K, w.s, lo, w.d) });
 }
 
 test('primitives: forward matches the naive reference, vjp matches central differences', (t) => {

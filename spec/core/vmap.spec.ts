@@ -10,6 +10,7 @@ import test from 'tape';
 import * as np from '../../core/index.js';
 import { close, input, type Kind, throwsWith } from '../helpers.js';
 import { conv2d } from '../../core/prims/conv2d.js';
+import { conv2dWeightGrad } from '../../core/prims/conv2dWeightGrad.js';
 
 type F = (...xs: np.Tensor[]) => np.Tensor;
 interface Case {
@@ -82,6 +83,7 @@ add('fold', 'into [2, 3, 7] kernel [3]', [[[2, 9, 7]]], (c) => np.fold(c, [7], w
 add('fold', 'into [1, 2, 5, 6] kernel [3, 2]', [[[1, 12, 10]]], (c) => np.fold(c, [5, 6], win2));
 const win3 = { kernel: [3, 2], stride: [1, 2], padding: [[1, 1], [0, 1]] as [number, number][], dilation: [1, 1] };
 add('conv2d', '[2, 3, 5, 6] with [4, 3, 3, 2]', [[[2, 3, 5, 6]], [[4, 3, 3, 2]]], (x, w) => conv2d(x, w, win3));
+add('conv2dWeightGrad', '[2, 3, 5, 6] and ct [2, 4, 5, 3]', [[[2, 3, 5, 6]], [[2, 4, 5, 3]]], (x, ct) => conv2dWeightGrad(x, ct, win3));
 
 const B = 3;
 const isFloat = (x: np.Tensor) => x.dtype === 'float64' || x.dtype === 'float32';

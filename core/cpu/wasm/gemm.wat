@@ -1,5 +1,6 @@
 ;; GEMM for float32 with WebAssembly SIMD: C[i, j] = sum_k A[i, k] B[k, j] for rows i in [i0, i1);
-;; and a 2-D convolution (conv2d, at the end) that is this GEMM with im2col fused into its packing.
+;; and a 2-D convolution (conv2d, at the end) that is this GEMM with im2col fused into its packing,
+;; and that convolution's weight gradient (conv2d_wgrad), the columns again packed from the image.
 ;;
 ;; The same Goto/BLIS blocking as the JavaScript gemm (../gemm.ts), with 128-bit vectors:
 ;;
@@ -414,4 +415,249 @@
           (br_if $l_loop (i32.lt_s (local.tee $l (i32.add (local.get $l) (i32.const 8))) (local.get $l1))))
         (br_if $ic_loop (i32.lt_s (local.tee $ic (i32.add (local.get $ic) (global.get $MC))) (local.get $O))))
       (br_if $pc_loop (i32.lt_s (local.tee $pc (i32.add (local.get $pc) (local.get $kc))) (local.get $K)))))
+
+  ;; ---------------------------------------------------------------------------------------------
+  ;; conv2d's weight gradient, channels first, one group: dW[o, k] = sum_r ct[o, r] cols[k, r], r
+  ;; running over the output positions of every image in turn (r = b OH OW + l). The same GEMM with
+  ;; A = ct [O, R] and B = cols^T [R, C KH KW], R the shared dimension: both are stored R-minor
+  ;; (positions are their fastest axis), so both packings transpose. pack_ct packs ct's rows as
+  ;; pack_a does; pack_cols_t packs each 8-column panel of cols^T (8 consecutive (c, kh, kw)) straight
+  ;; from the images, so the im2col columns are never written. Geometry as conv2d's (14 i32 at $geo).
+
+  ;; Pack rows [o0, o0 + mc) of ct [B, O, OH OW] at positions [r, r + kc) into panels of 4 rows,
+  ;; k-major (panel p, step s holds rows 4p .. 4p + 3 at position r + s), zeros past row mc.
+  ;; A run of positions stops at the end of an image: the next image's rows lie elsewhere.
+  (func $pack_ct (param $ct i32) (param $geo i32) (param $r i32) (param $kc i32) (param $o0 i32)
+    (param $mc i32) (param $dst i32)
+    (local $O i32) (local $L i32) (local $b i32) (local $l i32) (local $s i32) (local $n i32)
+    (local $i i32) (local $rows i32) (local $src i32) (local $d i32) (local $end i32)
+    (local.set $O (i32.load offset=12 (local.get $geo)))
+    (local.set $L (i32.mul (i32.load offset=48 (local.get $geo)) (i32.load offset=52 (local.get $geo))))
+    (local.set $b (i32.div_u (local.get $r) (local.get $L)))
+    (local.set $l (i32.rem_u (local.get $r) (local.get $L)))
+    (local.set $rows (i32.and (i32.add (local.get $mc) (i32.const 3)) (i32.const -4))) ;; whole panels
+    (loop $seg ;; positions [s, s + n) of the block: l .. l + n of image b
+      (local.set $n (i32.sub (local.get $kc) (local.get $s)))
+      (if (i32.gt_u (local.get $n) (i32.sub (local.get $L) (local.get $l)))
+        (then (local.set $n (i32.sub (local.get $L) (local.get $l)))))
+      (local.set $i (i32.const 0))
+      (loop $row ;; row i goes to panel i / 4, float i % 4 of each 16-byte step
+        (local.set $d (i32.add (local.get $dst) (i32.add
+          (i32.shl (i32.add (i32.mul (i32.shr_u (local.get $i) (i32.const 2)) (local.get $kc)) (local.get $s)) (i32.const 4))
+          (i32.shl (i32.and (local.get $i) (i32.const 3)) (i32.const 2)))))
+        (local.set $end (i32.add (local.get $d) (i32.shl (local.get $n) (i32.const 4))))
+        (if (i32.lt_u (local.get $i) (local.get $mc))
+          (then
+            (local.set $src (i32.add (local.get $ct) (i32.shl (i32.add (i32.mul (i32.add (i32.mul (local.get $b) (local.get $O))
+              (i32.add (local.get $o0) (local.get $i))) (local.get $L)) (local.get $l)) (i32.const 2))))
+            (loop $step
+              (f32.store (local.get $d) (f32.load (local.get $src)))
+              (local.set $src (i32.add (local.get $src) (i32.const 4)))
+              (br_if $step (i32.lt_u (local.tee $d (i32.add (local.get $d) (i32.const 16))) (local.get $end)))))
+          (else
+            (loop $step
+              (f32.store (local.get $d) (f32.const 0))
+              (br_if $step (i32.lt_u (local.tee $d (i32.add (local.get $d) (i32.const 16))) (local.get $end))))))
+        (br_if $row (i32.lt_u (local.tee $i (i32.add (local.get $i) (i32.const 1))) (local.get $rows))))
+      (local.set $b (i32.add (local.get $b) (i32.const 1)))
+      (local.set $l (i32.const 0))
+      (br_if $seg (i32.lt_u (local.tee $s (i32.add (local.get $s) (local.get $n))) (local.get $kc)))))
+
+  ;; Pack columns [k0, k0 + nw) (nw <= 8) of cols^T at positions [r, r + kc) into one panel at $dst,
+  ;; k-major (step s holds the 8 columns at position r + s), zeros past column nw. $x is the images
+  ;; [B, C, H, W]. Column by column: column k = (c, kh, kw) at position (b, oh, ow) is
+  ;; x[b, c, oh sh - ph + kh dh, ow sw - pw + kw dw]; along one output row the image column moves by
+  ;; sw, so each row's stretch is zeros (left padding), a strided copy, zeros (right padding), or all
+  ;; zeros when its image row is padding. With sw = 1 the copy loads 4 floats at a time (one vector).
+  ;; Packing is a large share of the time where O is small (each packed float meets O weights' rows:
+  ;; about 40% at O = 16); 4 x 4 transposes of whole blocks did not pay for their bookkeeping at the
+  ;; short output rows here (16-20 positions), so this stays column by column.
+  (func $pack_cols_t (param $x i32) (param $geo i32) (param $r i32) (param $kc i32) (param $k0 i32)
+    (param $nw i32) (param $dst i32)
+    (local $C i32) (local $H i32) (local $W i32) (local $KH i32) (local $KW i32) (local $sh i32) (local $sw i32)
+    (local $ph i32) (local $pw i32) (local $dh i32) (local $dw i32) (local $OH i32) (local $OW i32)
+    (local $plane i32) (local $img i32) (local $L i32) (local $j i32) (local $k i32) (local $offh i32) (local $offw i32)
+    (local $xc i32) (local $l i32) (local $oh i32) (local $ow i32) (local $s i32) (local $n i32) (local $ih i32)
+    (local $iw i32) (local $lo i32) (local $hi i32) (local $t i32) (local $d i32) (local $src i32) (local $step i32)
+    (local $v v128)
+    (local.set $C (i32.load (local.get $geo)))
+    (local.set $H (i32.load offset=4 (local.get $geo)))
+    (local.set $W (i32.load offset=8 (local.get $geo)))
+    (local.set $KH (i32.load offset=16 (local.get $geo)))
+    (local.set $KW (i32.load offset=20 (local.get $geo)))
+    (local.set $sh (i32.load offset=24 (local.get $geo)))
+    (local.set $sw (i32.load offset=28 (local.get $geo)))
+    (local.set $ph (i32.load offset=32 (local.get $geo)))
+    (local.set $pw (i32.load offset=36 (local.get $geo)))
+    (local.set $dh (i32.load offset=40 (local.get $geo)))
+    (local.set $dw (i32.load offset=44 (local.get $geo)))
+    (local.set $OH (i32.load offset=48 (local.get $geo)))
+    (local.set $OW (i32.load offset=52 (local.get $geo)))
+    (local.set $plane (i32.shl (i32.mul (local.get $H) (local.get $W)) (i32.const 2)))
+    (local.set $img (i32.mul (local.get $C) (local.get $plane)))
+    (local.set $L (i32.mul (local.get $OH) (local.get $OW)))
+    (local.set $step (i32.shl (local.get $sw) (i32.const 2)))
+    (loop $col
+      (local.set $d (i32.add (local.get $dst) (i32.shl (local.get $j) (i32.const 2))))
+      (if (i32.lt_u (local.get $j) (local.get $nw))
+        (then
+          (local.set $k (i32.add (local.get $k0) (local.get $j)))
+          (local.set $offh (i32.sub (i32.mul (i32.rem_u (i32.div_u (local.get $k) (local.get $KW)) (local.get $KH)) (local.get $dh)) (local.get $ph)))
+          (local.set $offw (i32.sub (i32.mul (i32.rem_u (local.get $k) (local.get $KW)) (local.get $dw)) (local.get $pw)))
+          (local.set $l (i32.rem_u (local.get $r) (local.get $L)))
+          (local.set $oh (i32.div_u (local.get $l) (local.get $OW)))
+          (local.set $ow (i32.rem_u (local.get $l) (local.get $OW)))
+          ;; channel c's plane in image b
+          (local.set $xc (i32.add (local.get $x) (i32.add
+            (i32.mul (i32.div_u (local.get $r) (local.get $L)) (local.get $img))
+            (i32.mul (i32.div_u (local.get $k) (i32.mul (local.get $KH) (local.get $KW))) (local.get $plane)))))
+          (local.set $s (i32.const 0))
+          (loop $seg ;; positions [s, s + n): output row oh of image b, columns ow .. ow + n
+            (local.set $n (i32.sub (local.get $kc) (local.get $s)))
+            (if (i32.gt_u (local.get $n) (i32.sub (local.get $OW) (local.get $ow)))
+              (then (local.set $n (i32.sub (local.get $OW) (local.get $ow)))))
+            (local.set $ih (i32.add (i32.mul (local.get $oh) (local.get $sh)) (local.get $offh)))
+            (local.set $iw (i32.add (i32.mul (local.get $ow) (local.get $sw)) (local.get $offw)))
+            ;; copies for t in [lo, hi): 0 <= iw + t sw < W; zeros elsewhere
+            (local.set $lo (local.get $n))
+            (local.set $hi (local.get $n))
+            (if (i32.lt_u (local.get $ih) (local.get $H)) ;; unsigned: negative rows too
+              (then
+                (local.set $lo (i32.const 0))
+                (if (i32.lt_s (local.get $iw) (i32.const 0))
+                  (then (local.set $lo (i32.div_u (i32.sub (i32.sub (local.get $sw) (i32.const 1)) (local.get $iw)) (local.get $sw)))))
+                (if (i32.gt_u (local.get $lo) (local.get $n)) (then (local.set $lo (local.get $n))))
+                (local.set $hi (i32.const 0))
+                (if (i32.lt_s (local.get $iw) (local.get $W))
+                  (then (local.set $hi (i32.add (i32.div_u (i32.sub (i32.sub (local.get $W) (i32.const 1)) (local.get $iw)) (local.get $sw)) (i32.const 1)))))
+                (if (i32.gt_u (local.get $hi) (local.get $n)) (then (local.set $hi (local.get $n))))
+                (if (i32.lt_u (local.get $hi) (local.get $lo)) (then (local.set $hi (local.get $lo))))))
+            (local.set $t (i32.const 0))
+            (block $z0 (loop $zeros0
+              (br_if $z0 (i32.ge_u (local.get $t) (local.get $lo)))
+              (f32.store (local.get $d) (f32.const 0))
+              (local.set $d (i32.add (local.get $d) (i32.const 32)))
+              (local.set $t (i32.add (local.get $t) (i32.const 1)))
+              (br $zeros0)))
+            (if (i32.lt_u (local.get $t) (local.get $hi))
+              (then
+                (local.set $src (i32.add (local.get $xc) (i32.shl (i32.add (i32.mul (local.get $ih) (local.get $W))
+                  (i32.add (local.get $iw) (i32.mul (local.get $t) (local.get $sw)))) (i32.const 2))))
+                (if (i32.eq (local.get $sw) (i32.const 1))
+                  (then ;; adjacent floats: four at a time, one vector load
+                    (block $short (loop $four
+                      (br_if $short (i32.gt_u (i32.add (local.get $t) (i32.const 4)) (local.get $hi)))
+                      (local.set $v (v128.load (local.get $src)))
+                      (f32.store (local.get $d) (f32x4.extract_lane 0 (local.get $v)))
+                      (f32.store offset=32 (local.get $d) (f32x4.extract_lane 1 (local.get $v)))
+                      (f32.store offset=64 (local.get $d) (f32x4.extract_lane 2 (local.get $v)))
+                      (f32.store offset=96 (local.get $d) (f32x4.extract_lane 3 (local.get $v)))
+                      (local.set $src (i32.add (local.get $src) (i32.const 16)))
+                      (local.set $d (i32.add (local.get $d) (i32.const 128)))
+                      (local.set $t (i32.add (local.get $t) (i32.const 4)))
+                      (br $four)))))
+                (block $done (loop $copy
+                  (br_if $done (i32.ge_u (local.get $t) (local.get $hi)))
+                  (f32.store (local.get $d) (f32.load (local.get $src)))
+                  (local.set $src (i32.add (local.get $src) (local.get $step)))
+                  (local.set $d (i32.add (local.get $d) (i32.const 32)))
+                  (local.set $t (i32.add (local.get $t) (i32.const 1)))
+                  (br $copy)))))
+            (block $z1 (loop $zeros1
+              (br_if $z1 (i32.ge_u (local.get $t) (local.get $n)))
+              (f32.store (local.get $d) (f32.const 0))
+              (local.set $d (i32.add (local.get $d) (i32.const 32)))
+              (local.set $t (i32.add (local.get $t) (i32.const 1)))
+              (br $zeros1)))
+            ;; next output row, and next image after the last
+            (if (i32.eq (local.tee $ow (i32.add (local.get $ow) (local.get $n))) (local.get $OW))
+              (then
+                (local.set $ow (i32.const 0))
+                (if (i32.eq (local.tee $oh (i32.add (local.get $oh) (i32.const 1))) (local.get $OH))
+                  (then
+                    (local.set $oh (i32.const 0))
+                    (local.set $xc (i32.add (local.get $xc) (local.get $img)))))))
+            (br_if $seg (i32.lt_u (local.tee $s (i32.add (local.get $s) (local.get $n))) (local.get $kc)))))
+        (else ;; past the last column: zeros
+          (local.set $t (local.get $kc))
+          (loop $zeros
+            (f32.store (local.get $d) (f32.const 0))
+            (local.set $d (i32.add (local.get $d) (i32.const 32)))
+            (br_if $zeros (local.tee $t (i32.sub (local.get $t) (i32.const 1)))))))
+      (br_if $col (i32.lt_u (local.tee $j (i32.add (local.get $j) (i32.const 1))) (i32.const 8)))))
+
+  ;; dW [O, C KH KW] at $dw = the sum over positions [r0, r1) (of all B images, r = b OH OW + l) of
+  ;; ct [B, O, OH OW] at $ct times the columns of $x [B, C, H, W]; stored, not added to what $dw
+  ;; holds (zeros for an empty range). Blocks: positions in KC2-sized pieces (as even as can be),
+  ;; rows of ct in MC blocks (pack_ct), then for each 8-column panel of dW, pack it and run every
+  ;; 4-row panel of the block on it; the first piece stores its tiles, the others add.
+  (func (export "conv2d_wgrad") (param $x i32) (param $ct i32) (param $dw i32) (param $geo i32)
+    (param $r0 i32) (param $r1 i32) (param $work i32)
+    (local $O i32) (local $K i32) (local $ldc i32) (local $kcmax i32) (local $ap i32) (local $bp i32)
+    (local $edge i32) (local $pc i32) (local $kc i32) (local $ic i32) (local $mc i32) (local $jr i32)
+    (local $nw i32) (local $ir i32) (local $pieces i32)
+    (local.set $O (i32.load offset=12 (local.get $geo)))
+    (local.set $K (i32.mul (i32.load (local.get $geo))
+      (i32.mul (i32.load offset=16 (local.get $geo)) (i32.load offset=20 (local.get $geo)))))
+    (local.set $ldc (i32.shl (local.get $K) (i32.const 2)))
+    (if (i32.or (i32.eqz (local.get $O)) (i32.eqz (local.get $K))) (then (return)))
+    (if (i32.ge_s (local.get $r0) (local.get $r1)) (then ;; no positions: zeros
+      (memory.fill (local.get $dw) (i32.const 0) (i32.mul (local.get $O) (local.get $ldc)))
+      (return)))
+    (local.set $pieces (i32.div_u (i32.add (i32.sub (local.get $r1) (local.get $r0)) (i32.sub (global.get $KC2) (i32.const 1))) (global.get $KC2)))
+    (local.set $kcmax (i32.div_u (i32.add (i32.sub (local.get $r1) (local.get $r0)) (i32.sub (local.get $pieces) (i32.const 1))) (local.get $pieces)))
+    ;; scratch: packed ct block (MC x KC2), one packed column panel (KC2 x 8), an edge tile
+    (local.set $ap (local.get $work))
+    (local.set $bp (i32.add (local.get $ap) (i32.mul (i32.mul (global.get $MC) (global.get $KC2)) (i32.const 4))))
+    (local.set $edge (i32.add (local.get $bp) (i32.mul (global.get $KC2) (i32.const 32))))
+    (local.set $pc (local.get $r0))
+    (loop $pc_loop
+      (local.set $kc (select (local.get $kcmax) (i32.sub (local.get $r1) (local.get $pc))
+        (i32.gt_s (i32.sub (local.get $r1) (local.get $pc)) (local.get $kcmax))))
+      (local.set $ic (i32.const 0))
+      (loop $ic_loop
+        (local.set $mc (select (global.get $MC) (i32.sub (local.get $O) (local.get $ic))
+          (i32.gt_s (i32.sub (local.get $O) (local.get $ic)) (global.get $MC))))
+        (call $pack_ct (local.get $ct) (local.get $geo) (local.get $pc) (local.get $kc) (local.get $ic) (local.get $mc) (local.get $ap))
+        (local.set $jr (i32.const 0))
+        (loop $jr_loop
+          (local.set $nw (select (i32.const 8) (i32.sub (local.get $K) (local.get $jr))
+            (i32.gt_s (i32.sub (local.get $K) (local.get $jr)) (i32.const 8))))
+          (call $pack_cols_t (local.get $x) (local.get $geo) (local.get $pc) (local.get $kc) (local.get $jr)
+            (local.get $nw) (local.get $bp))
+          (local.set $ir (i32.const 0))
+          (loop $ir_loop
+            (call $tile
+              (i32.add (local.get $ap) (i32.shl (i32.mul (local.get $ir) (local.get $kc)) (i32.const 2)))
+              (local.get $bp) (local.get $kc)
+              (i32.add (local.get $dw) (i32.add (i32.mul (i32.add (local.get $ic) (local.get $ir)) (local.get $ldc))
+                (i32.shl (local.get $jr) (i32.const 2))))
+              (local.get $ldc)
+              (select (i32.const 4) (i32.sub (local.get $mc) (local.get $ir))
+                (i32.gt_s (i32.sub (local.get $mc) (local.get $ir)) (i32.const 4)))
+              (local.get $nw) (i32.ne (local.get $pc) (local.get $r0)) (local.get $edge))
+            (br_if $ir_loop (i32.lt_u (local.tee $ir (i32.add (local.get $ir) (i32.const 4))) (local.get $mc))))
+          (br_if $jr_loop (i32.lt_s (local.tee $jr (i32.add (local.get $jr) (i32.const 8))) (local.get $K))))
+        (br_if $ic_loop (i32.lt_s (local.tee $ic (i32.add (local.get $ic) (global.get $MC))) (local.get $O))))
+      (br_if $pc_loop (i32.lt_s (local.tee $pc (i32.add (local.get $pc) (local.get $kc))) (local.get $r1)))))
+
+  ;; $dst[0:n] += $src[0:n], float32 (the weight gradient's partial sums, added up in a fixed order).
+  (func (export "add_to") (param $dst i32) (param $src i32) (param $n i32)
+    (local $end i32)
+    (local.set $end (i32.add (local.get $dst) (i32.shl (i32.and (local.get $n) (i32.const -4)) (i32.const 2))))
+    (block $done
+      (loop $v
+        (br_if $done (i32.ge_u (local.get $dst) (local.get $end)))
+        (v128.store (local.get $dst) (f32x4.add (v128.load (local.get $dst)) (v128.load (local.get $src))))
+        (local.set $dst (i32.add (local.get $dst) (i32.const 16)))
+        (local.set $src (i32.add (local.get $src) (i32.const 16)))
+        (br $v)))
+    (local.set $end (i32.add (local.get $end) (i32.shl (i32.and (local.get $n) (i32.const 3)) (i32.const 2))))
+    (block $done
+      (loop $s
+        (br_if $done (i32.ge_u (local.get $dst) (local.get $end)))
+        (f32.store (local.get $dst) (f32.add (f32.load (local.get $dst)) (f32.load (local.get $src))))
+        (local.set $dst (i32.add (local.get $dst) (i32.const 4)))
+        (local.set $src (i32.add (local.get $src) (i32.const 4)))
+        (br $s))))
 )

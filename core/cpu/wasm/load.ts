@@ -16,6 +16,13 @@ export interface GemmExports {
    * y [O, OH, OW]; `geo` points at 14 i32: C H W O KH KW sh sw ph pw dh dw OH OW (see gemm.wat).
    */
   conv2d(x: number, w: number, y: number, geo: number, l0: number, l1: number, work: number): void;
+  /**
+   * conv2d's weight gradient dW [O, C KH KW] over output positions [r0, r1) of all images (r = b OH OW
+   * + l): ct [B, O, OH OW] times the columns of x [B, C, H, W], stored at dw; same geometry as conv2d.
+   */
+  conv2d_wgrad(x: number, ct: number, dw: number, geo: number, r0: number, r1: number, work: number): void;
+  /** dst[0:n] += src[0:n], float32 */
+  add_to(dst: number, src: number, n: number): void;
   /** bytes of scratch space each thread needs */
   scratch_bytes(): number;
 }
