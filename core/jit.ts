@@ -293,18 +293,18 @@ function fuseSteps(eqns: readonly Step[], outs: readonly number[], avals: readon
     members.push(mine.sort((a, b) => a - b));
   }
   // a group (or a lone elementwise op) whose result only a sum reads runs inside that sum
-  const sumOf = new Map<number, number>();
+  const groupOfSum = new Map<number, number>(), summed = new Set<number>();
   eqns.forEach((e, j) => {
     const p = e.prim.name === 'sum' ? producer.get(e.ins[0]) : undefined;
     if (p === undefined || group[p] < 0 || isOut.has(e.ins[0]) || readers.get(e.ins[0])!.length !== 1) return;
-    sumOf.set(group[p], j);
+    groupOfSum.set(j, group[p]);
+    summed.add(group[p]);
   });
   const steps: Step[] = [];
   for (let j = 0; j < eqns.length; j++) {
-    const g = group[j];
-    const into = [...sumOf].find(([, s]) => s === j);
-    if (into) { steps.push(fusedStep(members[into[0]].map((k) => eqns[k]), avals, eqns[j])); continue; }
-    if (g >= 0 && sumOf.has(g)) continue; // runs inside its sum
+    const g = group[j], into = groupOfSum.get(j);
+    if (into !== undefined) { steps.push(fusedStep(members[into].map((k) => eqns[k]), avals, eqns[j])); continue; }
+    if (summed.has(g)) continue; // runs inside its sum
     if (g < 0 || members[g].length === 1) { steps.push(eqns[j]); continue; }
     if (members[g][members[g].length - 1] !== j) continue; // emit the group where its last member (the root) was
     steps.push(fusedStep(members[g].map((k) => eqns[k]), avals));
