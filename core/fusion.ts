@@ -15,7 +15,7 @@ import type { Aval, Kernel } from './backend.js';
 import { alloc, type DType, type TypedArray } from './dtype.js';
 import type { Primitive } from './primitive.js';
 import { registerKernels } from './primitive.js';
-import { broadcastIndex, coords, dot, lit, names, readStrides, shader } from './gpu/shader.js';
+import { broadcastIndex, coords, dot, names, readStrides, shader } from './gpu/shader.js';
 import { elementwisePlan } from './prims/_elementwise.js';
 import { loop, plan, reducedStrides } from './cpu/loops.js';
 import { broadcastStrides, sizeOf } from './shape.js';
@@ -50,11 +50,19 @@ export function fusedPrimitive(ops: readonly FusedOp[], inputs: readonly Aval[],
 const round = (dtype: DType, e: string): string =>
   dtype === 'float32' ? `Math.fround(${e})` : dtype === 'int32' ? `(${e}) | 0` : dtype === 'bool' ? `+((${e}) !== 0)` : e;
 
-/** The chain as statements `const tj = ...;` over inputs x0.. and the ops' scalar functions F0.. */
-const chain = (ops: readonly FusedOp[]): string[] => ops.map((op, j) => {
-  const xs = op.args.map((a) => ('input' in a ? `x${a.input}` : `t${a.op}`));
-  return `const t${j} = ${round(op.out.dtype, `F${j}(${xs.join(', ')})`)};`;
-});
+/** Op j's operands by name: the group's inputs x0.., earlier ops' results t0.. */
+const operands = (op: FusedOp): string[] => op.args.map((a) => ('input' in a ? `x${a.input}` : `t${a.op}`));
+
+/** The chain for the CPU: statements `const tj = ...;` calling the ops' scalar functions F0.., each rounded. */
+const chain = (ops: readonly FusedOp[]): string[] =>
+  ops.map((op, j) => `const t${j} = ${round(op.out.dtype, `F${j}(${operands(op).join(', ')})`)};`);
+
+/** The scalar functions F0.. the CPU chain calls. */
+const scalarFns = (ops: readonly FusedOp[]) => ops.map((op) => op.prim.elementwise!.cpu(op.inDtypes, op.attrs, op.out.dtype));
+
+/** The chain for the GPU: statements `const tj = ...;` with each op's shader expression inlined. */
+const gpuChain = (ops: readonly FusedOp[]): string[] =>
+  ops.map((op, j) => `const t${j} = ${op.prim.elementwise!.gpu(operands(op), op.inDtypes, op.attrs, op.out.dtype)};`);
 
 /**
  * The chain `ops` over `shape` (inputs broadcast onto it), summed over `axes` into `out` (the sum's
@@ -67,7 +75,7 @@ export function fusedSumPrimitive(ops: readonly FusedOp[], inputs: readonly Aval
     body: `${chain(ops).join(' ')} s += t${ops.length - 1};`,
   });
   const p = plan(shape, [...inputs.map((x) => broadcastStrides(x.shape, shape)), reducedStrides(shape, axes)]);
-  const fns = ops.map((op) => op.prim.elementwise!.cpu(op.inDtypes, op.attrs, op.out.dtype));
+  const fns = scalarFns(ops);
   const cpu: Kernel<TypedArray, {}> = (args) => {
     const acc = new Float64Array(sizeOf(out.shape));
     run(p, [...args.map((a) => a.buf), acc], fns);
@@ -85,10 +93,7 @@ function gpuSumSource(ops: readonly FusedOp[], inputs: readonly Aval[], shape: r
   const kept = shape.map((_, d) => d).filter((d) => !axes.includes(d)), keptNames = names(kept.length);
   const at = shape.map((_, d) => (axes.includes(d) ? `k${axes.indexOf(d)}` : keptNames[kept.indexOf(d)]));
   const reads = inputs.map((x, i) => `const x${i} = X${i}[${dot(at, readStrides(x.shape, shape))}];`);
-  const body = ops.map((op, j) => {
-    const xs = op.args.map((a) => ('input' in a ? `x${a.input}` : `t${a.op}`));
-    return `const t${j} = ${op.prim.elementwise!.gpu(xs, op.inDtypes, op.attrs, op.out.dtype)};`;
-  });
+  const body = gpuChain(ops);
   return `function (${inputs.map((_, i) => `X${i}`).join(', ')}) {
   ${coords(kept.map((d) => shape[d]))}
   let s = 0.0;
@@ -108,7 +113,7 @@ function cpuKernel(name: string, ops: readonly FusedOp[], inputs: readonly Aval[
     body: `${body.join(' ')} y = t${ops.length - 1};`,
   });
   const p = elementwisePlan(out.shape, inputs.map((x) => x.shape));
-  const fns = ops.map((op) => op.prim.elementwise!.cpu(op.inDtypes, op.attrs, op.out.dtype));
+  const fns = scalarFns(ops);
   return (args) => {
     const res = alloc(out.dtype, p.n);
     run(p, [...args.map((a) => a.buf), res], fns);
@@ -118,10 +123,7 @@ function cpuKernel(name: string, ops: readonly FusedOp[], inputs: readonly Aval[
 
 function gpuSource(ops: readonly FusedOp[], inputs: readonly Aval[], out: Aval): string {
   const reads = inputs.map((x, i) => `const x${i} = X${i}[${broadcastIndex(x.shape, out.shape)}];`);
-  const body = ops.map((op, j) => {
-    const xs = op.args.map((a) => ('input' in a ? `x${a.input}` : `t${a.op}`));
-    return `const t${j} = ${op.prim.elementwise!.gpu(xs, op.inDtypes, op.attrs, op.out.dtype)};`;
-  });
+  const body = gpuChain(ops);
   return `function (${inputs.map((_, i) => `X${i}`).join(', ')}) {
   ${out.shape.length ? coords(out.shape) : ''}
   ${reads.join('\n  ')}
