@@ -209,6 +209,7 @@ test('jit: random keys among the arguments do not trace again; inside, they spli
   const draws = np.jit((x: np.Tensor, k: np.random.Key) => np.add(x, np.random.normal(k, [3])));
   t.throws(() => draws(x, np.random.key(0)), (e: unknown) => e instanceof np.ConcretizationError && /random.normal: a random key passed to a jitted function cannot be used/.test((e as Error).message), 'drawing from a key inside jit is a ConcretizationError naming the sampler');
   t.throws(() => np.jit((k: np.random.Key) => k)(np.random.key(0)), /jit: a jitted function cannot return a random key/, 'returning one is refused');
+  t.deepEqual(np.jit((x: np.Tensor) => ({ y: x, name: 'Key' }))(x).name, 'Key', 'a string "Key" among the outputs is not taken for one');
   const reads = np.jit((x: np.Tensor) => np.mul(x, x.item()));
   t.throws(() => reads(np.tensor(2)), (e: unknown) => e instanceof np.ConcretizationError, 'reading a value inside jit is a ConcretizationError too (callers may catch it and run eagerly)');
   t.throws(() => np.softmax(np.jit((v: np.Tensor) => np.tensor(v.item()))(np.tensor(1))), (e: unknown) => e instanceof np.ConcretizationError, 'and stays one through a named op');
