@@ -136,7 +136,7 @@ for (const [xs, is] of [[[5, 3], [4]], [[4], [2, 3]], [[3, 2, 2], [5]]] as numbe
   const n = xs[0];
   cases.push({ prim: 'scatterAdd', label: `scatterAdd [${[...is, ...xs.slice(1)]}] into ${n}`, inputs: ins([[...is, ...xs.slice(1)]], [is, { int: n }]), f: (s, i) => np.scatterAdd(s, i, n), ref: (s, i) => ref.scatterAdd(s, i, n) });
 }
-for (const [sa, sb] of [[[3, 4], [4, 5]], [[2, 3, 4], [4, 2]], [[2, 1, 3, 4], [3, 4, 2]], [[1, 1], [1, 1]], [[70, 40], [40, 33]], [[2, 65, 9], [2, 9, 67]]] as number[][][]) {
+for (const [sa, sb] of [[[3, 4], [4, 5]], [[2, 3, 4], [4, 2]], [[2, 1, 3, 4], [3, 4, 2]], [[1, 1], [1, 1]], [[70, 40], [40, 33]], [[2, 65, 9], [2, 9, 67]], [[3, 2, 5, 1], [2, 1, 4]], [[4, 1], [1, 7]]] as number[][][]) {
   cases.push({ prim: 'matmul', label: `matmul [${sa}] @ [${sb}]`, inputs: ins([sa], [sb]), f: np.matmul, ref: ref.matmul, second: sa[0] < 10 });
 }
 // a transpose over a contracted axis of size 1 is taken as a reshape (outer products)
