@@ -5,9 +5,10 @@
  *   accuracy per block and the best block (paper Table 1's columns);
  * - cross-modal retrieval on the test split (video -> audio and audio -> video): instance recall@1
  *   and @5 (the clip's own other half), and class precision@1 and @5 (neighbours of its class).
- * With `windows` > 1 every clip is seen through that many evenly spaced windows (the authors use 10):
- * probes train on every window and average their predicted probabilities per test clip; retrieval
- * averages a clip's embeddings. The same evaluation of randomly initialised encoders is the baseline
+ * With `windows` > 1 every test clip is seen through that many evenly spaced windows (the authors use
+ * 10): probes average their predicted probabilities per test clip, and retrieval averages a clip's
+ * embeddings. The training clips, on which probes are fitted, are seen through `trainWindows` (by
+ * default as many; 1 is the authors' one random clip per sample, here the middle window). The same evaluation of randomly initialised encoders is the baseline
  * every number is judged against.
  */
 import * as np from '../core/index.js';
@@ -39,10 +40,10 @@ export async function extract(model: Model, params: nn.Tree, state: nn.Tree, src
   for (let r = 0; r < rows.length; r += batch) {
     const chunk = rows.slice(r, r + batch);
     const b = getBatch(src, chunk.map((c) => c.i), undefined, undefined, chunk.map((c) => c.view));
-    parts.push(np.withScope(() => ({
-      blocks: { video: model.features(params, state, b.video, 'video'), audio: model.features(params, state, b.audio, 'audio') },
-      emb: model.embed(params, state, { video: b.video, audio: b.audio }, { train: false }).emb,
-    })));
+    parts.push(np.withScope(() => {
+      const v = model.describe(params, state, b.video, 'video'), a = model.describe(params, state, b.audio, 'audio');
+      return { blocks: { video: v.blocks, audio: a.blocks }, emb: { video: v.emb, audio: a.emb } };
+    }));
   }
   const cat = (f: (p: (typeof parts)[number]) => np.Tensor) => np.concat(parts.map(f), 0);
   const nBlocks = parts[0].blocks.video.length;
@@ -65,16 +66,16 @@ export function clipEmbeddings(f: Features, m: Modality): np.Tensor {
 
 /**
  * Test accuracy of a linear softmax classifier on standardised features, trained full-batch with Adam.
- * Rows come in groups of `windows` per clip (labels are per clip): training uses every row, and a test
- * clip's prediction is the mean of its rows' probabilities. `linearProbe(trainX, trainY, testX, testY, 8)`
+ * Rows come in groups of windows per clip (labels are per clip): `trainWindows` rows per training clip,
+ * all used, and `windows` per test clip, whose prediction is the mean of its rows' probabilities.
+ * `linearProbe(trainX, trainY, testX, testY, 8)`
  */
 export function linearProbe(trainX: np.Tensor, trainY: np.Tensor, testX: np.Tensor, testY: np.Tensor, classes: number,
-  { steps = 300, lr = 0.05, weightDecay = 1e-3, windows = 1 } = {}): number {
+  { steps = 300, lr = 0.05, weightDecay = 1e-3, windows = 1, trainWindows = windows }: { steps?: number; lr?: number; weightDecay?: number; windows?: number; trainWindows?: number } = {}): number {
   const mean = np.mean(trainX, 0), std = np.add(np.sqrt(np.variance(trainX, 0)), 1e-5);
   const norm = (x: np.Tensor) => np.div(np.sub(x, mean), std);
   const xtr = norm(trainX), xte = norm(testX);
-  const perRow = (y: np.Tensor) => windows === 1 ? y : np.reshape(np.broadcastTo(np.expandDims(y, 1), [y.shape[0], windows]), [-1]);
-  const ytr = perRow(trainY);
+  const ytr = trainWindows === 1 ? trainY : np.reshape(np.broadcastTo(np.expandDims(trainY, 1), [trainY.shape[0], trainWindows]), [-1]);
   const d = trainX.shape[1];
   let p = { w: np.zeros([d, classes]), b: np.zeros([classes]) };
   const opt = nn.adam(lr, { weightDecay });
@@ -160,8 +161,10 @@ export async function recalibrate(model: Model, params: nn.Tree, state: nn.Tree,
 }
 
 export interface EvalOptions {
-  /** windows per clip (the authors use 10) */
+  /** windows per test clip (the authors use 10) */
   windows?: number;
+  /** windows per training clip, on which the probes are fitted (default: `windows`) */
+  trainWindows?: number;
 }
 
 /**
@@ -169,16 +172,16 @@ export interface EvalOptions {
  * `test`, after recalibrating BatchNorm on `train`. Both need labels.
  * `await evaluate(model, state.params, state.bn, train, test, {windows: 10})`
  */
-export async function evaluate(model: Model, params: nn.Tree, state0: nn.Tree, train: Source, test: Source, { windows = 1 }: EvalOptions = {}): Promise<Report> {
+export async function evaluate(model: Model, params: nn.Tree, state0: nn.Tree, train: Source, test: Source, { windows = 1, trainWindows = windows }: EvalOptions = {}): Promise<Report> {
   const classes = train.classes.length;
   for (const [name, src] of [['train', train], ['test', test]] as const) {
     if (classes < 2 || src.labels.some((l) => l < 0)) throw new Error(`evaluate: the ${name} clips need class labels (at least 2 classes; a folder's clips get theirs from the folder holding them)`);
   }
   const state = await recalibrate(model, params, state0, train);
-  const tr = await extract(model, params, state, train, { windows }), te = await extract(model, params, state, test, { windows });
+  const tr = await extract(model, params, state, train, { windows: trainWindows }), te = await extract(model, params, state, test, { windows });
   const probe = {} as Record<Modality, number[]>, best = {} as Record<Modality, number>;
   for (const m of ['video', 'audio'] as const) {
-    probe[m] = tr.blocks[m].map((x, k) => linearProbe(x, tr.labels, te.blocks[m][k], te.labels, classes, { windows }));
+    probe[m] = tr.blocks[m].map((x, k) => linearProbe(x, tr.labels, te.blocks[m][k], te.labels, classes, { windows, trainWindows }));
     best[m] = Math.max(...probe[m]);
   }
   const ev = clipEmbeddings(te, 'video'), ea = clipEmbeddings(te, 'audio');

@@ -74,6 +74,8 @@ export interface Model {
   embed(params: nn.Tree, state: nn.Tree, x: Record<Modality, np.Tensor>, opts: nn.ApplyOptions): { emb: Record<Modality, np.Tensor>; state: nn.Tree };
   /** globally max-pooled features [B, C] after each block (eval mode) */
   features(params: nn.Tree, state: nn.Tree, x: np.Tensor, m: Modality): np.Tensor[];
+  /** those features and the unit embeddings [B, D] of one modality, from one eval-mode pass (what evaluation reads) */
+  describe(params: nn.Tree, state: nn.Tree, x: np.Tensor, m: Modality): { blocks: np.Tensor[]; emb: np.Tensor };
 }
 
 /** The model for `cfg`. `avidModel(tinyModel)` */
@@ -82,6 +84,18 @@ export function avidModel(cfg: ModelConfig = tinyModel): Model {
   const encoder = (m: Modality) => nn.serial({ ...stages[m], pool: nn.GlobalMaxPool() });
   const tower = (m: Modality) => nn.serial({ encoder: encoder(m), ...(cfg.headBn ?? true ? { bn: nn.BatchNorm() } : {}), head: nn.MLP(cfg.head), norm: nn.L2Normalize() });
   const towers = { video: tower('video'), audio: tower('audio') };
+  // what the tower does after its encoder's pool, which is the last block's pooled features
+  const tail = nn.serial({ ...(cfg.headBn ?? true ? { bn: nn.BatchNorm() } : {}), head: nn.MLP(cfg.head), norm: nn.L2Normalize() });
+  const features = (params: nn.Tree, state: nn.Tree, x: np.Tensor, m: Modality) => {
+    const p = params[m].encoder, s = state[m].encoder;
+    const out: np.Tensor[] = [];
+    let h: nn.Value = x;
+    for (const [name, layer] of Object.entries(stages[m])) {
+      h = layer.apply(p[name], s[name], h, { train: false }).y;
+      if (name.startsWith('block')) out.push(np.globalMaxPool(h as np.Tensor));
+    }
+    return out;
+  };
   return {
     cfg,
     init(key, shapes) {
@@ -94,15 +108,11 @@ export function avidModel(cfg: ModelConfig = tinyModel): Model {
       const a = towers.audio.apply(params.audio, state.audio, x.audio, opts);
       return { emb: { video: v.y as np.Tensor, audio: a.y as np.Tensor }, state: { video: v.state, audio: a.state } };
     },
-    features(params, state, x, m) {
-      const p = params[m].encoder, s = state[m].encoder;
-      const out: np.Tensor[] = [];
-      let h: nn.Value = x;
-      for (const [name, layer] of Object.entries(stages[m])) {
-        h = layer.apply(p[name], s[name], h, { train: false }).y;
-        if (name.startsWith('block')) out.push(np.globalMaxPool(h as np.Tensor));
-      }
-      return out;
+    features,
+    describe(params, state, x, m) {
+      const blocks = features(params, state, x, m);
+      const { encoder: _p, ...p } = params[m], { encoder: _s, ...s } = state[m];
+      return { blocks, emb: tail.apply(p, s, blocks[blocks.length - 1], { train: false }).y as np.Tensor };
     },
   };
 }

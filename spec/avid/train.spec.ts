@@ -60,6 +60,12 @@ test('encoders: block features and embeddings have the expected shapes', (t) => 
   t.deepEqual([emb.video.shape, emb.audio.shape], [[3, 8], [3, 8]], 'embeddings [B, 8]');
   const norms = np.sqrt(np.sum(np.square(emb.video), 1)).dataSync();
   t.ok(norms.every((v) => Math.abs(v - 1) < 1e-5), 'embeddings are unit vectors');
+  // evaluation's one pass: the same block features, and the embedding the eval-mode tower gives
+  for (const m of ['video', 'audio'] as const) {
+    const d = model.describe(s.params, s.bn, b[m], m);
+    const same = (x: np.Tensor, y: np.Tensor) => x.dataSync().every((v, i) => v === y.dataSync()[i]);
+    t.ok(d.blocks.every((f, k) => same(f, model.features(s.params, s.bn, b[m], m)[k])) && same(d.emb, emb[m]), `${m}: describe gives features' blocks and embed's embeddings, bit for bit`);
+  }
   t.end();
 });
 
@@ -191,6 +197,9 @@ test('the linear probe: fitted on the train split, scored on the test split agai
   const twice = (x: np.Tensor) => np.reshape(np.broadcastTo(np.expandDims(x, 1), [60, 2, 5]), [120, 5]);
   t.equal(linearProbe(twice(xTrain), yTrain, twice(xTest), yTest, 3, { windows: 2 }), 1, 'with 2 windows per clip: trained on every window with its clip\'s label, scored per clip');
   t.equal(linearProbe(twice(xTrain), yTrain, twice(xTest), yTrain, 3, { windows: 2 }), 0, 'against the clip\'s own label');
+  // one window per training clip and two per test clip (compare's evaluation): each split read with its own count
+  t.equal(linearProbe(xTrain, yTrain, twice(xTest), yTest, 3, { windows: 2, trainWindows: 1 }), 1, 'trained on 1 window per clip, scored on 2');
+  t.equal(linearProbe(twice(xTrain), yTrain, xTest, yTest, 3, { windows: 1, trainWindows: 2 }), 1, 'trained on 2 windows per clip, scored on 1');
   t.end();
 });
 
