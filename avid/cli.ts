@@ -117,7 +117,7 @@ export function program(out: (line: string) => void = console.log): Command {
     .requiredOption('--run <RUNDIR>', 'a run folder')
     .action(async (o) => { checkRun(o.run); await runReport(resolve(o.run), jobOf(o)); });
 
-  const compareFields = ['objectives', 'epochs', 'train', 'test', 'batch', 'negatives', 'zWarmup', 'lr', 'seed', 'seeds', 'backend'] as const;
+  const compareFields = ['objectives', 'epochs', 'train', 'test', 'batch', 'negatives', 'zWarmup', 'lr', 'seed', 'seeds', 'backend', 'windows'] as const;
   withFields(prog.command('compare').description('npm start: train each objective on the built-in data and print a table like the paper\'s Table 1'), compareFields)
     .option('--dir <DIR>', 'where the runs\' checkpoints go', 'runs')
     .option('--resume', 'continue the runs in --dir from their last checkpoints')

@@ -40,6 +40,8 @@ export interface CompareOptions {
   resume: boolean;
   /** write every seed's figures here */
   json?: string;
+  /** windows averaged per test clip (default 10, as the authors); probes are fitted on one per training clip */
+  windows?: number;
 }
 
 /** The stage that AVID+CMA starts from, and how long CMA trains after it: half the epochs, refreshing neighbours four times. */
@@ -147,11 +149,13 @@ export async function compare(o: CompareOptions, log: (line: string) => void = c
   const t0 = performance.now(), seeds = Array.from({ length: o.seeds ?? 1 }, (_, i) => o.seed + i);
   const model = avidModel(tinyModel);
   const cfg = trainConfig(o, o.train);
+  const evalOpts = { windows: o.windows ?? 10, trainWindows: 1 };
   log(`AVID on the built-in synthetic data: ${o.train} training and ${o.test} test clips, ${tinyData.classes} hidden classes ` +
     `(chance ${(100 / tinyData.classes).toFixed(1)}%, retrieval R@1 chance ${(100 / o.test).toFixed(2)}%); backend ${np.currentBackend()}, ${np.cpuThreads()} cpu thread(s)`);
   log(`tiny encoders (video R(2+1)D ${tinyModel.videoWidths.join('/')}, audio 9-layer ${tinyModel.audioWidths.join('/')}), ` +
     `batch ${cfg.batch}, ${cfg.negatives} negatives, T ${cfg.temperature}, Adam lr ${cfg.lr}, ${cfg.epochs} epochs, ` +
-    `NCE's Z ${o.zWarmup ? `frozen after ${o.zWarmup} epoch${o.zWarmup > 1 ? 's' : ''}` : 'from the first batch'}` +
+    `NCE's Z ${o.zWarmup ? `frozen after ${o.zWarmup} epoch${o.zWarmup > 1 ? 's' : ''}` : 'from the first batch'}; ` +
+    `test clips averaged over ${evalOpts.windows} window${evalOpts.windows > 1 ? 's' : ''}` +
     `${seeds.length > 1 ? `, seeds ${seeds.join(', ')}` : ''}`);
   const labels = ['random init', ...o.objectives.map((name) => objectiveFor(name, cfg).label)];
   const reports: Report[][] = labels.map(() => []);
@@ -162,12 +166,12 @@ export async function compare(o: CompareOptions, log: (line: string) => void = c
     const dir = seeds.length > 1 ? join(o.dir, `seed${seed}`) : o.dir;
     // every method starts from these weights, and the baseline row evaluates them untrained
     const init = initState(np.random.foldIn(kModel, 0), model, trainSet, cfg, crossAvid);
-    reports[0].push(await evaluate(model, init.params, init.bn, trainSet, testSet));
+    reports[0].push(await evaluate(model, init.params, init.bn, trainSet, testSet, evalOpts));
     log(`evaluated random init${seeds.length > 1 ? ` (seed ${seed})` : ''}: ${brief(reports[0].at(-1)!)} (${((performance.now() - t0) / 1000).toFixed(0)} s)`);
     const trained = new Map<ObjectiveName, TrainState>();
     for (const [i, name] of o.objectives.entries()) {
       const { state, history } = await trainNamed(name, model, trainSet, cfg, { key: kModel, dirFor: (m) => join(dir, m), resume: o.resume, zWarmup: o.zWarmup, log, trained, jit: o.jit });
-      reports[i + 1].push(await evaluate(model, state.params, state.bn, trainSet, testSet));
+      reports[i + 1].push(await evaluate(model, state.params, state.bn, trainSet, testSet, evalOpts));
       const moved = trend(history, Math.floor(o.train / cfg.batch));
       log(`trained and evaluated ${labels[i + 1]}${seeds.length > 1 ? ` (seed ${seed})` : ''}: ${brief(reports[i + 1].at(-1)!)}${moved ? `; first to last epoch ${moved}` : ''} (${((performance.now() - t0) / 1000).toFixed(0)} s)`);
     }

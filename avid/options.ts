@@ -35,7 +35,7 @@ export const fields = {
   audioSeconds: { type: PositiveNumber, help: 'audio window (s)', def: 2 },
   mels: { type: NonNegative, help: 'log-mel bands (0: the linear 129-bin spectrogram)', def: 40 },
   maxSeconds: { type: PositiveNumber, help: 'decode at most this much of each video (s)', def: 10 },
-  windows: { type: Positive, help: 'evaluation windows averaged per clip', def: 10 },
+  windows: { type: Positive, help: 'evaluation windows averaged per clip (compare: per test clip)', def: 10 },
   cache: { type: t.string, help: 'decoded-clip cache folder (default ~/.cache/avid-fn)', arg: 'DIR' },
   cacheGb: { type: PositiveNumber, help: 'cache size bound in GB', def: 4 },
   jobs: { type: Positive, help: 'ffmpeg processes at once (default: CPU count)' },
