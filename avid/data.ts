@@ -98,32 +98,46 @@ function hue(h: number): [number, number, number] {
   return [f(5), f(3), f(1)];
 }
 
-/** Render the video [3, frames, size, size] of an instance, starting at time t0 seconds. */
+/**
+ * Render the video [3, frames, size, size] of an instance, starting at time t0 seconds. What depends
+ * on one coordinate only (the crop's sampling point, the stripes, the gradient's terms) is computed
+ * once per column or row; every pixel's value is the same expression as written per pixel.
+ */
 function renderVideo(cfg: DataConfig, inst: Instance, t0: number, aug: View): Float32Array {
   const S = cfg.size, T = cfg.frames, out = new Float32Array(3 * T * S * S);
   const dir = inst.direction, speed = S * 0.75; // pixels per second
   const blob = hue(inst.label / cfg.classes), r2 = 2 * inst.radius * inst.radius;
   const [cx0, cy0, cw, ch] = aug.crop, [bright, contrast, sat] = aug.jitter;
+  // the crop box, resized back to S x S (nearest sampling), then flipped: per column sx, px; per row sy, py
+  const sx = new Float64Array(S), px = new Int32Array(S), sy = new Float64Array(S), py = new Int32Array(S);
+  for (let x = 0; x < S; x++) {
+    sx[x] = (cx0 + (cw * ((aug.flip ? S - 1 - x : x) + 0.5)) / S) * S;
+    px[x] = Math.min(S - 1, Math.floor(sx[x]));
+  }
+  for (let y = 0; y < S; y++) { sy[y] = (cy0 + (ch * (y + 0.5)) / S) * S; py[y] = Math.min(S - 1, Math.floor(sy[y])); }
+  const stripeOf = (v: number) => (Math.sin((2 * Math.PI * v) / inst.period) > 0 ? 0.25 : -0.25);
+  const stripeX = Float64Array.from(sx, stripeOf), stripeY = Float64Array.from(sy, stripeOf);
+  const gx = Float64Array.from(sx, (v) => inst.gradient[0] * (v / S - 0.5)), gy = Float64Array.from(sy, (v) => inst.gradient[1] * (v / S - 0.5));
+  const dx = new Float64Array(S), bg = inst.background, tex = inst.texture, plane = T * S * S;
   for (let f = 0; f < T; f++) {
     const t = t0 + f / cfg.fps;
     const bx = (((inst.start[0] + speed * Math.cos(dir) * t) % S) + S) % S;
     const by = (((inst.start[1] + speed * Math.sin(dir) * t) % S) + S) % S;
+    // distance to the blob on the torus
+    for (let x = 0; x < S; x++) dx[x] = Math.min(Math.abs(sx[x] - bx), S - Math.abs(sx[x] - bx));
     for (let y = 0; y < S; y++) {
+      const dy = Math.min(Math.abs(sy[y] - by), S - Math.abs(sy[y] - by));
       for (let x = 0; x < S; x++) {
-        // the crop box, resized back to S x S (nearest sampling), then flipped
-        const sx = (cx0 + (cw * ((aug.flip ? S - 1 - x : x) + 0.5)) / S) * S, sy = (cy0 + (ch * (y + 0.5)) / S) * S;
-        const px = Math.min(S - 1, Math.floor(sx)), py = Math.min(S - 1, Math.floor(sy));
-        // distance to the blob on the torus
-        const dx = Math.min(Math.abs(sx - bx), S - Math.abs(sx - bx)), dy = Math.min(Math.abs(sy - by), S - Math.abs(sy - by));
-        const a = Math.min(1, 1.5 * Math.exp(-(dx * dx + dy * dy) / r2));
-        const stripe = Math.sin((2 * Math.PI * (inst.vertical ? sx : sy)) / inst.period) > 0 ? 0.25 : -0.25;
-        const g = inst.gradient[0] * (sx / S - 0.5) + inst.gradient[1] * (sy / S - 0.5) + stripe;
-        const rgb = [0, 1, 2].map((c) => (1 - a) * (inst.background[c] + g + inst.texture[(c * S + py) * S + px]) + a * blob[c]);
-        const grey = (rgb[0] + rgb[1] + rgb[2]) / 3;
-        for (let c = 0; c < 3; c++) {
-          const v = (grey + sat * (rgb[c] - grey)) * bright;
-          out[((c * T + f) * S + y) * S + x] = (v - 0.5) * contrast;
-        }
+        const a = Math.min(1, 1.5 * Math.exp(-(dx[x] * dx[x] + dy * dy) / r2));
+        const g = gx[x] + gy[y] + (inst.vertical ? stripeX[x] : stripeY[y]);
+        const at = py[y] * S + px[x];
+        const r = (1 - a) * (bg[0] + g + tex[at]) + a * blob[0];
+        const gr = (1 - a) * (bg[1] + g + tex[S * S + at]) + a * blob[1];
+        const b = (1 - a) * (bg[2] + g + tex[2 * S * S + at]) + a * blob[2];
+        const grey = (r + gr + b) / 3, o = (f * S + y) * S + x;
+        out[o] = ((grey + sat * (r - grey)) * bright - 0.5) * contrast;
+        out[plane + o] = ((grey + sat * (gr - grey)) * bright - 0.5) * contrast;
+        out[2 * plane + o] = ((grey + sat * (b - grey)) * bright - 0.5) * contrast;
       }
     }
   }
@@ -133,16 +147,16 @@ function renderVideo(cfg: DataConfig, inst: Instance, t0: number, aug: View): Fl
 /** The audio waveform of an instance over [t0, t0 + audioSeconds). */
 function renderAudio(cfg: DataConfig, inst: Instance, t0: number, volume: number): Float32Array {
   const n = Math.round(cfg.audioSeconds * cfg.sampleRate), out = new Float32Array(n);
-  const pitch = 400 * 2 ** (inst.label / 2);
   const noise = np.random.bits(inst.noiseSeed, n);
+  // angular frequencies, each the same product the per-sample expression 2 pi f t began with
+  const tone = 2 * Math.PI * (400 * 2 ** (inst.label / 2)), click = 2 * Math.PI * inst.clickHz, distractor = 2 * Math.PI * inst.distractorHz;
+  const { toneGain, clickRate, clickPhase, distractorGain, noise: level } = inst;
   for (let i = 0; i < n; i++) {
     const t = t0 + i / cfg.sampleRate;
-    const tone = inst.toneGain * Math.sin(2 * Math.PI * pitch * t);
     // a click: a 10 ms decaying burst at clickHz, clickRate times a second
-    const since = (((t * inst.clickRate + inst.clickPhase) % 1) + 1) % 1 / inst.clickRate;
-    const click = 0.6 * Math.exp(-since / 0.01) * Math.sin(2 * Math.PI * inst.clickHz * since);
-    const distractor = inst.distractorGain * Math.sin(2 * Math.PI * inst.distractorHz * t);
-    out[i] = volume * (tone + click + distractor + inst.noise * (noise[i] / 2 ** 32 - 0.5) * 3.46);
+    const since = (((t * clickRate + clickPhase) % 1) + 1) % 1 / clickRate;
+    out[i] = volume * (toneGain * Math.sin(tone * t) + 0.6 * Math.exp(-since / 0.01) * Math.sin(click * since) +
+      distractorGain * Math.sin(distractor * t) + level * (noise[i] / 2 ** 32 - 0.5) * 3.46);
   }
   return out;
 }
