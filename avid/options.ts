@@ -18,7 +18,7 @@ export const fields = {
   data: { type: t.string, help: 'a folder of videos (train/ and test/ splits, class folders); default: the built-in synthetic data', arg: 'DIR' },
   objective: { type: t.keyof({ cross: null, self: null, joint: null, cma: null }), help: 'AVID objective', def: 'cross' },
   objectives: { type: t.array(t.keyof({ cross: null, self: null, joint: null, cma: null })), help: 'objectives to compare, comma-separated', def: ['cross'], list: true },
-  epochs: { type: Positive, help: 'training epochs', def: 12 },
+  epochs: { type: Positive, help: 'training epochs', def: 18 },
   batch: { type: Positive, help: 'clips per step', def: 16 },
   lr: { type: Rate, help: 'Adam learning rate (the authors use 1e-4 .. 5e-4)', def: 5e-4 },
   negatives: { type: Positive, help: 'NCE negatives per clip (at most clips - 1)', def: 256 },

@@ -27,7 +27,7 @@ export interface TrainConfig extends AugmentConfig {
 }
 
 export const tinyTrain: TrainConfig = {
-  batch: 16, negatives: 256, temperature: 0.07, momentum: 0.5, lr: 5e-4, weightDecay: 1e-5, epochs: 12, cropScale: [0.4, 1], flip: true, maxOffset: 0.5,
+  batch: 16, negatives: 256, temperature: 0.07, momentum: 0.5, lr: 5e-4, weightDecay: 1e-5, epochs: 18, cropScale: [0.4, 1], flip: true, maxOffset: 0.5,
 };
 
 export interface TrainState {

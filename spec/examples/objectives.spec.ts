@@ -10,7 +10,7 @@ import { spawnSync } from 'node:child_process';
  * The CI-sized run trains each method for 12 steps of 8 clips: enough for every new loss to fall, not
  * for retrieval to leave chance. R@1 is printed against chance but not asserted: at this budget, and
  * at the example's default one (6 epochs of 64 clips), R@1 sits within a hit or two of 1/N for every
- * method, Cross-AVID included (npm start's 12 epochs of 384 clips reach about 10x chance).
+ * method, Cross-AVID included (npm start's 18 epochs of 384 clips reach about 10x chance).
  */
 const args = ['--train', '16', '--test', '16', '--epochs', '6', '--batch', '8', '--lr', '2e-3', '--no-baseline'];
 
