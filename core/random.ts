@@ -31,14 +31,30 @@ export function threefry2x32(k0: number, k1: number, x0: number, x1: number): [n
   return [x0, x1];
 }
 
-/** `n` random 32-bit words from `key`: word i is half of the cipher of counter floor(i / 2). */
+/**
+ * `n` random 32-bit words from `key`: word i is half of the cipher of counter floor(i / 2).
+ * threefry2x32 written out for the counter loop (no arrays per block), the same words: every sampler
+ * and the synthetic data draw through here.
+ */
 export function bits(k: Key, n: number): Uint32Array {
   checkKey('random.bits', k);
   const out = new Uint32Array(n);
+  const k0 = k.k0 >>> 0, k1 = k.k1 >>> 0, k2 = (k0 ^ k1 ^ 0x1bd11bda) >>> 0;
+  const [r0, r1, r2, r3] = ROT[0], [r4, r5, r6, r7] = ROT[1];
   for (let i = 0; i < n; i += 2) {
-    const [a, b] = threefry2x32(k.k0, k.k1, i >>> 1, 0);
-    out[i] = a;
-    if (i + 1 < n) out[i + 1] = b;
+    let x0 = ((i >>> 1) + k0) >>> 0, x1 = k1;
+    for (let round = 0; round < 5; round++) {
+      const even = (round & 1) === 0;
+      x0 = (x0 + x1) >>> 0; x1 = (rotl(x1, even ? r0 : r4) ^ x0) >>> 0;
+      x0 = (x0 + x1) >>> 0; x1 = (rotl(x1, even ? r1 : r5) ^ x0) >>> 0;
+      x0 = (x0 + x1) >>> 0; x1 = (rotl(x1, even ? r2 : r6) ^ x0) >>> 0;
+      x0 = (x0 + x1) >>> 0; x1 = (rotl(x1, even ? r3 : r7) ^ x0) >>> 0;
+      const a = (round + 1) % 3, b = (round + 2) % 3;
+      x0 = (x0 + (a === 0 ? k0 : a === 1 ? k1 : k2)) >>> 0;
+      x1 = (x1 + (b === 0 ? k0 : b === 1 ? k1 : k2) + round + 1) >>> 0;
+    }
+    out[i] = x0;
+    if (i + 1 < n) out[i + 1] = x1;
   }
   return out;
 }

@@ -17,6 +17,15 @@ test('the same key gives the same numbers; different keys give different numbers
   // a fixed value: changes to the generator must be deliberate (they change every seeded result)
   t.deepEqual(random.threefry2x32(0, 0, 0, 0), [0x6b200159, 0x99ba4efe], 'Threefry-2x32 known-answer test (Salmon et al.)');
   t.deepEqual(random.threefry2x32(0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff), [0x1cb996fc, 0xbb002be7], 'Threefry-2x32 known answer, all ones');
+  // bits runs the cipher written out for its counter loop: word i must be half of threefry2x32(key, (i / 2, 0))
+  let bad = 0;
+  for (const seed of [0, 1, 42, 0x7fffffff]) for (const key of [random.key(seed), ...random.split(random.key(seed), 3)]) {
+    for (const n of [1, 2, 7, 64]) {
+      const w = random.bits(key, n);
+      for (let i = 0; i < n; i++) if (w[i] !== random.threefry2x32(key.k0, key.k1, i >>> 1, 0)[i & 1]) bad++;
+    }
+  }
+  t.equal(bad, 0, 'bits = threefry2x32 of the counter, word for word, over 16 keys and odd and even lengths');
   t.end();
 });
 
