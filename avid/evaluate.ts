@@ -37,13 +37,15 @@ export async function extract(model: Model, params: nn.Tree, state: nn.Tree, src
   if (items.length === 0) throw new Error('extract: the source has no usable clips');
   const rows = items.flatMap((i) => evalViews(src.duration(i), src.cfg, windows).map((view) => ({ i, view })));
   const parts: Omit<Features, 'labels' | 'items' | 'windows'>[] = [];
+  // one traced program per batch size (the last batch may be smaller); on the CPU its numbers are eager's, bit for bit
+  const pass = np.jit((p: nn.Tree, s: nn.Tree, video: np.Tensor, audio: np.Tensor) => {
+    const v = model.describe(p, s, video, 'video'), a = model.describe(p, s, audio, 'audio');
+    return { blocks: { video: v.blocks, audio: a.blocks }, emb: { video: v.emb, audio: a.emb } };
+  });
   for (let r = 0; r < rows.length; r += batch) {
     const chunk = rows.slice(r, r + batch);
     const b = getBatch(src, chunk.map((c) => c.i), undefined, undefined, chunk.map((c) => c.view));
-    parts.push(np.withScope(() => {
-      const v = model.describe(params, state, b.video, 'video'), a = model.describe(params, state, b.audio, 'audio');
-      return { blocks: { video: v.blocks, audio: a.blocks }, emb: { video: v.emb, audio: a.emb } };
-    }));
+    parts.push(np.withScope(() => pass(params, state, b.video, b.audio)));
   }
   const cat = (f: (p: (typeof parts)[number]) => np.Tensor) => np.concat(parts.map(f), 0);
   const nBlocks = parts[0].blocks.video.length;
