@@ -8,8 +8,8 @@
  * With `windows` > 1 every test clip is seen through that many evenly spaced windows (the authors use
  * 10): probes average their predicted probabilities per test clip, and retrieval averages a clip's
  * embeddings. The training clips, on which probes are fitted, are seen through `trainWindows` (by
- * default as many; 1 is the authors' one random clip per sample, here the middle window). The same evaluation of randomly initialised encoders is the baseline
- * every number is judged against.
+ * default as many; 1 is the authors' one random clip per sample, here the middle window). The same
+ * evaluation of randomly initialised encoders is the baseline every number is judged against.
  */
 import * as np from '../core/index.js';
 import * as nn from '../nn/index.js';

@@ -82,10 +82,10 @@ export interface Model {
 export function avidModel(cfg: ModelConfig = tinyModel): Model {
   const stages: Record<Modality, Record<string, nn.Layer>> = { video: videoStages(cfg), audio: audioStages(cfg) };
   const encoder = (m: Modality) => nn.serial({ ...stages[m], pool: nn.GlobalMaxPool() });
-  const tower = (m: Modality) => nn.serial({ encoder: encoder(m), ...(cfg.headBn ?? true ? { bn: nn.BatchNorm() } : {}), head: nn.MLP(cfg.head), norm: nn.L2Normalize() });
-  const towers = { video: tower('video'), audio: tower('audio') };
-  // what the tower does after its encoder's pool, which is the last block's pooled features
-  const tail = nn.serial({ ...(cfg.headBn ?? true ? { bn: nn.BatchNorm() } : {}), head: nn.MLP(cfg.head), norm: nn.L2Normalize() });
+  // what a tower does after its encoder's pool (which is the last block's pooled features)
+  const tailLayers = () => ({ ...(cfg.headBn ?? true ? { bn: nn.BatchNorm() } : {}), head: nn.MLP(cfg.head), norm: nn.L2Normalize() });
+  const towers = { video: nn.serial({ encoder: encoder('video'), ...tailLayers() }), audio: nn.serial({ encoder: encoder('audio'), ...tailLayers() }) };
+  const tail = nn.serial(tailLayers());
   const features = (params: nn.Tree, state: nn.Tree, x: np.Tensor, m: Modality) => {
     const p = params[m].encoder, s = state[m].encoder;
     const out: np.Tensor[] = [];
