@@ -16,6 +16,7 @@ import type { Aval, Backend } from './backend.js';
 import { getBackend } from './backend.js';
 import { fusedPrimitive, fusedSumPrimitive, type FusedOp } from './fusion.js';
 import { withScope } from './memory.js';
+import { dtypeOfArray, withRecycler, type DType, type TypedArray } from './dtype.js';
 import type { Primitive } from './primitive.js';
 import { flatten, unflatten, type TreeDef } from './pytree.js';
 import { Key, tracedKey } from './random.js';
@@ -62,6 +63,9 @@ export class Program {
     readonly outs: readonly number[],
     readonly outDef: TreeDef,
   ) {}
+
+  /** Scratch arrays kept between calls on the CPU (about the intermediates' size; see execute). */
+  readonly pool = new BufferPool();
 
   /** For each step, the variables it reads for the last time (never arguments, constants or outputs). */
   get lastUses(): number[][] {
@@ -345,17 +349,56 @@ function fusedStep(group: readonly Step[], avals: readonly Aval[], sum?: Step): 
 /**
  * Run the program's (fused) steps on concrete tensors. A value is dropped after its last reader, so
  * a forward pass holds no more than eager code would (the GC, or the GPU's reference counts, free it).
+ * On the CPU a dropped value's array goes to the program's pool, and a later kernel of this call or
+ * the next one that allocates the same dtype and length gets it back, zeroed: a training step then
+ * maps no new memory after its first call, where eager code allocates (and the GC frees) every
+ * intermediate anew. An array is pooled only when no live value shares it (reshape returns its
+ * input's array), and never when an argument, a constant or an output holds it.
  */
 function execute(prog: Program, args: readonly Tensor[]): any {
   const env = new Array<Tensor | undefined>(prog.avals.length);
   args.forEach((t, i) => { env[i] = t; });
   prog.consts.forEach((t, i) => { env[prog.nIn + i] = t; });
-  const drops = prog.lastUses;
-  prog.steps.forEach((s, j) => {
-    env[s.out] = run(s.prim, s.ins.map((v) => env[v]!), s.attrs, prog.avals[s.out]);
-    for (const v of drops[j]) env[v] = undefined;
-  });
+  const drops = prog.lastUses, pool = prog.pool;
+  // how many live values hold each array made in this call (a reshape and its input share one)
+  const holders = new Map<ArrayBufferLike, number>();
+  const own = (buf: unknown): ArrayBufferLike | undefined =>
+    ArrayBuffer.isView(buf) && buf.buffer instanceof ArrayBuffer ? buf.buffer : undefined;
+  const outside = new Set(env.slice(0, prog.nIn + prog.consts.length).map((t) => own(t!.buf)));
+  withRecycler(pool.take, () => prog.steps.forEach((s, j) => {
+    const y = run(s.prim, s.ins.map((v) => env[v]!), s.attrs, prog.avals[s.out]);
+    env[s.out] = y;
+    const a = own(y.buf);
+    if (a && !outside.has(a)) holders.set(a, (holders.get(a) ?? 0) + 1);
+    for (const v of drops[j]) {
+      const buf = env[v]!.buf as TypedArray, b = own(buf);
+      env[v] = undefined;
+      if (!b || outside.has(b)) continue;
+      const n = holders.get(b)! - 1;
+      holders.set(b, n);
+      if (n === 0 && buf.byteOffset === 0 && buf.byteLength === b.byteLength) pool.give(buf);
+    }
+  }));
   return unflatten(prog.outDef, prog.outs.map((v) => env[v]));
+}
+
+/** Arrays a program has finished with, by dtype and length, for its kernels to reuse. */
+export class BufferPool {
+  private readonly free = new Map<string, TypedArray[]>();
+  /** How many bytes the pool holds now. */
+  bytes = 0;
+  take = (dtype: DType, n: number): TypedArray | undefined => {
+    const buf = this.free.get(`${dtype}:${n}`)?.pop();
+    if (buf) this.bytes -= buf.byteLength;
+    return buf;
+  };
+  give(buf: TypedArray): void {
+    const key = `${dtypeOfArray(buf)}:${buf.length}`;
+    const list = this.free.get(key) ?? [];
+    list.push(buf);
+    this.free.set(key, list);
+    this.bytes += buf.byteLength;
+  }
 }
 
 /** Under an outer transformation: bind each traced equation, so grad or vmap sees every primitive. */

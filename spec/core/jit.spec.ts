@@ -150,6 +150,30 @@ test('jit composes with grad and vmap, in both orders', (t) => {
   t.end();
 });
 
+test('jit reuses its intermediates\' arrays between calls, never one an argument, an output or a live value shares', (t) => {
+  // xr shares x's array and o1 shares t's (reshape returns its input's array); h, t and g are
+  // dropped mid-program, and later steps allocate arrays of their sizes
+  const f = (x: np.Tensor, w: np.Tensor) => {
+    const xr = np.reshape(x, [4, 6]);
+    const h = np.matmul(xr, w), tr = np.transpose(h);
+    const o1 = np.reshape(tr, [24]);
+    const g = np.matmul(tr, xr);
+    return [o1, np.matmul(xr, g), np.transpose(np.matmul(h, g))] as const;
+  };
+  const jf = np.jit(f);
+  const x1 = input([24], 'normal', 'float32'), x2 = input([24], 'normal', 'float32'), w = input([6, 6], 'normal', 'float32');
+  const keep = (ts: readonly np.Tensor[]) => ts.map((u) => Array.from(u.dataSync()));
+  const args = keep([x1, x2, w]);
+  const first = jf(x1, w), firstVals = keep(first);
+  for (let i = 0; i < 3; i++) (i ? jf(x1, w) : first).forEach((u, j) => same(t, u, f(x1, w)[j], `call ${i + 1}, output ${j}`));
+  const second = jf(x2, w);
+  second.forEach((u, j) => same(t, u, f(x2, w)[j], `other arguments, output ${j}`));
+  t.deepEqual(keep(first), firstVals, 'the first call\'s outputs are untouched by later calls');
+  t.deepEqual(keep([x1, x2, w]), args, 'the arguments are untouched (xr shared x\'s array)');
+  if (!onGpu) t.ok(jf.program(x1, w).pool.bytes > 0, `the CPU program keeps its dropped arrays for the next call (${jf.program(x1, w).pool.bytes} bytes)`);
+  t.end();
+});
+
 test('traces once per kind of argument; numbers are static; pytrees in and out', (t) => {
   let traces = 0;
   const f = (p: { w: np.Tensor; b: np.Tensor }, x: np.Tensor, scale: number) => {
