@@ -247,7 +247,7 @@ function trace(f: (...args: any[]) => unknown, leaves: readonly Tensor[], def: T
     const avals: Aval[] = [...ins, ...consts, ...tr.eqns.map((e) => e.out)].map((t) => ({ shape: t.shape, dtype: t.dtype }));
     for (const c of consts) backend.pin?.(c.buf);
     const live = deadCodeElim(eqns, outs);
-    return new Program(nIn, consts, avals, live, fuse ? fuseSteps(live, outs, avals) : live, outs, outDef);
+    return new Program(nIn, consts, avals, live, fuse ? fuseSteps(fuseEpilogues(live, outs), outs, avals) : live, outs, outDef);
   });
 }
 
@@ -261,6 +261,31 @@ function deadCodeElim(eqns: readonly Step[], outs: readonly number[]): Step[] {
     for (const v of eqns[j].ins) need.add(v);
   }
   return keep.reverse();
+}
+
+/**
+ * Kernels that can apply their only reader to each result before storing it, by (kernel, reader):
+ * the attrs that ask for it. BatchNorm then ReLU, the network's commonest pair, writes one tensor
+ * instead of two. (The merged step only runs; replay and outer transformations see the equations.)
+ */
+const epilogues: Record<string, Record<string, (attrs: any) => any>> = {
+  batchNormTrain: { relu: (attrs) => ({ ...attrs, relu: true }) },
+};
+
+/** Merge each reader in `epilogues` into the kernel that produced its input, where nothing else reads that. */
+function fuseEpilogues(eqns: readonly Step[], outs: readonly number[]): Step[] {
+  const readers = new Map<number, number>();
+  for (const e of eqns) for (const v of new Set(e.ins)) readers.set(v, (readers.get(v) ?? 0) + 1);
+  const at = new Map<number, number>(eqns.map((e, j) => [e.out, j]));
+  const steps: (Step | undefined)[] = [...eqns];
+  eqns.forEach((e, j) => {
+    const p = at.get(e.ins[0]), merge = p === undefined ? undefined : epilogues[eqns[p].prim.name]?.[e.prim.name];
+    if (!merge || e.ins.length !== 1 || readers.get(e.ins[0]) !== 1 || outs.includes(e.ins[0]) || steps[p!] !== eqns[p!]) return;
+    const k = eqns[p!];
+    steps[p!] = { prim: k.prim, attrs: merge(k.attrs), ins: k.ins, out: e.out, fused: [k.prim.name, e.prim.name] };
+    steps[j] = undefined;
+  });
+  return steps.filter((s): s is Step => !!s);
 }
 
 /**

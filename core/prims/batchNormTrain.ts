@@ -39,24 +39,36 @@ import { reshape } from './reshape.js';
 import { slice } from './slice.js';
 import { sqrt } from './sqrt.js';
 import { keepDimsShape } from './sum.js';
+import { GPU as RELU } from './relu.js';
 
-type Attrs = { axes: number[]; eps: number };
+/** `relu`: max(y, 0) is applied before y is stored (set by jit, which fuses a relu that reads y alone). */
+type Attrs = { axes: number[]; eps: number; relu?: boolean };
 
 const normalize = channelLoop({ name: 'batchNorm', operands: ['x', 'y=', 'm', 's', 't'], body: 'y = (x - m) * s + t;' }, 2);
+// then relu as its own kernel would see y (rounded to float32 first), without a branch on the sign (a
+// coin flip to the branch predictor): v * (v > 0) + 0 keeps nan and makes -0 and negatives +0; only
+// -inf (which it would make nan) takes the other arm
+const reluOf = (v: string) => `const v = ${v}; y = v === -Infinity ? 0 : v * +(v > 0) + 0;`;
+const normalizeRelu = {
+  float32: channelLoop({ name: 'batchNorm relu f32', operands: ['x', 'y=', 'm', 's', 't'], body: reluOf('Math.fround((x - m) * s + t)') }, 2),
+  float64: channelLoop({ name: 'batchNorm relu', operands: ['x', 'y=', 'm', 's', 't'], body: reluOf('(x - m) * s + t') }, 2),
+};
 
-const cpu: Kernel<TypedArray, Attrs> = ([x, w, b, st], { axes, eps }, out) => {
+const cpu: Kernel<TypedArray, Attrs> = ([x, w, b, st], { axes, eps, relu }, out) => {
   const [mean, variance] = rows(st.buf);
   const scale = Float64Array.from(variance, (v, o) => w.buf[o] / Math.sqrt(v + eps));
   const res = alloc(out.dtype, x.buf.length);
-  normalize(x.shape, axes, [x.buf, res, mean, scale, b.buf]);
+  if (relu) normalizeRelu[out.dtype as 'float32'](x.shape, axes, [x.buf, res, mean, scale, b.buf]);
+  else normalize(x.shape, axes, [x.buf, res, mean, scale, b.buf]);
   return res;
 };
 
-const gpu: GpuKernel<Attrs> = (ctx, [x, w, b, st], { axes, eps }, out) => ctx.run(`function (X, M, W, B) {
+const gpu: GpuKernel<Attrs> = (ctx, [x, w, b, st], { axes, eps, relu }, out) => ctx.run(`function (X, M, W, B) {
   ${coords(x.shape)}
   const o = ${channelOf(x.shape, axes)};
   const s = W[o] / Math.sqrt(M[${lit(sizeOf(w.shape))} + o] + ${lit(eps)});
-  return (X[this.thread.x] - M[o]) * s + B[o];
+  const v = (X[this.thread.x] - M[o]) * s + B[o];
+  return ${relu ? RELU : 'v'};
 }`, [x.buf, st.buf, w.buf, b.buf], sizeOf(out.shape));
 
 /** Row i of a [2, ...kept] stack, shaped `kept`. */

@@ -1,6 +1,6 @@
 /**
  * relu: max(x, 0) for float tensors, exactly as maximum(x, 0) (nan stays nan, -0 gives +0), in one
- * pass. vjp: reluGrad, ct where x > 0, else 0 (derivative 0 at 0, as maximum gives ties to its second
+ * pass. vjp: reluGrad, ct where relu(x) > 0 (that is, x > 0), else 0 (derivative 0 at 0, as maximum gives ties to its second
  * argument), also one pass.
  *
  * Why a primitive and not maximum(x, 0): maximum's scalar test is a branch, mispredicted half the
@@ -15,7 +15,8 @@ import type { Tensor } from '../tensor.js';
 import { bind } from '../trace.js';
 import { substitute, unaryShader } from './_elementwise.js';
 
-const GPU = '(v > 0.0 || v != v) ? v : 0.0';
+/** relu of `v` in a shader (batchNormTrain's fused epilogue uses it too) */
+export const GPU = '(v > 0.0 || v != v) ? v : 0.0';
 import { reluGrad } from './reluGrad.js';
 
 /**
@@ -45,7 +46,8 @@ export const reluP = definePrimitive<{}>({
     if (x.dtype !== 'float32' && x.dtype !== 'float64') throw new OpError('relu', `needs a float tensor, got ${x.dtype}`);
     return { shape: x.shape, dtype: x.dtype };
   },
-  vjp: (ct, [x]) => [reluGrad(x, ct)],
+  // the output masks as the input would (out > 0 exactly where x > 0), and leaves x free to be dropped
+  vjp: (ct, _ins, out) => [reluGrad(out, ct)],
   kernels: { cpu, gpu: unaryShader(GPU) },
   elementwise: { cpu: () => (v) => (v > 0 || v !== v ? v : 0), gpu: ([x]) => substitute(GPU, { v: x }) },
 });

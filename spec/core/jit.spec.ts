@@ -174,6 +174,29 @@ test('jit reuses its intermediates\' arrays between calls, never one an argument
   t.end();
 });
 
+test('jit runs relu as batchNormTrain\'s epilogue: one kernel, the unfused values (nan, -0, infinities too) and gradient', (t) => {
+  // channel 0 ordinary; 1: weight 0 and bias -0 (outputs +-0); 2: weight -inf (outputs +-inf, nan
+  // at the mean); 3: a nan in x (a nan channel)
+  const f = (x: np.Tensor, w: np.Tensor, b: np.Tensor) => np.relu(np.batchNorm(x, w, b, [0, 2], 1e-5)[0]);
+  for (const dtype of ['float32', 'float64'] as const) {
+    const xs = Array.from(input([4, 4, 3], 'normal', dtype).dataSync());
+    xs[3 * 3 + 1] = NaN;
+    [0, 2].forEach((i) => { xs[12 + 6 + i] = 0; xs[24 + 6 + i] = 0; }); // channel 2 has its mean, 0, at two places
+    xs.forEach((_, i) => { if (Math.floor(i / 3) % 4 === 2 && xs[i] !== 0) xs[i] = 0.5 * Math.sign(xs[i]); });
+    const x = np.reshape(np.tensor(xs, { dtype }), [4, 4, 3]);
+    const w = np.tensor([1.5, 0, -Infinity, 1], { dtype }), b = np.tensor([0.1, -0, 0.2, 0], { dtype });
+    const jf = np.jit(f);
+    same(t, jf(x, w, b), f(x, w, b), `${dtype}: values`);
+    t.match(String(jf.program(x, w, b)), /fused\[batchNormTrain relu\]/, `${dtype}: one kernel for the pair`);
+    const v = Array.from(jf(x, w, b).dataSync());
+    t.ok(v.some((u) => Object.is(u, 0)) && v.some(Number.isNaN) && v.includes(Infinity), `${dtype}: the edge values occur (+0, nan, inf)`);
+    const loss = (xx: np.Tensor, ww: np.Tensor) => np.sum(np.mul(f(xx, ww, b), np.reshape(np.arange(0, 48, 1, dtype), [4, 4, 3])));
+    const xf = input([4, 4, 3], 'normal', dtype), wf = input([4], 'positive', dtype);
+    (np.grad(loss, { argnums: [0, 1] })(xf, wf) as np.Tensor[]).forEach((g, i) => same(t, np.jit(np.grad(loss, { argnums: [0, 1] }))(xf, wf)[i], g, `${dtype}: gradient ${i}`));
+  }
+  t.end();
+});
+
 test('traces once per kind of argument; numbers are static; pytrees in and out', (t) => {
   let traces = 0;
   const f = (p: { w: np.Tensor; b: np.Tensor }, x: np.Tensor, scale: number) => {
