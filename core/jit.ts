@@ -247,7 +247,7 @@ function trace(f: (...args: any[]) => unknown, leaves: readonly Tensor[], def: T
     const avals: Aval[] = [...ins, ...consts, ...tr.eqns.map((e) => e.out)].map((t) => ({ shape: t.shape, dtype: t.dtype }));
     for (const c of consts) backend.pin?.(c.buf);
     const live = deadCodeElim(eqns, outs);
-    return new Program(nIn, consts, avals, live, fuse ? fuseSteps(fuseEpilogues(live, outs), outs, avals) : live, outs, outDef);
+    return new Program(nIn, consts, avals, live, fuse ? fusePrologues(fuseSteps(fuseEpilogues(live, outs), outs, avals), outs) : live, outs, outDef);
   });
 }
 
@@ -286,6 +286,39 @@ function fuseEpilogues(eqns: readonly Step[], outs: readonly number[]): Step[] {
     steps[j] = undefined;
   });
   return steps.filter((s): s is Step => !!s);
+}
+
+/**
+ * Kernels that can take a reluGrad's result as its two inputs instead, computing it as they read, by
+ * reader: where that result goes. A BatchNorm then ReLU's pullback reads it twice (the parameters'
+ * sums, then x's cotangent); handed the relu's output and the incoming cotangent, neither pass needs
+ * the masked cotangent written.
+ */
+const prologues: Record<string, Record<string, number>> = {
+  reluGrad: { batchNormParamGrad: 1, batchNormGrad: 2 },
+};
+
+/**
+ * Run each (unfused) step in `prologues` inside its readers when they all can take it: each reads
+ * the step's second input in its place and its first as one more input, with the `mask` attr.
+ */
+function fusePrologues(steps: readonly Step[], outs: readonly number[]): Step[] {
+  const readers = new Map<number, number[]>();
+  steps.forEach((e, j) => { for (const v of new Set(e.ins)) readers.set(v, [...(readers.get(v) ?? []), j]); });
+  const next: (Step | undefined)[] = [...steps];
+  steps.forEach((e, j) => {
+    const into = prologues[e.prim.name], rs = readers.get(e.out) ?? [];
+    if (!into || e.fused || outs.includes(e.out) || !rs.length) return;
+    const fits = (r: Step) => into[r.prim.name] !== undefined && !r.attrs.mask && r.ins.filter((v) => v === e.out).length === 1 && r.ins[into[r.prim.name]] === e.out;
+    if (!rs.every((k) => fits(next[k]!))) return;
+    for (const k of rs) {
+      const r = next[k]!;
+      const ins = r.ins.map((v) => (v === e.out ? e.ins[1] : v));
+      next[k] = { prim: r.prim, attrs: { ...r.attrs, mask: true }, ins: [...ins, e.ins[0]], out: r.out, fused: [e.prim.name, r.prim.name] };
+    }
+    next[j] = undefined;
+  });
+  return next.filter((s): s is Step => !!s);
 }
 
 /**

@@ -68,12 +68,27 @@ export function checkChannels(op: string, x: Aval, params: Aval[], stacks: Aval[
 }
 
 
-const sums2 = channelLoop({ name: 'channel sums', operands: ['x', 'g', 'm', 'a+=', 'c+='], body: 'a += g; c += g * (x - m);' }, 2);
+/**
+ * `h`, reluGrad(r, g) exactly (g where r > 0, else +0), without a branch on r's sign (a coin flip to
+ * the branch predictor): g k - (k - 1) 0 is g (-0 kept) for k = 1 and +0 for k = 0; a nan or
+ * infinite g, which that would make nan, takes the exact select. For the kernels jit hands a relu's
+ * pullback to (the `mask` attr of batchNormParamGrad and batchNormGrad: core/jit.ts).
+ */
+export const MASKED = 'const k = +(r > 0); const h = g - g === 0 ? g * k - (k - 1) * 0 : (k ? g : 0);';
+/** The same select in a shader (the GPU has no -0 to keep). */
+export const maskedShader = (r: string, g: string) => `(${r} > 0.0 ? ${g} : 0.0)`;
 
-/** Per channel, in float64 and in one pass over x and g: sum(g) and sum(g * (x - mean)). */
-export function channelSums(x: TypedArray, g: TypedArray, mean: TypedArray, shape: Shape, axes: readonly number[]): { sg: Float64Array; sgx: Float64Array } {
+const sums2 = channelLoop({ name: 'channel sums', operands: ['x', 'g', 'm', 'a+=', 'c+='], body: 'a += g; c += g * (x - m);' }, 2);
+const sums2Masked = channelLoop({ name: 'channel sums masked', operands: ['x', 'g', 'r', 'm', 'a+=', 'c+='], body: `${MASKED} a += h; c += h * (x - m);` }, 3);
+
+/**
+ * Per channel, in float64 and in one pass over x and g: sum(g) and sum(g * (x - mean)); with `r`,
+ * of reluGrad(r, g) in g's place.
+ */
+export function channelSums(x: TypedArray, g: TypedArray, mean: TypedArray, shape: Shape, axes: readonly number[], r?: TypedArray): { sg: Float64Array; sgx: Float64Array } {
   const sg = new Float64Array(mean.length), sgx = new Float64Array(mean.length);
-  sums2(shape, axes, [x, g, mean, sg, sgx]);
+  if (r) sums2Masked(shape, axes, [x, g, r, mean, sg, sgx]);
+  else sums2(shape, axes, [x, g, mean, sg, sgx]);
   return { sg, sgx };
 }
 
@@ -81,17 +96,18 @@ export function channelSums(x: TypedArray, g: TypedArray, mean: TypedArray, shap
  * The same on the GPU, as [2, ...kept] (sum(g), then sum(g * (x - mean))), from X, G and M (the
  * statistics, a moments output): each output element loops over its channel's positions.
  */
-export function channelSumsShader(shape: Shape, axes: readonly number[]): string {
+export function channelSumsShader(shape: Shape, axes: readonly number[], masked = false): string {
   const st = stridesOf(shape), kept = shape.map((_, d) => d).filter((d) => !axes.includes(d));
   const at = [dot(kept.map((_, j) => `c${j + 1}`), kept.map((d) => st[d])), ...axes.map((a, j) => `k${j} * ${lit(st[a])}`)].join(' + ');
-  return `function (X, G, M) {
+  const g = masked ? maskedShader('R[i]', 'G[i]') : 'G[i]';
+  return `function (X, G, M${masked ? ', R' : ''}) {
   ${coords([2, ...kept.map((d) => shape[d])])}
   const o = ${dot(kept.map((_, j) => `c${j + 1}`), stridesOf(kept.map((d) => shape[d])))};
   const m = M[o];
   let s = 0.0;
   ${axes.map((a, j) => `for (let k${j} = 0; k${j} < ${shape[a]}; k${j}++) {`).join(' ')}
     const i = ${at};
-    if (c0 < 0.5) { s += G[i]; } else { s += G[i] * (X[i] - m); }
+    if (c0 < 0.5) { s += ${g}; } else { s += ${g} * (X[i] - m); }
   ${'}'.repeat(axes.length)}
   return s;
 }`;

@@ -19,7 +19,7 @@ import { bind } from '../trace.js';
 import { batchAt, reduceAxes } from '../batching.js';
 import { coords, type GpuKernel, lit } from '../gpu/shader.js';
 import { vjp } from '../autodiff.js';
-import { channelLoop, channelOf, checkChannels, rows } from './_channels.js';
+import { channelLoop, channelOf, checkChannels, MASKED, maskedShader, rows } from './_channels.js';
 import { add } from './add.js';
 import { div } from './div.js';
 import { splitMoments } from './moments.js';
@@ -29,30 +29,33 @@ import { sqrt } from './sqrt.js';
 import { sub } from './sub.js';
 import { keepDimsShape } from './sum.js';
 
-type Attrs = { axes: number[]; eps: number };
+/** `mask`: g is reluGrad(r, g) of one more input r, as jit runs a relu's pullback into this (core/jit.ts). */
+type Attrs = { axes: number[]; eps: number; mask?: boolean };
 
 const combine = channelLoop({ name: 'batchNormGrad', operands: ['x', 'g', 'y=', 'm', 'a', 'b1', 'b2'], body: 'y = a * (g - b1 - (x - m) * b2);' }, 3);
+const combineMasked = channelLoop({ name: 'batchNormGrad masked', operands: ['x', 'g', 'r', 'y=', 'm', 'a', 'b1', 'b2'], body: `${MASKED} y = a * (h - b1 - (x - m) * b2);` }, 4);
 
-const cpu: Kernel<TypedArray, Attrs> = ([x, w, g, st, p], { axes, eps }, out) => {
+const cpu: Kernel<TypedArray, Attrs> = ([x, w, g, st, p, r], { axes, eps, mask }, out) => {
   const n = sizeOf(axes.map((a) => x.shape[a]));
   const [mean, variance] = rows(st.buf), [sgx, sg] = rows(p.buf);
   // dx = scale (g - c1 - (x - mean) c2), with xhat's 1 / sqrt(var + eps) folded into c2
   const inv = Float64Array.from(variance, (v) => 1 / Math.sqrt(v + eps));
   const scale = inv.map((s, o) => w.buf[o] * s), c1 = Float64Array.from(sg, (s) => s / n), c2 = inv.map((s, o) => s * sgx[o] / n);
   const res = alloc(out.dtype, x.buf.length);
-  combine(x.shape, axes, [x.buf, g.buf, res, mean, scale, c1, c2]);
+  if (mask) combineMasked(x.shape, axes, [x.buf, g.buf, r.buf, res, mean, scale, c1, c2]);
+  else combine(x.shape, axes, [x.buf, g.buf, res, mean, scale, c1, c2]);
   return res;
 };
 
-const gpu: GpuKernel<Attrs> = (ctx, [x, w, g, st, p], { axes, eps }, out) => {
+const gpu: GpuKernel<Attrs> = (ctx, [x, w, g, st, p, r], { axes, eps, mask }, out) => {
   const C = sizeOf(w.shape), n = sizeOf(axes.map((a) => x.shape[a]));
-  return ctx.run(`function (X, G, M, S, W) {
+  return ctx.run(`function (X, G, M, S, W${mask ? ', R' : ''}) {
   ${coords(x.shape)}
   const o = ${channelOf(x.shape, axes)};
   const inv = 1.0 / Math.sqrt(M[${lit(C)} + o] + ${lit(eps)});
   const t = this.thread.x;
-  return W[o] * inv * (G[t] - S[${lit(C)} + o] / ${lit(n)} - (X[t] - M[o]) * inv * S[o] / ${lit(n)});
-}`, [x.buf, g.buf, st.buf, p.buf, w.buf], sizeOf(out.shape));
+  return W[o] * inv * (${mask ? maskedShader('R[t]', 'G[t]') : 'G[t]'} - S[${lit(C)} + o] / ${lit(n)} - (X[t] - M[o]) * inv * S[o] / ${lit(n)});
+}`, [x.buf, g.buf, st.buf, p.buf, w.buf, ...(mask ? [r.buf] : [])], sizeOf(out.shape));
 };
 
 /** The same in ops: what the primitive computes, and what its vjp differentiates. */

@@ -28,19 +28,20 @@ import { sqrt } from './sqrt.js';
 import { sub } from './sub.js';
 import { keepDimsShape, sum } from './sum.js';
 
-type Attrs = { axes: number[]; eps: number };
+/** `mask`: g is reluGrad(r, g) of one more input r, as jit runs a relu's pullback into this (core/jit.ts). */
+type Attrs = { axes: number[]; eps: number; mask?: boolean };
 
-const cpu: Kernel<TypedArray, Attrs> = ([x, g, st], { axes, eps }, out) => {
+const cpu: Kernel<TypedArray, Attrs> = ([x, g, st, r], { axes, eps, mask }, out) => {
   const [mean, variance] = rows(st.buf);
-  const { sg, sgx } = channelSums(x.buf, g.buf, mean, x.shape, axes);
+  const { sg, sgx } = channelSums(x.buf, g.buf, mean, x.shape, axes, mask ? r.buf : undefined);
   const C = mean.length, res = alloc(out.dtype, 2 * C);
   for (let o = 0; o < C; o++) { res[o] = sgx[o] / Math.sqrt(variance[o] + eps); res[C + o] = sg[o]; }
   return res;
 };
 
-const gpu: GpuKernel<Attrs> = (ctx, [x, g, st], { axes, eps }, out) => {
+const gpu: GpuKernel<Attrs> = (ctx, [x, g, st, r], { axes, eps, mask }, out) => {
   const C = sizeOf(out.shape) / 2;
-  const sums = ctx.run(channelSumsShader(x.shape, axes), [x.buf, g.buf, st.buf], 2 * C);
+  const sums = ctx.run(channelSumsShader(x.shape, axes, mask), [x.buf, g.buf, st.buf, ...(mask ? [r.buf] : [])], 2 * C);
   const res = ctx.run(`function (S, M) {
   ${coords([2, C])}
   if (c0 < 0.5) { return S[${lit(C)} + c1] / Math.sqrt(M[${lit(C)} + c1] + ${lit(eps)}); }

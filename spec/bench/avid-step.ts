@@ -3,7 +3,9 @@
  * (both encoders and heads forward and backward, Adam, both bank updates) at the tiny default, eager
  * against jitted (trainStep's `jit` option), on each backend. The two take turns, a step each, from
  * the same state, so load from other jobs falls on both; the best step of each is reported, and their
- * ratio. The gpu row needs a display (xvfb-run).
+ * ratio, and the median over rounds of each round's eager / jit ratio (the pair ran back to back, so
+ * a burst of load falls on both: steadier than the bests on a busy machine). The gpu row needs a
+ * display (xvfb-run).
  */
 import * as np from '../../core/index.js';
 import { ensureDisplay } from '../../core/gpu/display.js';
@@ -26,19 +28,23 @@ for (const b of backends) {
   const start = initState(np.random.key(1), model, ds, cfg, crossAvid);
   const steps = { eager: trainStep(model, crossAvid, cfg, undefined, { jit: false }), jit: trainStep(model, crossAvid, cfg) };
   const state = { eager: start, jit: start };
-  const best = { eager: Infinity, jit: Infinity };
+  const best = { eager: Infinity, jit: Infinity }, ratios: number[] = [];
   const batch = (i: number) => getBatch(ds, Array.from({ length: cfg.batch }, (_, j) => ((i * cfg.batch) + j) % ds.n), np.random.key(10 + i), cfg);
   for (let i = 0; i < rounds + warmup; i++) {
     const bt = batch(i);
+    const ms = { eager: 0, jit: 0 };
     for (const mode of (i % 2 ? ['jit', 'eager'] : ['eager', 'jit']) as ('eager' | 'jit')[]) {
       const t0 = performance.now();
       state[mode] = steps[mode](state[mode], bt, np.random.key(i)).state;
       np.treeLeaves(state[mode].params)[0].dataSync(); // wait for the device
-      if (i >= warmup) best[mode] = Math.min(best[mode], performance.now() - t0); // the first steps trace, compile and warm V8
+      ms[mode] = performance.now() - t0;
+      if (i >= warmup) best[mode] = Math.min(best[mode], ms[mode]); // the first steps trace, compile and warm V8
     }
+    if (i >= warmup) ratios.push(ms.eager / ms.jit);
   }
   if (steps.jit.eager) console.log(`  ${b}: the jitted step ran eagerly: ${steps.jit.eager}`);
   const cps = (ms: number) => ((cfg.batch * 1000) / ms).toFixed(1);
-  console.log(`  ${b}: eager ${best.eager.toFixed(0)} ms/step (${cps(best.eager)} clips/s), jit ${best.jit.toFixed(0)} ms/step (${cps(best.jit)} clips/s): jit ${(best.eager / best.jit).toFixed(2)}x`);
+  console.log(`  ${b}: eager ${best.eager.toFixed(0)} ms/step (${cps(best.eager)} clips/s), jit ${best.jit.toFixed(0)} ms/step (${cps(best.jit)} clips/s): jit ${(best.eager / best.jit).toFixed(2)}x; ` +
+    `median of the rounds' ratios ${ratios.sort((a, b) => a - b)[Math.floor(ratios.length / 2)].toFixed(2)}x`);
 }
 process.exit(0);

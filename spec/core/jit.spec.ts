@@ -197,6 +197,28 @@ test('jit runs relu as batchNormTrain\'s epilogue: one kernel, the unfused value
   t.end();
 });
 
+test('jit runs relu\'s pullback inside BatchNorm\'s two backward kernels: the unfused cotangents, whatever flows back', (t) => {
+  const f = (x: np.Tensor, w: np.Tensor, b: np.Tensor) => np.relu(np.batchNorm(x, w, b, [0, 2], 1e-5)[0]);
+  const back = (x: np.Tensor, w: np.Tensor, b: np.Tensor, ct: np.Tensor) => np.vjp(f, x, w, b)[1](ct);
+  for (const dtype of ['float32', 'float64'] as const) {
+    const x = input([5, 3, 4], 'normal', dtype), w = input([3], 'positive', dtype), b = input([3], 'normal', dtype);
+    const out = Array.from(f(x, w, b).dataSync());
+    // the cotangent: nan, inf and -inf where relu gave 0 (its pullback must make them +0), -0 both
+    // where it gave 0 and where it did not, and ordinary values elsewhere
+    const masked = out.flatMap((v, i) => (v === 0 ? [i] : [])), open = out.flatMap((v, i) => (v > 0 ? [i] : []));
+    const cs = Array.from(input([5, 3, 4], 'normal', dtype).dataSync());
+    [NaN, Infinity, -Infinity, -0].forEach((v, j) => { cs[masked[j]] = v; });
+    cs[open[0]] = -0;
+    const ct = np.reshape(np.tensor(cs, { dtype }), [5, 3, 4]);
+    const jb = np.jit(back), want = back(x, w, b, ct), got = jb(x, w, b, ct);
+    ['x', 'weight', 'bias'].forEach((k, i) => same(t, got[i], want[i], `${dtype}: ${k}'s cotangent`));
+    const p = String(jb.program(x, w, b, ct));
+    t.ok(/fused\[reluGrad batchNormParamGrad\]/.test(p) && /fused\[reluGrad batchNormGrad\]/.test(p) && !/= reluGrad\(/.test(p), `${dtype}: no reluGrad kernel of its own:\n${p}`);
+    t.ok(Number.isFinite(np.sum(got[0]).item()), `${dtype}: the masked nan and infinities do not reach x's cotangent`);
+  }
+  t.end();
+});
+
 test('traces once per kind of argument; numbers are static; pytrees in and out', (t) => {
   let traces = 0;
   const f = (p: { w: np.Tensor; b: np.Tensor }, x: np.Tensor, scale: number) => {
