@@ -16,20 +16,31 @@ export type TypedArray = Float32Array | Float64Array | Int32Array | Uint8Array;
 
 export const DTYPES: readonly DType[] = ['bool', 'int32', 'float32', 'float64'];
 
-/** Where `alloc` may take storage that is already mapped (jit's recycled buffers); see withRecycler. */
-let recycler: ((dtype: DType, n: number) => TypedArray | undefined) | undefined;
+/** Where `alloc` takes storage that is already mapped, and tells of what it made anew (jit's pool). */
+export interface Recycler {
+  take(dtype: DType, n: number): TypedArray | undefined;
+  made(buf: TypedArray): void;
+}
+let recycler: Recycler | undefined;
 
-/** Run `body` with `take` offering storage to every `alloc` in it (core/jit.ts uses this; nests). */
-export function withRecycler<T>(take: (dtype: DType, n: number) => TypedArray | undefined, body: () => T): T {
+/** Run `body` with every `alloc` in it going through `r` (core/jit.ts uses this; nests). */
+export function withRecycler<T>(r: Recycler, body: () => T): T {
   const outer = recycler;
-  recycler = take;
+  recycler = r;
   try { return body(); } finally { recycler = outer; }
 }
 
 /** Allocate zeroed storage for `n` elements of `dtype`. */
 export function alloc(dtype: DType, n: number): TypedArray {
-  const old = recycler?.(dtype, n);
+  if (!recycler) return fresh(dtype, n);
+  const old = recycler.take(dtype, n);
   if (old) return old.fill(0);
+  const buf = fresh(dtype, n);
+  recycler.made(buf);
+  return buf;
+}
+
+function fresh(dtype: DType, n: number): TypedArray {
   switch (dtype) {
     case 'float32': return new Float32Array(n);
     case 'float64': return new Float64Array(n);

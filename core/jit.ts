@@ -16,7 +16,7 @@ import type { Aval, Backend } from './backend.js';
 import { getBackend } from './backend.js';
 import { fusedPrimitive, fusedSumPrimitive, type FusedOp } from './fusion.js';
 import { withScope } from './memory.js';
-import { dtypeOfArray, withRecycler, type DType, type TypedArray } from './dtype.js';
+import { dtypeOfArray, type Recycler, withRecycler, type DType, type TypedArray } from './dtype.js';
 import type { Primitive } from './primitive.js';
 import { flatten, unflatten, type TreeDef } from './pytree.js';
 import { Key, tracedKey } from './random.js';
@@ -423,7 +423,7 @@ function execute(prog: Program, args: readonly Tensor[]): any {
   const own = (buf: unknown): ArrayBufferLike | undefined =>
     ArrayBuffer.isView(buf) && buf.buffer instanceof ArrayBuffer ? buf.buffer : undefined;
   const outside = new Set(env.slice(0, prog.nIn + prog.consts.length).map((t) => own(t!.buf)));
-  withRecycler(pool.take, () => prog.steps.forEach((s, j) => {
+  withRecycler(pool, () => prog.steps.forEach((s, j) => {
     const y = run(s.prim, s.ins.map((v) => env[v]!), s.attrs, prog.avals[s.out]);
     env[s.out] = y;
     const a = own(y.buf);
@@ -434,23 +434,30 @@ function execute(prog: Program, args: readonly Tensor[]): any {
       if (!b || outside.has(b)) continue;
       const n = holders.get(b)! - 1;
       holders.set(b, n);
-      if (n === 0 && buf.byteOffset === 0 && buf.byteLength === b.byteLength) pool.give(buf);
+      if (n === 0) pool.give(buf);
     }
   }));
   return unflatten(prog.outDef, prog.outs.map((v) => env[v]));
 }
 
-/** Arrays a program has finished with, by dtype and length, for its kernels to reuse. */
-export class BufferPool {
+/**
+ * Arrays a program has finished with, by dtype and length, for its kernels to reuse. It takes back
+ * only arrays that `alloc` made for it (a kernel's own array, a view, one made elsewhere, never), so
+ * it holds at most what one call allocates.
+ */
+export class BufferPool implements Recycler {
   private readonly free = new Map<string, TypedArray[]>();
+  private readonly mine = new WeakSet<TypedArray>();
   /** How many bytes the pool holds now. */
   bytes = 0;
-  take = (dtype: DType, n: number): TypedArray | undefined => {
+  take(dtype: DType, n: number): TypedArray | undefined {
     const buf = this.free.get(`${dtype}:${n}`)?.pop();
     if (buf) this.bytes -= buf.byteLength;
     return buf;
-  };
+  }
+  made(buf: TypedArray): void { this.mine.add(buf); }
   give(buf: TypedArray): void {
+    if (!this.mine.has(buf)) return;
     const key = `${dtypeOfArray(buf)}:${buf.length}`;
     const list = this.free.get(key) ?? [];
     list.push(buf);

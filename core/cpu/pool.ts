@@ -20,6 +20,7 @@
 import type { MessagePort, Worker } from 'node:worker_threads';
 import { env } from '../platform/platform.js';
 import { platform } from '../platform/node.js';
+import { alloc } from '../dtype.js';
 import { gemm } from './gemm.js';
 import { type GemmExports, instantiate, loadGemmModule } from './wasm/load.js';
 
@@ -306,6 +307,13 @@ export const conv2dWasmReady = (): boolean => wasm !== undefined;
  * output columns, CONV_UNIT at a time. Undefined when there is no wasm kernel or its memory cannot
  * hold the operands.
  */
+/** n floats of the module's memory from `at`, in storage from alloc (which jit may recycle). */
+function copyOut(f32: Float32Array, at: number, n: number): Float32Array {
+  const res = alloc('float32', n) as Float32Array;
+  res.set(f32.subarray(at, at + n));
+  return res;
+}
+
 export function conv2dWasm(x: Float32Array, wt: Float32Array, g: Conv2dGeometry): Float32Array | undefined {
   const w = wasm;
   if (!w) return undefined;
@@ -332,7 +340,7 @@ export function conv2dWasm(x: Float32Array, wt: Float32Array, g: Conv2dGeometry)
       }
     });
   }
-  return w.f32.slice(yPtr / 4, yPtr / 4 + g.B * yLen);
+  return copyOut(w.f32, yPtr / 4, g.B * yLen);
 }
 
 /**
@@ -377,7 +385,7 @@ export function conv2dWeightGradWasm(x: Float32Array, ct: Float32Array, g: Conv2
     });
   }
   for (let u = 1; u < units; u++) w.exports.add_to(pPtr, pPtr + 4 * u * OK, OK);
-  return w.f32.slice(pPtr / 4, pPtr / 4 + OK);
+  return copyOut(w.f32, pPtr / 4, OK);
 }
 
 /** Any float type on the JavaScript kernel. */

@@ -8,6 +8,8 @@
 import test from 'tape';
 import * as np from '../../core/index.js';
 import { close, input, onGpu, throwsWith } from '../helpers.js';
+import { definePrimitive } from '../../core/primitive.js';
+import { bind } from '../../core/trace.js';
 
 /** Exact on the CPU; float32 closeness on the GPU (its fused and unfused shaders round alike, but the GLSL compiler may reorder). */
 function same(t: test.Test, got: np.Tensor, want: np.Tensor, msg: string): void {
@@ -170,7 +172,24 @@ test('jit reuses its intermediates\' arrays between calls, never one an argument
   second.forEach((u, j) => same(t, u, f(x2, w)[j], `other arguments, output ${j}`));
   t.deepEqual(keep(first), firstVals, 'the first call\'s outputs are untouched by later calls');
   t.deepEqual(keep([x1, x2, w]), args, 'the arguments are untouched (xr shared x\'s array)');
-  if (!onGpu) t.ok(jf.program(x1, w).pool.bytes > 0, `the CPU program keeps its dropped arrays for the next call (${jf.program(x1, w).pool.bytes} bytes)`);
+  if (!onGpu) {
+    const held = jf.program(x1, w).pool.bytes;
+    t.ok(held > 0, `the CPU program keeps its dropped arrays for the next call (${held} bytes)`);
+    for (let i = 0; i < 4; i++) jf(x2, w);
+    t.equal(jf.program(x1, w).pool.bytes, held, 'and holds no more after more calls');
+    // a kernel whose array alloc did not make (conv2d's used to be one): never pooled, or the pool
+    // would grow by it every call
+    // (x and a 0 after it: a length nothing else in the program allocates)
+    const own = definePrimitive<{}>({
+      name: 'test.appendZero', infer: ([x]) => ({ shape: [x.shape[0] + 1], dtype: x.dtype }),
+      kernels: { cpu: ([x]) => Float32Array.from([...x.buf, 0]) },
+    });
+    const g = np.jit((x: np.Tensor) => np.sum(np.exp(bind(own, [np.mul(x, 2)], {}))));
+    g(x1);
+    const before = g.program(x1).pool.bytes;
+    for (let i = 0; i < 4; i++) close(t, g(x1), np.add(np.sum(np.exp(np.mul(x1, 2))), 1), `call ${i + 2} through a kernel that allocates for itself`);
+    t.equal(g.program(x1).pool.bytes, before, `its array is not taken into the pool (${before} bytes held, before and after)`);
+  }
   t.end();
 });
 
