@@ -6,7 +6,11 @@
  * the program's constants. The program is cached by the arguments' avals, their pytree structure and
  * static leaves (numbers, strings: a new value traces again), and the backend. Before it runs, chains
  * of elementwise equations whose intermediates nothing else reads are fused into one kernel each
- * (core/fusion.ts), so a training step's elementwise tail costs one pass over memory, not ten.
+ * (core/fusion.ts), so a training step's elementwise tail costs one pass over memory, not ten; a
+ * relu joins the BatchNorm before it, and its pullback the BatchNorm pullback's two kernels after
+ * it. On the CPU a program recycles the arrays of the values it drops (BufferPool), so a jitted
+ * training step maps no fresh memory after its first call. Seeing the whole program is what lets jit
+ * do these; eager code, one op at a time, cannot.
  *
  * Composes with the other transformations: `jit(grad(f))` records the forward and backward passes
  * together (the usual way to jit a training step), and under an outer grad or vmap a jitted function

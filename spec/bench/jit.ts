@@ -5,8 +5,9 @@
  * - a 10-op elementwise chain on `size` float32 elements: eager (10 kernels, 10 buffers) against
  *   jit (one fused kernel), with a readback in each timing;
  * - the tiny AVID encoders' forward and backward pass (nn-step's networks, batch 8): valueAndGrad
- *   against jit(valueAndGrad), which replays the recorded program without re-tracing the JS and
- *   fuses its elementwise tails (BatchNorm's normalise-scale-shift, relu, their gradients).
+ *   against jit(valueAndGrad), which replays the recorded program without re-tracing the JS, fuses
+ *   its elementwise chains and BatchNorm's relu (forward and backward), and on the CPU recycles the
+ *   memory of the values it drops.
  * Prints the best ms of --runs calls of each (taking turns) and the ratio eager / jit.
  */
 import * as np from '../../core/index.js';
