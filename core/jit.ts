@@ -426,6 +426,8 @@ function execute(prog: Program, args: readonly Tensor[]): any {
   const holders = new Map<ArrayBufferLike, number>();
   const own = (buf: unknown): ArrayBufferLike | undefined =>
     ArrayBuffer.isView(buf) && buf.buffer instanceof ArrayBuffer ? buf.buffer : undefined;
+  // arguments' and constants' arrays are never pooled, nor one a value shares with them (an argument
+  // may well be an earlier call's output, whose array this pool made)
   const outside = new Set(env.slice(0, prog.nIn + prog.consts.length).map((t) => own(t!.buf)));
   withRecycler(pool, () => prog.steps.forEach((s, j) => {
     const y = run(s.prim, s.ins.map((v) => env[v]!), s.attrs, prog.avals[s.out]);

@@ -298,6 +298,13 @@ export interface Conv2dGeometry {
   sh: number; sw: number; ph: number; pw: number; dh: number; dw: number; OH: number; OW: number;
 }
 
+/** n floats of the module's memory from `at`, in storage from alloc (which jit may recycle). */
+function copyOut(f32: Float32Array, at: number, n: number): Float32Array {
+  const res = alloc('float32', n) as Float32Array;
+  res.set(f32.subarray(at, at + n));
+  return res;
+}
+
 /** Whether conv2d can run on the wasm kernel here. */
 export const conv2dWasmReady = (): boolean => wasm !== undefined;
 
@@ -307,13 +314,6 @@ export const conv2dWasmReady = (): boolean => wasm !== undefined;
  * output columns, CONV_UNIT at a time. Undefined when there is no wasm kernel or its memory cannot
  * hold the operands.
  */
-/** n floats of the module's memory from `at`, in storage from alloc (which jit may recycle). */
-function copyOut(f32: Float32Array, at: number, n: number): Float32Array {
-  const res = alloc('float32', n) as Float32Array;
-  res.set(f32.subarray(at, at + n));
-  return res;
-}
-
 export function conv2dWasm(x: Float32Array, wt: Float32Array, g: Conv2dGeometry): Float32Array | undefined {
   const w = wasm;
   if (!w) return undefined;
