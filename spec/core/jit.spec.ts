@@ -179,6 +179,14 @@ test('jit reuses its intermediates\' arrays between calls, never one an argument
     t.equal(jf.program(x1, w).pool.bytes, held, 'and holds no more after more calls');
     // a kernel whose array alloc did not make (conv2d's used to be one): never pooled, or the pool
     // would grow by it every call
+    // an output fed back as an argument: its array came from this pool, and a reshape of it (which
+    // shares it) is dropped inside; the pool must not take it back while the caller holds it
+    const g6 = np.jit((x: np.Tensor, ww: np.Tensor) => np.reshape(np.matmul(np.reshape(x, [4, 6]), ww), [24]));
+    const o1 = g6(x1, w), o1Vals = Array.from(o1.dataSync());
+    const o2 = g6(o1, w);
+    same(t, o2, np.reshape(np.matmul(np.reshape(np.tensor(o1Vals, { dtype: 'float32' }), [4, 6]), w), [24]), 'an output fed back: the right values');
+    g6(x2, w);
+    t.deepEqual(Array.from(o1.dataSync()), o1Vals, 'and the output fed back is untouched by that call and the next');
     // (x and a 0 after it: a length nothing else in the program allocates)
     const own = definePrimitive<{}>({
       name: 'test.appendZero', infer: ([x]) => ({ shape: [x.shape[0] + 1], dtype: x.dtype }),
