@@ -153,11 +153,14 @@ export async function recalibrate(model: Model, params: nn.Tree, state: nn.Tree,
   const order = Array.from(np.random.permutation(np.random.key(0), src.n).dataSync());
   const usable = await ready(src, order);
   if (usable.length === 0) throw new Error('recalibrate: the source has no usable clips');
+  // jitted (one trace: the momentum comes in as a tensor), with the eager pass's statistics bit for bit on the CPU
+  const pass = np.jit((p: nn.Tree, st: nn.Tree, video: np.Tensor, audio: np.Tensor, momentum: np.Tensor) =>
+    model.embed(p, st, { video, audio }, { train: true, momentum }).state);
   let s = state;
   for (let b = 0; b < batches; b++) {
     const idx = Array.from({ length: Math.min(batch, usable.length) }, (_, j) => usable[(b * batch + j) % usable.length]);
     const x = getBatch(src, idx);
-    s = np.withScope(() => model.embed(params, s, { video: x.video, audio: x.audio }, { train: true, momentum: 1 / (b + 1) }).state);
+    s = pass(params, s, x.video, x.audio, np.tensor(1 / (b + 1), { dtype: 'float64' }));
   }
   return s;
 }

@@ -59,8 +59,13 @@ export function BatchNorm({ momentum = 0.1, eps = 1e-5, affine = true }: BatchNo
       const [m, vb] = np.stopGradient([mean, variance]);
       const cast = (t: np.Tensor, like: np.Tensor) => (t.dtype === like.dtype ? t : np.astype(t, like.dtype));
       const mom = override ?? momentum;
-      const runningMean = np.add(np.mul(state.runningMean, 1 - mom), cast(np.mul(m, mom), state.runningMean));
-      const runningVar = np.add(np.mul(state.runningVar, 1 - mom), cast(np.mul(vb, mom * n / (n - 1)), state.runningVar));
+      // a momentum tensor (a float64 scalar, which a jitted caller passes so as not to trace again for
+      // each value) gives the coefficients a number does: each in float64, then in the dtype it meets
+      const [keep, take, takeVar] = typeof mom === 'number'
+        ? [1 - mom, mom, mom * n / (n - 1)]
+        : [np.astype(np.sub(1, mom), state.runningMean.dtype), np.astype(mom, m.dtype), np.astype(np.div(np.mul(mom, n), n - 1), vb.dtype)];
+      const runningMean = np.add(np.mul(state.runningMean, keep), cast(np.mul(m, take), state.runningMean));
+      const runningVar = np.add(np.mul(state.runningVar, keep), cast(np.mul(vb, takeVar), state.runningVar));
       return { y, state: { runningMean, runningVar } };
     },
   };

@@ -33,8 +33,10 @@ export interface ApplyOptions {
    * Overrides every BatchNorm's running-average momentum for this call (training mode). Momentum
    * 1 / (k + 1) on the k-th of a series of batches (k from 0) makes the running statistics the plain
    * mean over the series, the initial ones forgotten: "precise BN" (avid/evaluate.ts recalibrate).
+   * A float64 scalar tensor gives the same statistics as the number, and a jitted caller passes one
+   * so that a new value does not trace again.
    */
-  momentum?: number;
+  momentum?: number | np.Tensor;
 }
 
 /** One row of a summary: a sub-layer, its output shape and parameter count, and its own parts. */

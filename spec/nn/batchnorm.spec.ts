@@ -93,3 +93,27 @@ test('a momentum override of 1 / (k + 1) on batch k makes the running statistics
   close(t, state.runningVar, np.tensor(vars.map(avg), { dtype: 'float64' }), 'running var = mean of the unbiased batch variances; init (1) forgotten', { rtol: 1e-12 });
   t.end();
 });
+
+test('a momentum given as a float64 scalar tensor moves the statistics bit for bit as the number does, and a jitted pass traces once for every value', (t) => {
+  const bn = nn.BatchNorm(), shape = [5, 16, 4];
+  for (const dtype of ['float32', 'float64'] as const) {
+    const init = bn.init(nextKey(), shape, { dtype });
+    const xs = [0, 1, 2].map((k) => np.add(np.mul(input(shape, 'normal', dtype), k + 1), k));
+    const pass = np.jit((st: nn.Tree, x: np.Tensor, momentum: np.Tensor) => bn.apply(init.params, st, x, { train: true, momentum }).state);
+    // momenta whose coefficients (1 - m, m n / (n - 1)) round differently when computed in float32
+    const momenta = [0.777, 1 / 11, 1 / 7];
+    let byNumber = init.state, byTensor = init.state, jitted = init.state;
+    xs.forEach((x, k) => {
+      byNumber = bn.apply(init.params, byNumber, x, { train: true, momentum: momenta[k] }).state;
+      byTensor = bn.apply(init.params, byTensor, x, { train: true, momentum: np.tensor(momenta[k], { dtype: 'float64' }) }).state;
+      jitted = pass(jitted, x, np.tensor(momenta[k], { dtype: 'float64' }));
+    });
+    for (const [name, got] of [['a tensor', byTensor], ['jitted, a tensor', jitted]] as const) {
+      for (const leaf of ['runningMean', 'runningVar'] as const) {
+        t.deepEqual(Array.from(got[leaf].dataSync()), Array.from(byNumber[leaf].dataSync()), `${dtype}, ${name}: ${leaf} bit for bit`);
+      }
+    }
+    t.equal(pass.traces, 1, `${dtype}: three momenta, one trace`);
+  }
+  t.end();
+});
