@@ -63,7 +63,7 @@ export function BatchNorm({ momentum = 0.1, eps = 1e-5, affine = true }: BatchNo
       // each value) gives the coefficients a number does: each in float64, then in the dtype it meets
       const [keep, take, takeVar] = typeof mom === 'number'
         ? [1 - mom, mom, mom * n / (n - 1)]
-        : [np.astype(np.sub(1, mom), state.runningMean.dtype), np.astype(mom, m.dtype), np.astype(np.div(np.mul(mom, n), n - 1), vb.dtype)];
+        : [cast(np.sub(1, mom), state.runningMean), cast(mom, m), cast(np.div(np.mul(mom, n), n - 1), vb)];
       const runningMean = np.add(np.mul(state.runningMean, keep), cast(np.mul(m, take), state.runningMean));
       const runningVar = np.add(np.mul(state.runningVar, keep), cast(np.mul(vb, takeVar), state.runningVar));
       return { y, state: { runningMean, runningVar } };
