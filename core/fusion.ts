@@ -18,6 +18,7 @@ import { registerKernels } from './primitive.js';
 import { broadcastIndex, coords, dot, names, readStrides, shader } from './gpu/shader.js';
 import { elementwisePlan } from './prims/_elementwise.js';
 import { loop, plan, reducedStrides } from './cpu/loops.js';
+import { simdChain } from './cpu/simd.js';
 import { broadcastStrides, sizeOf } from './shape.js';
 
 /** One op of a fused group: its primitive and attrs, and where its operands come from. */
@@ -114,9 +115,13 @@ function cpuKernel(name: string, ops: readonly FusedOp[], inputs: readonly Aval[
   });
   const p = elementwisePlan(out.shape, inputs.map((x) => x.shape));
   const fns = scalarFns(ops);
+  // an all-float32 chain runs as WebAssembly SIMD where it can (core/cpu/simd.ts), bit for bit the same
+  const float32 = ops.every((o) => o.out.dtype === 'float32' && o.inDtypes.every((d) => d === 'float32'));
+  const fast = float32 ? simdChain(ops.map((o) => ({ name: o.prim.name, args: o.args })), inputs.length) : undefined;
   return (args) => {
     const res = alloc(out.dtype, p.n);
-    run(p, [...args.map((a) => a.buf), res], fns);
+    const arrays = [...args.map((a) => a.buf), res];
+    if (!fast?.(p, arrays as Float32Array[])) run(p, arrays, fns);
     return res;
   };
 }

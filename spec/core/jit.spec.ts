@@ -10,6 +10,7 @@ import * as np from '../../core/index.js';
 import { close, input, onGpu, throwsWith } from '../helpers.js';
 import { definePrimitive } from '../../core/primitive.js';
 import { bind } from '../../core/trace.js';
+import { simdStats } from '../../core/cpu/simd.js';
 
 /** Exact on the CPU; float32 closeness on the GPU (its fused and unfused shaders round alike, but the GLSL compiler may reorder). */
 function same(t: test.Test, got: np.Tensor, want: np.Tensor, msg: string): void {
@@ -108,6 +109,52 @@ test('random elementwise chains over every dtype: jit equals eager (80 chains)',
     }
   }
   t.ok(fusedSome > 40, `most chains were fused (${fusedSome})`);
+  t.end();
+});
+
+/** float32 with the values where selects and IEEE ops differ if done carelessly, among normal ones. */
+function edgy(shape: number[], seed: number): np.Tensor {
+  const x = np.random.normal(np.random.key(seed), shape).dataSync() as Float32Array;
+  const edges = [NaN, Infinity, -Infinity, 0, -0, 1e-40, -1e-40, 3.4e38, -3.4e38, 1, -1];
+  for (let i = 0; i < x.length; i += 5) x[i] = edges[(i / 5 + seed) % edges.length];
+  return np.tensor(x, { shape });
+}
+
+test('float32 chains of add, sub, mul, div, neg, abs, sqrt, relu, reluGrad, maximum, minimum run as WebAssembly SIMD on the CPU: eager\'s values bit for bit (nan, -0, infinities, subnormals), over long runs, per-channel and scalar operands', (t) => {
+  const x = edgy([2, 8, 37], 1), y = edgy([2, 8, 37], 2), s = edgy([1, 8, 1], 3);
+  const chains: [string, (x: np.Tensor, y: np.Tensor, s: np.Tensor) => np.Tensor][] = [
+    ['relu(x s + y)', (x, y, s) => np.relu(np.add(np.mul(x, s), y))],
+    ['maximum(x, y) - minimum(y, x) s', (x, y, s) => np.sub(np.maximum(x, y), np.mul(np.minimum(y, x), s))],
+    ['maximum and minimum against a scalar', (x, _y, s) => np.minimum(np.maximum(np.mul(x, s), 0), 2.5)],
+    ['sqrt(|x|) / (-y + s)', (x, y, s) => np.div(np.sqrt(np.abs(x)), np.add(np.neg(y), s))],
+    ['reluGrad(x, y s) + x', (x, y, s) => np.add(np.reluGrad(x, np.mul(y, s)), x)],
+    ['x / y - x x', (x, y) => np.sub(np.div(x, y), np.mul(x, x))],
+  ];
+  const before = simdStats.calls;
+  for (const [name, f] of chains) {
+    const jf = np.jit(f);
+    same(t, jf(x, y, s), f(x, y, s), name);
+    t.ok(jf.program(x, y, s).stats.fused > 0, `${name}: fused`);
+  }
+  // every op alone after a `* 1` (so that it fuses), on every pair of edge values
+  const edges = [NaN, Infinity, -Infinity, 0, -0, 1e-40, -1e-40, 3.4e38, -3.4e38, 1, -1, 0.5];
+  const pairs = (k: number) => np.tensor(Float32Array.from({ length: 2 * 96 }, (_, i) => (i < 144 ? edges[k ? Math.floor(i / 12) : i % 12] : i / 7 - 3)), { shape: [2, 96] });
+  const px = pairs(0), py = pairs(1);
+  const ops: [string, (a: np.Tensor, b: np.Tensor) => np.Tensor][] = [
+    ...Object.entries({ add: np.add, sub: np.sub, mul: np.mul, div: np.div, maximum: np.maximum, minimum: np.minimum, reluGrad: np.reluGrad }),
+    ...Object.entries({ neg: np.neg, abs: np.abs, sqrt: np.sqrt, relu: np.relu }).map(([n, op]) => [n, (a: np.Tensor) => op(a)] as [string, (a: np.Tensor, b: np.Tensor) => np.Tensor]),
+  ];
+  for (const [name, op] of ops) {
+    const f = (a: np.Tensor, b: np.Tensor) => op(np.mul(a, 1), b);
+    same(t, np.jit(f)(px, py), f(px, py), `${name} on every pair of edge values`);
+  }
+  if (!onGpu) t.equal(simdStats.calls - before, chains.length + ops.length, 'every chain ran as SIMD');
+  // short runs and a strided walk keep the JavaScript loop, with the same values
+  const short = edgy([40, 3], 4), across = edgy([40, 1], 5);
+  const g = (a: np.Tensor, b: np.Tensor) => np.relu(np.add(np.mul(a, b), a));
+  const was = simdStats.calls;
+  same(t, np.jit(g)(short, across), g(short, across), 'runs of 3: the JavaScript loop');
+  if (!onGpu) t.equal(simdStats.calls, was, 'runs of 3 did not run as SIMD');
   t.end();
 });
 
