@@ -91,11 +91,12 @@ function moduleBytes(ops: readonly SimdOp[], steps: readonly boolean[]): Uint8Ar
 
 /** The memory every chain runs in: the operands are copied in, the result out, per call. */
 let memory: WebAssembly.Memory | undefined;
+const wasmMemory = () => (memory ??= new WebAssembly.Memory({ initial: 16 }));
+/** The memory as float32, grown to hold `bytes` first (growing detaches the views made before). */
 const heap = (bytes: number): Float32Array => {
-  memory ??= new WebAssembly.Memory({ initial: 16 });
-  const have = memory.buffer.byteLength;
-  if (bytes > have) memory.grow(Math.ceil((bytes - have) / 65536));
-  return new Float32Array(memory.buffer);
+  const m = wasmMemory(), have = m.buffer.byteLength;
+  if (bytes > have) m.grow(Math.ceil((bytes - have) / 65536));
+  return new Float32Array(m.buffer);
 };
 
 /** Whether WebAssembly SIMD compiles here (an old engine may lack it); probed once. */
@@ -124,7 +125,7 @@ export function simdChain(ops: readonly SimdOp[], nIn: number): ((p: Plan, array
     const key = lastStrides.slice(0, nIn).join('');
     let f = compiled.get(key);
     if (!f) {
-      const inst = new WebAssembly.Instance(new WebAssembly.Module(moduleBytes(ops, lastStrides.slice(0, nIn).map((s) => s === 1))), { e: { m: (heap(0), memory!) } });
+      const inst = new WebAssembly.Instance(new WebAssembly.Module(moduleBytes(ops, lastStrides.slice(0, nIn).map((s) => s === 1))), { e: { m: wasmMemory() } });
       f = inst.exports.f as (...a: number[]) => void;
       compiled.set(key, f);
     }
