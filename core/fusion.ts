@@ -115,8 +115,10 @@ function cpuKernel(name: string, ops: readonly FusedOp[], inputs: readonly Aval[
   });
   const p = elementwisePlan(out.shape, inputs.map((x) => x.shape));
   const fns = scalarFns(ops);
-  // an all-float32 chain runs as WebAssembly SIMD where it can (core/cpu/simd.ts), bit for bit the same
-  const float32 = ops.every((o) => o.out.dtype === 'float32' && o.inDtypes.every((d) => d === 'float32'));
+  // a float32 chain runs as WebAssembly SIMD where it can (core/cpu/simd.ts), bit for bit the same;
+  // its inputs may be float64 or int32 when they are only cast to float32 (as the optimizers' scalars)
+  const castIn = (o: FusedOp) => o.prim.name === 'cast' && 'input' in o.args[0] && (o.inDtypes[0] === 'float64' || o.inDtypes[0] === 'int32');
+  const float32 = ops.every((o) => o.out.dtype === 'float32' && (castIn(o) || o.inDtypes.every((d) => d === 'float32')));
   const fast = float32 ? simdChain(ops.map((o) => ({ name: o.prim.name, args: o.args })), inputs.length) : undefined;
   return (args) => {
     const res = alloc(out.dtype, p.n);

@@ -19,8 +19,11 @@ import type { Plan } from './loops.js';
 /** One op of a chain: its primitive's name and its operands (`{input: i}` or `{op: j}`). */
 export interface SimdOp { readonly name: string; readonly args: readonly ({ input: number } | { op: number })[] }
 
-/** The ops with exact f32x4 forms, and the float32-only primitives they are. */
-export const SIMD_OPS = new Set(['add', 'sub', 'mul', 'div', 'neg', 'abs', 'sqrt', 'relu', 'reluGrad', 'maximum', 'minimum']);
+/**
+ * The ops with exact f32x4 forms. `cast` (to float32, of an input) is no op at all: copying a
+ * float64 or int32 array into the float32 heap rounds each value as Math.fround does.
+ */
+export const SIMD_OPS = new Set(['add', 'sub', 'mul', 'div', 'neg', 'abs', 'sqrt', 'relu', 'reluGrad', 'maximum', 'minimum', 'cast']);
 
 // opcodes: https://webassembly.github.io/spec/core/binary/instructions.html
 const LOCAL_GET = 0x20, LOCAL_SET = 0x21, I32_CONST = 0x41, I32_ADD = 0x6a, I32_LT_U = 0x49, I32_SHL = 0x74, BR_IF = 0x0d, LOOP = 0x03, END = 0x0b;
@@ -59,6 +62,7 @@ function moduleBytes(ops: readonly SimdOp[], steps: readonly boolean[]): Uint8Ar
   steps.forEach((s, i) => { if (s) code.push(...get(i), ...get(I), I32_ADD, ...simd(V.load), ...memarg, ...set(X(i))); });
   ops.forEach((op, j) => {
     const [a, b] = op.args.map(arg);
+    if (op.name === 'cast') { code.push(...a, ...set(T(j))); return; }
     // mask(a, b) for the selects: (a > b) | (a != a), so a nan in a is kept as a
     const mask = (cmp: number) => [...a, ...b, ...simd(cmp), ...a, ...a, ...simd(V.ne), ...simd(V.or)];
     switch (op.name) {
@@ -116,7 +120,7 @@ const MIN_RUN = 16;
  * The loop takes the walk (`plan` over the output, inputs then output) and the float32 arrays, and
  * returns false, doing nothing, for a walk it does not serve (short runs, strided operands).
  */
-export function simdChain(ops: readonly SimdOp[], nIn: number): ((p: Plan, arrays: readonly Float32Array[]) => boolean) | undefined {
+export function simdChain(ops: readonly SimdOp[], nIn: number): ((p: Plan, arrays: readonly (Float32Array | Float64Array | Int32Array)[]) => boolean) | undefined {
   if (!ops.every((o) => SIMD_OPS.has(o.name)) || !(supported ??= probe())) return undefined;
   const compiled = new Map<string, (...a: number[]) => void>();
   return (p, arrays) => {

@@ -122,19 +122,23 @@ function edgy(shape: number[], seed: number): np.Tensor {
 
 test('float32 chains of add, sub, mul, div, neg, abs, sqrt, relu, reluGrad, maximum, minimum run as WebAssembly SIMD on the CPU: eager\'s values bit for bit (nan, -0, infinities, subnormals), over long runs, per-channel and scalar operands', (t) => {
   const x = edgy([2, 8, 37], 1), y = edgy([2, 8, 37], 2), s = edgy([1, 8, 1], 3);
-  const chains: [string, (x: np.Tensor, y: np.Tensor, s: np.Tensor) => np.Tensor][] = [
+  const lr = np.tensor(1 / 3, { dtype: 'float64' }), k = np.tensor(Int32Array.from({ length: 8 }, (_, i) => (i * 7919) % 101 - 50), { shape: [1, 8, 1] });
+  const chains: [string, (x: np.Tensor, y: np.Tensor, s: np.Tensor, lr: np.Tensor, k: np.Tensor) => np.Tensor][] = [
     ['relu(x s + y)', (x, y, s) => np.relu(np.add(np.mul(x, s), y))],
     ['maximum(x, y) - minimum(y, x) s', (x, y, s) => np.sub(np.maximum(x, y), np.mul(np.minimum(y, x), s))],
     ['maximum and minimum against a scalar', (x, _y, s) => np.minimum(np.maximum(np.mul(x, s), 0), 2.5)],
     ['sqrt(|x|) / (-y + s)', (x, y, s) => np.div(np.sqrt(np.abs(x)), np.add(np.neg(y), s))],
     ['reluGrad(x, y s) + x', (x, y, s) => np.add(np.reluGrad(x, np.mul(y, s)), x)],
     ['x / y - x x', (x, y) => np.sub(np.div(x, y), np.mul(x, x))],
+    // as Adam's update: float64 scalars (and int32 counts) cast to float32 inside the chain
+    ['x - x / (sqrt(|y|) + 1e-8) float32(float64 lr) + float32(int32 k)', (x, y, _s, lr, k) =>
+      np.add(np.sub(x, np.mul(np.div(x, np.add(np.sqrt(np.abs(y)), 1e-8)), np.astype(lr, 'float32'))), np.astype(k, 'float32'))],
   ];
   const before = simdStats.calls;
   for (const [name, f] of chains) {
     const jf = np.jit(f);
-    same(t, jf(x, y, s), f(x, y, s), name);
-    t.ok(jf.program(x, y, s).stats.fused > 0, `${name}: fused`);
+    same(t, jf(x, y, s, lr, k), f(x, y, s, lr, k), name);
+    t.ok(jf.program(x, y, s, lr, k).stats.fused > 0, `${name}: fused`);
   }
   // every op alone after a `* 1` (so that it fuses), on every pair of edge values
   const edges = [NaN, Infinity, -Infinity, 0, -0, 1e-40, -1e-40, 3.4e38, -3.4e38, 1, -1, 0.5];
