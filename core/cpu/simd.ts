@@ -80,18 +80,28 @@ function moduleBytes(ops: readonly SimdOp[], steps: readonly boolean[]): Uint8Ar
     code.push(...set(T(j)));
   });
   code.push(...get(pOut), ...get(I), I32_ADD, ...get(T(ops.length - 1)), ...simd(V.store), ...memarg);
-  code.push(...get(I), I32_CONST, 16, I32_ADD, ...set(I), ...get(I), ...get(END_), I32_LT_U, BR_IF, 0, END, END);
-  const locals = vec([[...leb(2), 0x7f], [...leb(nIn + ops.length + 1), 0x7b]]);
-  const body = [...locals, ...code];
+  code.push(...get(I), I32_CONST, 16, I32_ADD, ...set(I), ...get(I), ...get(END_), I32_LT_U, BR_IF, 0, END);
+  return moduleOf(nIn + 2, [2, nIn + ops.length + 1], code);
+}
+
+/**
+ * A module importing memory `e.m` and exporting `f`: `params` i32 params, locals `[i32s, v128s]`
+ * after them, and the body's code (without its closing `end`).
+ */
+function moduleOf(params: number, [ints, vecs]: [number, number], code: number[]): Uint8Array<ArrayBuffer> {
+  const body = [...vec([[...leb(ints), 0x7f], [...leb(vecs), 0x7b]]), ...code, END];
   return new Uint8Array([
     0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
-    ...section(1, vec([[0x60, ...vec(new Array(nIn + 2).fill([0x7f])), 0]])),
+    ...section(1, vec([[0x60, ...vec(new Array(params).fill([0x7f])), 0]])),
     ...section(2, vec([[...name('e'), ...name('m'), 0x02, 0x00, 1]])),
     ...section(3, vec([[0]])),
     ...section(7, vec([[...name('f'), 0x00, 0]])),
     ...section(10, vec([[...leb(body.length), ...body]])),
   ]);
 }
+
+const instantiate = (bytes: Uint8Array<ArrayBuffer>) =>
+  new WebAssembly.Instance(new WebAssembly.Module(bytes), { e: { m: wasmMemory() } }).exports.f as (...a: number[]) => void;
 
 /** The memory every chain runs in: the operands are copied in, the result out, per call. */
 let memory: WebAssembly.Memory | undefined;
@@ -129,8 +139,7 @@ export function simdChain(ops: readonly SimdOp[], nIn: number): ((p: Plan, array
     const key = lastStrides.slice(0, nIn).join('');
     let f = compiled.get(key);
     if (!f) {
-      const inst = new WebAssembly.Instance(new WebAssembly.Module(moduleBytes(ops, lastStrides.slice(0, nIn).map((s) => s === 1))), { e: { m: wasmMemory() } });
-      f = inst.exports.f as (...a: number[]) => void;
+      f = instantiate(moduleBytes(ops, lastStrides.slice(0, nIn).map((s) => s === 1)));
       compiled.set(key, f);
     }
     // each array's place in the heap (16-byte aligned), with 4 floats to spare: the last vector of a run may read or write past it
@@ -156,4 +165,52 @@ export function simdChain(ops: readonly SimdOp[], nIn: number): ((p: Plan, array
     simdStats.calls++;
     return true;
   };
+}
+
+/**
+ * Outer products of float32 vectors, C[b] = a[b] b[b]^T (a matmul whose contracted size is 1, as in
+ * per-example gradients of dense layers), each element a * b + 0 as the GEMM's sum of one product
+ * gives it (so -0 comes out +0, as there). `a` holds each batch's M values from its offset, `b` its N.
+ * Returns false, doing nothing, where WebAssembly SIMD is missing.
+ */
+export function simdOuter(a: Float32Array, b: Float32Array, c: Float32Array, M: number, N: number, offsets: readonly (readonly [number, number])[]): boolean {
+  if (!(supported ??= probe())) return false;
+  outer ??= instantiate(outerBytes());
+  // the products go through the heap a chunk of batches (about 4 MB) at a time, so it stays small
+  const per = M * N, chunk = Math.max(1, Math.floor(2 ** 20 / per));
+  const ca = 0, cb = (a.length + 7) & ~3, cc = cb + ((b.length + 7) & ~3);
+  const h = heap((cc + Math.min(offsets.length, chunk) * per + 4) * 4);
+  h.set(a, ca);
+  h.set(b, cb);
+  for (let start = 0; start < offsets.length; start += chunk) {
+    const end = Math.min(offsets.length, start + chunk);
+    for (let i = start; i < end; i++) outer((ca + offsets[i][0]) * 4, (cb + offsets[i][1]) * 4, (cc + (i - start) * per) * 4, M, N);
+    c.set(h.subarray(cc, cc + (end - start) * per), start * per);
+  }
+  simdStats.calls++;
+  return true;
+}
+
+let outer: ((...a: number[]) => void) | undefined;
+
+/** `f(pa, pb, pc, M, N)`: row i of C is splat(a[i]) * b + 0, four columns at a time (a row's last vector may spill into the next row, written after it). */
+function outerBytes(): Uint8Array<ArrayBuffer> {
+  const PA = 0, PB = 1, PC = 2, M = 3, N = 4, I = 5, J = 6, ROW = 7, VA = 8, ZERO = 9;
+  const get = (l: number) => [LOCAL_GET, l], set = (l: number) => [LOCAL_SET, l], memarg = [0, 0];
+  return moduleOf(5, [3, 2], [
+    ...simd(V.const), ...new Array(16).fill(0), ...set(ZERO),
+    ...get(N), I32_CONST, 2, I32_SHL, ...set(ROW),
+    LOOP, 0x40,
+    ...get(PA), ...get(I), I32_CONST, 2, I32_SHL, I32_ADD, ...simd(V.load32Splat), ...memarg, ...set(VA),
+    I32_CONST, 0, ...set(J),
+    LOOP, 0x40,
+    ...get(PC), ...get(J), I32_ADD,
+    ...get(VA), ...get(PB), ...get(J), I32_ADD, ...simd(V.load), ...memarg, ...simd(V.mul), ...get(ZERO), ...simd(V.add),
+    ...simd(V.store), ...memarg,
+    ...get(J), I32_CONST, 16, I32_ADD, ...set(J), ...get(J), ...get(ROW), I32_LT_U, BR_IF, 0,
+    END,
+    ...get(PC), ...get(ROW), I32_ADD, ...set(PC),
+    ...get(I), I32_CONST, 1, I32_ADD, ...set(I), ...get(I), ...get(M), I32_LT_U, BR_IF, 0,
+    END,
+  ]);
 }

@@ -11,6 +11,7 @@
 import type { Kernel } from '../backend.js';
 import { alloc, isFloat, type TypedArray } from '../dtype.js';
 import { gemmBatched } from '../cpu/pool.js';
+import { simdOuter } from '../cpu/simd.js';
 import { definePrimitive, type Primitive } from '../primitive.js';
 import { broadcastShapes, broadcastStrides, fmt, named, OpError, sizeOf } from '../shape.js';
 import type { Tensor } from '../tensor.js';
@@ -46,6 +47,9 @@ const cpu: Kernel<TypedArray, Attrs> = ([a, b], attrs, out) => {
     offsets.push([idx.reduce((acc, v, d) => acc + v * sa[d], 0), idx.reduce((acc, v, d) => acc + v * sb[d], 0)]);
     for (let d = batch.length - 1; d >= 0 && ++idx[d] === batch[d]; d--) idx[d] = 0;
   }
+  // contracted size 1: outer products, which WebAssembly SIMD writes four lanes at a time (both
+  // operands are then contiguous vectors, transposed or not)
+  if (K === 1 && res instanceof Float32Array && simdOuter(a.buf as Float32Array, b.buf as Float32Array, res, M, N, offsets)) return res;
   gemmBatched({
     A: a.buf as Float32Array | Float64Array, B: b.buf as Float32Array | Float64Array, C: res, M, N, K, offsets,
     ars: attrs.transA ? 1 : K, acs: attrs.transA ? M : 1,

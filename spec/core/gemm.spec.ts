@@ -12,6 +12,7 @@ import test from 'tape';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { gemm } from '../../core/cpu/gemm.js';
+import { simdOuter, simdStats } from '../../core/cpu/simd.js';
 import { type Conv2dGeometry, conv2dWasm, conv2dWeightGradWasm, gemmBatched, gemmKernel, type GemmBatch } from '../../core/cpu/pool.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
@@ -160,6 +161,29 @@ test('gemm: NaN and Inf stay in their own rows and columns (the zero padding nev
     }
   }
   t.equal(bad, -1, 'non-finite exactly in row 2 and column 10, as with the JavaScript gemm');
+  t.end();
+});
+
+test('outer products (contracted size 1) run as WebAssembly SIMD: the GEMM\'s bits (a b + 0), broadcast batches, odd widths, chunks', (t) => {
+  const edges = [NaN, Infinity, -Infinity, 0, -0, 1e-40, -1e-40, 3e38, -1, 0.5];
+  const show = (v: number) => (Object.is(v, -0) ? '-0' : String(v));
+  for (const { M, N, nb, shareA } of [
+    { M: 10, N: 10, nb: 1 }, // every pair of edge values
+    { M: 7, N: 13, nb: 3 },
+    { M: 5, N: 6, nb: 4, shareA: true },
+    { M: 64, N: 33, nb: 600 }, // 1.27M products: more than one chunk through the heap
+  ]) {
+    const A = Float32Array.from(randoms(M * (shareA ? 1 : nb), 3), (v, i) => (M === 10 ? edges[i % 10] : v));
+    const B = Float32Array.from(randoms(N * nb, 4), (v, i) => (M === 10 ? edges[i % 10] : v));
+    const offsets = Array.from({ length: nb }, (_, i) => [shareA ? 0 : i * M, i * N] as [number, number]);
+    const C = new Float32Array(nb * M * N);
+    const before = simdStats.calls;
+    t.ok(simdOuter(A, B, C, M, N, offsets) && simdStats.calls === before + 1, `${M} x ${N} x ${nb}: ran as SIMD`);
+    const g: GemmBatch = { A, B, C: new Float32Array(nb * M * N), M, N, K: 1, offsets, ars: 1, acs: 1, brs: N, bcs: 1 };
+    gemmBatched(g);
+    const bad = C.findIndex((v, i) => !Object.is(v, g.C[i]) && !(Number.isNaN(v) && Number.isNaN(g.C[i])));
+    t.equal(bad, -1, bad < 0 ? `${M} x ${N} x ${nb}: the GEMM's values bit for bit` : `element ${bad}: ${show(C[bad])}, the GEMM gives ${show(g.C[bad])}`);
+  }
   t.end();
 });
 
