@@ -122,6 +122,9 @@ const probe = () => {
 /** How many fused kernels ran as SIMD (for tests: a path they mean to check was taken). */
 export const simdStats = { calls: 0 };
 
+/** Elements per chunk through the heap (4 MB of float32). */
+const CHUNK = 2 ** 20;
+
 /** Runs shorter than this stay in JavaScript: the call per run would cost more than it saves. */
 const MIN_RUN = 16;
 
@@ -142,16 +145,28 @@ export function simdChain(ops: readonly SimdOp[], nIn: number): ((p: Plan, array
       f = instantiate(moduleBytes(ops, lastStrides.slice(0, nIn).map((s) => s === 1)));
       compiled.set(key, f);
     }
-    // each array's place in the heap (16-byte aligned), with 4 floats to spare: the last vector of a run may read or write past it
+    // Each array's place in the heap (16-byte aligned), with 4 floats to spare: the last vector of a
+    // run may read or write past it. The output, and each input laid out as it is, go through the
+    // heap a chunk of runs (about 4 MB) at a time, so the heap stays small; other inputs (a
+    // per-channel scale, a broadcast row) are copied whole.
+    const n = p.n, out = p.strides[nIn], chunk = Math.max(1, Math.floor(CHUNK / last)) * last;
+    const chunked = arrays.map((a, i) => i === nIn || (a.length === n && p.strides[i].every((s, d) => s === out[d])));
     const base: number[] = [];
     let at = 0;
-    for (const a of arrays) { base.push(at); at += (a.length + 7) & ~3; }
+    arrays.forEach((a, i) => { base.push(at); at += ((chunked[i] ? Math.min(chunk, n) : a.length) + 7) & ~3; });
     const h = heap(at * 4);
-    for (let i = 0; i < nIn; i++) h.set(arrays[i], base[i]);
+    for (let i = 0; i < nIn; i++) if (!chunked[i]) h.set(arrays[i], base[i]);
     const offs = new Array<number>(arrays.length).fill(0), idx = new Int32Array(r), args = new Array<number>(arrays.length + 1);
     args[arrays.length] = last;
-    for (let k = 0; k < p.n; k += last) {
-      for (let i = 0; i < arrays.length; i++) args[i] = (base[i] + offs[i]) * 4;
+    const flush = (from: number, to: number) => arrays[nIn].set(h.subarray(base[nIn], base[nIn] + to - from), from);
+    let start = 0;
+    for (let k = 0; k < n; k += last) {
+      if (k === 0 || k - start === chunk) {
+        if (k) flush(start, k);
+        start = k;
+        for (let i = 0; i < nIn; i++) if (chunked[i]) h.set(arrays[i].subarray(k, Math.min(n, k + chunk)), base[i]);
+      }
+      for (let i = 0; i < arrays.length; i++) args[i] = (base[i] + offs[i] - (chunked[i] ? start : 0)) * 4;
       f(...args);
       for (let d = r - 2; d >= 0; d--) {
         idx[d]++;
@@ -161,7 +176,7 @@ export function simdChain(ops: readonly SimdOp[], nIn: number): ((p: Plan, array
         idx[d] = 0;
       }
     }
-    arrays[nIn].set(h.subarray(base[nIn], base[nIn] + arrays[nIn].length));
+    flush(start, n);
     simdStats.calls++;
     return true;
   };
@@ -176,8 +191,8 @@ export function simdChain(ops: readonly SimdOp[], nIn: number): ((p: Plan, array
 export function simdOuter(a: Float32Array, b: Float32Array, c: Float32Array, M: number, N: number, offsets: readonly (readonly [number, number])[]): boolean {
   if (!(supported ??= probe())) return false;
   outer ??= instantiate(outerBytes());
-  // the products go through the heap a chunk of batches (about 4 MB) at a time, so it stays small
-  const per = M * N, chunk = Math.max(1, Math.floor(2 ** 20 / per));
+  // the products go through the heap a chunk of batches at a time, so it stays small
+  const per = M * N, chunk = Math.max(1, Math.floor(CHUNK / per));
   const ca = 0, cb = (a.length + 7) & ~3, cc = cb + ((b.length + 7) & ~3);
   const h = heap((cc + Math.min(offsets.length, chunk) * per + 4) * 4);
   h.set(a, ca);

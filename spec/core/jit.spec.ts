@@ -153,6 +153,13 @@ test('float32 chains of add, sub, mul, div, neg, abs, sqrt, relu, reluGrad, maxi
     same(t, np.jit(f)(px, py), f(px, py), `${name} on every pair of edge values`);
   }
   if (!onGpu) t.equal(simdStats.calls - before, chains.length + ops.length, 'every chain ran as SIMD');
+  // past 2^20 elements the output and the inputs laid out like it pass through the heap in chunks
+  // (here 20 runs of 50021, then 1), a per-channel scale and a broadcast row whole
+  const big = edgy([3, 7, 50021], 6), row = edgy([50021], 7), scale = edgy([1, 7, 1], 8);
+  const h = (a: np.Tensor, b: np.Tensor, c: np.Tensor) => np.add(np.mul(a, c), np.sub(b, a));
+  const wasBig = simdStats.calls;
+  same(t, np.jit(h)(big, row, scale), h(big, row, scale), 'a chain over 1.05M elements, in two chunks');
+  if (!onGpu) t.equal(simdStats.calls, wasBig + 1, 'it ran as SIMD');
   // short runs and a strided walk keep the JavaScript loop, with the same values
   const short = edgy([40, 3], 4), across = edgy([40, 1], 5);
   const g = (a: np.Tensor, b: np.Tensor) => np.relu(np.add(np.mul(a, b), a));
