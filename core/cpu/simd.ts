@@ -186,10 +186,11 @@ export function simdChain(ops: readonly SimdOp[], nIn: number): ((p: Plan, array
  * Outer products of float32 vectors, C[b] = a[b] b[b]^T (a matmul whose contracted size is 1, as in
  * per-example gradients of dense layers), each element a * b + 0 as the GEMM's sum of one product
  * gives it (so -0 comes out +0, as there). `a` holds each batch's M values from its offset, `b` its N.
- * Returns false, doing nothing, where WebAssembly SIMD is missing.
+ * Returns false, doing nothing, where WebAssembly SIMD is missing or a product is empty.
  */
 export function simdOuter(a: Float32Array, b: Float32Array, c: Float32Array, M: number, N: number, offsets: readonly (readonly [number, number])[]): boolean {
-  if (!(supported ??= probe())) return false;
+  // (nothing to write, and its loops run at least once: leave empty products to the GEMM)
+  if (M === 0 || N === 0 || !(supported ??= probe())) return false;
   outer ??= instantiate(outerBytes());
   // the products go through the heap a chunk of batches at a time, so it stays small
   const per = M * N, chunk = Math.max(1, Math.floor(CHUNK / per));

@@ -184,6 +184,7 @@ test('outer products (contracted size 1) run as WebAssembly SIMD: the GEMM\'s bi
     const bad = C.findIndex((v, i) => !Object.is(v, g.C[i]) && !(Number.isNaN(v) && Number.isNaN(g.C[i])));
     t.equal(bad, -1, bad < 0 ? `${M} x ${N} x ${nb}: the GEMM's values bit for bit` : `element ${bad}: ${show(C[bad])}, the GEMM gives ${show(g.C[bad])}`);
   }
+  t.notOk(simdOuter(new Float32Array(0), new Float32Array(9e6), new Float32Array(0), 0, 9e6, [[0, 0]]), 'an empty product is left to the GEMM (never a write past the heap)');
   t.end();
 });
 
