@@ -160,7 +160,7 @@ test('float32 chains of add, sub, mul, div, neg, abs, sqrt, relu, reluGrad, maxi
   const wasBig = simdStats.calls;
   same(t, np.jit(h)(big, row, scale), h(big, row, scale), 'a chain over 1.05M elements, in two chunks');
   if (!onGpu) t.equal(simdStats.calls, wasBig + 1, 'it ran as SIMD');
-  // short runs and a strided walk keep the JavaScript loop, with the same values
+  // short runs (here 3 per row) keep the JavaScript loop, with the same values
   const short = edgy([40, 3], 4), across = edgy([40, 1], 5);
   const g = (a: np.Tensor, b: np.Tensor) => np.relu(np.add(np.mul(a, b), a));
   const was = simdStats.calls;
