@@ -31,14 +31,23 @@ export interface GpuBuf {
 
 /** How a primitive's GPU kernel runs shaders: provided by the GPU backend. */
 export interface GpuContext {
-  /** Compile (once) and run `src` over `size` output elements with `inputs` as the kernel's arguments. */
-  run(src: string, inputs: readonly GpuBuf[], size: number): GpuBuf;
   /**
-   * The same for an internal layout: a 1-, 2- or 3-D grid `output` ([x, y, z], read back as v[z][y][x]),
-   * and with `vec4` each element is four floats (an RGBA texel), as packed matmul operands are.
-   * Such buffers never become tensors: an unpacking shader turns them back into the flat layout.
+   * Compile (once) and run `src` over `size` output elements with `inputs` as the kernel's arguments.
+   * `glsl`: GLSL functions the kernel may call (gpu.js native functions), for what gpu.js's
+   * JavaScript cannot say. Each entry ends in the function the kernel calls, returning float or vec4
+   * (helpers it calls come before it), and may read an argument X's texture as `user_X`, of size
+   * `user_XSize` in texels, with GLSL ES 3's `texture()` (WebGL1's texture2D() is swapped in).
    */
-  runGrid(src: string, inputs: readonly GpuBuf[], output: readonly number[], vec4: boolean): GpuBuf;
+  run(src: string, inputs: readonly GpuBuf[], size: number, glsl?: readonly string[]): GpuBuf;
+  /**
+   * The same for an internal layout: a 1-, 2- or 3-D grid `output` ([x, y, z], read back as v[z][y][x];
+   * a 2-D grid of more than one row is a texture of exactly that size), and with `vec4` each element
+   * is four floats (an RGBA texel), as packed matmul operands are. Such buffers never become
+   * tensors: an unpacking shader turns them back into the flat layout.
+   */
+  runGrid(src: string, inputs: readonly GpuBuf[], output: readonly number[], opts?: { vec4?: boolean; glsl?: readonly string[] }): GpuBuf;
+  /** The largest texture width or height this GPU allows. */
+  readonly maxTextureSize: number;
   /** Free a buffer made by runGrid or run that no tensor will own (a kernel's own scratch). */
   release(buf: GpuBuf): void;
   /** Read a buffer back (for the rare kernel that must check values on the host, like gather's indices). */

@@ -24,6 +24,7 @@ import { kernelFor } from '../primitive.js';
 import { platform } from '../platform/node.js';
 import { env } from '../platform/platform.js';
 import { sizeOf } from '../shape.js';
+import { fastReads } from './reads.js';
 import { checkExactInt, type GpuBuf, type GpuContext, type GpuKernel } from './shader.js';
 
 // gpu.js is CommonJS and pulls in headless-gl; the platform loads it only when the GPU is first used.
@@ -69,6 +70,7 @@ function start(): State {
   const mode = env('AVID_GPU_MODE') ?? platform.gpuMode;
   try {
     const gpuJs = platform.gpuJs(), { GPU } = gpuJs;
+    fastReads(gpuJs);
     const gpu = new GPU({ mode: mode as 'headlessgl' });
     const probe = gpu.createKernel(function (this: { thread: { x: number } }, a: number[]) { return a[this.thread.x] * 2; },
       { output: [2], precision: 'single', pipeline: false }) as unknown as GpuKernelFn;
@@ -99,14 +101,23 @@ export function gpuStatus(): { ok: true; mode: string; kernelClass: string } | {
   }
 }
 
-function compile(src: string, output: readonly number[], inputs: readonly Buf[], vec4 = false): GpuKernelFn {
+function compile(src: string, output: readonly number[], inputs: readonly Buf[], vec4: boolean, glsl: readonly string[]): GpuKernelFn {
   const s = start();
-  const key = `${output.join('x')}|${vec4}|${inputs.map((b) => b.size).join(',')}|${src}`;
+  const key = `${output.join('x')}|${vec4}|${inputs.map((b) => b.size).join(',')}|${src}|${glsl.join('|')}`;
   let k = s.cache.get(key);
   if (!k) {
+    // WebGL1 (and so headless-gl) spells GLSL's texture() texture2D()
+    const webgl1 = s.kernelClass !== 'WebGL2Kernel';
+    const nativeFunctions = glsl.map((text) => {
+      // the function the kernel calls is the source's last, after its helpers; gpu.js reads a native
+      // function's name and arguments from the source's first line, so that line declares it
+      const m = [...text.matchAll(/^(\w+)\s+(\w+)\s*\(([^)]*)\)/gm)].pop()!;
+      const source = (m.index ? `${m[0]};\n` : '') + (webgl1 ? text.replace(/\btexture\(/g, 'texture2D(') : text);
+      return { name: m[2], source, returnType: m[1] === 'vec4' ? 'Array(4)' : 'Number' };
+    });
     k = s.gpu.createKernel(src, {
       output: [...output], precision: 'single', pipeline: true, immutable: true, tactic: 'precision',
-      ...(vec4 ? { returnType: 'Array(4)' } : {}),
+      ...(vec4 ? { returnType: 'Array(4)' } : {}), ...(glsl.length ? { nativeFunctions } : {}),
     } as never) as unknown as GpuKernelFn;
     s.cache.set(key, k);
     s.compiles++;
@@ -121,10 +132,10 @@ function track(b: Buf): Buf {
 }
 
 const context: GpuContext = {
-  run(src, inputs, size) {
-    return context.runGrid(src, inputs, [size], false);
+  run(src, inputs, size, glsl) {
+    return context.runGrid(src, inputs, [size], { glsl });
   },
-  runGrid(src, inputs, output, vec4) {
+  runGrid(src, inputs, output, { vec4 = false, glsl = [] } = {}) {
     const size = output.reduce((a, b) => a * b, 1) * (vec4 ? 4 : 1);
     if (size === 0) return new Buf(null, 0);
     const s = start();
@@ -133,7 +144,7 @@ const context: GpuContext = {
       if (buf.freed) throw new Error('gpu: this tensor\'s memory was released when the grad/step that made it returned; return it (or pass it as aux) to keep it');
       return buf.tex ? buf : s.dummy;
     });
-    const k = compile(src, output, bufs, vec4);
+    const k = compile(src, output, bufs, vec4, glsl);
     let tex: Buf['tex'];
     try {
       tex = k(...bufs.map((b) => b.tex)) as Buf['tex'];
@@ -142,6 +153,9 @@ const context: GpuContext = {
     }
     s.runs++;
     return track(new Buf(tex, size));
+  },
+  get maxTextureSize() {
+    return (start().gpu as unknown as { Kernel: { features: { maxTextureSize: number } } }).Kernel.features.maxTextureSize;
   },
   release(buf) {
     free(buf as Buf);
@@ -156,7 +170,7 @@ const context: GpuContext = {
 
 function upload(data: Float32Array): Buf {
   if (data.length === 0) return new Buf(null, 0);
-  const k = compile('function (a) { return a[this.thread.x]; }', [data.length], []);
+  const k = compile('function (a) { return a[this.thread.x]; }', [data.length], [], false, []);
   const tex = k(data) as Buf['tex'];
   return track(new Buf(tex, data.length, data));
 }
@@ -243,10 +257,11 @@ export function gpuFinish(): void {
 /**
  * Live GPU buffers and their bytes, kernel compile and run counts, and how many compiled kernels
  * gpu.js runs as each kernel class now (it can swap a kernel for its CPU fallback after a failed
- * build, so the probe's class alone does not prove every kernel ran on WebGL).
+ * build, so the probe's class alone does not prove every kernel ran on WebGL), and the largest
+ * texture side this GPU allows.
  */
-export function gpuStats(): { textures: number; bytes: number; kernels: number; compiles: number; runs: number; classes: Record<string, number> } {
-  if (!state) return { textures: 0, bytes: 0, kernels: 0, compiles: 0, runs: 0, classes: {} };
+export function gpuStats(): { textures: number; bytes: number; kernels: number; compiles: number; runs: number; classes: Record<string, number>; maxTextureSize: number } {
+  if (!state) return { textures: 0, bytes: 0, kernels: 0, compiles: 0, runs: 0, classes: {}, maxTextureSize: 0 };
   let bytes = 0;
   for (const b of state.live) bytes += 4 * b.size;
   const classes: Record<string, number> = {};
@@ -254,7 +269,7 @@ export function gpuStats(): { textures: number; bytes: number; kernels: number; 
     const c = kernelClassOf(state.gpuJs, k.kernel.constructor);
     classes[c] = (classes[c] ?? 0) + 1;
   }
-  return { textures: state.live.size, bytes, kernels: state.cache.size, compiles: state.compiles, runs: state.runs, classes };
+  return { textures: state.live.size, bytes, kernels: state.cache.size, compiles: state.compiles, runs: state.runs, classes, maxTextureSize: context.maxTextureSize };
 }
 
 registerBackend(gpu);

@@ -60,6 +60,27 @@ test('found by the fuzz on the gpu (issue 11): a product over no terms is zeros,
   t.end();
 });
 
+test('matmul past the texture size: packed operands with more rows or columns than a texture has are laid out flat', (t) => {
+  // 2 max + 6 rows are max + 3 blocks of two rows: more texel rows than a texture has, in A's packing
+  // and the product's; many columns make as many texel rows in B's packing and texel columns in the
+  // product; batches stack their row blocks
+  const max = np.gpuStats().maxTextureSize, rows = 2 * max + 6;
+  t.ok(max >= 2048, `max texture size ${max}`);
+  const cases: [string, number[], number[], boolean][] = [
+    ['tall A', [rows, 3], [3, 5], false],
+    ['wide B', [5, 3], [3, rows], false],
+    ['wide Bᵀ', [5, 3], [rows, 3], true],
+    ['batched', [3, Math.ceil(rows / 3), 2], [2, 3], false],
+  ];
+  for (const [name, sa, sb, transB] of cases) {
+    const a = np.toBackend(np.random.normal(np.random.key(1), sa), 'cpu'), b = np.toBackend(np.random.normal(np.random.key(2), sb), 'cpu');
+    const want = np.matmulT(a, b, false, transB);
+    const got = np.matmulT(np.toBackend(a, 'gpu'), np.toBackend(b, 'gpu'), false, transB);
+    close(t, got, want, `${name}: ${JSON.stringify(sa)} @ ${JSON.stringify(sb)}${transB ? 'ᵀ' : ''}`, { rtol: 1e-5, atol: 1e-5 });
+  }
+  t.end();
+});
+
 test('int32 beyond ±2^24 is refused where it enters the gpu (float32 would round it); inside, it is exact', (t) => {
   const I = (v: number[]) => np.tensor(new Int32Array(v));
   opError(t, () => I([1, 16777217]), 'tensor', [/16777217/, /2\^24/, /cpu backend/], 'an int32 tensor with 2^24 + 1');
