@@ -68,7 +68,7 @@ export interface MlpTiming {
 
 /**
  * One training step of a small ReLU MLP regression (mean squared error, Adam lr 1e-3 with eps 1e-8 on
- * both sides): ours as jit(valueAndGrad) + nn.adam's update in one jitted function, ours un-jitted,
+ * both sides): ours as jit(valueAndGrad) and nn.adam's update (a jitted program itself), ours un-jitted,
  * and tfjs's webgl backend with tf.train.adam's minimize (variableGrads underneath). Each step reads
  * its loss back. All three start from the same weights and data; `warm` untimed steps first (they
  * compile the shaders), then `reps` timed ones.
@@ -105,8 +105,10 @@ export async function timeMlp(reps: number, warm = 2, batch = 128, widths = [64,
       return np.mean(np.square(np.sub(h, y)));
     };
     const opt = adam(1e-3);
-    const body = (p: P, s: unknown) => {
-      const [l, g] = np.valueAndGrad(loss)(p);
+    // the optimizer's update stays outside jit: it is one jitted program itself, and its step count,
+    // a number, would make an enclosing jit trace again every step
+    const step = (valueAndGrad: (p: P) => [np.Tensor, P]) => (p: P, s: unknown) => {
+      const [l, g] = valueAndGrad(p);
       const u = opt.update(g, s as never, p) as { params: P; state: unknown };
       return { l, params: u.params, state: u.state };
     };
@@ -118,8 +120,8 @@ export async function timeMlp(reps: number, warm = 2, batch = 128, widths = [64,
         return r.l.item();
       });
     };
-    jit = run(np.jit(body) as typeof body);
-    eager = run(body);
+    jit = run(step(np.jit(np.valueAndGrad(loss))));
+    eager = run(step(np.valueAndGrad(loss)));
   } finally { np.setBackend('cpu'); }
 
   const tx = tf.tensor2d(xs, [batch, widths[0]]), ty = tf.tensor2d(ys, [batch, widths[widths.length - 1]]);
