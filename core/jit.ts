@@ -127,7 +127,7 @@ export type Jitted<Args extends unknown[], Out> = ((...args: Args) => Out) & { p
  */
 export function jit<Args extends unknown[], Out>(f: (...args: Args) => Out, opts: JitOptions = {}): Jitted<Args, Out> {
   const cache = new Map<string, Program>();
-  let warned = false;
+  let warned = false, last: TreeDef | undefined, streak: { path: string; values: unknown[] } | undefined;
   const programFor = (args: Args): [Program, Tensor[]] => {
     const [leaves, def] = flatten(args);
     const backend = leaves.length ? backendOf(leaves[0]) : getBackend();
@@ -136,9 +136,19 @@ export function jit<Args extends unknown[], Out>(f: (...args: Args) => Out, opts
     if (!prog) {
       prog = trace(f, leaves, def, backend, opts.fuse ?? true);
       cache.set(key, prog);
-      if (cache.size > 32 && !warned) {
+      // a number that changes on every call traces every call: say which, once it has happened 3 times
+      const changed = last && changedNumber(last, def, 'args');
+      streak = !changed ? undefined : { path: changed.path, values: [...(streak?.path === changed.path ? streak.values : [changed.was]), changed.now] };
+      last = def;
+      const name = `jit(${f.name || 'f'})`;
+      if (!warned && streak && streak.values.length > 3) {
         warned = true;
-        console.warn(`jit(${f.name || 'f'}) has traced ${cache.size} kinds of arguments; numbers among them are static, so a value that changes every call (a step count, a learning rate) traces every call: pass it as a tensor`);
+        console.warn(`${name} traced again on each of the last ${streak.values.length - 1} calls because the number ${streak.path} changed (${streak.values.join(' → ')}): ` +
+          'numbers among the arguments are static, each value is a new program. Pass it as a tensor; an optimizer\'s state holds its step count, ' +
+          'so call opt.update outside jit (it runs as a jitted program itself) and jit the gradient');
+      } else if (!warned && cache.size > 32) {
+        warned = true;
+        console.warn(`${name} has traced ${cache.size} kinds of arguments; numbers among them are static, so a value that changes every call (a step count, a learning rate) traces every call: pass it as a tensor`);
       }
     }
     return [prog, leaves];
@@ -197,6 +207,31 @@ function staticKey(v: unknown): unknown {
   let id = identities.get(v as object);
   if (id === undefined) identities.set(v as object, (id = ++nextIdentity));
   return ['ref', id];
+}
+
+/**
+ * Where `b` differs from `a` only by the value of one static number: its path (as `args[1].step`)
+ * and both values. Anything else (structure, other static values) is not such a change.
+ */
+function changedNumber(a: TreeDef, b: TreeDef, path: string): { path: string; was: number; now: number } | undefined {
+  let found: { path: string; was: number; now: number } | undefined, other = false;
+  const walk = (x: TreeDef, y: TreeDef, at: string): void => {
+    if (other) return;
+    if (x.kind !== y.kind) { other = true; return; }
+    if (x.kind === 'static' && y.kind === 'static') {
+      if (Object.is(x.value, y.value)) return;
+      if (typeof x.value === 'number' && typeof y.value === 'number' && !found) found = { path: at, was: x.value, now: y.value };
+      else other = true;
+    } else if (x.kind === 'array' && y.kind === 'array') {
+      if (x.children.length !== y.children.length) other = true;
+      else x.children.forEach((c, i) => walk(c, y.children[i], `${at}[${i}]`));
+    } else if (x.kind === 'object' && y.kind === 'object') {
+      if (x.keys.join() !== y.keys.join()) other = true;
+      else x.children.forEach((c, i) => walk(c, y.children[i], `${at}.${x.keys[i]}`));
+    } else if (x.kind === 'node' && y.kind === 'node') walk(x.child, y.child, at);
+  };
+  walk(a, b, path);
+  return other ? undefined : found;
 }
 
 /** `d` with each random key replaced by a stand-in that raises when used (random.tracedKey). */

@@ -328,6 +328,29 @@ test('traces once per kind of argument; numbers are static; pytrees in and out',
   t.end();
 });
 
+test('a number that changes on every call is named once it has traced three calls in a row', (t) => {
+  const warnings: string[] = [], warn = console.warn;
+  console.warn = (m: string) => { warnings.push(m); };
+  try {
+    const step = np.jit(function step(p: np.Tensor, s: { step: number; lr: number }) { return np.mul(p, s.lr * s.step); });
+    const p = input([3], 'normal', 'float32');
+    step(p, { step: 1, lr: 0.1 });
+    step(p, { step: 1, lr: 0.2 }); // another number changed: no streak for step
+    for (const n of [2, 3]) step(p, { step: n, lr: 0.2 });
+    step(p, { step: 3, lr: 0.2 }); // cached: no trace
+    t.deepEqual(warnings, [], 'two retraces on args[1].step (after one on args[1].lr): no warning yet');
+    step(p, { step: 4, lr: 0.2 });
+    t.equal(warnings.length, 1, 'the third retrace in a row warns');
+    t.ok(/jit\(step\) traced again on each of the last 3 calls because the number args\[1\]\.step changed \(1 → 2 → 3 → 4\)/.test(warnings[0] ?? ''), warnings[0]);
+    t.ok(/opt\.update outside jit/.test(warnings[0] ?? ''), 'and says what to do about an optimizer');
+    step(p, { step: 5, lr: 0.2 });
+    t.equal(warnings.length, 1, 'once');
+  } finally {
+    console.warn = warn;
+  }
+  t.end();
+});
+
 test('jit refuses what it cannot trace, and says why', (t) => {
   const x = input([3], 'normal', 'float32');
   throwsWith(t, () => np.jit((z: np.Tensor) => np.mul(z, np.sum(z).item()))(x), [/jit/, /cannot read the values of a traced tensor/], 'item() inside jit');
