@@ -8,7 +8,7 @@
  * rows (or, for a transposed right operand, the columns): one large GEMM rather than many small ones,
  * which is what per-example gradients of dense layers need.
  */
-import type { Kernel, KernelArg } from '../backend.js';
+import type { Kernel } from '../backend.js';
 import { alloc, isFloat, type TypedArray } from '../dtype.js';
 import { gemmBatched } from '../cpu/pool.js';
 import { simdOuter } from '../cpu/simd.js';
@@ -20,7 +20,7 @@ import { moveAxis } from '../batching.js';
 import { astype } from './cast.js';
 import { reshape } from './reshape.js';
 import { promote } from '../dtype.js';
-import { coords, type GpuBuf, type GpuContext, type GpuKernel, lit, readStrides } from '../gpu/shader.js';
+import { coords, type GpuContext, type GpuKernel, lit, readStrides } from '../gpu/shader.js';
 
 type Attrs = { transA: boolean; transB: boolean };
 
@@ -65,11 +65,12 @@ const cpu: Kernel<TypedArray, Attrs> = ([a, b], attrs, out) => {
  * Texture fetches, not arithmetic, bound a software rasteriser, and this cuts them eightfold.
  * The packing reads through strides, so transposed and broadcast operands cost nothing extra.
  *
- * Each packed operand is a matrix of texels, one row per (batch, row block) and one column per k
- * block, stored as a texture of exactly that shape (`layout`), so the inner loop, written in GLSL
- * (`mm` below, a gpu.js native function), finds its texels without index arithmetic: texel (row, k)
- * is at (k + 0.5, row + 0.5) / size. (gpu.js's own reads split a flat index at every fetch.) In
- * headless Chromium this made matmul 512 about 1.5x faster.
+ * The packed operands are one matrix of texels: a row per (batch, row block) of A, then per (batch,
+ * column block) of B, and a column per k block. It is stored as a texture of exactly that shape
+ * (`layout`), so the inner loop, written in GLSL (`mm` below, a gpu.js native function), finds its
+ * texels without index arithmetic: texel (row, k) is at (k + 0.5, row + 0.5) / size. (gpu.js's own
+ * reads split a flat index at every fetch.) In headless Chromium this made matmul 512 about 1.4x
+ * faster. Three kernel launches in all: pack, multiply, unpack.
  */
 const gpu: GpuKernel<Attrs> = (ctx, [a, b], attrs, out) => {
   const [M, K, N] = dims(a.shape, b.shape, attrs);
@@ -81,38 +82,45 @@ const gpu: GpuKernel<Attrs> = (ctx, [a, b], attrs, out) => {
   const sb = readStrides(b.shape.slice(0, -2), batch).map((s) => s * K * N);
   const [ars, acs] = attrs.transA ? [1, M] : [K, 1];
   const [brs, bcs] = attrs.transB ? [1, K] : [N, 1];
-  const A = layout(ctx, nb * M2, K2), B = layout(ctx, nb * N2, K2), C = layout(ctx, nb * M2, N2);
-  // pack X (rows x cols, row and column strides rs, cs, batch strides st) into 2x2 texels
-  const pack = (X: Layout, st: number[], rows: number, cols: number, rs: number, cs: number, r2: number, buf: KernelArg<GpuBuf>['buf']) => {
-    const read = (r: string, c: string) => `((${r}) < ${lit(rows)} && (${c}) < ${lit(cols)} ? X[off + (${r}) * ${lit(rs)} + (${c}) * ${lit(cs)}] : 0.0)`;
-    return ctx.runGrid(`function (X) {
-  ${X.thread('t', 'k2')}
-  const z = Math.floor((t + 0.5) / ${lit(r2)});
-  if (z >= ${lit(nb)}) { return [0.0, 0.0, 0.0, 0.0]; }
-  ${batchOffset(batch, st)}
-  const i = (t - z * ${lit(r2)}) * 2.0, k = k2 * 2.0;
-  return [${read('i', 'k')}, ${read('i', 'k + 1.0')}, ${read('i + 1.0', 'k')}, ${read('i + 1.0', 'k + 1.0')}];
-}`, [buf], X.size, { vec4: true });
+  // both operands in one texture, A's row blocks then B's column blocks (a kernel launch saved)
+  const rowsA = nb * M2, rowsB = nb * N2;
+  const P = layout(ctx, rowsA + rowsB, K2), C = layout(ctx, rowsA, N2);
+  // the 2x2 texel of X (rows x cols, strides rs and cs) at row block t of the stack, which starts at row block `from`
+  const pack = (X: string, st: number[], from: number, r2: number, rows: number, cols: number, rs: number, cs: number) => {
+    const read = (r: string, c: string) => `((${r}) < ${lit(rows)} && (${c}) < ${lit(cols)} ? ${X}[off${X} + (${r}) * ${lit(rs)} + (${c}) * ${lit(cs)}] : 0.0)`;
+    return `const z${X} = Math.floor((t - ${lit(from)} + 0.5) / ${lit(r2)});
+    ${batchOffset(batch, st, `z${X}`, `off${X}`)}
+    const i${X} = (t - ${lit(from)} - z${X} * ${lit(r2)}) * 2.0;
+    return [${read(`i${X}`, 'k')}, ${read(`i${X}`, 'k + 1.0')}, ${read(`i${X} + 1.0`, 'k')}, ${read(`i${X} + 1.0`, 'k + 1.0')}];`;
   };
-  const pa = pack(A, sa, M, K, ars, acs, M2, a.buf), pb = pack(B, sb, N, K, bcs, brs, N2, b.buf);
-  const pc = ctx.runGrid(`function (PA, PB) {
+  const packed = ctx.runGrid(`function (A, B) {
+  ${P.thread('t', 'k2')}
+  const k = k2 * 2.0;
+  if (t < ${lit(rowsA)}) {
+    ${pack('A', sa, 0, M2, M, K, ars, acs)}
+  }
+  if (t < ${lit(rowsA + rowsB)}) {
+    ${pack('B', sb, rowsA, N2, N, K, bcs, brs)}
+  }
+  return [0.0, 0.0, 0.0, 0.0];
+}`, [a.buf, b.buf], P.size, { vec4: true });
+  const pc = ctx.runGrid(`function (P) {
   ${C.thread('t', 'j2')}
   const z = Math.floor((t + 0.5) / ${lit(M2)});
-  const c = mm(t, z * ${lit(N2)} + j2);
+  const c = mm(t, ${lit(rowsA)} + z * ${lit(N2)} + j2);
   return [c[0], c[1], c[2], c[3]];
-}`, [pa, pb], C.size, { vec4: true, glsl: [`${FLAT}
+}`, [packed], C.size, { vec4: true, glsl: [`${FLAT}
 vec4 mm(float ra, float rb) {
-  vec2 ia = 1.0 / vec2(user_PASize), ib = 1.0 / vec2(user_PBSize);
+  vec2 inv = 1.0 / vec2(user_PSize);
   vec4 c = vec4(0.0);
   for (int k = 0; k < ${K2}; k++) {
-    vec4 x = texture(user_PA, ${A.at('ra', 'float(k)')} * ia);
-    vec4 y = texture(user_PB, ${B.at('rb', 'float(k)')} * ib);
+    vec4 x = texture(user_P, ${P.at('ra', 'float(k)')} * inv);
+    vec4 y = texture(user_P, ${P.at('rb', 'float(k)')} * inv);
     c += x.xxzz * y.xzxz + x.yyww * y.ywyw;
   }
   return c;
 }`] });
-  ctx.release(pa);
-  ctx.release(pb);
+  ctx.release(packed);
   const c = ctx.run(`function (P) {
   ${coords([nb, M, N])}
   const i2 = Math.floor((c1 + 0.5) / 2.0), j2 = Math.floor((c2 + 0.5) / 2.0);
@@ -166,12 +174,12 @@ const FLAT = `vec2 flat_(float l, float w) {
 }`;
 
 /** Statements that set `off`, the flat offset of batch `z` in an operand with batch strides `st`. */
-function batchOffset(batch: readonly number[], st: readonly number[]): string {
-  const lines = ['let zr = z;', 'let off = 0.0;'];
+function batchOffset(batch: readonly number[], st: readonly number[], z: string, off: string): string {
+  const lines = [`let ${z}r = ${z};`, `let ${off} = 0.0;`];
   for (let d = batch.length - 1; d >= 0; d--) {
-    lines.push(`const zq${d} = Math.floor((zr + 0.5) / ${lit(batch[d])});`, `off += (zr - zq${d} * ${lit(batch[d])}) * ${lit(st[d])};`, `zr = zq${d};`);
+    lines.push(`const ${z}q${d} = Math.floor((${z}r + 0.5) / ${lit(batch[d])});`, `${off} += (${z}r - ${z}q${d} * ${lit(batch[d])}) * ${lit(st[d])};`, `${z}r = ${z}q${d};`);
   }
-  return lines.join('\n  ');
+  return lines.join('\n    ');
 }
 
 export const matmulP: Primitive<Attrs> = definePrimitive<Attrs>({
