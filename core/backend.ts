@@ -34,9 +34,9 @@ export interface GpuContext {
   /**
    * Compile (once) and run `src` over `size` output elements with `inputs` as the kernel's arguments.
    * `glsl`: GLSL functions the kernel may call (gpu.js native functions), for what gpu.js's
-   * JavaScript cannot say. Each entry ends in the function the kernel calls, returning float or vec4
-   * (helpers it calls come before it), and may read an argument X's texture as `user_X`, of size
-   * `user_XSize` in texels, with GLSL ES 3's `texture()` (WebGL1's texture2D() is swapped in).
+   * JavaScript cannot say: one function per entry, returning float or vec4. It may read an argument
+   * X's texture as `user_X`, of size `user_XSize` in texels, with GLSL ES 3's `texture()` (WebGL1's
+   * texture2D() is swapped in), and call `flatTexel` (core/gpu/reads.ts).
    */
   run(src: string, inputs: readonly GpuBuf[], size: number, glsl?: readonly string[]): GpuBuf;
   /**

@@ -108,12 +108,9 @@ function compile(src: string, output: readonly number[], inputs: readonly Buf[],
   if (!k) {
     // WebGL1 (and so headless-gl) spells GLSL's texture() texture2D()
     const webgl1 = s.kernelClass !== 'WebGL2Kernel';
-    const nativeFunctions = glsl.map((text) => {
-      // the function the kernel calls is the source's last, after its helpers; gpu.js reads a native
-      // function's name and arguments from the source's first line, so that line declares it
-      const m = [...text.matchAll(/^(\w+)\s+(\w+)\s*\(([^)]*)\)/gm)].pop()!;
-      const source = (m.index ? `${m[0]};\n` : '') + (webgl1 ? text.replace(/\btexture\(/g, 'texture2D(') : text);
-      return { name: m[2], source, returnType: m[1] === 'vec4' ? 'Array(4)' : 'Number' };
+    const nativeFunctions = glsl.map((source) => {
+      const [, type, name] = /^(\w+)\s+(\w+)\s*\(/.exec(source)!;
+      return { name, source: webgl1 ? source.replace(/\btexture\(/g, 'texture2D(') : source, returnType: type === 'vec4' ? 'Array(4)' : 'Number' };
     });
     k = s.gpu.createKernel(src, {
       output: [...output], precision: 'single', pipeline: true, immutable: true, tactic: 'precision',

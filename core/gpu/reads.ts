@@ -5,7 +5,8 @@
  * runs lane by lane. In headless Chromium (SwiftShader) elementwise kernels ran about 20% faster
  * without it (on llvmpipe, no difference measured). We rewrite two functions of the generated shader:
  *
- * - getImage2D (every read of an input): divide in float, then correct.
+ * - getImage2D (every read of an input): divide in float, then correct (`flatTexel`, which every
+ *   shader then has, and kernels' own GLSL may call too).
  *     r = floor((k + 0.5) / w) is the row or one off it (a float divide may miss by an ulp or two);
  *     c = k - r w is then exact (both are integers below 2^24), and its sign or overflow says which
  *     way to step r. Past 2^24 float has no integers to work with; the backend's own index math
@@ -29,12 +30,16 @@ const slowRead = (sample: string) => `vec4 getImage2D(sampler2D tex, ivec2 texSi
   return ${sample}(tex, st / vec2(texSize));
 }`;
 
-const fastRead = (sample: string) => `vec4 getImage2D(sampler2D tex, ivec2 texSize, ivec3 texDim, int z, int y, int x) {
-  float i = float(x + texDim.x * (y + texDim.y * z)), w = float(texSize.x);
+/** `flatTexel(i, w)`: where flat texel i of a texture w texels wide is, as texel coordinates of its centre. */
+const fastRead = (sample: string) => `vec2 flatTexel(float i, float w) {
   float r = floor((i + 0.5) / w);
   float c = i - r * w;
   r += float(c >= w) - float(c < 0.0);
-  return ${sample}(tex, (vec2(i - r * w, r) + 0.5) / vec2(texSize));
+  return vec2(i - r * w, r) + 0.5;
+}
+
+vec4 getImage2D(sampler2D tex, ivec2 texSize, ivec3 texDim, int z, int y, int x) {
+  return ${sample}(tex, flatTexel(float(x + texDim.x * (y + texDim.y * z)), float(texSize.x)) / vec2(texSize));
 }`;
 
 const slowId = 'ivec3 indexTo3D(int idx, ivec3 texDim) {\n';

@@ -109,8 +109,7 @@ const gpu: GpuKernel<Attrs> = (ctx, [a, b], attrs, out) => {
   const z = Math.floor((t + 0.5) / ${lit(M2)});
   const c = mm(t, ${lit(rowsA)} + z * ${lit(N2)} + j2);
   return [c[0], c[1], c[2], c[3]];
-}`, [packed], C.size, { vec4: true, glsl: [`${FLAT}
-vec4 mm(float ra, float rb) {
+}`, [packed], C.size, { vec4: true, glsl: [`vec4 mm(float ra, float rb) {
   vec2 inv = 1.0 / vec2(user_PSize);
   vec4 c = vec4(0.0);
   for (int k = 0; k < ${K2}; k++) {
@@ -130,8 +129,7 @@ vec4 mm(float ra, float rb) {
   if (q < 1.5) { return t[1]; }
   if (q < 2.5) { return t[2]; }
   return t[3];
-}`, [pc], nb * M * N, [`${FLAT}
-vec4 texelP(float r, float c) {
+}`, [pc], nb * M * N, [`vec4 texelP(float r, float c) {
   return texture(user_P, ${C.at('r', 'c')} / vec2(user_PSize));
 }`]);
   ctx.release(pc);
@@ -142,7 +140,7 @@ vec4 texelP(float r, float c) {
  * Where a rows x cols matrix of texels lies in its texture: row r is texture row r, so the texel
  * (r, c) is at (c, r) and a loop along a row needs no index arithmetic. A matrix with more rows or
  * columns than a texture may have is laid out flat instead, row after row across a texture `w`
- * wide, and each texel's place is found by a division (`flat_`). `thread(r, c)` names the texel a
+ * wide, and each texel's place is found by a division (`flatTexel`, core/gpu/reads.ts). `thread(r, c)` names the texel a
  * kernel over the layout writes, `at(r, c)` is GLSL for its texture coordinates (in texels, at the
  * centre). Past the last row, threads write zeros.
  */
@@ -161,17 +159,9 @@ function layout(ctx: GpuContext, rows: number, cols: number): Layout {
   let ${r} = Math.floor((l_ + 0.5) / ${lit(cols)}), ${c} = l_ - ${r} * ${lit(cols)};
   if (${c} < 0.0) { ${r} -= 1.0; ${c} += ${lit(cols)}; }
   if (${c} >= ${lit(cols)}) { ${r} += 1.0; ${c} -= ${lit(cols)}; }`,
-    at: (r, c) => `flat_((${r}) * ${lit(cols)} + (${c}), ${lit(w)})`,
+    at: (r, c) => `flatTexel((${r}) * ${lit(cols)} + (${c}), ${lit(w)})`,
   };
 }
-
-/** GLSL: the texel coordinates of flat texel index l in a texture w wide (exact below 2^24: see core/gpu/reads.ts). */
-const FLAT = `vec2 flat_(float l, float w) {
-  float y = floor((l + 0.5) / w);
-  float x = l - y * w;
-  y += float(x >= w) - float(x < 0.0);
-  return vec2(l - y * w + 0.5, y + 0.5);
-}`;
 
 /** Statements that set `off`, the flat offset of batch `z` in an operand with batch strides `st`. */
 function batchOffset(batch: readonly number[], st: readonly number[], z: string, off: string): string {
