@@ -127,7 +127,7 @@ export type Jitted<Args extends unknown[], Out> = ((...args: Args) => Out) & { p
  */
 export function jit<Args extends unknown[], Out>(f: (...args: Args) => Out, opts: JitOptions = {}): Jitted<Args, Out> {
   const cache = new Map<string, Program>();
-  let warned = false, last: TreeDef | undefined, streak: { path: string; values: unknown[] } | undefined;
+  let warned = false, last: TreeDef | undefined, streak: { path: string; values: number[] } | undefined;
   const programFor = (args: Args): [Program, Tensor[]] => {
     const [leaves, def] = flatten(args);
     const backend = leaves.length ? backendOf(leaves[0]) : getBackend();
