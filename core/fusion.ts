@@ -15,7 +15,7 @@ import type { Aval, Kernel } from './backend.js';
 import { alloc, type DType, type TypedArray } from './dtype.js';
 import type { Primitive } from './primitive.js';
 import { registerKernels } from './primitive.js';
-import { broadcastIndex, coords, dot, names, readStrides, shader } from './gpu/shader.js';
+import { broadcastIndex, coords, dot, lit, names, readStrides, shader } from './gpu/shader.js';
 import { elementwisePlan } from './prims/_elementwise.js';
 import { loop, plan, reducedStrides } from './cpu/loops.js';
 import { simdChain } from './cpu/simd.js';
@@ -35,14 +35,17 @@ let fusedCount = 0;
 
 /**
  * A primitive that runs `ops` (in order; the last one's result is the output) as one kernel over
- * `out`, reading `inputs` (avals broadcastable to out.shape). Its name lists the ops.
+ * `out`, reading `inputs` (avals broadcastable to out.shape). Its name lists the ops. `constants`:
+ * for an input that never changes (a 0-d constant of the program), its value, which the GPU shader
+ * writes as a literal instead of reading a texture at every element.
  */
-export function fusedPrimitive(ops: readonly FusedOp[], inputs: readonly Aval[], out: Aval): Primitive<{}> {
+export function fusedPrimitive(ops: readonly FusedOp[], inputs: readonly Aval[], out: Aval, constants: readonly ((() => number) | undefined)[] = []): Primitive<{}> {
   const name = `fused[${ops.map((o) => o.prim.name).join(' ')}]#${++fusedCount}`;
+  let src: string | undefined;
   const prim: Primitive<{}> = {
     name,
     infer: () => out,
-    kernels: { cpu: cpuKernel(name, ops, inputs, out), gpu: shader(() => gpuSource(ops, inputs, out)) },
+    kernels: { cpu: cpuKernel(name, ops, inputs, out), gpu: shader(() => (src ??= gpuSource(ops, inputs, out, constants))) },
   };
   registerKernels(name, prim.kernels);
   return prim;
@@ -128,8 +131,15 @@ function cpuKernel(name: string, ops: readonly FusedOp[], inputs: readonly Aval[
   };
 }
 
-function gpuSource(ops: readonly FusedOp[], inputs: readonly Aval[], out: Aval): string {
-  const reads = inputs.map((x, i) => `const x${i} = X${i}[${broadcastIndex(x.shape, out.shape)}];`);
+function gpuSource(ops: readonly FusedOp[], inputs: readonly Aval[], out: Aval, constants: readonly ((() => number) | undefined)[]): string {
+  const reads = inputs.map((x, i) => {
+    const v = constants[i]?.();
+    // only a finite, normal, nonzero value becomes a literal: shader compilers fold x * 0.0 to 0.0 and
+    // x + 0.0 to x (wrong for inf, nan and -0), may treat nan and inf literals as they like, and
+    // textures flush subnormals to 0 where a literal might not
+    const literal = v !== undefined && Number.isFinite(v) && Math.abs(v) >= 2 ** -126;
+    return literal ? `const x${i} = ${lit(v)};` : `const x${i} = X${i}[${broadcastIndex(x.shape, out.shape)}];`;
+  });
   const body = gpuChain(ops);
   return `function (${inputs.map((_, i) => `X${i}`).join(', ')}) {
   ${out.shape.length ? coords(out.shape) : ''}

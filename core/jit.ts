@@ -286,7 +286,15 @@ function trace(f: (...args: any[]) => unknown, leaves: readonly Tensor[], def: T
     const avals: Aval[] = [...ins, ...consts, ...tr.eqns.map((e) => e.out)].map((t) => ({ shape: t.shape, dtype: t.dtype }));
     for (const c of consts) backend.pin?.(c.buf);
     const live = deadCodeElim(eqns, outs);
-    return new Program(nIn, consts, avals, live, fuse ? fusePrologues(fuseSteps(fuseEpilogues(live, outs), outs, avals), outs) : live, outs, outDef);
+    // a 0-d constant's value, read once when a fused GPU kernel first asks (it is then a literal in
+    // the shader, not a texture every thread reads)
+    const scalar = (v: number): (() => number) | undefined => {
+      const c = v >= nIn ? consts[v - nIn] : undefined;
+      if (!c || c.shape.length !== 0) return undefined;
+      let x: number | undefined;
+      return () => (x ??= c.dataSync()[0]);
+    };
+    return new Program(nIn, consts, avals, live, fuse ? fusePrologues(fuseSteps(fuseEpilogues(live, outs), outs, avals, scalar), outs) : live, outs, outDef);
   });
 }
 
@@ -367,7 +375,7 @@ function fusePrologues(steps: readonly Step[], outs: readonly number[]): Step[] 
  * operand such as a per-channel scale is then recomputed per element: cheaper than a kernel and a
  * buffer). A group of one stays the primitive it was.
  */
-function fuseSteps(eqns: readonly Step[], outs: readonly number[], avals: readonly Aval[]): Step[] {
+function fuseSteps(eqns: readonly Step[], outs: readonly number[], avals: readonly Aval[], scalar: (v: number) => (() => number) | undefined): Step[] {
   const readers = new Map<number, number[]>();
   eqns.forEach((e, j) => { for (const v of new Set(e.ins)) readers.set(v, [...(readers.get(v) ?? []), j]); });
   const isOut = new Set(outs);
@@ -408,17 +416,17 @@ function fuseSteps(eqns: readonly Step[], outs: readonly number[], avals: readon
   const steps: Step[] = [];
   for (let j = 0; j < eqns.length; j++) {
     const g = group[j], into = groupOfSum.get(j);
-    if (into !== undefined) { steps.push(fusedStep(members[into].map((k) => eqns[k]), avals, eqns[j])); continue; }
+    if (into !== undefined) { steps.push(fusedStep(members[into].map((k) => eqns[k]), avals, scalar, eqns[j])); continue; }
     if (summed.has(g)) continue; // runs inside its sum
     if (g < 0 || members[g].length === 1) { steps.push(eqns[j]); continue; }
     if (members[g][members[g].length - 1] !== j) continue; // emit the group where its last member (the root) was
-    steps.push(fusedStep(members[g].map((k) => eqns[k]), avals));
+    steps.push(fusedStep(members[g].map((k) => eqns[k]), avals, scalar));
   }
   return steps;
 }
 
 /** One step for `group` (equations in order), or for the group summed by `sum` when given. */
-function fusedStep(group: readonly Step[], avals: readonly Aval[], sum?: Step): Step {
+function fusedStep(group: readonly Step[], avals: readonly Aval[], scalar: (v: number) => (() => number) | undefined, sum?: Step): Step {
   const inside = new Map<number, number>(group.map((e, j) => [e.out, j]));
   const ins: number[] = [];
   const ops: FusedOp[] = group.map((e) => ({
@@ -439,7 +447,7 @@ function fusedStep(group: readonly Step[], avals: readonly Aval[], sum?: Step): 
     const prim = fusedSumPrimitive(ops, ins.map((v) => avals[v]), avals[out].shape, sum.attrs.axes, avals[sum.out]);
     return { prim, attrs: {}, ins, out: sum.out, fused: [...group.map((e) => e.prim.name), 'sum'] };
   }
-  const prim = fusedPrimitive(ops, ins.map((v) => avals[v]), avals[out]);
+  const prim = fusedPrimitive(ops, ins.map((v) => avals[v]), avals[out], ins.map(scalar));
   return { prim, attrs: {}, ins, out, fused: group.map((e) => e.prim.name) };
 }
 
