@@ -36,8 +36,9 @@ let fusedCount = 0;
 /**
  * A primitive that runs `ops` (in order; the last one's result is the output) as one kernel over
  * `out`, reading `inputs` (avals broadcastable to out.shape). Its name lists the ops. `constants`:
- * for an input that never changes (a 0-d constant of the program), its value, which the GPU shader
- * writes as a literal instead of reading a texture at every element.
+ * for an input that never changes (a 0-d constant of the program), a function giving its value,
+ * called once when the GPU shader is first written; the shader then has it as a literal instead of
+ * reading a texture at every element.
  */
 export function fusedPrimitive(ops: readonly FusedOp[], inputs: readonly Aval[], out: Aval, constants: readonly ((() => number) | undefined)[] = []): Primitive<{}> {
   const name = `fused[${ops.map((o) => o.prim.name).join(' ')}]#${++fusedCount}`;
