@@ -286,13 +286,12 @@ function trace(f: (...args: any[]) => unknown, leaves: readonly Tensor[], def: T
     const avals: Aval[] = [...ins, ...consts, ...tr.eqns.map((e) => e.out)].map((t) => ({ shape: t.shape, dtype: t.dtype }));
     for (const c of consts) backend.pin?.(c.buf);
     const live = deadCodeElim(eqns, outs);
-    // a 0-d constant's value, read once when a fused GPU kernel first asks (it is then a literal in
-    // the shader, not a texture every thread reads)
+    // a 0-d constant's value where the host still has it (a GPU upload keeps its data), for a fused
+    // GPU kernel to write as a literal instead of a texture every thread reads; never a readback,
+    // which would wait for the GPU at every trace
     const scalar = (v: number): (() => number) | undefined => {
-      const c = v >= nIn ? consts[v - nIn] : undefined;
-      if (!c || c.shape.length !== 0) return undefined;
-      let x: number | undefined;
-      return () => (x ??= c.dataSync()[0]);
+      const host = v >= nIn && consts[v - nIn]?.shape.length === 0 ? (consts[v - nIn].buf as { host?: ArrayLike<number> }).host : undefined;
+      return host ? () => host[0] : undefined;
     };
     return new Program(nIn, consts, avals, live, fuse ? fusePrologues(fuseSteps(fuseEpilogues(live, outs), outs, avals, scalar), outs) : live, outs, outDef);
   });

@@ -251,18 +251,21 @@ async function train(): Promise<void> {
     const opt = nn.adam(lr);
     let params = initParams(), optState = opt.init(params);
     const objective = (p: nn.Tree) => { const { a, b } = embed(p, data); return loss(a, b, data) as np.Tensor; };
-    const eager = (p: nn.Tree, s: nn.Tree) => { const [l, g] = np.valueAndGrad(objective)(p); return { l, ...opt.update(g, s, p) }; };
-    let step: typeof eager = np.jit(eager);
+    // the gradient is jitted; Adam's update runs after it (a jitted program itself: its step count is a
+    // number, which would make an enclosing jit trace again every step)
+    const eager = np.valueAndGrad(objective);
+    let grad: typeof eager = np.jit(eager);
     status.jit = true;
     for (let i = 0; i < steps && !stopRequested; i++) {
-      let r: ReturnType<typeof eager>;
-      try { r = step(params, optState); } catch (e) {
+      let lg: [np.Tensor, nn.Tree];
+      try { lg = grad(params); } catch (e) {
         if (i > 0 || !status.jit) throw e;
         // jit traces with abstract values: code that reads a value (.item(), dataSync) cannot be traced; run it eagerly
-        r = eager(params, optState);
-        step = eager;
+        lg = eager(params);
+        grad = eager;
         status.jit = false;
       }
+      const r = { l: lg[0], ...opt.update(lg[1], optState, params) };
       ({ params, state: optState } = r);
       status.losses.push(r.l.item());
       const last = i === steps - 1 || stopRequested;

@@ -190,10 +190,12 @@ export const avidPage = {
       const opt = nn.adam(1e-2);
       let state = opt.init(params);
       const loss = (p: nn.Tree) => np.mean(np.square(np.sub(net.apply(p, init.state, x, { train: true }).y as np.Tensor, target)));
-      const step = np.jit((p: nn.Tree, s: nn.Tree) => {
-        const [l, g] = np.valueAndGrad(loss)(p);
+      // the gradient jitted, Adam's update after it (jitted itself; its step count would retrace an enclosing jit)
+      const grad = np.jit(np.valueAndGrad(loss));
+      const step = (p: nn.Tree, s: nn.Tree) => {
+        const [l, g] = grad(p);
         return { l, ...opt.update(g, s, p) };
-      });
+      };
       const losses: number[] = [];
       for (let i = 0; i < steps; i++) {
         const r = step(params, state);
