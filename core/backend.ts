@@ -20,7 +20,7 @@ export type Kernel<B = unknown, A = any> = (inputs: KernelArg<B>[], attrs: A, ou
 
 // ---- the GPU backend's side of the contract: what a primitive's gpu kernel is given and returns ----
 
-/** A tensor's storage on the GPU: a float32 texture holding `size` values in row-major order. */
+/** A tensor's storage on the GPU: a float32 RGBA texture holding `size` values in row-major order, four to a texel. */
 export interface GpuBuf {
   /** the gpu.js texture, or null for an empty tensor */
   readonly tex: unknown;
@@ -39,6 +39,13 @@ export interface GpuContext {
    * texture2D() is swapped in), and call `flatTexel` (core/gpu/reads.ts).
    */
   run(src: string, inputs: readonly GpuBuf[], size: number, glsl?: readonly string[]): GpuBuf;
+  /**
+   * The same, four elements a thread: `src` returns `[a, b, c, d]`, elements 4i..4i+3 of the output
+   * for thread i, as tensors are stored four values to a texel. Elementwise kernels run so
+   * (core/gpu/shader.ts's `elementwiseShader`): a thread reads an input of the output's shape as one
+   * texel, where a kernel written per element fetches it four times.
+   */
+  run4(src: string, inputs: readonly GpuBuf[], size: number, glsl?: readonly string[]): GpuBuf;
   /**
    * The same for an internal layout: a 1-, 2- or 3-D grid `output` ([x, y, z], read back as v[z][y][x];
    * a 2-D grid of more than one row is a texture of exactly that size), and with `vec4` each element

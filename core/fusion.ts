@@ -15,7 +15,7 @@ import type { Aval, Kernel } from './backend.js';
 import { alloc, type DType, type TypedArray } from './dtype.js';
 import type { Primitive } from './primitive.js';
 import { registerKernels } from './primitive.js';
-import { broadcastIndex, coords, dot, lit, names, readStrides, shader } from './gpu/shader.js';
+import { coords, dot, elementwiseSource, type GpuKernel, lit, names, readStrides, shader } from './gpu/shader.js';
 import { elementwisePlan } from './prims/_elementwise.js';
 import { loop, plan, reducedStrides } from './cpu/loops.js';
 import { simdChain } from './cpu/simd.js';
@@ -42,11 +42,10 @@ let fusedCount = 0;
  */
 export function fusedPrimitive(ops: readonly FusedOp[], inputs: readonly Aval[], out: Aval, constants: readonly ((() => number) | undefined)[] = []): Primitive<{}> {
   const name = `fused[${ops.map((o) => o.prim.name).join(' ')}]#${++fusedCount}`;
-  let src: string | undefined;
   const prim: Primitive<{}> = {
     name,
     infer: () => out,
-    kernels: { cpu: cpuKernel(name, ops, inputs, out), gpu: shader(() => (src ??= gpuSource(ops, inputs, out, constants))) },
+    kernels: { cpu: cpuKernel(name, ops, inputs, out), gpu: gpuKernel(ops, inputs, out, constants) },
   };
   registerKernels(name, prim.kernels);
   return prim;
@@ -65,9 +64,12 @@ const chain = (ops: readonly FusedOp[]): string[] =>
 /** The scalar functions F0.. the CPU chain calls. */
 const scalarFns = (ops: readonly FusedOp[]) => ops.map((op) => op.prim.elementwise!.cpu(op.inDtypes, op.attrs, op.out.dtype));
 
-/** The chain for the GPU: statements `const tj = ...;` with each op's shader expression inlined. */
-const gpuChain = (ops: readonly FusedOp[]): string[] =>
-  ops.map((op, j) => `const t${j} = ${op.prim.elementwise!.gpu(operands(op), op.inDtypes, op.attrs, op.out.dtype)};`);
+/**
+ * The chain for the GPU: statements `const tj = ...;` with each op's shader expression inlined,
+ * reading inputs `xs` (default x0..) and naming results with `suffix`.
+ */
+const gpuChain = (ops: readonly FusedOp[], xs?: readonly string[], suffix = ''): string[] =>
+  ops.map((op, j) => `const t${j}${suffix} = ${op.prim.elementwise!.gpu(op.args.map((a) => ('input' in a ? xs?.[a.input] ?? `x${a.input}` : `t${a.op}${suffix}`)), op.inDtypes, op.attrs, op.out.dtype)};`);
 
 /**
  * The chain `ops` over `shape` (inputs broadcast onto it), summed over `axes` into `out` (the sum's
@@ -132,21 +134,17 @@ function cpuKernel(name: string, ops: readonly FusedOp[], inputs: readonly Aval[
   };
 }
 
-function gpuSource(ops: readonly FusedOp[], inputs: readonly Aval[], out: Aval, constants: readonly ((() => number) | undefined)[]): string {
-  const reads = inputs.map((x, i) => {
-    const v = constants[i]?.();
-    // only a finite, normal, nonzero value becomes a literal: shader compilers fold x * 0.0 to 0.0 and
-    // x + 0.0 to x (wrong for inf, nan and -0), may treat nan and inf literals as they like, and
-    // textures flush subnormals to 0 where a literal might not
-    const literal = v !== undefined && Number.isFinite(v) && Math.abs(v) >= 2 ** -126;
-    return literal ? `const x${i} = ${lit(v)};` : `const x${i} = X${i}[${broadcastIndex(x.shape, out.shape)}];`;
-  });
-  const body = gpuChain(ops);
-  return `function (${inputs.map((_, i) => `X${i}`).join(', ')}) {
-  ${out.shape.length ? coords(out.shape) : ''}
-  ${reads.join('\n  ')}
-  ${body.join('\n  ')}
-  return t${ops.length - 1};
-}`;
+function gpuKernel(ops: readonly FusedOp[], inputs: readonly Aval[], out: Aval, constants: readonly ((() => number) | undefined)[]): GpuKernel<{}> {
+  let made: { src: string; glsl: string[] } | undefined;
+  return (ctx, args) => {
+    made ??= elementwiseSource(inputs.map((x) => x.shape), out.shape, (xs, l) => ({ stmts: gpuChain(ops, xs, `_${l}`), result: `t${ops.length - 1}_${l}` }),
+      inputs.map((_, i) => {
+        const v = constants[i]?.();
+        // only a finite, normal, nonzero value becomes a literal: shader compilers fold x * 0.0 to 0.0 and
+        // x + 0.0 to x (wrong for inf, nan and -0), may treat nan and inf literals as they like, and
+        // textures flush subnormals to 0 where a literal might not
+        return v !== undefined && Number.isFinite(v) && Math.abs(v) >= 2 ** -126 ? lit(v) : undefined;
+      }));
+    return ctx.run4(made.src, args.map((a) => a.buf), sizeOf(out.shape), made.glsl);
+  };
 }
-

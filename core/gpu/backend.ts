@@ -46,7 +46,7 @@ function kernelClassOf(gpuJs: GpuJs, ctor: unknown): string {
 class Buf implements GpuBuf {
   refs = 0;
   freed = false;
-  constructor(readonly tex: { delete(): void; toArray(): Float32Array } | null, readonly size: number, readonly host?: Float32Array) {}
+  constructor(readonly tex: { delete(): void; toArray(): Float32Array } | null, readonly size: number, readonly host?: Float32Array, readonly grid = false) {}
 }
 
 interface State {
@@ -103,7 +103,7 @@ export function gpuStatus(): { ok: true; mode: string; kernelClass: string } | {
 
 function compile(src: string, output: readonly number[], inputs: readonly Buf[], vec4: boolean, glsl: readonly string[]): GpuKernelFn {
   const s = start();
-  const key = `${output.join('x')}|${vec4}|${inputs.map((b) => b.size).join(',')}|${src}|${glsl.join('|')}`;
+  const key = `${output.join('x')}|${vec4}|${inputs.map((b) => `${b.size}${b.grid ? 'g' : ''}`).join(',')}|${src}|${glsl.join('|')}`;
   let k = s.cache.get(key);
   if (!k) {
     // WebGL1 (and so headless-gl) spells GLSL's texture() texture2D()
@@ -114,7 +114,7 @@ function compile(src: string, output: readonly number[], inputs: readonly Buf[],
     });
     k = s.gpu.createKernel(src, {
       output: [...output], precision: 'single', pipeline: true, immutable: true, tactic: 'precision',
-      ...(vec4 ? { returnType: 'Array(4)' } : {}), ...(glsl.length ? { nativeFunctions } : {}),
+      ...(vec4 ? { returnType: 'Array(4)' } : { optimizeFloatMemory: true }), ...(glsl.length ? { nativeFunctions } : {}),
     } as never) as unknown as GpuKernelFn;
     s.cache.set(key, k);
     s.compiles++;
@@ -128,28 +128,41 @@ function track(b: Buf): Buf {
   return b;
 }
 
+/** Run a kernel over `output` (a grid of floats, or with vec4 of RGBA texels) and return its texture. */
+function launch(src: string, inputs: readonly GpuBuf[], output: readonly number[], vec4: boolean, glsl: readonly string[]): Buf['tex'] {
+  const s = start();
+  const bufs = inputs.map((b) => {
+    const buf = b as Buf;
+    if (buf.freed) throw new Error('gpu: this tensor\'s memory was released when the grad/step that made it returned; return it (or pass it as aux) to keep it');
+    return buf.tex ? buf : s.dummy;
+  });
+  const k = compile(src, output, bufs, vec4, glsl);
+  try {
+    const tex = k(...bufs.map((b) => b.tex)) as Buf['tex'];
+    s.runs++;
+    return tex;
+  } catch (e) {
+    throw new Error(`gpu: kernel failed to compile or run: ${(e as Error).message}\n--- source ---\n${src}`);
+  }
+}
+
 const context: GpuContext = {
-  run(src, inputs, size, glsl) {
-    return context.runGrid(src, inputs, [size], { glsl });
+  run(src, inputs, size, glsl = []) {
+    return size === 0 ? new Buf(null, 0) : track(new Buf(launch(src, inputs, [size], false, glsl), size));
+  },
+  run4(src, inputs, size, glsl = []) {
+    if (size === 0) return new Buf(null, 0);
+    const grid = launch(src, inputs, [Math.ceil(size / 4)], true, glsl) as unknown as Record<string, unknown> & { delete(): void };
+    // gpu.js made an Array(4) output, texel for texel what it reads as a tensor (optimizeFloatMemory's
+    // layout); rewrapped as the texture class gpu.js gives tensors (kernels check the class), sharing the GL texture
+    const Tensor = (start().dummy.tex as object).constructor as new (settings: object) => Buf['tex'];
+    const tex = new Tensor({ ...grid, output: [size], dimensions: [size, 1, 1] });
+    grid.delete();
+    return track(new Buf(tex, size));
   },
   runGrid(src, inputs, output, { vec4 = false, glsl = [] } = {}) {
     const size = output.reduce((a, b) => a * b, 1) * (vec4 ? 4 : 1);
-    if (size === 0) return new Buf(null, 0);
-    const s = start();
-    const bufs = inputs.map((b) => {
-      const buf = b as Buf;
-      if (buf.freed) throw new Error('gpu: this tensor\'s memory was released when the grad/step that made it returned; return it (or pass it as aux) to keep it');
-      return buf.tex ? buf : s.dummy;
-    });
-    const k = compile(src, output, bufs, vec4, glsl);
-    let tex: Buf['tex'];
-    try {
-      tex = k(...bufs.map((b) => b.tex)) as Buf['tex'];
-    } catch (e) {
-      throw new Error(`gpu: kernel failed to compile or run: ${(e as Error).message}\n--- source ---\n${src}`);
-    }
-    s.runs++;
-    return track(new Buf(tex, size));
+    return size === 0 ? new Buf(null, 0) : track(new Buf(launch(src, inputs, output, vec4, glsl), size, undefined, true));
   },
   get maxTextureSize() {
     return (start().gpu as unknown as { Kernel: { features: { maxTextureSize: number } } }).Kernel.features.maxTextureSize;
@@ -161,7 +174,8 @@ const context: GpuContext = {
     const b = buf as Buf;
     if (b.freed) throw new Error('gpu: this tensor\'s memory was released when the grad/step that made it returned; return it (or pass it as aux) to keep it');
     if (!b.tex) return new Float32Array(0);
-    return b.host ? b.host.slice() : (b.tex.toArray() as Float32Array).slice(0, b.size);
+    // every tensor's texture is RGBA, four values a texel in order (Array(4) outputs' toArray would nest them)
+    return b.host ? b.host.slice() : (b.tex as unknown as { renderValues(): Float32Array }).renderValues().slice(0, b.size);
   },
 };
 

@@ -31,15 +31,27 @@ const slowRead = (sample: string) => `vec4 getImage2D(sampler2D tex, ivec2 texSi
 }`;
 
 /** `flatTexel(i, w)`: where flat texel i of a texture w texels wide is, as texel coordinates of its centre. */
-const fastRead = (sample: string) => `vec2 flatTexel(float i, float w) {
+const flatTexel = `vec2 flatTexel(float i, float w) {
   float r = floor((i + 0.5) / w);
   float c = i - r * w;
   r += float(c >= w) - float(c < 0.0);
   return vec2(i - r * w, r) + 0.5;
-}
+}`;
 
-vec4 getImage2D(sampler2D tex, ivec2 texSize, ivec3 texDim, int z, int y, int x) {
+const fastRead = (sample: string) => `vec4 getImage2D(sampler2D tex, ivec2 texSize, ivec3 texDim, int z, int y, int x) {
   return ${sample}(tex, flatTexel(float(x + texDim.x * (y + texDim.y * z)), float(texSize.x)) / vec2(texSize));
+}`;
+
+/** gpu.js's read of a tensor stored four values to a texel (every tensor, see core/gpu/backend.ts), its body replaced. */
+const slowPacked = /float getMemoryOptimized32\(sampler2D tex, ivec2 texSize, ivec3 texDim, int z, int y, int x\) \{\n[^}]*\n\}/;
+const fastPacked = (sample: string) => `${flatTexel}
+
+float getMemoryOptimized32(sampler2D tex, ivec2 texSize, ivec3 texDim, int z, int y, int x) {
+  float i = float(x + texDim.x * (y + texDim.y * z));
+  float t = floor((i + 0.5) * 0.25);
+  float c = i - t * 4.0;
+  vec4 v = ${sample}(tex, flatTexel(t, float(texSize.x)) / vec2(texSize));
+  return c < 0.5 ? v.r : c < 1.5 ? v.g : c < 2.5 ? v.b : v.a;
 }`;
 
 const slowId = 'ivec3 indexTo3D(int idx, ivec3 texDim) {\n';
@@ -56,10 +68,10 @@ export function fastReads(gpuJs: GpuJs): void {
     K.prototype.getFragmentShader = function (this: { compiledFragmentShader: string | null }, args: unknown): string {
       const src = make.call(this, args);
       if (src.includes(fastId)) return src;
-      if (!src.includes(slowRead(sample)) || !src.includes(slowId)) {
-        throw new Error(`gpu: ${name}'s shader no longer has the getImage2D and indexTo3D that core/gpu/reads.ts rewrites: was gpu.js upgraded?`);
+      if (!src.includes(slowRead(sample)) || !src.includes(slowId) || !slowPacked.test(src)) {
+        throw new Error(`gpu: ${name}'s shader no longer has the getImage2D, getMemoryOptimized32 and indexTo3D that core/gpu/reads.ts rewrites: was gpu.js upgraded?`);
       }
-      return (this.compiledFragmentShader = src.replace(slowRead(sample), fastRead(sample)).replace(slowId, fastId));
+      return (this.compiledFragmentShader = src.replace(slowRead(sample), fastRead(sample)).replace(slowPacked, fastPacked(sample)).replace(slowId, fastId));
     };
     patched.add(K.prototype);
   }

@@ -8,6 +8,7 @@
  * folds the index math. This file imports nothing from gpu.js: primitives stay loadable without it.
  */
 import type { Aval, KernelArg } from '../backend.js';
+import type { DType } from '../dtype.js';
 import { OpError, sizeOf, stridesOf, type Shape } from '../shape.js';
 
 /** The largest int32 magnitude a float32 texture holds exactly, and so the GPU backend's int32 range. */
@@ -30,6 +31,73 @@ export type { GpuBuf, GpuContext, GpuKernel } from '../backend.js';
 import type { GpuBuf, GpuKernel } from '../backend.js';
 
 
+/**
+ * An elementwise kernel from the scalar form of its op (`expr`, as Primitive.elementwise.gpu: the
+ * output element's expression in its inputs' values): see `elementwiseSource`.
+ */
+export const elementwiseShader = <A>(expr: (xs: readonly string[], dtypes: readonly DType[], attrs: A, out: DType) => string): GpuKernel<A> =>
+  (ctx, inputs, attrs, out) => {
+    const { src, glsl } = elementwiseSource(inputs.map((x) => x.shape), out.shape,
+      (xs) => ({ stmts: [], result: expr(xs, inputs.map((x) => x.dtype), attrs, out.dtype) }));
+    return ctx.run4(src, inputs.map((x) => x.buf), sizeOf(out.shape), glsl);
+  };
+
+/**
+ * The shader of an elementwise kernel over `out`, four elements a thread (GpuContext.run4), with
+ * inputs of `shapes` broadcast onto it. `lane(xs, l)` gives one element's statements and result from
+ * its inputs' values `xs`; names it declares must end in `_${l}` (lanes share one function body).
+ * Each input is read the cheapest way its broadcast allows:
+ * - one value for every element (a scalar, or a constant in `literals`): read once, or written in;
+ * - four consecutive values, one texel (the output's shape; or a broadcast whose last axis is the
+ *   output's, a multiple of 4 long, as a bias): one texture fetch for all four lanes, through a
+ *   GLSL function `ld{i}`;
+ * - otherwise each lane reads its own element.
+ */
+export function elementwiseSource(shapes: readonly Shape[], out: Shape, lane: (xs: readonly string[], l: number) => { stmts: readonly string[]; result: string },
+  literals: readonly (string | undefined)[] = []): { src: string; glsl: string[] } {
+  const glsl: string[] = [], pre: string[] = [];
+  const last = out.length - 1;
+  let lane0 = false, perLane = false; // whether lane 0's coordinates are needed before the lanes; each lane's
+  const reads = shapes.map((shape, i): ((l: number) => string) => {
+    if (literals[i] !== undefined) return () => literals[i]!;
+    const st = readStrides(shape, out);
+    if (st.every((s) => s === 0)) {
+      pre.push(`const s${i} = X${i}[0];`);
+      return () => `s${i}`;
+    }
+    const whole = sizeOf(shape) === sizeOf(out) && shape.length === out.length;
+    if (whole || st[last] === 1 && out[last] % 4 === 0) {
+      glsl.push(`vec4 ld${i}(float t) {
+  return texture(user_X${i}, flatTexel(t, float(user_X${i}Size.x)) / vec2(user_X${i}Size));
+}`);
+      if (!whole) lane0 = true;
+      pre.push(`const w${i} = ld${i}(${whole ? 'j' : `(${dot(names(out.length, 'c_0_'), st)}) * 0.25`});`);
+      return (l) => `w${i}[${l}]`;
+    }
+    perLane = true;
+    return (l) => `X${i}[${dot(names(out.length, `c_${l}_`), st)}]`;
+  });
+  const body = [0, 1, 2, 3].map((l) => {
+    const { stmts, result } = lane(shapes.map((_, i) => `x${i}_${l}`), l);
+    return [
+      ...(perLane && out.length && !(lane0 && l === 0) ? [coords(out, `c_${l}_`, `j * 4.0 + ${lit(l)}`)] : []),
+      ...shapes.map((_, i) => `const x${i}_${l} = ${reads[i](l)};`),
+      ...stmts,
+      `const y_${l} = ${result};`,
+    ].join('\n  ');
+  });
+  return {
+    src: `function (${shapes.map((_, i) => `X${i}`).join(', ')}) {
+  const j = this.thread.x;
+  ${lane0 ? coords(out, 'c_0_', 'j * 4.0') : ''}
+  ${pre.join('\n  ')}
+  ${body.join('\n  ')}
+  return [y_0, y_1, y_2, y_3];
+}`,
+    glsl,
+  };
+}
+
 /** A GPU kernel that is a single shader made from the avals and attrs. */
 export const shader = <A>(make: (inputs: readonly Aval[], attrs: A, out: Aval) => string): GpuKernel<A> =>
   (ctx, inputs, attrs, out) => ctx.run(make(inputs, attrs, out), inputs.map((x) => x.buf), sizeOf(out.shape));
@@ -47,15 +115,15 @@ export function lit(v: number): string {
  * Statements that split the flat output index into coordinates `c0 .. c{r-1}` of `shape`.
  * Division is done as floor((r + 0.5) / d): exact for indices below 2^24 despite float rounding.
  */
-export function coords(shape: Shape, prefix = 'c'): string {
-  const lines = ['let r_ = this.thread.x;'];
+export function coords(shape: Shape, prefix = 'c', index = 'this.thread.x'): string {
+  const lines = [`let ${prefix}r_ = ${index};`];
   for (let d = shape.length - 1; d >= 0; d--) {
     const n = shape[d];
-    if (d === 0) lines.push(`const ${prefix}${d} = r_;`);
+    if (d === 0) lines.push(`const ${prefix}${d} = ${prefix}r_;`);
     else {
-      lines.push(`const q${d}_ = Math.floor((r_ + 0.5) / ${lit(n)});`);
-      lines.push(`const ${prefix}${d} = r_ - q${d}_ * ${lit(n)};`);
-      lines.push(`r_ = q${d}_;`);
+      lines.push(`const ${prefix}q${d}_ = Math.floor((${prefix}r_ + 0.5) / ${lit(n)});`);
+      lines.push(`const ${prefix}${d} = ${prefix}r_ - ${prefix}q${d}_ * ${lit(n)};`);
+      lines.push(`${prefix}r_ = ${prefix}q${d}_;`);
     }
   }
   return lines.join('\n  ');

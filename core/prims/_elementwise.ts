@@ -10,7 +10,7 @@ import { alloc, type DType, isFloat, isInt32, promote, type TypedArray } from '.
 import { definePrimitive, type Primitive } from '../primitive.js';
 import { broadcastShapes, broadcastStrides, OpError, type Shape, sizeOf, stridesOf } from '../shape.js';
 import { loop, plan, type Plan } from '../cpu/loops.js';
-import { broadcastIndex, coords, type GpuBuf, type GpuContext, type GpuKernel, shader } from '../gpu/shader.js';
+import { elementwiseShader, type GpuBuf, type GpuContext, type GpuKernel } from '../gpu/shader.js';
 import { Tensor, isTensor } from '../tensor.js';
 import { bind } from '../trace.js';
 import { astype } from './cast.js';
@@ -86,25 +86,17 @@ export const elementwisePlan = (shape: Shape, shapes: readonly Shape[]): Plan =>
 
 type VjpRule = NonNullable<Primitive['vjp']>;
 
-/** A unary op's GPU shader: `expr` computes the result from the input value `v`. */
-export const unaryShader = (expr: string) => shader(() => `function (x) {
-  const v = x[this.thread.x];
-  return ${expr};
-}`);
+/** A unary op's GPU kernel: `expr` computes the result from the input value `v`. */
+export const unaryShader = (expr: string) => elementwiseShader(([x]) => substitute(expr, { v: x }));
 
 /**
- * A binary op's GPU shader: `expr` combines `a` and `b`, read with broadcasting (`exprInt`, default
+ * A binary op's GPU kernel: `expr` combines `a` and `b`, read with broadcasting (`exprInt`, default
  * `expr`, for int32 and bool inputs); bool results of bools as `!= 0`.
  */
-export const binaryShader = (expr: string, exprInt = expr) => shader(([a, b], _attrs, out) => {
-  const e = isFloat(a.dtype) ? expr : exprInt;
-  return `function (A, B) {
-  ${coords(out.shape)}
-  const a = A[${broadcastIndex(a.shape, out.shape)}];
-  const b = B[${broadcastIndex(b.shape, out.shape)}];
-  return ${a.dtype === 'bool' && out.dtype === 'bool' ? `((${e}) != 0.0 ? 1.0 : 0.0)` : e};
-}`;
-});
+const binaryExpr = (expr: string, exprInt = expr) => ([a, b]: readonly string[], [da]: readonly DType[], _attrs: unknown, out: DType): string => {
+  const e = substitute(isFloat(da) ? expr : exprInt, { a, b });
+  return da === 'bool' && out === 'bool' ? `((${e}) != 0.0 ? 1.0 : 0.0)` : e;
+};
 
 /** Options of elementwise primitives. */
 interface ElementwiseOpts {
@@ -165,16 +157,13 @@ export function defineBinary(name: string, f: (a: number, b: number) => number, 
       return { shape: broadcastShapes(name, a.shape, b.shape), dtype: opts.outDtype ?? a.dtype };
     },
     vjp,
-    kernels: { cpu: binaryKernel(f, name, opts.fInt) as Kernel<any, {}>, gpu: withCheck(binaryShader(gpu, opts.gpuInt), opts.gpuCheck) },
+    kernels: { cpu: binaryKernel(f, name, opts.fInt) as Kernel<any, {}>, gpu: withCheck(elementwiseShader(binaryExpr(gpu, opts.gpuInt)), opts.gpuCheck) },
     elementwise: {
       cpu: ([a], _attrs, out) => {
         const fInt = opts.fInt ?? f;
         return isFloat(a) ? f : a === 'bool' && out === 'bool' ? (x: number, y: number) => +(fInt(x, y) !== 0) : fInt;
       },
-      gpu: ([a, b], [da], _attrs, out) => {
-        const e = substitute(isFloat(da) ? gpu : opts.gpuInt ?? gpu, { a, b });
-        return da === 'bool' && out === 'bool' ? `((${e}) != 0.0 ? 1.0 : 0.0)` : e;
-      },
+      gpu: binaryExpr(gpu, opts.gpuInt),
       // an op whose gpu kernel checks values on the host (int32 pow's exponents) runs on its own there
       fusible: opts.gpuCheck ? (dtypes) => isFloat(dtypes[0]) : undefined,
     },

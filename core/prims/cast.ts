@@ -7,7 +7,7 @@ import { alloc, checkDtype, type DType, isFloat, toInt32, type TypedArray } from
 import { definePrimitive } from '../primitive.js';
 import type { Tensor } from '../tensor.js';
 import { bind } from '../trace.js';
-import { shader } from '../gpu/shader.js';
+import { elementwiseShader } from '../gpu/shader.js';
 import { substitute } from './_elementwise.js';
 
 // float32 has no 2^31 - 1: the literal rounds to 2^31, and the backend's int32 read saturates it back
@@ -18,10 +18,7 @@ export const castP = definePrimitive<{ dtype: DType }>({
   infer: ([x], { dtype }) => ({ shape: x.shape, dtype }),
   vjp: (ct, [x]) => [isFloat(x.dtype) ? astype(ct, x.dtype) : null],
   kernels: {
-    gpu: shader(([x], { dtype }) => `function (X) {
-  const v = X[this.thread.x];
-  return ${gpuCast(x.dtype, dtype)};
-}`),
+    gpu: elementwiseShader(([x], [from], { dtype }) => substitute(gpuCast(from, dtype), { v: x })),
     cpu: ([x], { dtype }) => {
       const src = x.buf as TypedArray;
       const out = alloc(dtype, src.length);

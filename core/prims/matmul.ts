@@ -120,18 +120,28 @@ const gpu: GpuKernel<Attrs> = (ctx, [a, b], attrs, out) => {
   return c;
 }`] });
   ctx.release(packed);
-  const c = ctx.run(`function (P) {
-  ${coords([nb, M, N])}
-  const i2 = Math.floor((c1 + 0.5) / 2.0), j2 = Math.floor((c2 + 0.5) / 2.0);
-  const t = texelP(c0 * ${lit(M2)} + i2, j2);
-  const q = (c1 - i2 * 2.0) * 2.0 + (c2 - j2 * 2.0);
-  if (q < 0.5) { return t[0]; }
-  if (q < 1.5) { return t[1]; }
-  if (q < 2.5) { return t[2]; }
-  return t[3];
-}`, [pc], nb * M * N, [`vec4 texelP(float r, float c) {
+  // unpack, four elements a thread: with N a multiple of 4 they are one row's two 2x2 blocks, two
+  // fetches; otherwise each is found on its own
+  const texelP = [`vec4 texelP(float r, float c) {
   return texture(user_P, ${C.at('r', 'c')} / vec2(user_PSize));
-}`]);
+}`];
+  const element = (l: number) => `${coords([nb, M, N], `c${l}_`, `j * 4.0 + ${lit(l)}`)}
+  const i${l} = Math.floor((c${l}_1 + 0.5) / 2.0), j${l} = Math.floor((c${l}_2 + 0.5) / 2.0);
+  const t${l} = texelP(c${l}_0 * ${lit(M2)} + i${l}, j${l});
+  const q${l} = (c${l}_1 - i${l} * 2.0) * 2.0 + (c${l}_2 - j${l} * 2.0);
+  const y${l} = q${l} < 0.5 ? t${l}[0] : q${l} < 1.5 ? t${l}[1] : q${l} < 2.5 ? t${l}[2] : t${l}[3];`;
+  const c = N % 4 === 0 ? ctx.run4(`function (P) {
+  const j = this.thread.x;
+  ${coords([nb, M, N], 'c', 'j * 4.0')}
+  const i2 = Math.floor((c1 + 0.5) / 2.0), j2 = c2 * 0.5, r = c0 * ${lit(M2)} + i2;
+  const t0 = texelP(r, j2), t1 = texelP(r, j2 + 1.0);
+  if (c1 - i2 * 2.0 < 0.5) { return [t0[0], t0[1], t1[0], t1[1]]; }
+  return [t0[2], t0[3], t1[2], t1[3]];
+}`, [pc], nb * M * N, texelP) : ctx.run4(`function (P) {
+  const j = this.thread.x;
+  ${[0, 1, 2, 3].map(element).join('\n  ')}
+  return [y0, y1, y2, y3];
+}`, [pc], nb * M * N, texelP);
   ctx.release(pc);
   return c;
 };

@@ -11,7 +11,7 @@ import { definePrimitive } from '../primitive.js';
 import { fmt, OpError, sameShape } from '../shape.js';
 import type { Tensor } from '../tensor.js';
 import { bind } from '../trace.js';
-import { shader } from '../gpu/shader.js';
+import { elementwiseShader } from '../gpu/shader.js';
 
 /**
  * On float32, with no branch (relu's sign is a coin flip the CPU cannot predict): g's bits and'ed
@@ -40,10 +40,7 @@ export const reluGradP = definePrimitive<{}>({
   vjp: (ct, [x]) => [null, reluGrad(x, ct)],
   kernels: {
     cpu,
-    gpu: shader(() => `function (X, G) {
-  const t = this.thread.x;
-  return X[t] > 0.0 ? G[t] : 0.0;
-}`),
+    gpu: elementwiseShader(([x, g]) => `(${x} > 0.0) ? ${g} : 0.0`),
   },
   elementwise: { cpu: () => (x, g) => (x > 0 ? g : 0), gpu: ([x, g]) => `(${x} > 0.0) ? ${g} : 0.0`, sameShape: true },
 });

@@ -11,7 +11,7 @@ import { bind } from '../trace.js';
 import { elementwisePlan, lift, type TensorLike } from './_elementwise.js';
 import { astype } from './cast.js';
 import type { Tensor } from '../tensor.js';
-import { broadcastIndex, coords, shader } from '../gpu/shader.js';
+import { elementwiseShader } from '../gpu/shader.js';
 
 /**
  * Pick by bit masks instead of a branch: each element is one or two 32-bit words (a float64 two),
@@ -49,10 +49,7 @@ export const whereP = definePrimitive<{}>({
   ],
   kernels: {
     cpu,
-    gpu: shader(([c, a, b], _attrs, out) => `function (C, A, B) {
-  ${coords(out.shape)}
-  return C[${broadcastIndex(c.shape, out.shape)}] != 0.0 ? A[${broadcastIndex(a.shape, out.shape)}] : B[${broadcastIndex(b.shape, out.shape)}];
-}`),
+    gpu: elementwiseShader(([c, a, b]) => `(${c} != 0.0) ? ${a} : ${b}`),
   },
   elementwise: { cpu: () => (c, a, b) => (c ? a : b), gpu: ([c, a, b]) => `(${c} != 0.0) ? ${a} : ${b}` },
 });
