@@ -53,6 +53,12 @@ export interface GpuContext {
    * tensors: an unpacking shader turns them back into the flat layout.
    */
   runGrid(src: string, inputs: readonly GpuBuf[], output: readonly number[], opts?: { vec4?: boolean; glsl?: readonly string[] }): GpuBuf;
+  /**
+   * runGrid's vec4 form with `targets` render targets (at most 4): a thread writes a texel to each,
+   * the first as `src` returns it, the others as its GLSL sets `target1`, `target2`, `target3`
+   * (vec4). Returns one buffer per target, each of the grid's size.
+   */
+  runTargets(src: string, inputs: readonly GpuBuf[], output: readonly number[], targets: number, glsl: readonly string[]): GpuBuf[];
   /** The largest texture width or height this GPU allows. */
   readonly maxTextureSize: number;
   /** Free a buffer made by runGrid or run that no tensor will own (a kernel's own scratch). */

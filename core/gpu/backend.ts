@@ -101,21 +101,31 @@ export function gpuStatus(): { ok: true; mode: string; kernelClass: string } | {
   }
 }
 
-function compile(src: string, output: readonly number[], inputs: readonly Buf[], vec4: boolean, glsl: readonly string[]): GpuKernelFn {
+function compile(src: string, output: readonly number[], inputs: readonly Buf[], vec4: boolean, glsl: readonly string[], targets = 1): GpuKernelFn {
   const s = start();
-  const key = `${output.join('x')}|${vec4}|${inputs.map((b) => `${b.size}${b.grid ? 'g' : ''}`).join(',')}|${src}|${glsl.join('|')}`;
+  const key = `${output.join('x')}|${vec4}|${targets}|${inputs.map((b) => `${b.size}${b.grid ? 'g' : ''}`).join(',')}|${src}|${glsl.join('|')}`;
   let k = s.cache.get(key);
   if (!k) {
-    // WebGL1 (and so headless-gl) spells GLSL's texture() texture2D()
+    // WebGL1 (and so headless-gl) spells GLSL's texture() texture2D(); render target i is gpu.js's sub-kernel result
     const webgl1 = s.kernelClass !== 'WebGL2Kernel';
     const nativeFunctions = glsl.map((source) => {
       const [, type, name] = /^(\w+)\s+(\w+)\s*\(/.exec(source)!;
+      source = source.replace(/\btarget([1-7])\b/g, 'subKernelResult_target$1');
       return { name, source: webgl1 ? source.replace(/\btexture\(/g, 'texture2D(') : source, returnType: type === 'vec4' ? 'Array(4)' : 'Number' };
     });
-    k = s.gpu.createKernel(src, {
+    const settings = {
       output: [...output], precision: 'single', pipeline: true, immutable: true, tactic: 'precision',
       ...(vec4 ? { returnType: 'Array(4)' } : { optimizeFloatMemory: true }), ...(glsl.length ? { nativeFunctions } : {}),
-    } as never) as unknown as GpuKernelFn;
+    } as never;
+    if (targets === 1) k = s.gpu.createKernel(src, settings) as unknown as GpuKernelFn;
+    else {
+      // gpu.js writes a sub-kernel's result to a render target of its own; ours are identities, called
+      // (never at run time) only so that gpu.js declares them, and the kernel's GLSL sets their results
+      const names = Array.from({ length: targets - 1 }, (_, i) => `target${i + 1}`);
+      const calls = `if (this.thread.x < -1.0) { const d_ = [0.0, 0.0, 0.0, 0.0]; ${names.map((n) => `${n}(d_);`).join(' ')} }`;
+      k = s.gpu.createKernelMap(Object.fromEntries(names.map((n) => [n, function (v: number[]) { return v; }])) as never,
+        src.replace('{', `{\n  ${calls}`) as never, settings) as unknown as GpuKernelFn;
+    }
     s.cache.set(key, k);
     s.compiles++;
   }
@@ -128,15 +138,15 @@ function track(b: Buf): Buf {
   return b;
 }
 
-/** Run a kernel over `output` (a grid of floats, or with vec4 of RGBA texels) and return its texture. */
-function launch(src: string, inputs: readonly GpuBuf[], output: readonly number[], vec4: boolean, glsl: readonly string[]): Buf['tex'] {
+/** Run a kernel over `output` (a grid of floats, or with vec4 of RGBA texels) and return its texture, or its `targets` textures. */
+function launch(src: string, inputs: readonly GpuBuf[], output: readonly number[], vec4: boolean, glsl: readonly string[], targets = 1): Buf['tex'] {
   const s = start();
   const bufs = inputs.map((b) => {
     const buf = b as Buf;
     if (buf.freed) throw new Error('gpu: this tensor\'s memory was released when the grad/step that made it returned; return it (or pass it as aux) to keep it');
     return buf.tex ? buf : s.dummy;
   });
-  const k = compile(src, output, bufs, vec4, glsl);
+  const k = compile(src, output, bufs, vec4, glsl, targets);
   try {
     const tex = k(...bufs.map((b) => b.tex)) as Buf['tex'];
     s.runs++;
@@ -163,6 +173,14 @@ const context: GpuContext = {
   runGrid(src, inputs, output, { vec4 = false, glsl = [] } = {}) {
     const size = output.reduce((a, b) => a * b, 1) * (vec4 ? 4 : 1);
     return size === 0 ? new Buf(null, 0) : track(new Buf(launch(src, inputs, output, vec4, glsl), size, undefined, true));
+  },
+  runTargets(src, inputs, output, targets, glsl) {
+    if (!(start().gpu as unknown as { Kernel: { features: { kernelMap: boolean } } }).Kernel.features.kernelMap) {
+      throw new Error('gpu: this WebGL has no multiple render targets (WEBGL_draw_buffers), which matmul needs; use the cpu backend');
+    }
+    const size = output.reduce((a, b) => a * b, 1) * 4;
+    const texs = launch(src, inputs, output, true, glsl, targets) as unknown as Record<string, Buf['tex']>;
+    return Array.from({ length: targets }, (_, i) => track(new Buf(texs[i ? `target${i}` : 'result'], size, undefined, true)));
   },
   get maxTextureSize() {
     return (start().gpu as unknown as { Kernel: { features: { maxTextureSize: number } } }).Kernel.features.maxTextureSize;

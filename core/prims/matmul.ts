@@ -77,14 +77,15 @@ const gpu: GpuKernel<Attrs> = (ctx, [a, b], attrs, out) => {
   const batch = out.shape.slice(0, -2), nb = sizeOf(batch);
   // a sum over no terms: zeros, without packing empty operands (a shader cannot read a size-0 texture)
   if (K === 0 || nb * M * N === 0) return ctx.run('function () { return 0.0; }', [], nb * M * N);
-  const [M2, K2, N2] = [M, K, N].map((d) => Math.ceil(d / 2));
+  // row and column blocks per batch, even, so that a thread's two never straddle batches
+  const [M2, K2, N2] = [M, K, N].map((d) => Math.ceil(d / 2)), M2p = M2 + M2 % 2, N2p = N2 + N2 % 2;
   const sa = readStrides(a.shape.slice(0, -2), batch).map((s) => s * M * K);
   const sb = readStrides(b.shape.slice(0, -2), batch).map((s) => s * K * N);
   const [ars, acs] = attrs.transA ? [1, M] : [K, 1];
   const [brs, bcs] = attrs.transB ? [1, K] : [N, 1];
   // both operands in one texture, A's row blocks then B's column blocks (a kernel launch saved)
-  const rowsA = nb * M2, rowsB = nb * N2;
-  const P = layout(ctx, rowsA + rowsB, K2), C = layout(ctx, rowsA, N2);
+  const rowsA = nb * M2p, rowsB = nb * N2p;
+  const P = layout(ctx, rowsA + rowsB, K2), C = layout(ctx, rowsA / 2, N2p / 2);
   // the 2x2 texel of X (rows x cols, strides rs and cs) at row block t of the stack, which starts at row block `from`
   const pack = (X: string, st: number[], from: number, r2: number, rows: number, cols: number, rs: number, cs: number) => {
     const read = (r: string, c: string) => `((${r}) < ${lit(rows)} && (${c}) < ${lit(cols)} ? ${X}[off${X} + (${r}) * ${lit(rs)} + (${c}) * ${lit(cs)}] : 0.0)`;
@@ -97,52 +98,65 @@ const gpu: GpuKernel<Attrs> = (ctx, [a, b], attrs, out) => {
   ${P.thread('t', 'k2')}
   const k = k2 * 2.0;
   if (t < ${lit(rowsA)}) {
-    ${pack('A', sa, 0, M2, M, K, ars, acs)}
+    ${pack('A', sa, 0, M2p, M, K, ars, acs)}
   }
   if (t < ${lit(rowsA + rowsB)}) {
-    ${pack('B', sb, rowsA, N2, N, K, bcs, brs)}
+    ${pack('B', sb, rowsA, N2p, N, K, bcs, brs)}
   }
   return [0.0, 0.0, 0.0, 0.0];
 }`, [a.buf, b.buf], P.size, { vec4: true });
-  const pc = ctx.runGrid(`function (P) {
-  ${C.thread('t', 'j2')}
-  const z = Math.floor((t + 0.5) / ${lit(M2)});
-  const c = mm(t, ${lit(rowsA)} + z * ${lit(N2)} + j2);
+  // a thread multiplies two row blocks by two column blocks: a 4x4 block of C in four texels, one
+  // per render target (texel (t, j2) of C is in target (t mod 2) * 2 + (j2 mod 2), at (t / 2, j2 / 2))
+  const pc = ctx.runTargets(`function (P) {
+  ${C.thread('t', 'j')}
+  const z = Math.floor((t + 0.5) / ${lit(M2p / 2)});
+  const c = mm(t * 2.0, ${lit(rowsA)} + z * ${lit(N2p)} + j * 2.0);
   return [c[0], c[1], c[2], c[3]];
-}`, [packed], C.size, { vec4: true, glsl: [`vec4 mm(float ra, float rb) {
+}`, [packed], C.size, 4, [`vec4 mm(float ra, float rb) {
   vec2 inv = 1.0 / vec2(user_PSize);
-  vec4 c = vec4(0.0);
+  vec4 c00 = vec4(0.0), c01 = vec4(0.0), c10 = vec4(0.0), c11 = vec4(0.0);
   for (int k = 0; k < ${K2}; k++) {
-    vec4 x = texture(user_P, ${P.at('ra', 'float(k)')} * inv);
-    vec4 y = texture(user_P, ${P.at('rb', 'float(k)')} * inv);
-    c += x.xxzz * y.xzxz + x.yyww * y.ywyw;
+    vec4 x0 = texture(user_P, ${P.at('ra', 'float(k)')} * inv), x1 = texture(user_P, ${P.at('ra + 1.0', 'float(k)')} * inv);
+    vec4 y0 = texture(user_P, ${P.at('rb', 'float(k)')} * inv), y1 = texture(user_P, ${P.at('rb + 1.0', 'float(k)')} * inv);
+    c00 += x0.xxzz * y0.xzxz + x0.yyww * y0.ywyw;
+    c01 += x0.xxzz * y1.xzxz + x0.yyww * y1.ywyw;
+    c10 += x1.xxzz * y0.xzxz + x1.yyww * y0.ywyw;
+    c11 += x1.xxzz * y1.xzxz + x1.yyww * y1.ywyw;
   }
-  return c;
-}`] });
+  target1 = c01;
+  target2 = c10;
+  target3 = c11;
+  return c00;
+}`]);
   ctx.release(packed);
   // unpack, four elements a thread: with N a multiple of 4 they are one row's two 2x2 blocks, two
   // fetches; otherwise each is found on its own
-  const texelP = [`vec4 texelP(float r, float c) {
-  return texture(user_P, ${C.at('r', 'c')} / vec2(user_PSize));
+  const texelC = [`vec4 texelC(float t, float j) {
+  float ht = floor(t * 0.5), hj = floor(j * 0.5), q = (t - 2.0 * ht) * 2.0 + (j - 2.0 * hj);
+  vec2 at = ${C.at('ht', 'hj')} / vec2(user_C0Size);
+  if (q < 0.5) return texture(user_C0, at);
+  if (q < 1.5) return texture(user_C1, at);
+  if (q < 2.5) return texture(user_C2, at);
+  return texture(user_C3, at);
 }`];
   const element = (l: number) => `${coords([nb, M, N], `c${l}_`, `j * 4.0 + ${lit(l)}`)}
   const i${l} = Math.floor((c${l}_1 + 0.5) / 2.0), j${l} = Math.floor((c${l}_2 + 0.5) / 2.0);
-  const t${l} = texelP(c${l}_0 * ${lit(M2)} + i${l}, j${l});
+  const t${l} = texelC(c${l}_0 * ${lit(M2p)} + i${l}, j${l});
   const q${l} = (c${l}_1 - i${l} * 2.0) * 2.0 + (c${l}_2 - j${l} * 2.0);
   const y${l} = q${l} < 0.5 ? t${l}[0] : q${l} < 1.5 ? t${l}[1] : q${l} < 2.5 ? t${l}[2] : t${l}[3];`;
-  const c = N % 4 === 0 ? ctx.run4(`function (P) {
+  const c = N % 4 === 0 ? ctx.run4(`function (C0, C1, C2, C3) {
   const j = this.thread.x;
   ${coords([nb, M, N], 'c', 'j * 4.0')}
-  const i2 = Math.floor((c1 + 0.5) / 2.0), j2 = c2 * 0.5, r = c0 * ${lit(M2)} + i2;
-  const t0 = texelP(r, j2), t1 = texelP(r, j2 + 1.0);
+  const i2 = Math.floor((c1 + 0.5) / 2.0), j2 = c2 * 0.5, r = c0 * ${lit(M2p)} + i2;
+  const t0 = texelC(r, j2), t1 = texelC(r, j2 + 1.0);
   if (c1 - i2 * 2.0 < 0.5) { return [t0[0], t0[1], t1[0], t1[1]]; }
   return [t0[2], t0[3], t1[2], t1[3]];
-}`, [pc], nb * M * N, texelP) : ctx.run4(`function (P) {
+}`, pc, nb * M * N, texelC) : ctx.run4(`function (C0, C1, C2, C3) {
   const j = this.thread.x;
   ${[0, 1, 2, 3].map(element).join('\n  ')}
   return [y0, y1, y2, y3];
-}`, [pc], nb * M * N, texelP);
-  ctx.release(pc);
+}`, pc, nb * M * N, texelC);
+  for (const t of pc) ctx.release(t);
   return c;
 };
 

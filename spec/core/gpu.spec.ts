@@ -61,10 +61,11 @@ test('found by the fuzz on the gpu (issue 11): a product over no terms is zeros,
 });
 
 test('matmul past the texture size: packed operands with more rows or columns than a texture has are laid out flat', (t) => {
-  // 2 max + 6 rows are max + 3 blocks of two rows: more texel rows than a texture has, in A's packing
-  // and the product's; many columns make as many texel rows in B's packing and texel columns in the
-  // product; batches stack their row blocks
-  const max = np.gpuStats().maxTextureSize, rows = 2 * max + 6;
+  // 4 max + 12 rows are 2 max + 6 blocks of two rows: more texel rows than a texture has in A's
+  // packing, and max + 3 pairs of blocks, more than it has in the product's (a thread computes two
+  // row blocks by two column blocks); many columns make as many texel rows in B's packing and texel
+  // columns in the product; batches stack their row blocks
+  const max = np.gpuStats().maxTextureSize, rows = 4 * max + 12;
   t.ok(max >= 2048, `max texture size ${max}`);
   const cases: [string, number[], number[], boolean][] = [
     ['tall A', [rows, 3], [3, 5], false],
