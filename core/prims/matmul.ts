@@ -8,7 +8,7 @@
  * rows (or, for a transposed right operand, the columns): one large GEMM rather than many small ones,
  * which is what per-example gradients of dense layers need.
  */
-import type { Kernel } from '../backend.js';
+import type { Aval, GpuBuf, Kernel, KernelArg } from '../backend.js';
 import { alloc, isFloat, type TypedArray } from '../dtype.js';
 import { gemmBatched } from '../cpu/pool.js';
 import { simdOuter } from '../cpu/simd.js';
@@ -77,6 +77,7 @@ const gpu: GpuKernel<Attrs> = (ctx, [a, b], attrs, out) => {
   const batch = out.shape.slice(0, -2), nb = sizeOf(batch);
   // a sum over no terms: zeros, without packing empty operands (a shader cannot read a size-0 texture)
   if (K === 0 || nb * M * N === 0) return ctx.run('function () { return 0.0; }', [], nb * M * N);
+  if (M % 4 === 0 && K % 4 === 0 && N % 4 === 0) return direct(ctx, a, b, attrs, out, [M, K, N]);
   // row and column blocks per batch, even, so that a thread's two never straddle batches
   const [M2, K2, N2] = [M, K, N].map((d) => Math.ceil(d / 2)), M2p = M2 + M2 % 2, N2p = N2 + N2 % 2;
   const sa = readStrides(a.shape.slice(0, -2), batch).map((s) => s * M * K);
@@ -161,6 +162,67 @@ const gpu: GpuKernel<Attrs> = (ctx, [a, b], attrs, out) => {
 };
 
 /**
+ * matmul of operands whose every side is a multiple of 4, in two launches, without packing: a tensor
+ * is stored four values to a texel (core/gpu/backend.ts), so a texel of A holds 4 consecutive k of
+ * a row (or, transposed, 4 rows of a k), and a texel of B 4 columns of a k (or 4 k of a column). A
+ * thread fetches 4 texels of each per 4 steps of k, a 4x4 block of each, and accumulates a 4x4 block
+ * of C: 64 multiply-adds for 8 fetches, as the packed kernel, but each fetch finds its texel from a
+ * flat index (`flatTexel`). The block's 4 rows go to 4 render targets, and a second kernel gathers
+ * them into C's flat layout, a texel of C from one texel of a target.
+ */
+function direct(ctx: GpuContext, a: KernelArg<GpuBuf>, b: KernelArg<GpuBuf>, { transA, transB }: Attrs, out: Aval, [M, K, N]: number[]): GpuBuf {
+  const batch = out.shape.slice(0, -2), nb = sizeOf(batch);
+  const sa = readStrides(a.shape.slice(0, -2), batch).map((s) => s * M * K);
+  const sb = readStrides(b.shape.slice(0, -2), batch).map((s) => s * K * N);
+  const G = layout(ctx, nb * M / 4, N / 4);
+  const at = (X: string, e: string) => `texture(user_${X}, flatTexel((${e}) * 0.25, float(user_${X}Size.x)) / vec2(user_${X}Size))`;
+  // the 4 fetched vectors of each operand for the k block at k: A's as rows x0..x3 of the block or
+  // (transposed) its columns, B's as the columns of a matrix Bm (GLSL's mat4 takes columns)
+  const fa = [0, 1, 2, 3].map((i) => `vec4 a${i} = ${at('A', transA ? `offA + (k + ${lit(i)}) * ${lit(M)} + r0` : `offA + (r0 + ${lit(i)}) * ${lit(K)} + k`)};`);
+  const fb = [0, 1, 2, 3].map((i) => `vec4 b${i} = ${at('B', transB ? `offB + (c0 + ${lit(i)}) * ${lit(K)} + k` : `offB + (k + ${lit(i)}) * ${lit(N)} + c0`)};`);
+  // row i of A's block (over k) and the product's row i: Bm * x (B's rows k as columns) or x * Bm (Bᵀ's)
+  const row = (i: number) => (transA ? `vec4(a0[${i}], a1[${i}], a2[${i}], a3[${i}])` : `a${i}`);
+  const acc = (i: number) => `s${i} += ${transB ? `${row(i)} * Bm` : `Bm * ${row(i)}`};`;
+  const glsl = [`vec4 mm(float offA, float offB, float r0, float c0) {
+  vec4 s0 = vec4(0.0), s1 = vec4(0.0), s2 = vec4(0.0), s3 = vec4(0.0);
+  for (int k4 = 0; k4 < ${K / 4}; k4++) {
+    float k = float(k4) * 4.0;
+    ${fa.join('\n    ')}
+    ${fb.join('\n    ')}
+    mat4 Bm = mat4(b0, b1, b2, b3);
+    ${[0, 1, 2, 3].map(acc).join('\n    ')}
+  }
+  target1 = s1;
+  target2 = s2;
+  target3 = s3;
+  return s0;
+}`];
+  const rows = ctx.runTargets(`function (A, B) {
+  ${G.thread('t', 'j')}
+  const z = Math.floor((t + 0.5) / ${lit(M / 4)});
+  ${batchOffset(batch, sa, 'z', 'offA')}
+  ${batchOffset(batch, sb, 'z', 'offB')}
+  const c = mm(offA, offB, (t - z * ${lit(M / 4)}) * 4.0, j * 4.0);
+  return [c[0], c[1], c[2], c[3]];
+}`, [a.buf, b.buf], G.size, 4, glsl);
+  // texel i of C is row r = 4 i / N, columns from c = 4 i - r N: target r mod 4, at (c / 4, r / 4)
+  const c = ctx.run4(`function (R0, R1, R2, R3) {
+  const i = this.thread.x;
+  const r = Math.floor((i + 0.5) / ${lit(N / 4)});
+  const v = rowC(Math.floor((r + 0.5) / 4.0), i - r * ${lit(N / 4)}, r - Math.floor((r + 0.5) / 4.0) * 4.0);
+  return [v[0], v[1], v[2], v[3]];
+}`, rows, nb * M * N, [`vec4 rowC(float t, float j, float q) {
+  vec2 at = ${G.at('t', 'j')} / vec2(user_R0Size);
+  if (q < 0.5) return texture(user_R0, at);
+  if (q < 1.5) return texture(user_R1, at);
+  if (q < 2.5) return texture(user_R2, at);
+  return texture(user_R3, at);
+}`]);
+  for (const r of rows) ctx.release(r);
+  return c;
+}
+
+/**
  * Where a rows x cols matrix of texels lies in its texture: row r is texture row r, so the texel
  * (r, c) is at (c, r) and a loop along a row needs no index arithmetic. A matrix with more rows or
  * columns than a texture may have is laid out flat instead, row after row across a texture `w`
@@ -189,9 +251,9 @@ function layout(ctx: GpuContext, rows: number, cols: number): Layout {
 
 /** Statements that set `off`, the flat offset of batch `z` in an operand with batch strides `st`. */
 function batchOffset(batch: readonly number[], st: readonly number[], z: string, off: string): string {
-  const lines = [`let ${z}r = ${z};`, `let ${off} = 0.0;`];
+  const lines = [`let ${off}r = ${z};`, `let ${off} = 0.0;`];
   for (let d = batch.length - 1; d >= 0; d--) {
-    lines.push(`const ${z}q${d} = Math.floor((${z}r + 0.5) / ${lit(batch[d])});`, `${off} += (${z}r - ${z}q${d} * ${lit(batch[d])}) * ${lit(st[d])};`, `${z}r = ${z}q${d};`);
+    lines.push(`const ${off}q${d} = Math.floor((${off}r + 0.5) / ${lit(batch[d])});`, `${off} += (${off}r - ${off}q${d} * ${lit(batch[d])}) * ${lit(st[d])};`, `${off}r = ${off}q${d};`);
   }
   return lines.join('\n    ');
 }

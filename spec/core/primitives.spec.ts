@@ -143,6 +143,12 @@ for (const [sa, sb] of [[[3, 4], [4, 5]], [[2, 3, 4], [4, 2]], [[2, 1, 3, 4], [3
 cases.push({ prim: 'matmul', label: 'matmulT [2,1,3]ᵀ @ [2,1,4]', inputs: ins([[2, 1, 3]], [[2, 1, 4]]), f: (a, b) => np.matmulT(a, b, true, false), ref: (a, b) => ref.matmul(ref.transpose(a, [0, 2, 1]), b) });
 cases.push({ prim: 'matmul', label: 'matmulT [3,1] @ [4,1]ᵀ', inputs: ins([[3, 1]], [[4, 1]]), f: (a, b) => np.matmulT(a, b, false, true), ref: (a, b) => ref.matmul(a, ref.transpose(b, [1, 0])) });
 cases.push({ prim: 'matmul', label: 'matmulT [4,3]ᵀ @ [5,4]ᵀ', inputs: ins([[4, 3]], [[5, 4]]), f: (a, b) => np.matmulT(a, b, true, true), ref: (a, b) => ref.matmul(ref.transpose(a, [1, 0]), ref.transpose(b, [1, 0])) });
+// every side a multiple of 4: the GPU multiplies texels of the operands as stored, without packing
+for (const [sa, sb, ta, tb] of [[[8, 12], [12, 4], false, false], [[2, 1, 8, 4], [3, 4, 12], false, false], [[12, 8], [12, 4], true, false],
+  [[8, 12], [4, 12], false, true], [[2, 12, 8], [4, 12], true, true], [[4, 4], [1, 4, 8], true, false]] as [number[], number[], boolean, boolean][]) {
+  const T = (x: Nd, t: boolean) => (t ? ref.transpose(x, x.shape.map((_, d, all) => (d < all.length - 2 ? d : d === all.length - 2 ? d + 1 : d - 1))) : x);
+  cases.push({ prim: 'matmul', label: `matmulT [${sa}]${ta ? 'ᵀ' : ''} @ [${sb}]${tb ? 'ᵀ' : ''}`, inputs: ins([sa], [sb]), f: (a, b) => np.matmulT(a, b, ta, tb), ref: (a, b) => ref.matmul(T(a, ta), T(b, tb)) });
+}
 
 type Win = { K: number[]; s: number[]; p: [number, number][]; d: number[] };
 const windows: [number[], Win, number?][] = [
