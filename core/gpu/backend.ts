@@ -1,7 +1,11 @@
 /**
  * The GPU backend: every primitive runs as a gpu.js kernel (headless-GL in Node, WebGL2/WebGL in a
  * browser). Tensors stay on the GPU as float32 textures between kernels and are read back only when
- * asked for values.
+ * asked for values. A texture holds four values to an RGBA texel, in order (gpu.js's
+ * "memory-optimized" layout), as tfjs's WebGL backend does: a software rasteriser or a GPU pays per
+ * fragment and per fetch, and this quarters both. Kernels read any tensor as a flat array (`a[k]`);
+ * a kernel written per element (`run`) computes four a thread through gpu.js's optimizeFloatMemory,
+ * an elementwise one (`run4`) computes four from one fetch of each same-shaped input.
  *
  * gpu.js discipline, each rule learned the hard way:
  * - every kernel is `pipeline: true, immutable: true`: without immutable, a kernel reuses its output

@@ -1,7 +1,9 @@
 /**
  * What a primitive gives the GPU backend: a shader, written as the JavaScript source of a gpu.js
  * kernel that computes one output element. Every tensor lives on the GPU as a flat float32 texture
- * read as a 1-D array (`a[k]`), so a shader is index arithmetic plus the op's scalar expression.
+ * (four values to a texel) read as a 1-D array (`a[k]`), so a shader is index arithmetic plus the
+ * op's scalar expression. Elementwise ops are written once, as scalar expressions, and
+ * `elementwiseSource` makes a kernel computing four elements a thread from them.
  *
  * Shapes, strides and attrs are baked into the source as literal numbers (kernels are compiled once
  * per (primitive, shapes, attrs) and cached), so the GLSL compiler sees constant loop bounds and

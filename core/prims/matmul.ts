@@ -59,18 +59,18 @@ const cpu: Kernel<TypedArray, Attrs> = ([a, b], attrs, out) => {
 };
 
 /**
- * GPU matmul in the style of tfjs's WebGL backend: pack both operands into 2x2 blocks (one RGBA texel
- * holds A[i..i+1, k..k+1]), so each thread fetches one texel of A and one of B per two steps of k and
- * does eight multiply-adds on them, producing a 2x2 block of C; then unpack C to the flat layout.
- * Texture fetches, not arithmetic, bound a software rasteriser, and this cuts them eightfold.
- * The packing reads through strides, so transposed and broadcast operands cost nothing extra.
+ * GPU matmul. Texture fetches, not arithmetic, bound a software rasteriser (and many GPUs), so a
+ * thread computes a 4x4 block of C from 4x4 blocks of A and B: 64 multiply-adds for every 8 texels
+ * fetched. Its four rows of four go to four render targets, and a second launch gathers them into
+ * C's layout. Operands whose sides are all multiples of 4 are read as stored (`direct`, below).
  *
- * The packed operands are one matrix of texels: a row per (batch, row block) of A, then per (batch,
- * column block) of B, and a column per k block. It is stored as a texture of exactly that shape
- * (`layout`), so the inner loop, written in GLSL (`mm` below, a gpu.js native function), finds its
- * texels without index arithmetic: texel (row, k) is at (k + 0.5, row + 0.5) / size. (gpu.js's own
- * reads split a flat index at every fetch.) In headless Chromium this made matmul 512 about 1.4x
- * faster. Three kernel launches in all: pack, multiply, unpack.
+ * Other shapes are first packed, in the style of tfjs's WebGL backend: 2x2 blocks, one RGBA texel
+ * holding A[i..i+1, k..k+1], read through strides (so transposed and broadcast operands cost nothing
+ * extra) with zeros past the edges. The packed operands are one matrix of texels: a row per (batch,
+ * row block) of A, then per (batch, column block) of B, and a column per k block, stored as a
+ * texture of exactly that shape (`layout`), so the inner loop, written in GLSL (`mm`, a gpu.js
+ * native function), finds texel (row, k) at (k + 0.5, row + 0.5) / size without index arithmetic.
+ * A thread multiplies two row blocks by two column blocks. Three launches: pack, multiply, unpack.
  */
 const gpu: GpuKernel<Attrs> = (ctx, [a, b], attrs, out) => {
   const [M, K, N] = dims(a.shape, b.shape, attrs);
