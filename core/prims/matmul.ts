@@ -8,19 +8,19 @@
  * rows (or, for a transposed right operand, the columns): one large GEMM rather than many small ones,
  * which is what per-example gradients of dense layers need.
  */
-import type { Aval, GpuBuf, Kernel, KernelArg } from '../backend.js';
+import type { GpuBuf, Kernel } from '../backend.js';
 import { alloc, isFloat, type TypedArray } from '../dtype.js';
 import { gemmBatched } from '../cpu/pool.js';
 import { simdOuter } from '../cpu/simd.js';
 import { definePrimitive, type Primitive } from '../primitive.js';
-import { broadcastShapes, broadcastStrides, fmt, named, OpError, sizeOf } from '../shape.js';
+import { broadcastShapes, broadcastStrides, fmt, named, OpError, type Shape, sizeOf, stridesOf } from '../shape.js';
 import type { Tensor } from '../tensor.js';
 import { bind } from '../trace.js';
 import { moveAxis } from '../batching.js';
 import { astype } from './cast.js';
 import { reshape } from './reshape.js';
 import { promote } from '../dtype.js';
-import { coords, type GpuContext, type GpuKernel, lit, readStrides } from '../gpu/shader.js';
+import { coords, dot, type GpuContext, type GpuKernel, lit, names, readStrides } from '../gpu/shader.js';
 
 type Attrs = { transA: boolean; transB: boolean };
 
@@ -61,117 +61,48 @@ const cpu: Kernel<TypedArray, Attrs> = ([a, b], attrs, out) => {
 /**
  * GPU matmul. Texture fetches, not arithmetic, bound a software rasteriser (and many GPUs), so a
  * thread computes a 4x4 block of C from 4x4 blocks of A and B: 64 multiply-adds for every 8 texels
- * fetched. Its four rows of four go to four render targets, and a second launch gathers them into
- * C's layout. Operands whose sides are all multiples of 4 are read as stored (`direct`, below).
- *
- * Other shapes are first packed, in the style of tfjs's WebGL backend: 2x2 blocks, one RGBA texel
- * holding A[i..i+1, k..k+1], read through strides (so transposed and broadcast operands cost nothing
- * extra) with zeros past the edges. The packed operands are one matrix of texels: a row per (batch,
- * row block) of A, then per (batch, column block) of B, and a column per k block, stored as a
- * texture of exactly that shape (`layout`), so the inner loop, written in GLSL (`mm`, a gpu.js
- * native function), finds texel (row, k) at (k + 0.5, row + 0.5) / size without index arithmetic.
- * A thread multiplies two row blocks by two column blocks. Three launches: pack, multiply, unpack.
+ * fetched (tfjs's WebGL matmul, 2x2 blocks, gets 8 from 2). A tensor is stored four values to a
+ * texel (core/gpu/backend.ts), so a texel of A already holds 4 consecutive k of a row (or, if
+ * transposed, 4 rows of a k) and one of B 4 columns of a k (or 4 k of a column): the operands are
+ * read as stored, no packing pass. Each fetch finds its texel from a flat index (`flatTexel`).
+ * The block's 4 rows go to 4 render targets, and a second launch gathers them into C's layout.
+ * Sides that are not multiples of 4 are padded with zeros first, and C cut back after.
  */
 const gpu: GpuKernel<Attrs> = (ctx, [a, b], attrs, out) => {
   const [M, K, N] = dims(a.shape, b.shape, attrs);
   const batch = out.shape.slice(0, -2), nb = sizeOf(batch);
-  // a sum over no terms: zeros, without packing empty operands (a shader cannot read a size-0 texture)
+  // a sum over no terms: zeros, without reading empty operands (a shader cannot read a size-0 texture)
   if (K === 0 || nb * M * N === 0) return ctx.run('function () { return 0.0; }', [], nb * M * N);
-  if (M % 4 === 0 && K % 4 === 0 && N % 4 === 0) return direct(ctx, a, b, attrs, out, [M, K, N]);
-  // row and column blocks per batch, even, so that a thread's two never straddle batches
-  const [M2, K2, N2] = [M, K, N].map((d) => Math.ceil(d / 2)), M2p = M2 + M2 % 2, N2p = N2 + N2 % 2;
-  const sa = readStrides(a.shape.slice(0, -2), batch).map((s) => s * M * K);
-  const sb = readStrides(b.shape.slice(0, -2), batch).map((s) => s * K * N);
-  const [ars, acs] = attrs.transA ? [1, M] : [K, 1];
-  const [brs, bcs] = attrs.transB ? [1, K] : [N, 1];
-  // both operands in one texture, A's row blocks then B's column blocks (a kernel launch saved)
-  const rowsA = nb * M2p, rowsB = nb * N2p;
-  const P = layout(ctx, rowsA + rowsB, K2), C = layout(ctx, rowsA / 2, N2p / 2);
-  // the 2x2 texel of X (rows x cols, strides rs and cs) at row block t of the stack, which starts at row block `from`
-  const pack = (X: string, st: number[], from: number, r2: number, rows: number, cols: number, rs: number, cs: number) => {
-    const read = (r: string, c: string) => `((${r}) < ${lit(rows)} && (${c}) < ${lit(cols)} ? ${X}[off${X} + (${r}) * ${lit(rs)} + (${c}) * ${lit(cs)}] : 0.0)`;
-    return `const z${X} = Math.floor((t - ${lit(from)} + 0.5) / ${lit(r2)});
-    ${batchOffset(batch, st, `z${X}`, `off${X}`)}
-    const i${X} = (t - ${lit(from)} - z${X} * ${lit(r2)}) * 2.0;
-    return [${read(`i${X}`, 'k')}, ${read(`i${X}`, 'k + 1.0')}, ${read(`i${X} + 1.0`, 'k')}, ${read(`i${X} + 1.0`, 'k + 1.0')}];`;
-  };
-  const packed = ctx.runGrid(`function (A, B) {
-  ${P.thread('t', 'k2')}
-  const k = k2 * 2.0;
-  if (t < ${lit(rowsA)}) {
-    ${pack('A', sa, 0, M2p, M, K, ars, acs)}
-  }
-  if (t < ${lit(rowsA + rowsB)}) {
-    ${pack('B', sb, rowsA, N2p, N, K, bcs, brs)}
-  }
-  return [0.0, 0.0, 0.0, 0.0];
-}`, [a.buf, b.buf], P.size, { vec4: true });
-  // a thread multiplies two row blocks by two column blocks: a 4x4 block of C in four texels, one
-  // per render target (texel (t, j2) of C is in target (t mod 2) * 2 + (j2 mod 2), at (t / 2, j2 / 2))
-  const pc = ctx.runTargets(`function (P) {
-  ${C.thread('t', 'j')}
-  const z = Math.floor((t + 0.5) / ${lit(M2p / 2)});
-  const c = mm(t * 2.0, ${lit(rowsA)} + z * ${lit(N2p)} + j * 2.0);
-  return [c[0], c[1], c[2], c[3]];
-}`, [packed], C.size, 4, [`vec4 mm(float ra, float rb) {
-  vec2 inv = 1.0 / vec2(user_PSize);
-  vec4 c00 = vec4(0.0), c01 = vec4(0.0), c10 = vec4(0.0), c11 = vec4(0.0);
-  for (int k = 0; k < ${K2}; k++) {
-    vec4 x0 = texture(user_P, ${P.at('ra', 'float(k)')} * inv), x1 = texture(user_P, ${P.at('ra + 1.0', 'float(k)')} * inv);
-    vec4 y0 = texture(user_P, ${P.at('rb', 'float(k)')} * inv), y1 = texture(user_P, ${P.at('rb + 1.0', 'float(k)')} * inv);
-    c00 += x0.xxzz * y0.xzxz + x0.yyww * y0.ywyw;
-    c01 += x0.xxzz * y1.xzxz + x0.yyww * y1.ywyw;
-    c10 += x1.xxzz * y0.xzxz + x1.yyww * y0.ywyw;
-    c11 += x1.xxzz * y1.xzxz + x1.yyww * y1.ywyw;
-  }
-  target1 = c01;
-  target2 = c10;
-  target3 = c11;
-  return c00;
-}`]);
-  ctx.release(packed);
-  // unpack, four elements a thread: with N a multiple of 4 they are one row's two 2x2 blocks, two
-  // fetches; otherwise each is found on its own
-  const texelC = [`vec4 texelC(float t, float j) {
-  float ht = floor(t * 0.5), hj = floor(j * 0.5), q = (t - 2.0 * ht) * 2.0 + (j - 2.0 * hj);
-  vec2 at = ${C.at('ht', 'hj')} / vec2(user_C0Size);
-  if (q < 0.5) return texture(user_C0, at);
-  if (q < 1.5) return texture(user_C1, at);
-  if (q < 2.5) return texture(user_C2, at);
-  return texture(user_C3, at);
-}`];
-  const element = (l: number) => `${coords([nb, M, N], `c${l}_`, `j * 4.0 + ${lit(l)}`)}
-  const i${l} = Math.floor((c${l}_1 + 0.5) / 2.0), j${l} = Math.floor((c${l}_2 + 0.5) / 2.0);
-  const t${l} = texelC(c${l}_0 * ${lit(M2p)} + i${l}, j${l});
-  const q${l} = (c${l}_1 - i${l} * 2.0) * 2.0 + (c${l}_2 - j${l} * 2.0);
-  const y${l} = q${l} < 0.5 ? t${l}[0] : q${l} < 1.5 ? t${l}[1] : q${l} < 2.5 ? t${l}[2] : t${l}[3];`;
-  const c = N % 4 === 0 ? ctx.run4(`function (C0, C1, C2, C3) {
-  const j = this.thread.x;
-  ${coords([nb, M, N], 'c', 'j * 4.0')}
-  const i2 = Math.floor((c1 + 0.5) / 2.0), j2 = c2 * 0.5, r = c0 * ${lit(M2p)} + i2;
-  const t0 = texelC(r, j2), t1 = texelC(r, j2 + 1.0);
-  if (c1 - i2 * 2.0 < 0.5) { return [t0[0], t0[1], t1[0], t1[1]]; }
-  return [t0[2], t0[3], t1[2], t1[3]];
-}`, pc, nb * M * N, texelC) : ctx.run4(`function (C0, C1, C2, C3) {
-  const j = this.thread.x;
-  ${[0, 1, 2, 3].map(element).join('\n  ')}
-  return [y0, y1, y2, y3];
-}`, pc, nb * M * N, texelC);
-  for (const t of pc) ctx.release(t);
-  return c;
+  const pa = padded(ctx, a), pb = padded(ctx, b);
+  const [Mp, Kp, Np] = [M, K, N].map(up4);
+  const c = direct(ctx, pa, pb, attrs, batch, [Mp, Kp, Np]);
+  for (const [p, x] of [[pa, a], [pb, b]]) if (p !== x) ctx.release(p.buf);
+  if (Mp === M && Np === N) return c;
+  const cut = ctx.run(`function (C) {
+  ${coords(out.shape)}
+  return C[${dot(names(out.shape.length), stridesOf([...batch, Mp, Np]))}];
+}`, [c], sizeOf(out.shape));
+  ctx.release(c);
+  return cut;
 };
 
-/**
- * matmul of operands whose every side is a multiple of 4, in two launches, without packing: a tensor
- * is stored four values to a texel (core/gpu/backend.ts), so a texel of A holds 4 consecutive k of
- * a row (or, transposed, 4 rows of a k), and a texel of B 4 columns of a k (or 4 k of a column). A
- * thread fetches 4 texels of each per 4 steps of k, a 4x4 block of each, and accumulates a 4x4 block
- * of C: 64 multiply-adds for 8 fetches, as the packed kernel, but each fetch finds its texel from a
- * flat index (`flatTexel`). The block's 4 rows go to 4 render targets, and a second kernel gathers
- * them into C's flat layout, a texel of C from one texel of a target.
- */
-function direct(ctx: GpuContext, a: KernelArg<GpuBuf>, b: KernelArg<GpuBuf>, { transA, transB }: Attrs, out: Aval, [M, K, N]: number[]): GpuBuf {
-  const batch = out.shape.slice(0, -2), nb = sizeOf(batch);
+const up4 = (d: number) => Math.ceil(d / 4) * 4;
+
+/** `x` with its last two sides padded with zeros to multiples of 4 (x itself if they are). */
+function padded(ctx: GpuContext, x: { buf: GpuBuf; shape: Shape }): { buf: GpuBuf; shape: Shape } {
+  const r = x.shape.length, [R, C] = x.shape.slice(-2);
+  if (R % 4 === 0 && C % 4 === 0) return x;
+  const shape = [...x.shape.slice(0, -2), up4(R), up4(C)];
+  const buf = ctx.run(`function (X) {
+  ${coords(shape)}
+  return c${r - 2} < ${lit(R)} && c${r - 1} < ${lit(C)} ? X[${dot(names(r), stridesOf(x.shape))}] : 0.0;
+}`, [x.buf], sizeOf(shape));
+  return { buf, shape };
+}
+
+/** The product of operands whose every side is a multiple of 4 (see `gpu` above): two launches. */
+function direct(ctx: GpuContext, a: { buf: GpuBuf; shape: Shape }, b: { buf: GpuBuf; shape: Shape }, { transA, transB }: Attrs, batch: Shape, [M, K, N]: number[]): GpuBuf {
+  const nb = sizeOf(batch);
   const sa = readStrides(a.shape.slice(0, -2), batch).map((s) => s * M * K);
   const sb = readStrides(b.shape.slice(0, -2), batch).map((s) => s * K * N);
   const G = layout(ctx, nb * M / 4, N / 4);
@@ -223,12 +154,12 @@ function direct(ctx: GpuContext, a: KernelArg<GpuBuf>, b: KernelArg<GpuBuf>, { t
 }
 
 /**
- * Where a rows x cols matrix of texels lies in its texture: row r is texture row r, so the texel
- * (r, c) is at (c, r) and a loop along a row needs no index arithmetic. A matrix with more rows or
- * columns than a texture may have is laid out flat instead, row after row across a texture `w`
- * wide, and each texel's place is found by a division (`flatTexel`, core/gpu/reads.ts). `thread(r, c)` names the texel a
- * kernel over the layout writes, `at(r, c)` is GLSL for its texture coordinates (in texels, at the
- * centre). Past the last row, threads write zeros.
+ * Where a rows x cols grid of texels (the product's 4x4 blocks) lies in a texture: row r is texture
+ * row r, so texel (r, c) is at (c, r). A grid with more rows or columns than a texture may have is
+ * laid out flat instead, row after row across a texture `w` wide, and each texel's place is found by
+ * a division (`flatTexel`, core/gpu/reads.ts). `thread(r, c)` names the texel a kernel over the
+ * layout writes, `at(r, c)` is GLSL for its texture coordinates (in texels, at the centre). Threads
+ * past the last texel compute values nothing reads.
  */
 interface Layout { size: [number, number]; thread(r: string, c: string): string; at(r: string, c: string): string }
 function layout(ctx: GpuContext, rows: number, cols: number): Layout {
