@@ -36,6 +36,24 @@ test('results are immutable: a second call does not overwrite the first', (t) =>
   t.end();
 });
 
+test('elementwise kernels, four elements a thread, read each input the cheapest way its broadcast allows', (t) => {
+  // a texel per thread for the output's shape and for a broadcast whose last axis (a multiple of 4)
+  // is the output's, as a bias; one read for a scalar; each element on its own otherwise; sizes
+  // that are not a multiple of 4 leave a partial last texel
+  const shapes: [number[], number[]][] = [
+    [[3, 8], [3, 8]], [[5, 8], [8]], [[2, 3, 12], [3, 12]], [[2, 3, 12], [2, 1, 12]], [[7], []], [[3, 5], [5]], [[3, 5], [3, 1]], [[4, 6], [1, 6]], [[5, 3], [5, 3]],
+  ];
+  for (const [sa, sb] of shapes) {
+    const a = np.toBackend(np.random.normal(np.random.key(1), sa), 'cpu'), b = np.toBackend(np.random.normal(np.random.key(2), sb), 'cpu');
+    const f = (x: np.Tensor, y: np.Tensor) => np.where(np.greater(y, 0), np.mul(np.add(x, y), y), np.sub(y, x));
+    const label = `${JSON.stringify(sa)} with ${JSON.stringify(sb)}`;
+    close(t, np.add(np.toBackend(a, 'gpu'), np.toBackend(b, 'gpu')), np.add(a, b), `add ${label}`, { rtol: 0, atol: 0 });
+    close(t, np.sub(np.toBackend(b, 'gpu'), np.toBackend(a, 'gpu')), np.sub(b, a), `sub, the broadcast operand first, ${label}`, { rtol: 0, atol: 0 });
+    close(t, np.jit(f)(np.toBackend(a, 'gpu'), np.toBackend(b, 'gpu')), f(a, b), `a fused chain ${label}`, { rtol: 1e-6, atol: 1e-6 });
+  }
+  t.end();
+});
+
 test('edge values match the CPU backend', (t) => {
   const xs: np.NestedArray = [0, -1, 100, -100, 1e-3, NaN, Infinity, -Infinity, 0.5];
   const ops: [string, (x: np.Tensor) => np.Tensor][] = [
