@@ -47,16 +47,12 @@ export interface GpuContext {
    */
   run4(src: string, inputs: readonly GpuBuf[], size: number, glsl?: readonly string[]): GpuBuf;
   /**
-   * The same for an internal layout: a 1-, 2- or 3-D grid `output` ([x, y, z], read back as v[z][y][x];
-   * a 2-D grid of more than one row is a texture of exactly that size), and with `vec4` each element
-   * is four floats (an RGBA texel), as packed matmul operands are. Such buffers never become
-   * tensors: an unpacking shader turns them back into the flat layout.
-   */
-  runGrid(src: string, inputs: readonly GpuBuf[], output: readonly number[], opts?: { vec4?: boolean; glsl?: readonly string[] }): GpuBuf;
-  /**
-   * runGrid's vec4 form with `targets` render targets (at most 4): a thread writes a texel to each,
-   * the first as `src` returns it, the others as its GLSL sets `target1`, `target2`, `target3`
-   * (vec4). Returns one buffer per target, each of the grid's size.
+   * A kernel over an internal layout, `targets` (at most 4) RGBA texels a thread: `output` is a 1-
+   * or 2-D grid ([x, y]; a 2-D grid of more than one row is a texture of exactly that size), and a
+   * thread writes a texel to each target, the first as `src` returns it (`[a, b, c, d]`), the others
+   * as its GLSL sets `target1`, `target2`, `target3` (vec4). Returns one buffer per target, each of
+   * the grid's size. Such buffers never become tensors: a gathering kernel reads them back into the
+   * flat layout (as matmul's do).
    */
   runTargets(src: string, inputs: readonly GpuBuf[], output: readonly number[], targets: number, glsl: readonly string[]): GpuBuf[];
   /** The largest texture width or height this GPU allows. */

@@ -174,10 +174,6 @@ const context: GpuContext = {
     grid.delete();
     return track(new Buf(tex, size));
   },
-  runGrid(src, inputs, output, { vec4 = false, glsl = [] } = {}) {
-    const size = output.reduce((a, b) => a * b, 1) * (vec4 ? 4 : 1);
-    return size === 0 ? new Buf(null, 0) : track(new Buf(launch(src, inputs, output, vec4, glsl), size, undefined, true));
-  },
   runTargets(src, inputs, output, targets, glsl) {
     if (!(start().gpu as unknown as { Kernel: { features: { kernelMap: boolean } } }).Kernel.features.kernelMap) {
       throw new Error('gpu: this WebGL has no multiple render targets (WEBGL_draw_buffers), which matmul needs; use the cpu backend');
