@@ -57,7 +57,7 @@ export interface GpuContext {
   runTargets(src: string, inputs: readonly GpuBuf[], output: readonly number[], targets: number, glsl: readonly string[]): GpuBuf[];
   /** The largest texture width or height this GPU allows. */
   readonly maxTextureSize: number;
-  /** Free a buffer made by runGrid or run that no tensor will own (a kernel's own scratch). */
+  /** Free a buffer made by run, run4 or runTargets that no tensor will own (a kernel's own scratch). */
   release(buf: GpuBuf): void;
   /** Read a buffer back (for the rare kernel that must check values on the host, like gather's indices). */
   read(buf: GpuBuf): Float32Array;

@@ -50,7 +50,8 @@ function kernelClassOf(gpuJs: GpuJs, ctor: unknown): string {
 class Buf implements GpuBuf {
   refs = 0;
   freed = false;
-  constructor(readonly tex: { delete(): void; toArray(): Float32Array } | null, readonly size: number, readonly host?: Float32Array, readonly grid = false) {}
+  /** `grid`: an internal layout's texels (runTargets), not a tensor's four values a texel */
+  constructor(readonly tex: { delete(): void; renderValues(): Float32Array } | null, readonly size: number, readonly host?: Float32Array, readonly grid = false) {}
 }
 
 interface State {
@@ -193,7 +194,7 @@ const context: GpuContext = {
     if (b.freed) throw new Error('gpu: this tensor\'s memory was released when the grad/step that made it returned; return it (or pass it as aux) to keep it');
     if (!b.tex) return new Float32Array(0);
     // every tensor's texture is RGBA, four values a texel in order (Array(4) outputs' toArray would nest them)
-    return b.host ? b.host.slice() : (b.tex as unknown as { renderValues(): Float32Array }).renderValues().slice(0, b.size);
+    return b.host ? b.host.slice() : b.tex.renderValues().slice(0, b.size);
   },
 };
 

@@ -3,16 +3,17 @@
  * with integer division (k mod width, k / width), and every fragment splits its own index into
  * (x, y, z) with three more. Software rasterisers and many GPUs have no vector integer divide: it
  * runs lane by lane. In headless Chromium (SwiftShader) elementwise kernels ran about 20% faster
- * without it (on llvmpipe, no difference measured). We rewrite two functions of the generated shader:
+ * without it (on llvmpipe, no difference measured). We rewrite three functions of the generated shader:
  *
- * - getImage2D (every read of an input): divide in float, then correct (`flatTexel`, which every
+ * - getMemoryOptimized32 (every read of a tensor, stored four values to a texel) and getImage2D (a
+ *   read of a texel of an internal layout): divide in float, then correct (`flatTexel`, which every
  *   shader then has, and kernels' own GLSL may call too).
  *     r = floor((k + 0.5) / w) is the row or one off it (a float divide may miss by an ulp or two);
  *     c = k - r w is then exact (both are integers below 2^24), and its sign or overflow says which
  *     way to step r. Past 2^24 float has no integers to work with; the backend's own index math
  *     (core/gpu/shader.ts's coords) is exact only below that too.
- * - indexTo3D (each fragment's thread id): a 1-D output, which is every kernel but matmul's packing,
- *   skips the division altogether.
+ * - indexTo3D (each fragment's thread id): a 1-D output, which is every kernel but matmul's
+ *   multiply, skips the division altogether.
  *
  * Exactness is the spec's business: the webgl and gpu specs compare every primitive with the cpu.
  * `fastReads(gpuJs)` patches gpu.js's WebGL2 and WebGL kernel classes (headless-gl's derives from

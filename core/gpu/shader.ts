@@ -59,7 +59,8 @@ export function elementwiseSource(shapes: readonly Shape[], out: Shape, lane: (x
   literals: readonly (string | undefined)[] = []): { src: string; glsl: string[] } {
   const glsl: string[] = [], pre: string[] = [];
   const last = out.length - 1;
-  let lane0 = false, perLane = false; // whether lane 0's coordinates are needed before the lanes; each lane's
+  // lane 0's coordinates are needed up front (a broadcast read a texel at a time); each lane's own (a read per element)
+  let lane0 = false, perLane = false;
   const reads = shapes.map((shape, i): ((l: number) => string) => {
     if (literals[i] !== undefined) return () => literals[i]!;
     const st = readStrides(shape, out);
