@@ -115,7 +115,7 @@ function compile(src: string, output: readonly number[], inputs: readonly Buf[],
     const webgl1 = s.kernelClass !== 'WebGL2Kernel';
     const nativeFunctions = glsl.map((source) => {
       const [, type, name] = /^(\w+)\s+(\w+)\s*\(/.exec(source)!;
-      source = source.replace(/\btarget([1-7])\b/g, 'subKernelResult_target$1');
+      source = source.replace(/\btarget([1-3])\b/g, 'subKernelResult_target$1');
       return { name, source: webgl1 ? source.replace(/\btexture\(/g, 'texture2D(') : source, returnType: type === 'vec4' ? 'Array(4)' : 'Number' };
     });
     const settings = {
@@ -176,6 +176,8 @@ const context: GpuContext = {
     return track(new Buf(tex, size));
   },
   runTargets(src, inputs, output, targets, glsl) {
+    // WebGL2 promises 4 draw buffers, no more
+    if (!(targets >= 1 && targets <= 4)) throw new Error(`gpu: runTargets writes 1 to 4 render targets, not ${targets}`);
     if (!(start().gpu as unknown as { Kernel: { features: { kernelMap: boolean } } }).Kernel.features.kernelMap) {
       throw new Error('gpu: this WebGL has no multiple render targets (WEBGL_draw_buffers), which matmul needs; use the cpu backend');
     }
