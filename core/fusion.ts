@@ -12,7 +12,7 @@
  * output's shader loops over its reduced positions as sum's does, computing the chain at each.
  */
 import type { Aval, Kernel } from './backend.js';
-import { alloc, type DType, type TypedArray } from './dtype.js';
+import { alloc, allocResult, type DType, type TypedArray } from './dtype.js';
 import type { Primitive } from './primitive.js';
 import { registerKernels } from './primitive.js';
 import { coords, dot, elementwiseSource, type GpuKernel, lit, names, readStrides, shader } from './gpu/shader.js';
@@ -127,7 +127,7 @@ function cpuKernel(name: string, ops: readonly FusedOp[], inputs: readonly Aval[
   const float32 = ops.every((o) => o.out.dtype === 'float32' && (castIn(o) || o.inDtypes.every((d) => d === 'float32')));
   const fast = float32 ? simdChain(ops.map((o) => ({ name: o.prim.name, args: o.args })), inputs.length) : undefined;
   return (args) => {
-    const res = alloc(out.dtype, p.n);
+    const res = allocResult(out.dtype, p.n);
     const arrays = [...args.map((a) => a.buf), res];
     if (!fast?.(p, arrays as Float32Array[])) run(p, arrays, fns);
     return res;

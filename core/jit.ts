@@ -454,7 +454,8 @@ function fusedStep(group: readonly Step[], avals: readonly Aval[], scalar: (v: n
  * Run the program's (fused) steps on concrete tensors. A value is dropped after its last reader, so
  * a forward pass holds no more than eager code would (the GC, or the GPU's reference counts, free it).
  * On the CPU a dropped value's array goes to the program's pool, and a later kernel of this call or
- * the next one that allocates the same dtype and length gets it back, zeroed: a training step then
+ * the next one that allocates the same dtype and length gets it back (zeroed, unless the kernel
+ * writes every element: dtype.ts allocResult): a training step then
  * maps no new memory after its first call, where eager code allocates (and the GC frees) every
  * intermediate anew. An array is pooled only when no live value shares it (reshape returns its
  * input's array), and never when an argument, a constant or an output holds it.
@@ -498,9 +499,16 @@ export class BufferPool implements Recycler {
   private readonly mine = new WeakSet<TypedArray>();
   /** How many bytes the pool holds now. */
   bytes = 0;
+  /**
+   * For specs: hand arrays back filled with nan (7 for integers) instead of as they were left, so
+   * that a kernel which asks for a whole result (`allocResult`) and leaves an element unwritten
+   * shows up as a wrong value rather than as a stale one that happens to be right.
+   */
+  poison = false;
   take(dtype: DType, n: number): TypedArray | undefined {
     const buf = this.free.get(`${dtype}:${n}`)?.pop();
     if (buf) this.bytes -= buf.byteLength;
+    if (buf && this.poison) buf.fill(dtype === 'float32' || dtype === 'float64' ? NaN : 7);
     return buf;
   }
   made(buf: TypedArray): void { this.mine.add(buf); }

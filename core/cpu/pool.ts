@@ -20,7 +20,7 @@
 import type { MessagePort, Worker } from 'node:worker_threads';
 import { env } from '../platform/platform.js';
 import { platform } from '../platform/node.js';
-import { alloc } from '../dtype.js';
+import { allocResult } from '../dtype.js';
 import { gemm } from './gemm.js';
 import { type GemmExports, instantiate, loadGemmModule } from './wasm/load.js';
 
@@ -300,7 +300,7 @@ export interface Conv2dGeometry {
 
 /** n floats of the module's memory from `at`, in storage from alloc (which jit may recycle). */
 function copyOut(f32: Float32Array, at: number, n: number): Float32Array {
-  const res = alloc('float32', n) as Float32Array;
+  const res = allocResult('float32', n) as Float32Array;
   res.set(f32.subarray(at, at + n));
   return res;
 }

@@ -6,7 +6,7 @@
  */
 import type { Aval, Kernel, KernelArg } from '../backend.js';
 import { getBackend } from '../backend.js';
-import { alloc, type DType, isFloat, isInt32, promote, type TypedArray } from '../dtype.js';
+import { alloc, allocResult, type DType, isFloat, isInt32, promote, type TypedArray } from '../dtype.js';
 import { definePrimitive, type Primitive } from '../primitive.js';
 import { broadcastShapes, broadcastStrides, OpError, type Shape, sizeOf, stridesOf } from '../shape.js';
 import { loop, plan, type Plan } from '../cpu/loops.js';
@@ -57,7 +57,7 @@ function weakDtype(x: number | boolean, dtype: DType): DType {
 export function unaryKernel(f: (x: number) => number, op = ''): Kernel<TypedArray> {
   const run = loop({ name: op, operands: ['x', 'y='], params: ['f'], body: 'y = f(x);' });
   return ([x], _attrs, out) => {
-    const res = alloc(out.dtype, x.buf.length);
+    const res = allocResult(out.dtype, x.buf.length);
     run(plan([res.length], [[1], [1]]), [x.buf, res], [f]);
     return res;
   };
@@ -71,7 +71,7 @@ export function binaryKernel(f: (a: number, b: number) => number, op = '', fInt 
   const run = loop({ name: op, operands: ['a', 'b', 'y='], params: ['f'], body: 'y = f(a, b);' });
   const fBool = (a: number, b: number) => +(fInt(a, b) !== 0);
   return ([a, b], _attrs, out) => {
-    const res = alloc(out.dtype, sizeOf(out.shape));
+    const res = allocResult(out.dtype, sizeOf(out.shape));
     const g = isFloat(a.dtype) ? f : a.dtype === 'bool' && out.dtype === 'bool' ? fBool : fInt;
     run(elementwisePlan(out.shape, [a.shape, b.shape]), [a.buf, b.buf, res], [g]);
     return res;

@@ -11,7 +11,7 @@
  * batch: as batchNormTrain's, the batch axis one more kept axis (x and g share one place for it).
  */
 import type { Kernel } from '../backend.js';
-import { alloc, type TypedArray } from '../dtype.js';
+import { allocResult, type TypedArray } from '../dtype.js';
 import { definePrimitive, type Primitive } from '../primitive.js';
 import { fmt, normAxes, OpError, sameShape, sizeOf } from '../shape.js';
 import type { Tensor } from '../tensor.js';
@@ -41,7 +41,7 @@ const cpu: Kernel<TypedArray, Attrs> = ([x, w, g, st, p, r], { axes, eps, mask }
   // dx = scale (g - c1 - (x - mean) c2), with xhat's 1 / sqrt(var + eps) folded into c2
   const inv = Float64Array.from(variance, (v) => 1 / Math.sqrt(v + eps));
   const scale = inv.map((s, o) => w.buf[o] * s), c1 = Float64Array.from(sg, (s) => s / n), c2 = inv.map((s, o) => s * sgx[o] / n);
-  const res = alloc(out.dtype, x.buf.length);
+  const res = allocResult(out.dtype, x.buf.length);
   if (mask) combineMasked(x.shape, axes, [x.buf, g.buf, r.buf, res, mean, scale, c1, c2]);
   else combine(x.shape, axes, [x.buf, g.buf, res, mean, scale, c1, c2]);
   return res;

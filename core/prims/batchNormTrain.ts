@@ -18,7 +18,7 @@
  * the arithmetic). Here the forward writes one, and so does the pullback (batchNormGrad).
  */
 import type { Kernel } from '../backend.js';
-import { alloc, type TypedArray } from '../dtype.js';
+import { allocResult, type TypedArray } from '../dtype.js';
 import { definePrimitive, type Primitive } from '../primitive.js';
 import { normAxes, sizeOf } from '../shape.js';
 import type { Tensor } from '../tensor.js';
@@ -57,7 +57,7 @@ const normalizeRelu = {
 const cpu: Kernel<TypedArray, Attrs> = ([x, w, b, st], { axes, eps, relu }, out) => {
   const [mean, variance] = rows(st.buf);
   const scale = Float64Array.from(variance, (v, o) => w.buf[o] / Math.sqrt(v + eps));
-  const res = alloc(out.dtype, x.buf.length);
+  const res = allocResult(out.dtype, x.buf.length);
   if (relu) normalizeRelu[out.dtype as 'float32'](x.shape, axes, [x.buf, res, mean, scale, b.buf]);
   else normalize(x.shape, axes, [x.buf, res, mean, scale, b.buf]);
   return res;

@@ -3,7 +3,7 @@
  * batch: leading 1s give the example the target's rank, then broadcast with the batch kept in place.
  */
 import type { Kernel } from '../backend.js';
-import { alloc, type TypedArray } from '../dtype.js';
+import { allocResult, type TypedArray } from '../dtype.js';
 import { definePrimitive } from '../primitive.js';
 import { broadcastShapes, broadcastStrides, checkShape, fmt, OpError, sameShape, type Shape, sizeOf } from '../shape.js';
 import type { Tensor } from '../tensor.js';
@@ -13,7 +13,7 @@ import { reshape } from './reshape.js';
 import { broadcastIndex, coords, shader } from '../gpu/shader.js';
 
 const cpu: Kernel<TypedArray, { shape: Shape }> = ([x], _attrs, out) => {
-  const res = alloc(out.dtype, sizeOf(out.shape));
+  const res = allocResult(out.dtype, sizeOf(out.shape));
   const n = res.length, shape = out.shape, r = shape.length;
   if (n === 0) return res;
   const src = x.buf;

@@ -3,7 +3,7 @@
  * limits, nan giving 0 (as XLA; numpy leaves these undefined); anything to bool is `!= 0`.
  * vjp: cast the cotangent back to the input's dtype (no cotangent for integer or bool inputs).
  */
-import { alloc, checkDtype, type DType, isFloat, toInt32, type TypedArray } from '../dtype.js';
+import { allocResult, checkDtype, type DType, isFloat, toInt32, type TypedArray } from '../dtype.js';
 import { definePrimitive } from '../primitive.js';
 import type { Tensor } from '../tensor.js';
 import { bind } from '../trace.js';
@@ -21,7 +21,7 @@ export const castP = definePrimitive<{ dtype: DType }>({
     gpu: elementwiseShader(([x], [from], { dtype }) => substitute(gpuCast(from, dtype), { v: x })),
     cpu: ([x], { dtype }) => {
       const src = x.buf as TypedArray;
-      const out = alloc(dtype, src.length);
+      const out = allocResult(dtype, src.length);
       if (dtype === 'bool') for (let i = 0; i < src.length; i++) out[i] = src[i] !== 0 ? 1 : 0;
       else if (dtype === 'int32' && isFloat(x.dtype)) for (let i = 0; i < src.length; i++) out[i] = toInt32(src[i]);
       else out.set(src);

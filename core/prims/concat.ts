@@ -4,7 +4,7 @@
  * there), then one concat along the shifted axis.
  */
 import type { Kernel } from '../backend.js';
-import { alloc, promote, type TypedArray } from '../dtype.js';
+import { allocResult, promote, type TypedArray } from '../dtype.js';
 import { definePrimitive, type Primitive } from '../primitive.js';
 import { fmt, normAxis, OpError, sizeOf } from '../shape.js';
 import type { Tensor } from '../tensor.js';
@@ -18,7 +18,7 @@ import { stridesOf } from '../shape.js';
 type Attrs = { axis: number };
 
 const cpu: Kernel<TypedArray, Attrs> = (xs, { axis }, out) => {
-  const res = alloc(out.dtype, sizeOf(out.shape));
+  const res = allocResult(out.dtype, sizeOf(out.shape));
   const outer = sizeOf(out.shape.slice(0, axis)), row = sizeOf(out.shape.slice(axis));
   let off = 0;
   for (const x of xs) {

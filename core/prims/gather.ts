@@ -7,7 +7,7 @@
  */
 import type { Kernel } from '../backend.js';
 import type { TypedArray } from '../dtype.js';
-import { alloc } from '../dtype.js';
+import { allocResult } from '../dtype.js';
 import { definePrimitive, type Primitive } from '../primitive.js';
 import { fmt, OpError, sizeOf } from '../shape.js';
 import type { Tensor } from '../tensor.js';
@@ -35,7 +35,7 @@ export function checkIndices(op: string, idx: TypedArray, n: number): void {
 const cpu: Kernel<TypedArray, {}> = ([x, idx], _attrs, out) => {
   const n = x.shape[0], row = sizeOf(x.shape.slice(1));
   checkIndices('gather', idx.buf, n);
-  const res = alloc(out.dtype, sizeOf(out.shape));
+  const res = allocResult(out.dtype, sizeOf(out.shape));
   for (let i = 0; i < idx.buf.length; i++) {
     const r = idx.buf[i] * row;
     res.set(x.buf.subarray(r, r + row), i * row);

@@ -8,7 +8,7 @@
  * x with a broadcast 0 and then select.
  */
 import type { Kernel } from '../backend.js';
-import { alloc, type TypedArray } from '../dtype.js';
+import { allocResult, type TypedArray } from '../dtype.js';
 import { definePrimitive } from '../primitive.js';
 import { OpError } from '../shape.js';
 import type { Tensor } from '../tensor.js';
@@ -33,7 +33,7 @@ function reluF32(x: Float32Array, out: Float32Array): void {
 }
 
 const cpu: Kernel<TypedArray, {}> = ([x], _attrs, out) => {
-  const res = alloc(out.dtype, x.buf.length);
+  const res = allocResult(out.dtype, x.buf.length);
   if (x.buf instanceof Float32Array) { reluF32(x.buf, res as Float32Array); return res; }
   const X = x.buf;
   for (let i = 0; i < X.length; i++) { const v = X[i]; res[i] = v > 0 || v !== v ? v : 0; }

@@ -6,7 +6,7 @@
  * passes and two fresh buffers per relu of the network.
  */
 import type { Kernel } from '../backend.js';
-import { alloc, type TypedArray } from '../dtype.js';
+import { allocResult, type TypedArray } from '../dtype.js';
 import { definePrimitive } from '../primitive.js';
 import { fmt, OpError, sameShape } from '../shape.js';
 import type { Tensor } from '../tensor.js';
@@ -23,7 +23,7 @@ function maskF32(x: Float32Array, g: Float32Array, out: Float32Array): void {
 }
 
 const cpu: Kernel<TypedArray, {}> = ([x, g], _attrs, out) => {
-  const res = alloc(out.dtype, x.buf.length);
+  const res = allocResult(out.dtype, x.buf.length);
   if (x.buf instanceof Float32Array) { maskF32(x.buf, g.buf as Float32Array, res as Float32Array); return res; }
   const X = x.buf, G = g.buf;
   for (let i = 0; i < X.length; i++) res[i] = X[i] > 0 ? G[i] : 0;

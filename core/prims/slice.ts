@@ -3,7 +3,7 @@
  * batch: the whole batch axis is taken along with the box.
  */
 import type { Kernel } from '../backend.js';
-import { alloc, type TypedArray } from '../dtype.js';
+import { allocResult, type TypedArray } from '../dtype.js';
 import { definePrimitive, type Primitive } from '../primitive.js';
 import { fmt, OpError, sizeOf, stridesOf } from '../shape.js';
 import type { Tensor } from '../tensor.js';
@@ -15,7 +15,7 @@ import { coords, dot, names, shader } from '../gpu/shader.js';
 type Attrs = { begin: number[]; size: number[] };
 
 const cpu: Kernel<TypedArray, Attrs> = ([x], { begin }, out) => {
-  const res = alloc(out.dtype, sizeOf(out.shape));
+  const res = allocResult(out.dtype, sizeOf(out.shape));
   const shape = out.shape, r = shape.length, n = res.length;
   if (n === 0) return res;
   if (r === 0) { res[0] = x.buf[0]; return res; }

@@ -3,7 +3,7 @@
  * batch: one transpose of the batched value that leaves the batch axis where it is.
  */
 import type { Kernel } from '../backend.js';
-import { alloc, type TypedArray } from '../dtype.js';
+import { allocResult, type TypedArray } from '../dtype.js';
 import { definePrimitive } from '../primitive.js';
 import { OpError, sizeOf, stridesOf } from '../shape.js';
 import type { Tensor } from '../tensor.js';
@@ -32,7 +32,7 @@ function collapse(shape: readonly number[], st: readonly number[]): { shape: num
 }
 
 const cpu: Kernel<TypedArray, Attrs> = ([x], { perm }, out) => {
-  const res = alloc(out.dtype, sizeOf(out.shape));
+  const res = allocResult(out.dtype, sizeOf(out.shape));
   const n = res.length;
   if (n === 0) return res;
   const xs = stridesOf(x.shape), src = x.buf;

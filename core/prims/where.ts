@@ -3,7 +3,7 @@
  * holds and to b elsewhere; cond gets none.
  */
 import type { Kernel } from '../backend.js';
-import { alloc, promote, type TypedArray } from '../dtype.js';
+import { allocResult, promote, type TypedArray } from '../dtype.js';
 import { definePrimitive } from '../primitive.js';
 import { broadcastShapes, OpError, sizeOf } from '../shape.js';
 import { loop } from '../cpu/loops.js';
@@ -30,7 +30,7 @@ const words = (x: TypedArray): Int32Array | Uint8Array =>
   x instanceof Uint8Array ? x : new Int32Array(x.buffer, x.byteOffset, x.byteLength >> 2);
 
 const cpu: Kernel<TypedArray, {}> = ([c, a, b], _attrs, out) => {
-  const res = alloc(out.dtype, sizeOf(out.shape));
+  const res = allocResult(out.dtype, sizeOf(out.shape));
   selects[out.dtype === 'float64' ? 1 : 0](elementwisePlan(out.shape, [c.shape, a.shape, b.shape]), [c.buf, words(a.buf), words(b.buf), words(res)]);
   return res;
 };

@@ -259,6 +259,34 @@ test('jit reuses its intermediates\' arrays between calls, never one an argument
   t.end();
 });
 
+test('kernels that ask for a whole result take recycled arrays as they are: with the pool handing out nan, a jitted step gives eager\'s values', (t) => {
+  if (onGpu) { t.pass('(the pool is the CPU\'s)'); t.end(); return; }
+  // conv2d, BatchNorm and relu (their fused kernels forward and back), transpose, slice, concat,
+  // gather, broadcastTo, where, cast and fused chains, each of whose arrays the second call recycles
+  const net = (p: { w: np.Tensor; bw: np.Tensor; bb: np.Tensor; v: np.Tensor }, x: np.Tensor, idx: np.Tensor) => {
+    const h = np.relu(np.batchNorm(np.conv(x, p.w, { padding: 1 }), p.bw, p.bb, [0, 2, 3], 1e-5)[0]); // [4, 5, 6, 6]
+    const hs = np.transpose(np.reshape(h, [4, 5, 36]), [0, 2, 1]); // [4, 36, 5]
+    const rows = np.reshape(np.slice(hs, [0, 0, 1], [4, 36, 3]), [144, 3]);
+    const both = np.concat([rows, np.gather(rows, idx)], 0); // [150, 3]
+    const z = np.where(np.greater(both, 0.5), np.mul(both, np.broadcastTo(p.v, [150, 3])), np.astype(np.astype(both, 'float64'), 'float32'));
+    return np.sum(np.mul(z, z));
+  };
+  const p = { w: input([5, 3, 3, 3], 'normal', 'float32'), bw: input([5], 'positive', 'float32'), bb: input([5], 'normal', 'float32'), v: input([1, 3], 'normal', 'float32') };
+  const idx = np.tensor([3, 140, 7, 7, 0, 99], { dtype: 'int32' });
+  const step = np.jit(np.valueAndGrad(net));
+  const x0 = input([4, 3, 6, 6], 'normal', 'float32'), x1 = input([4, 3, 6, 6], 'normal', 'float32');
+  step(p, x0, idx);
+  const pool = step.program(p, x1, idx).pool;
+  t.ok(pool.bytes > 0, `the first call left arrays in the pool (${pool.bytes} bytes)`);
+  pool.poison = true;
+  try {
+    const [lj, gj] = step(p, x1, idx), [le, ge] = np.valueAndGrad(net)(p, x1, idx);
+    same(t, lj as np.Tensor, le as np.Tensor, 'the loss');
+    for (const k of ['w', 'bw', 'bb', 'v'] as const) same(t, (gj as typeof p)[k], (ge as typeof p)[k], `the gradient of ${k}`);
+  } finally { pool.poison = false; }
+  t.end();
+});
+
 test('jit runs relu as batchNormTrain\'s epilogue: one kernel, the unfused values (nan, -0, infinities too) and gradient', (t) => {
   // channel 0 ordinary; 1: weight 0 and bias -0 (outputs +-0); 2: weight -inf (outputs +-inf, nan
   // at the mean); 3: a nan in x (a nan channel)
