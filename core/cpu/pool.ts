@@ -161,6 +161,17 @@ function reserveWasm(w: Wasm, bytes: number): boolean {
 
 const wasm = startWasm();
 
+/**
+ * The main thread's instance of the module, with at least `bytes` of its memory free from `base`
+ * (past every thread's scratch; 64-byte aligned), for kernels that run on the calling thread alone
+ * (./channels.ts). Undefined without the module, or when its memory cannot grow that far. Views go
+ * stale when a later call grows the memory: take them from each call's result.
+ */
+export function wasmHeap(bytes: number): { k: GemmExports; base: number; f32: Float32Array; f64: Float64Array } | undefined {
+  if (!wasm || !reserveWasm(wasm, wasm.base + bytes)) return undefined;
+  return { k: wasm.exports, base: wasm.base, f32: wasm.f32, f64: new Float64Array(wasm.memory.buffer) };
+}
+
 /** Which kernel float32 matmul runs on: the WebAssembly SIMD GEMM or the JavaScript one. */
 export const gemmKernel = (): 'wasm-simd' | 'js' => (wasm ? 'wasm-simd' : 'js');
 

@@ -2,7 +2,9 @@
  * Per-channel CPU loops, shared by the BatchNorm primitives: a tensor's axes split into reduced ones
  * and kept ones (together, the channel). The loops (core/cpu/loops.ts) walk the tensor-sized arrays
  * in row-major order with the per-channel ones at stride 0 along the reduced axes: along a run over
- * reduced axes a channel's values are read once and its sums stay in registers.
+ * reduced axes a channel's values are read once and its sums stay in registers. float32 tensors in
+ * the usual layouts ([N, C, ...] over every axis but 1) run the same loops as WebAssembly SIMD
+ * (core/cpu/channels.ts), several times faster.
  */
 import type { Aval } from '../backend.js';
 import type { TypedArray } from '../dtype.js';
@@ -10,6 +12,7 @@ import { fmt, OpError, sameShape, type Shape, stridesOf } from '../shape.js';
 import { coords, dot, lit } from '../gpu/shader.js';
 import { loop, type LoopDef, reducePlan } from '../cpu/loops.js';
 import { reduceLoop } from './sum.js';
+import { gradSumsWasm, momentsWasm, runsOf } from '../cpu/channels.js';
 
 type Arrays = (TypedArray | Float64Array)[];
 
@@ -30,6 +33,9 @@ const squares = channelLoop({ name: 'squared deviations', operands: ['x', 'm', '
  * the squared deviations from it (two reading passes, no E[x^2] - E[x]^2 cancellation).
  */
 export function channelMoments(x: TypedArray, shape: Shape, axes: readonly number[]): Float64Array {
+  const runs = x instanceof Float32Array ? runsOf(shape, axes) : undefined;
+  const fast = runs && momentsWasm(x as Float32Array, runs);
+  if (fast) return fast;
   // m from the kept axes, not x.length / n: over no elements (n = 0) every channel's statistics are 0 / 0 = nan
   const n = axes.reduce((p, a) => p * shape[a], 1), m = shape.reduce((p, d, i) => (axes.includes(i) ? p : p * d), 1);
   const res = new Float64Array(2 * m), mean = res.subarray(0, m), variance = res.subarray(m);
@@ -86,6 +92,9 @@ const sums2Masked = channelLoop({ name: 'channel sums masked', operands: ['x', '
  * of reluGrad(r, g) in g's place.
  */
 export function channelSums(x: TypedArray, g: TypedArray, mean: TypedArray, shape: Shape, axes: readonly number[], r?: TypedArray): { sg: Float64Array; sgx: Float64Array } {
+  const runs = x instanceof Float32Array ? runsOf(shape, axes) : undefined;
+  const fast = runs && gradSumsWasm(x as Float32Array, g as Float32Array, r as Float32Array | undefined, mean, runs);
+  if (fast) return fast;
   const sg = new Float64Array(mean.length), sgx = new Float64Array(mean.length);
   if (r) sums2Masked(shape, axes, [x, g, r, mean, sg, sgx]);
   else sums2(shape, axes, [x, g, mean, sg, sgx]);

@@ -3,7 +3,8 @@
  * but the channel's), y = (x - mean) / sqrt(var + eps) * weight + bias, with the statistics given as
  * an input: `stats` [2, ...kept] (mean, then biased variance, as the moments primitive makes them);
  * weight and bias have the kept axes' shape ([C] for x [B, C, H, W]).
- * CPU: one pass writing y (scale and shift per channel in float64). GPU: one elementwise shader.
+ * CPU: one pass writing y (scale and shift per channel in float64; float32 in the usual layouts as
+ * WebAssembly SIMD, core/cpu/channels.ts). GPU: one elementwise shader.
  * vjp: the partial derivatives, stats held as an input like any other: x's is ct * weight / sqrt(var +
  * eps), weight's and bias's from batchNormParamGrad, and the statistics' from those per channel.
  * batch: each example has its own statistics, so the batch axis is one more kept (channel) axis: x's
@@ -27,6 +28,7 @@ import { batchAt, reduceAxes } from '../batching.js';
 import { coords, type GpuKernel, lit } from '../gpu/shader.js';
 import { customVjp } from '../autodiff.js';
 import { channelLoop, channelOf, checkChannels, rows } from './_channels.js';
+import { channelMapWasm, runsOf } from '../cpu/channels.js';
 import { add } from './add.js';
 import { batchNormGrad } from './batchNormGrad.js';
 import { batchNormParamGrad } from './batchNormParamGrad.js';
@@ -58,6 +60,8 @@ const cpu: Kernel<TypedArray, Attrs> = ([x, w, b, st], { axes, eps, relu }, out)
   const [mean, variance] = rows(st.buf);
   const scale = Float64Array.from(variance, (v, o) => w.buf[o] / Math.sqrt(v + eps));
   const res = allocResult(out.dtype, x.buf.length);
+  const runs = res instanceof Float32Array ? runsOf(x.shape, axes) : undefined;
+  if (runs && channelMapWasm(res as Float32Array, x.buf as Float32Array, runs, { mean, k1: scale, k2: b.buf }, { relu })) return res;
   if (relu) normalizeRelu[out.dtype as 'float32'](x.shape, axes, [x.buf, res, mean, scale, b.buf]);
   else normalize(x.shape, axes, [x.buf, res, mean, scale, b.buf]);
   return res;

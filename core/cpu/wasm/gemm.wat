@@ -660,4 +660,203 @@
         (local.set $dst (i32.add (local.get $dst) (i32.const 4)))
         (local.set $src (i32.add (local.get $src) (i32.const 4)))
         (br $s))))
+
+  ;; ---------------------------------------------------------------------------------------------------
+  ;; BatchNorm's per-channel loops (../channels.ts), over x laid out [B, C, S]: B outer rows, C
+  ;; channels, S positions per channel in a run. Per-channel values (mean, scale, ...) and sums are
+  ;; float64 arrays indexed by channel; tensors are float32. Every value is widened to float64 and the
+  ;; arithmetic is float64, two lanes at a time, so an elementwise result is what JavaScript's
+  ;; float64 expression gives, rounded to float32 once on the store. Sums add four lanes' partial sums
+  ;; at the end of each run (an order of their own, not JavaScript's left to right).
+  ;; $lo and $hi below: lanes 0-1 and 2-3 of a float32 vector, as float64.
+
+  ;; acc[c] += sum of x over the run, for every run.
+  (func (export "ch_sum") (param $x i32) (param $B i32) (param $C i32) (param $S i32) (param $acc i32)
+    (local $b i32) (local $c i32) (local $vend i32) (local $end i32) (local $v v128) (local $s0 v128) (local $s1 v128) (local $t f64)
+    (loop $rows
+      (local.set $c (i32.const 0))
+      (loop $chans
+        (local.set $vend (i32.add (local.get $x) (i32.shl (i32.and (local.get $S) (i32.const -4)) (i32.const 2))))
+        (local.set $end (i32.add (local.get $x) (i32.shl (local.get $S) (i32.const 2))))
+        (local.set $s0 (v128.const i64x2 0 0)) (local.set $s1 (v128.const i64x2 0 0)) (local.set $t (f64.const 0))
+        (block $done (loop $vec
+          (br_if $done (i32.ge_u (local.get $x) (local.get $vend)))
+          (local.set $v (v128.load (local.get $x)))
+          (local.set $s0 (f64x2.add (local.get $s0) (f64x2.promote_low_f32x4 (local.get $v))))
+          (local.set $s1 (f64x2.add (local.get $s1) (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $v) (local.get $v)))))
+          (local.set $x (i32.add (local.get $x) (i32.const 16)))
+          (br $vec)))
+        (block $done (loop $tail
+          (br_if $done (i32.ge_u (local.get $x) (local.get $end)))
+          (local.set $t (f64.add (local.get $t) (f64.promote_f32 (f32.load (local.get $x)))))
+          (local.set $x (i32.add (local.get $x) (i32.const 4)))
+          (br $tail)))
+        (local.set $s0 (f64x2.add (local.get $s0) (local.get $s1)))
+        (call $add_f64 (local.get $acc) (local.get $c)
+          (f64.add (f64.add (f64x2.extract_lane 0 (local.get $s0)) (f64x2.extract_lane 1 (local.get $s0))) (local.get $t)))
+        (br_if $chans (i32.lt_u (local.tee $c (i32.add (local.get $c) (i32.const 1))) (local.get $C))))
+      (br_if $rows (i32.lt_u (local.tee $b (i32.add (local.get $b) (i32.const 1))) (local.get $B)))))
+
+  ;; acc[c] += sum of (x - mean[c])^2 over the run, for every run.
+  (func (export "ch_sqdev") (param $x i32) (param $B i32) (param $C i32) (param $S i32) (param $mean i32) (param $acc i32)
+    (local $b i32) (local $c i32) (local $vend i32) (local $end i32) (local $v v128) (local $m v128) (local $d v128)
+    (local $s0 v128) (local $s1 v128) (local $t f64) (local $ms f64) (local $ds f64)
+    (loop $rows
+      (local.set $c (i32.const 0))
+      (loop $chans
+        (local.set $ms (f64.load (i32.add (local.get $mean) (i32.shl (local.get $c) (i32.const 3)))))
+        (local.set $m (f64x2.splat (local.get $ms)))
+        (local.set $vend (i32.add (local.get $x) (i32.shl (i32.and (local.get $S) (i32.const -4)) (i32.const 2))))
+        (local.set $end (i32.add (local.get $x) (i32.shl (local.get $S) (i32.const 2))))
+        (local.set $s0 (v128.const i64x2 0 0)) (local.set $s1 (v128.const i64x2 0 0)) (local.set $t (f64.const 0))
+        (block $done (loop $vec
+          (br_if $done (i32.ge_u (local.get $x) (local.get $vend)))
+          (local.set $v (v128.load (local.get $x)))
+          (local.set $d (f64x2.sub (f64x2.promote_low_f32x4 (local.get $v)) (local.get $m)))
+          (local.set $s0 (f64x2.add (local.get $s0) (f64x2.mul (local.get $d) (local.get $d))))
+          (local.set $d (f64x2.sub (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $v) (local.get $v))) (local.get $m)))
+          (local.set $s1 (f64x2.add (local.get $s1) (f64x2.mul (local.get $d) (local.get $d))))
+          (local.set $x (i32.add (local.get $x) (i32.const 16)))
+          (br $vec)))
+        (block $done (loop $tail
+          (br_if $done (i32.ge_u (local.get $x) (local.get $end)))
+          (local.set $ds (f64.sub (f64.promote_f32 (f32.load (local.get $x))) (local.get $ms)))
+          (local.set $t (f64.add (local.get $t) (f64.mul (local.get $ds) (local.get $ds))))
+          (local.set $x (i32.add (local.get $x) (i32.const 4)))
+          (br $tail)))
+        (local.set $s0 (f64x2.add (local.get $s0) (local.get $s1)))
+        (call $add_f64 (local.get $acc) (local.get $c)
+          (f64.add (f64.add (f64x2.extract_lane 0 (local.get $s0)) (f64x2.extract_lane 1 (local.get $s0))) (local.get $t)))
+        (br_if $chans (i32.lt_u (local.tee $c (i32.add (local.get $c) (i32.const 1))) (local.get $C))))
+      (br_if $rows (i32.lt_u (local.tee $b (i32.add (local.get $b) (i32.const 1))) (local.get $B)))))
+
+  ;; a[c] += sum of h, s[c] += sum of h (x - mean[c]) over the run, for every run; h is g, or with
+  ;; $mask, reluGrad(r, g): g where r > 0, else +0.
+  (func (export "ch_gsums") (param $x i32) (param $g i32) (param $r i32) (param $mask i32) (param $B i32) (param $C i32) (param $S i32)
+    (param $mean i32) (param $a i32) (param $s i32)
+    (local $b i32) (local $c i32) (local $vend i32) (local $end i32) (local $v v128) (local $h v128) (local $m v128) (local $hl v128)
+    (local $a0 v128) (local $a1 v128) (local $s0 v128) (local $s1 v128) (local $ta f64) (local $ts f64) (local $ms f64) (local $hs f64)
+    (loop $rows
+      (local.set $c (i32.const 0))
+      (loop $chans
+        (local.set $ms (f64.load (i32.add (local.get $mean) (i32.shl (local.get $c) (i32.const 3)))))
+        (local.set $m (f64x2.splat (local.get $ms)))
+        (local.set $vend (i32.add (local.get $x) (i32.shl (i32.and (local.get $S) (i32.const -4)) (i32.const 2))))
+        (local.set $end (i32.add (local.get $x) (i32.shl (local.get $S) (i32.const 2))))
+        (local.set $a0 (v128.const i64x2 0 0)) (local.set $a1 (v128.const i64x2 0 0)) (local.set $ta (f64.const 0))
+        (local.set $s0 (v128.const i64x2 0 0)) (local.set $s1 (v128.const i64x2 0 0)) (local.set $ts (f64.const 0))
+        (block $done (loop $vec
+          (br_if $done (i32.ge_u (local.get $x) (local.get $vend)))
+          (local.set $v (v128.load (local.get $x)))
+          (local.set $h (v128.load (local.get $g)))
+          (if (local.get $mask) (then
+            (local.set $h (v128.and (local.get $h) (f32x4.gt (v128.load (local.get $r)) (v128.const i64x2 0 0))))
+            (local.set $r (i32.add (local.get $r) (i32.const 16)))))
+          (local.set $hl (f64x2.promote_low_f32x4 (local.get $h)))
+          (local.set $a0 (f64x2.add (local.get $a0) (local.get $hl)))
+          (local.set $s0 (f64x2.add (local.get $s0) (f64x2.mul (local.get $hl) (f64x2.sub (f64x2.promote_low_f32x4 (local.get $v)) (local.get $m)))))
+          (local.set $hl (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $h) (local.get $h))))
+          (local.set $a1 (f64x2.add (local.get $a1) (local.get $hl)))
+          (local.set $s1 (f64x2.add (local.get $s1) (f64x2.mul (local.get $hl)
+            (f64x2.sub (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $v) (local.get $v))) (local.get $m)))))
+          (local.set $x (i32.add (local.get $x) (i32.const 16)))
+          (local.set $g (i32.add (local.get $g) (i32.const 16)))
+          (br $vec)))
+        (block $done (loop $tail
+          (br_if $done (i32.ge_u (local.get $x) (local.get $end)))
+          (local.set $hs (f64.promote_f32 (f32.load (local.get $g))))
+          (if (local.get $mask) (then
+            (if (i32.eqz (f32.gt (f32.load (local.get $r)) (f32.const 0))) (then (local.set $hs (f64.const 0))))
+            (local.set $r (i32.add (local.get $r) (i32.const 4)))))
+          (local.set $ta (f64.add (local.get $ta) (local.get $hs)))
+          (local.set $ts (f64.add (local.get $ts) (f64.mul (local.get $hs) (f64.sub (f64.promote_f32 (f32.load (local.get $x))) (local.get $ms)))))
+          (local.set $x (i32.add (local.get $x) (i32.const 4)))
+          (local.set $g (i32.add (local.get $g) (i32.const 4)))
+          (br $tail)))
+        (local.set $a0 (f64x2.add (local.get $a0) (local.get $a1)))
+        (local.set $s0 (f64x2.add (local.get $s0) (local.get $s1)))
+        (call $add_f64 (local.get $a) (local.get $c)
+          (f64.add (f64.add (f64x2.extract_lane 0 (local.get $a0)) (f64x2.extract_lane 1 (local.get $a0))) (local.get $ta)))
+        (call $add_f64 (local.get $s) (local.get $c)
+          (f64.add (f64.add (f64x2.extract_lane 0 (local.get $s0)) (f64x2.extract_lane 1 (local.get $s0))) (local.get $ts)))
+        (br_if $chans (i32.lt_u (local.tee $c (i32.add (local.get $c) (i32.const 1))) (local.get $C))))
+      (br_if $rows (i32.lt_u (local.tee $b (i32.add (local.get $b) (i32.const 1))) (local.get $B)))))
+
+  ;; y = k1[c] (h - k2[c] - (x - mean[c]) k3[c]), h as in ch_gsums (BatchNorm's input cotangent);
+  ;; with $affine instead y = (x - mean[c]) k1[c] + k2[c] (its forward pass; g, r and k3 unused),
+  ;; then with $mask relu(y) (nan kept, +0 for the rest).
+  (func (export "ch_map") (param $x i32) (param $g i32) (param $r i32) (param $y i32) (param $affine i32) (param $mask i32)
+    (param $B i32) (param $C i32) (param $S i32) (param $mean i32) (param $k1 i32) (param $k2 i32) (param $k3 i32)
+    (local $b i32) (local $c i32) (local $vend i32) (local $end i32) (local $o i32)
+    (local $v v128) (local $h v128) (local $m v128) (local $p1 v128) (local $p2 v128) (local $p3 v128) (local $lo v128) (local $hi v128)
+    (local $ms f64) (local $q1 f64) (local $q2 f64) (local $q3 f64) (local $hs f64) (local $ys f32)
+    (loop $rows
+      (local.set $c (i32.const 0))
+      (loop $chans
+        (local.set $o (i32.shl (local.get $c) (i32.const 3)))
+        (local.set $ms (f64.load (i32.add (local.get $mean) (local.get $o))))
+        (local.set $q1 (f64.load (i32.add (local.get $k1) (local.get $o))))
+        (local.set $q2 (f64.load (i32.add (local.get $k2) (local.get $o))))
+        (if (i32.eqz (local.get $affine)) (then (local.set $q3 (f64.load (i32.add (local.get $k3) (local.get $o))))))
+        (local.set $m (f64x2.splat (local.get $ms))) (local.set $p1 (f64x2.splat (local.get $q1)))
+        (local.set $p2 (f64x2.splat (local.get $q2))) (local.set $p3 (f64x2.splat (local.get $q3)))
+        (local.set $vend (i32.add (local.get $x) (i32.shl (i32.and (local.get $S) (i32.const -4)) (i32.const 2))))
+        (local.set $end (i32.add (local.get $x) (i32.shl (local.get $S) (i32.const 2))))
+        (block $done (loop $vec
+          (br_if $done (i32.ge_u (local.get $x) (local.get $vend)))
+          (local.set $v (v128.load (local.get $x)))
+          (if (local.get $affine)
+            (then
+              (local.set $lo (f64x2.add (f64x2.mul (f64x2.sub (f64x2.promote_low_f32x4 (local.get $v)) (local.get $m)) (local.get $p1)) (local.get $p2)))
+              (local.set $hi (f64x2.add (f64x2.mul (f64x2.sub (f64x2.promote_low_f32x4
+                (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $v) (local.get $v))) (local.get $m)) (local.get $p1)) (local.get $p2))))
+            (else
+              (local.set $h (v128.load (local.get $g)))
+              (if (local.get $mask) (then
+                (local.set $h (v128.and (local.get $h) (f32x4.gt (v128.load (local.get $r)) (v128.const i64x2 0 0))))
+                (local.set $r (i32.add (local.get $r) (i32.const 16)))))
+              (local.set $g (i32.add (local.get $g) (i32.const 16)))
+              (local.set $lo (f64x2.mul (local.get $p1) (f64x2.sub (f64x2.sub (f64x2.promote_low_f32x4 (local.get $h)) (local.get $p2))
+                (f64x2.mul (f64x2.sub (f64x2.promote_low_f32x4 (local.get $v)) (local.get $m)) (local.get $p3)))))
+              (local.set $hi (f64x2.mul (local.get $p1) (f64x2.sub (f64x2.sub (f64x2.promote_low_f32x4
+                (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $h) (local.get $h))) (local.get $p2))
+                (f64x2.mul (f64x2.sub (f64x2.promote_low_f32x4
+                  (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $v) (local.get $v))) (local.get $m)) (local.get $p3)))))))
+          (local.set $v (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23
+            (f32x4.demote_f64x2_zero (local.get $lo)) (f32x4.demote_f64x2_zero (local.get $hi))))
+          (if (i32.and (local.get $affine) (local.get $mask)) (then
+            (local.set $v (v128.and (local.get $v)
+              (v128.or (f32x4.gt (local.get $v) (v128.const i64x2 0 0)) (f32x4.ne (local.get $v) (local.get $v)))))))
+          (v128.store (local.get $y) (local.get $v))
+          (local.set $x (i32.add (local.get $x) (i32.const 16)))
+          (local.set $y (i32.add (local.get $y) (i32.const 16)))
+          (br $vec)))
+        (block $done (loop $tail
+          (br_if $done (i32.ge_u (local.get $x) (local.get $end)))
+          (if (local.get $affine)
+            (then
+              (local.set $ys (f32.demote_f64 (f64.add (f64.mul (f64.sub (f64.promote_f32 (f32.load (local.get $x))) (local.get $ms)) (local.get $q1)) (local.get $q2))))
+              (if (local.get $mask) (then
+                (if (i32.eqz (i32.or (f32.gt (local.get $ys) (f32.const 0)) (f32.ne (local.get $ys) (local.get $ys))))
+                  (then (local.set $ys (f32.const 0)))))))
+            (else
+              (local.set $hs (f64.promote_f32 (f32.load (local.get $g))))
+              (if (local.get $mask) (then
+                (if (i32.eqz (f32.gt (f32.load (local.get $r)) (f32.const 0))) (then (local.set $hs (f64.const 0))))
+                (local.set $r (i32.add (local.get $r) (i32.const 4)))))
+              (local.set $g (i32.add (local.get $g) (i32.const 4)))
+              (local.set $ys (f32.demote_f64 (f64.mul (local.get $q1) (f64.sub (f64.sub (local.get $hs) (local.get $q2))
+                (f64.mul (f64.sub (f64.promote_f32 (f32.load (local.get $x))) (local.get $ms)) (local.get $q3))))))))
+          (f32.store (local.get $y) (local.get $ys))
+          (local.set $x (i32.add (local.get $x) (i32.const 4)))
+          (local.set $y (i32.add (local.get $y) (i32.const 4)))
+          (br $tail)))
+        (br_if $chans (i32.lt_u (local.tee $c (i32.add (local.get $c) (i32.const 1))) (local.get $C))))
+      (br_if $rows (i32.lt_u (local.tee $b (i32.add (local.get $b) (i32.const 1))) (local.get $B)))))
+
+  ;; acc[c] += v (float64 array at $acc)
+  (func $add_f64 (param $acc i32) (param $c i32) (param $v f64)
+    (local $p i32)
+    (local.set $p (i32.add (local.get $acc) (i32.shl (local.get $c) (i32.const 3))))
+    (f64.store (local.get $p) (f64.add (f64.load (local.get $p)) (local.get $v))))
 )

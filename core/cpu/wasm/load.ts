@@ -21,6 +21,16 @@ export interface GemmExports {
    * + l): ct [B, O, OH OW] times the columns of x [B, C, H, W], stored at dw; same geometry as conv2d.
    */
   conv2d_wgrad(x: number, ct: number, dw: number, geo: number, r0: number, r1: number, work: number): void;
+  /**
+   * BatchNorm's channel loops over x [B, C, S] (float32; per-channel arrays float64), see gemm.wat:
+   * acc[c] += sum of x; acc[c] += sum of (x - mean[c])^2; a[c] += sum of h and s[c] += sum of
+   * h (x - mean[c]), h = g or (mask) reluGrad(r, g); and ch_map's elementwise forms.
+   */
+  ch_sum(x: number, B: number, C: number, S: number, acc: number): void;
+  ch_sqdev(x: number, B: number, C: number, S: number, mean: number, acc: number): void;
+  ch_gsums(x: number, g: number, r: number, mask: number, B: number, C: number, S: number, mean: number, a: number, s: number): void;
+  ch_map(x: number, g: number, r: number, y: number, affine: number, mask: number, B: number, C: number, S: number,
+    mean: number, k1: number, k2: number, k3: number): void;
   /** dst[0:n] += src[0:n], float32 */
   add_to(dst: number, src: number, n: number): void;
   /** bytes of scratch space each thread needs */
