@@ -161,18 +161,30 @@ function convUnitStride(x: Tensor, w: Tensor, win: Window, outS: number[]): Tens
  * the tap's offset. The columns are built once, K[0] times smaller (19 MB instead of 58 MB for the
  * video stem, where writing fresh memory is most of an unfold's cost): 62 -> 13 ms. All taps' weights
  * are stacked into one matmul, and the shifted sum is a fold along the first axis (taps reversed, so
- * its window is a plain one), whose pullback is one unfold of dy.
+ * its window is a plain one), whose pullback is one unfold of dy. On the CPU, a 3-D conv's columns
+ * are not written at all: the product is a conv2d of the frames with the stacked taps.
  * Only for data: were x differentiated, its cotangent would sum K[0] column-sized terms before fold.
  */
 function convByFirstTaps(x: Tensor, w: Tensor, win: Window, outS: number[]): Tensor {
   const [B, C, ...S] = x.shape, [O, , ...K] = w.shape, K0 = K[0], d = win.dilation[0], [lo, hi] = win.padding[0];
   const rest = { kernel: [1, ...K.slice(1)], stride: win.stride, dilation: win.dilation, padding: [[0, 0] as [number, number], ...win.padding.slice(1)] };
-  const cols = unfold(x, rest); // [B, C * prod(K'), S0 * prod(outS')]: every position of the first axis
   const kp = sizeOf(K.slice(1)), inner = sizeOf(outS.slice(1));
   // the taps' weights as rows (o, K0 - 1 - t): [O * K0, C * prod(K')]
   const byTap = transpose(reshape(w, [O, C, K0, kp]), [2, 0, 1, 3]);
   const taps = reshape(transpose(gather(byTap, arange(K0 - 1, -1, -1, 'int32', w)), [1, 0, 2, 3]), [O * K0, C * kp]);
-  const z = matmul(taps, cols); // [B, O * K0, S0 * inner]
+  let z: Tensor; // [B, O * K0, S0 * inner]
+  if (S.length === 3 && onCpu(x) && x.dtype === w.dtype && inner >= CONV2D_MIN_POSITIONS) {
+    // on the CPU, each frame a 2-D conv (conv2d: im2col fused into the GEMM, the columns never
+    // written), the taps' weights stacked as its output channels
+    const [T, H, W] = S;
+    const frames = reshape(transpose(x, [0, 2, 1, 3, 4]), [B * T, C, H, W]);
+    const space: Window = { kernel: K.slice(1), stride: win.stride.slice(1), dilation: win.dilation.slice(1), padding: win.padding.slice(1) };
+    const zf = conv2d(frames, reshape(taps, [O * K0, C, ...K.slice(1)]), space); // [B * T, O * K0, ...outS']
+    z = reshape(transpose(reshape(zf, [B, T, O * K0, inner]), [0, 2, 1, 3]), [B, O * K0, T * inner]);
+  } else {
+    const cols = unfold(x, rest); // [B, C * prod(K'), S0 * prod(outS')]: every position of the first axis
+    z = matmul(taps, cols);
+  }
   // output position f of the first axis takes tap t from input position f - lo + t d: fold's window,
   // with the reversed tap k = K0 - 1 - t, reads f = s - ((K0 - 1) d - lo) + k d
   const shifts: Window = { kernel: [K0, 1], stride: [1, 1], dilation: [d, 1], padding: [[(K0 - 1) * d - lo, (K0 - 1) * d - hi], [0, 0]] };

@@ -55,6 +55,9 @@ test('conv of data whose first axis has stride 1 and the others not (a video ste
   // x is no function's argument here, so conv may split the first axis's kernel taps (see conv.ts)
   for (const c of [
     { x: [2, 3, 4, 7, 6], w: [4, 3, 3, 3, 2], opts: { stride: [1, 2, 2], padding: [1, 1, 0] }, lo: [1, 1, 0], outS: [4, 4, 3] },
+    // 16 positions a frame or more: on the CPU a conv2d of the frames with the taps stacked
+    { x: [2, 3, 4, 10, 9], w: [4, 3, 3, 3, 3], opts: { stride: [1, 2, 2], padding: [1, 1, 1] }, lo: [1, 1, 1], outS: [4, 5, 5] },
+    { x: [1, 2, 3, 8, 8], w: [2, 2, 2, 3, 3], opts: { stride: [1, 1, 2], dilation: [2, 1, 1], padding: [[1, 1], [0, 0], [1, 1]] }, lo: [1, 0, 1], outS: [3, 6, 4] },
     { x: [1, 2, 5, 6], w: [3, 2, 2, 3], opts: { stride: [1, 2], dilation: [2, 1], padding: [[2, 0], [1, 1]] }, lo: [2, 1], outS: [5, 3] },
   ] as { x: number[]; w: number[]; opts: np.ConvOptions; lo: number[]; outS: number[] }[]) {
     const x = input(c.x), w = input(c.w);
