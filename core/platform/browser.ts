@@ -2,7 +2,7 @@
  * The browser platform (see platform.ts), swapped in for node.ts by bundlers through package.json's
  * "browser" field: one CPU thread (Atomics.wait is refused on a page's main thread, and shared memory
  * needs a cross-origin isolated page), running the WebAssembly SIMD GEMM in its single-thread build
- * (plain memory; its 3 KB come inside the bundle, see ../cpu/wasm/build.mjs), and gpu.js only if the
+ * (plain memory; its 6 KB come inside the bundle, see ../cpu/wasm/build.mjs), and gpu.js only if the
  * page has loaded its browser build (gpu-browser.js, which defines globalThis.GPU), on WebGL2 where
  * the browser has it.
  */

@@ -4,7 +4,7 @@
  * (pretest), or by hand after editing the .wat: `node core/cpu/wasm/build.mjs`. It writes gemm.wasm
  * here, and a copy into each folder given as an argument (the package build: dist/core/cpu/wasm).
  * It also writes gemm.bytes.ts: the single-thread build (plain, unshared memory) as base64, which a
- * browser bundle carries (core/platform/browser.ts; 3 KB). Both are build products, not committed.
+ * browser bundle carries (core/platform/browser.ts; 6 KB). Both are build products, not committed.
  *
  * Without wabt (an install that left it out) this says so and exits 0: the library then runs the
  * JavaScript GEMM. A .wat that does not compile is an error (exit 1), so CI sees it.

@@ -1,6 +1,7 @@
 ;; GEMM for float32 with WebAssembly SIMD: C[i, j] = sum_k A[i, k] B[k, j] for rows i in [i0, i1);
-;; and a 2-D convolution (conv2d, at the end) that is this GEMM with im2col fused into its packing,
-;; and that convolution's weight gradient (conv2d_wgrad), the columns again packed from the image.
+;; and a 2-D convolution (conv2d, further down) that is this GEMM with im2col fused into its packing,
+;; and that convolution's weight gradient (conv2d_wgrad), the columns again packed from the image;
+;; and, at the end, BatchNorm's per-channel loops (ch_sum, ch_sqdev, ch_gsums, ch_map).
 ;;
 ;; The same Goto/BLIS blocking as the JavaScript gemm (../gemm.ts), with 128-bit vectors:
 ;;
