@@ -32,12 +32,7 @@ export function withRecycler<T>(r: Recycler, body: () => T): T {
 
 /** Allocate zeroed storage for `n` elements of `dtype`. */
 export function alloc(dtype: DType, n: number): TypedArray {
-  if (!recycler) return fresh(dtype, n);
-  const old = recycler.take(dtype, n);
-  if (old) return old.fill(0);
-  const buf = fresh(dtype, n);
-  recycler.made(buf);
-  return buf;
+  return allocate(dtype, n, true);
 }
 
 /**
@@ -47,8 +42,16 @@ export function alloc(dtype: DType, n: number): TypedArray {
  * unwritten must use `alloc`: jit's results would then differ from eager ones, which the specs check.
  */
 export function allocResult(dtype: DType, n: number): TypedArray {
-  const old = recycler?.take(dtype, n);
-  return old ?? alloc(dtype, n);
+  return allocate(dtype, n, false);
+}
+
+function allocate(dtype: DType, n: number, zeroed: boolean): TypedArray {
+  if (!recycler) return fresh(dtype, n);
+  const old = recycler.take(dtype, n);
+  if (old) return zeroed ? old.fill(0) : old;
+  const buf = fresh(dtype, n);
+  recycler.made(buf);
+  return buf;
 }
 
 function fresh(dtype: DType, n: number): TypedArray {

@@ -6,9 +6,11 @@
  * operands copied in and the result out. Elementwise results are the JavaScript loops' bit for bit
  * (../prims/_channels.ts): float64 arithmetic on widened values, one rounding on the store. Sums
  * add per-lane partial sums, an order of their own.
- * Each function returns undefined, doing nothing, where it does not serve: other layouts, short runs
- * (a call per run would cost more than it saves), no wasm module.
+ * Each function takes x's shape and the reduced axes, and returns undefined (false), doing nothing,
+ * where it does not serve: other dtypes and layouts, short runs (a call per run would cost more than
+ * it saves), no wasm module.
  */
+import type { TypedArray } from '../dtype.js';
 import type { Shape } from '../shape.js';
 import { wasmHeap } from './pool.js';
 
@@ -16,13 +18,13 @@ import { wasmHeap } from './pool.js';
 export const channelStats = { calls: 0 };
 
 /** x as B rows of C channels of S positions each. */
-export interface Runs { readonly B: number; readonly C: number; readonly S: number }
+interface Runs { readonly B: number; readonly C: number; readonly S: number }
 
 /** Runs shorter than this stay in JavaScript. */
 const MIN_RUN = 16;
 
 /** `shape` reduced over `axes` as [B, C, S] runs, if the kept axes are contiguous and the runs long. */
-export function runsOf(shape: Shape, axes: readonly number[]): Runs | undefined {
+function runsOf(shape: Shape, axes: readonly number[]): Runs | undefined {
   const kept = shape.map((_, d) => d).filter((d) => !axes.includes(d));
   if (!kept.length || kept[kept.length - 1] - kept[0] + 1 !== kept.length) return undefined;
   const prod = (from: number, to: number) => shape.slice(from, to).reduce((p, d) => p * d, 1);
@@ -42,8 +44,10 @@ function place(bytes: readonly number[]): { h: Heap; at: number[] } | undefined 
 }
 
 /** Mean and biased variance per channel, stacked [mean..., variance...] (as channelMoments). */
-export function momentsWasm(x: Float32Array, { B, C, S }: Runs): Float64Array | undefined {
-  const p = place([x.byteLength, 16 * C]);
+export function momentsWasm(x: TypedArray, shape: Shape, axes: readonly number[]): Float64Array | undefined {
+  const runs = x instanceof Float32Array ? runsOf(shape, axes) : undefined;
+  if (!runs) return undefined;
+  const { B, C, S } = runs, p = place([x.byteLength, 16 * C]);
   if (!p) return undefined;
   const { h, at: [px, pm] } = p, n = B * S, m = pm / 8;
   h.f32.set(x, px / 4);
@@ -57,8 +61,10 @@ export function momentsWasm(x: Float32Array, { B, C, S }: Runs): Float64Array | 
 }
 
 /** Per channel sum(h) and sum(h (x - mean)), h = g or, given r, reluGrad(r, g) (as channelSums). */
-export function gradSumsWasm(x: Float32Array, g: Float32Array, r: Float32Array | undefined, mean: ArrayLike<number>, { B, C, S }: Runs): { sg: Float64Array; sgx: Float64Array } | undefined {
-  const p = place([x.byteLength, g.byteLength, r?.byteLength ?? 0, 8 * C, 16 * C]);
+export function gradSumsWasm(x: TypedArray, g: TypedArray, r: TypedArray | undefined, mean: ArrayLike<number>, shape: Shape, axes: readonly number[]): { sg: Float64Array; sgx: Float64Array } | undefined {
+  const runs = x instanceof Float32Array ? runsOf(shape, axes) : undefined;
+  if (!runs) return undefined;
+  const { B, C, S } = runs, p = place([x.byteLength, g.byteLength, r?.byteLength ?? 0, 8 * C, 16 * C]);
   if (!p) return undefined;
   const { h, at: [px, pg, pr, pm, ps] } = p, s = ps / 8;
   h.f32.set(x, px / 4);
@@ -75,8 +81,10 @@ export function gradSumsWasm(x: Float32Array, g: Float32Array, r: Float32Array |
  * Into y: (x - mean) k1 + k2 per channel, then relu if asked (BatchNorm's forward); or, given g,
  * k1 (h - k2 - (x - mean) k3) with h = g or reluGrad(r, g) (its input cotangent). True if done.
  */
-export function channelMapWasm(y: Float32Array, x: Float32Array, runs: Runs, k: { mean: ArrayLike<number>; k1: ArrayLike<number>; k2: ArrayLike<number>; k3?: ArrayLike<number> },
-  opts: { relu?: boolean; g?: Float32Array; r?: Float32Array }): boolean {
+export function channelMapWasm(y: TypedArray, x: TypedArray, shape: Shape, axes: readonly number[],
+  k: { mean: ArrayLike<number>; k1: ArrayLike<number>; k2: ArrayLike<number>; k3?: ArrayLike<number> }, opts: { relu?: boolean; g?: TypedArray; r?: TypedArray }): boolean {
+  const runs = y instanceof Float32Array ? runsOf(shape, axes) : undefined;
+  if (!runs) return false;
   const { B, C, S } = runs, { g, r } = opts;
   const p = place([x.byteLength, y.byteLength, g?.byteLength ?? 0, r?.byteLength ?? 0, 8 * C, 8 * C, 8 * C, 8 * C]);
   if (!p) return false;

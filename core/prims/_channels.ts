@@ -12,7 +12,7 @@ import { fmt, OpError, sameShape, type Shape, stridesOf } from '../shape.js';
 import { coords, dot, lit } from '../gpu/shader.js';
 import { loop, type LoopDef, reducePlan } from '../cpu/loops.js';
 import { reduceLoop } from './sum.js';
-import { gradSumsWasm, momentsWasm, runsOf } from '../cpu/channels.js';
+import { gradSumsWasm, momentsWasm } from '../cpu/channels.js';
 
 type Arrays = (TypedArray | Float64Array)[];
 
@@ -33,8 +33,7 @@ const squares = channelLoop({ name: 'squared deviations', operands: ['x', 'm', '
  * the squared deviations from it (two reading passes, no E[x^2] - E[x]^2 cancellation).
  */
 export function channelMoments(x: TypedArray, shape: Shape, axes: readonly number[]): Float64Array {
-  const runs = x instanceof Float32Array ? runsOf(shape, axes) : undefined;
-  const fast = runs && momentsWasm(x as Float32Array, runs);
+  const fast = momentsWasm(x, shape, axes);
   if (fast) return fast;
   // m from the kept axes, not x.length / n: over no elements (n = 0) every channel's statistics are 0 / 0 = nan
   const n = axes.reduce((p, a) => p * shape[a], 1), m = shape.reduce((p, d, i) => (axes.includes(i) ? p : p * d), 1);
@@ -92,8 +91,7 @@ const sums2Masked = channelLoop({ name: 'channel sums masked', operands: ['x', '
  * of reluGrad(r, g) in g's place.
  */
 export function channelSums(x: TypedArray, g: TypedArray, mean: TypedArray, shape: Shape, axes: readonly number[], r?: TypedArray): { sg: Float64Array; sgx: Float64Array } {
-  const runs = x instanceof Float32Array ? runsOf(shape, axes) : undefined;
-  const fast = runs && gradSumsWasm(x as Float32Array, g as Float32Array, r as Float32Array | undefined, mean, runs);
+  const fast = gradSumsWasm(x, g, r, mean, shape, axes);
   if (fast) return fast;
   const sg = new Float64Array(mean.length), sgx = new Float64Array(mean.length);
   if (r) sums2Masked(shape, axes, [x, g, r, mean, sg, sgx]);

@@ -21,7 +21,7 @@ import { batchAt, reduceAxes } from '../batching.js';
 import { coords, type GpuKernel, lit } from '../gpu/shader.js';
 import { vjp } from '../autodiff.js';
 import { channelLoop, channelOf, checkChannels, MASKED, maskedShader, rows } from './_channels.js';
-import { channelMapWasm, runsOf } from '../cpu/channels.js';
+import { channelMapWasm } from '../cpu/channels.js';
 import { add } from './add.js';
 import { div } from './div.js';
 import { splitMoments } from './moments.js';
@@ -44,9 +44,7 @@ const cpu: Kernel<TypedArray, Attrs> = ([x, w, g, st, p, r], { axes, eps, mask }
   const inv = Float64Array.from(variance, (v) => 1 / Math.sqrt(v + eps));
   const scale = inv.map((s, o) => w.buf[o] * s), c1 = Float64Array.from(sg, (s) => s / n), c2 = inv.map((s, o) => s * sgx[o] / n);
   const res = allocResult(out.dtype, x.buf.length);
-  const runs = res instanceof Float32Array ? runsOf(x.shape, axes) : undefined;
-  if (runs && channelMapWasm(res as Float32Array, x.buf as Float32Array, runs, { mean, k1: scale, k2: c1, k3: c2 },
-    { g: g.buf as Float32Array, r: mask ? r.buf as Float32Array : undefined })) return res;
+  if (channelMapWasm(res, x.buf, x.shape, axes, { mean, k1: scale, k2: c1, k3: c2 }, { g: g.buf, r: mask ? r.buf : undefined })) return res;
   if (mask) combineMasked(x.shape, axes, [x.buf, g.buf, r.buf, res, mean, scale, c1, c2]);
   else combine(x.shape, axes, [x.buf, g.buf, res, mean, scale, c1, c2]);
   return res;

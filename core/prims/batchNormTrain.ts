@@ -28,7 +28,7 @@ import { batchAt, reduceAxes } from '../batching.js';
 import { coords, type GpuKernel, lit } from '../gpu/shader.js';
 import { customVjp } from '../autodiff.js';
 import { channelLoop, channelOf, checkChannels, rows } from './_channels.js';
-import { channelMapWasm, runsOf } from '../cpu/channels.js';
+import { channelMapWasm } from '../cpu/channels.js';
 import { add } from './add.js';
 import { batchNormGrad } from './batchNormGrad.js';
 import { batchNormParamGrad } from './batchNormParamGrad.js';
@@ -60,8 +60,7 @@ const cpu: Kernel<TypedArray, Attrs> = ([x, w, b, st], { axes, eps, relu }, out)
   const [mean, variance] = rows(st.buf);
   const scale = Float64Array.from(variance, (v, o) => w.buf[o] / Math.sqrt(v + eps));
   const res = allocResult(out.dtype, x.buf.length);
-  const runs = res instanceof Float32Array ? runsOf(x.shape, axes) : undefined;
-  if (runs && channelMapWasm(res as Float32Array, x.buf as Float32Array, runs, { mean, k1: scale, k2: b.buf }, { relu })) return res;
+  if (channelMapWasm(res, x.buf, x.shape, axes, { mean, k1: scale, k2: b.buf }, { relu })) return res;
   if (relu) normalizeRelu[out.dtype as 'float32'](x.shape, axes, [x.buf, res, mean, scale, b.buf]);
   else normalize(x.shape, axes, [x.buf, res, mean, scale, b.buf]);
   return res;
