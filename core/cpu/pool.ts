@@ -116,6 +116,8 @@ interface Wasm {
   /** the main thread's instance */
   exports: GemmExports;
   f32: Float32Array;
+  /** the same memory as float64 (the channel loops' per-channel arrays: ./channels.ts) */
+  f64: Float64Array;
   /** scratch bytes per thread, and where thread 0's starts */
   workBytes: number; work0: number;
   /** where the operands start */
@@ -149,6 +151,7 @@ function setMemory(w: Wasm, memory: WebAssembly.Memory): void {
   w.memory = memory;
   w.exports = instantiate(w.module, memory);
   w.f32 = new Float32Array(memory.buffer);
+  w.f64 = new Float64Array(memory.buffer);
 }
 
 /** Make the memory at least `bytes` long (a new, bigger memory: workers get it before their next job). */
@@ -169,7 +172,7 @@ const wasm = startWasm();
  */
 export function wasmHeap(bytes: number): { k: GemmExports; base: number; f32: Float32Array; f64: Float64Array } | undefined {
   if (!wasm || !reserveWasm(wasm, wasm.base + bytes)) return undefined;
-  return { k: wasm.exports, base: wasm.base, f32: wasm.f32, f64: new Float64Array(wasm.memory.buffer) };
+  return { k: wasm.exports, base: wasm.base, f32: wasm.f32, f64: wasm.f64 };
 }
 
 /** Which kernel float32 matmul runs on: the WebAssembly SIMD GEMM or the JavaScript one. */
