@@ -3,10 +3,9 @@
  * backend in the same page, each with a readback (dataSync), from the same inputs. Loaded by
  * page.ts with a dynamic import, so tfjs is a chunk of its own that the checks before never load.
  */
-import * as tf from '@tensorflow/tfjs-core';
-import '@tensorflow/tfjs-backend-webgl';
-// the gradients of tfjs's ops (the union package @tensorflow/tfjs imports this; tfjs-core alone does not)
-import '@tensorflow/tfjs-core/dist/register_all_gradients';
+// the union package: tfjs-core with its ops' gradients registered and the webgl backend (which registers
+// itself in a browser; spec/bench/headless-gl.ts registers it on a headless-GL context in Node)
+import * as tf from '@tensorflow/tfjs';
 import * as np from '../../core/index.js';
 
 /** A seeded uniform [-1, 1) array, the same for both libraries. */
