@@ -67,6 +67,7 @@ export { jit, evalShape, Program, type Jitted, type JitOptions } from './jit.js'
 export { flatten as treeFlatten, unflatten as treeUnflatten, treeMap, treeZip, treeLeaves, plain as treePlain, rebuild as treeRebuild, PYTREE, type PyTreeNode, type TreeDef } from './pytree.js';
 export { cpuThreads, gemmKernel } from './cpu/pool.js';
 export { gpuStatus, gpuStats, gpuFinish, warmup } from './gpu/backend.js';
+export { textureStats } from './gpu/textures.js';
 export { withScope } from './memory.js';
 export { debugNans, NanError } from './nans.js';
 export { profileKernels } from './trace.js';

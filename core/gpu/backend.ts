@@ -29,6 +29,7 @@ import { platform } from '../platform/node.js';
 import { env } from '../platform/platform.js';
 import { sizeOf } from '../shape.js';
 import { fastReads } from './reads.js';
+import { recycleTextures } from './textures.js';
 import { checkExactInt, type GpuBuf, type GpuContext, type GpuKernel } from './shader.js';
 
 // gpu.js is CommonJS and pulls in headless-gl; the platform loads it only when the GPU is first used.
@@ -89,6 +90,7 @@ function start(): State {
     state = s;
     s.dummy = upload(new Float32Array(1));
     s.live.delete(s.dummy);
+    recycleTextures(s.dummy.tex!, Number(env('AVID_GPU_POOL_MB') ?? 256) * 2 ** 20);
     return s;
   } catch (e) {
     failure = `gpu backend unavailable: ${(e as Error).message}`;

@@ -155,6 +155,19 @@ test('kernels are compiled once per shape and cached; warmup compiles ahead', (t
   t.end();
 });
 
+test('freed textures are recycled for later kernels of the same size, and recycled ones hold the right values', (t) => {
+  const s0 = np.textureStats();
+  const x = gpu(Array.from({ length: 4096 }, (_, i) => i));
+  for (let r = 0; r < 3; r++) {
+    const y = np.withScope(() => np.add(np.mul(np.add(x, 1), 2), r));
+    t.equal(y.dataSync()[4095], (4096 * 2) + r, `round ${r}: a chain on recycled textures gives the right last element`);
+  }
+  const s1 = np.textureStats();
+  t.ok(s1.reused > s0.reused, `textures were reused (${s1.reused - s0.reused} of ${s1.reused - s0.reused + s1.fresh - s0.fresh})`);
+  t.ok(s1.pooledBytes <= s1.capBytes, `the pool holds ${s1.pooledBytes} bytes, within its cap ${s1.capBytes}`);
+  t.end();
+});
+
 test('100 training steps leak no textures', async (t) => {
   const key = np.random.key(3);
   const [kx, kw] = np.random.split(key);
