@@ -15,7 +15,8 @@ import type { Aval, Kernel } from './backend.js';
 import { alloc, allocResult, type DType, type TypedArray } from './dtype.js';
 import type { Primitive } from './primitive.js';
 import { registerKernels } from './primitive.js';
-import { coords, dot, elementwiseSource, type GpuKernel, lit, names, readStrides, shader } from './gpu/shader.js';
+import { coords, dot, elementwiseSource, type GpuKernel, lit, names, readStrides, splitReduction } from './gpu/shader.js';
+import { reduceShader } from './prims/sum.js';
 import { elementwisePlan } from './prims/_elementwise.js';
 import { loop, plan, reducedStrides } from './cpu/loops.js';
 import { simdChain } from './cpu/simd.js';
@@ -90,7 +91,17 @@ export function fusedSumPrimitive(ops: readonly FusedOp[], inputs: readonly Aval
     res.set(acc);
     return res;
   };
-  const prim: Primitive<{}> = { name, infer: () => out, kernels: { cpu, gpu: shader(() => gpuSumSource(ops, inputs, shape, axes)) } };
+  // on the GPU a long walk per output goes in two passes, as sum's own kernel (splitReduction)
+  const sp = splitReduction(shape, axes, false);
+  const gpu: GpuKernel<{}> = (ctx, args) => {
+    const bufs = args.map((a) => a.buf);
+    if (!sp) return ctx.run(gpuSumSource(ops, inputs, shape, axes), bufs, sizeOf(out.shape));
+    const part = ctx.run(gpuSumSource(ops, inputs, shape, sp.inner), bufs, sizeOf(sp.mid));
+    const res = ctx.run(reduceShader(sp.mid, sp.midOuter, '0.0', 's += v;'), [part], sizeOf(out.shape));
+    ctx.release(part);
+    return res;
+  };
+  const prim: Primitive<{}> = { name, infer: () => out, kernels: { cpu, gpu } };
   registerKernels(name, prim.kernels);
   return prim;
 }

@@ -154,3 +154,50 @@ export function readStrides(shape: Shape, out: Shape): number[] {
 /** The flat index into `inp` for the current output element of broadcast shape `out` (after `coords(out)`). */
 export const broadcastIndex = (inp: Shape, out: Shape): string =>
   out.length === 0 || sizeOf(inp) === sizeOf(out) && inp.length === out.length ? 'this.thread.x' : dot(names(out.length), readStrides(inp, out));
+
+/**
+ * How to split a long reduction into two passes. A reduction shader runs one thread per output, and
+ * that thread walks every reduced position in turn: BatchNorm's statistics of [16, C, 8, 32, 32] are
+ * C threads of 131072 serial steps each, which a GPU of thousands of lanes runs on a handful of them
+ * (on an H100 the AVID step spent most of a second waiting on such loops). Two passes fix that: the
+ * first keeps the `outer` reduced axes as partial results and walks only the `inner` ones, the second
+ * reduces the partials. The cut is the one between reduced axes that makes the longer of the two walks
+ * shortest; a single long reduced axis is first refactored into two (the data's layout is unchanged:
+ * row-major [n] is row-major [a, b] when n = a b).
+ *
+ * Returns undefined when one pass is fine: a walk under `MIN_WALK` steps, outputs enough to fill the
+ * GPU, or no cut that shortens the walk. Otherwise: `shape` (x's shape, perhaps refactored), `axes`
+ * (the reduced axes in it), `inner` and `outer` (a partition of them), `mid` (the first pass's output
+ * shape: `shape` without `inner`) and `midOuter` (where `outer` sits in `mid`). `refactor` false: cuts
+ * between the axes only (a fused chain reads its inputs at x's own shape).
+ * `splitReduction([16, 8, 4, 32, 32], [0, 2, 3, 4])` → inner [3, 4], outer [0, 2], mid [16, 8, 4], midOuter [0, 2]
+ */
+export function splitReduction(shape: Shape, axes: readonly number[], refactor = true): { shape: Shape; axes: number[]; inner: number[]; outer: number[]; mid: Shape; midOuter: number[] } | undefined {
+  const MIN_WALK = 4096, ENOUGH_OUTPUTS = 1 << 16;
+  const sorted = [...axes].sort((a, b) => a - b);
+  const walk = sizeOf(sorted.map((a) => shape[a]));
+  if (walk < MIN_WALK || sizeOf(shape) / walk >= ENOUGH_OUTPUTS) return undefined;
+  // a lone long axis: refactor it into a x b, a the largest divisor up to its square root
+  let s = [...shape], ax = sorted;
+  const longest = sorted.reduce((m, a) => (shape[a] > shape[m] ? a : m), sorted[0]);
+  if (refactor && shape[longest] * shape[longest] > walk) {
+    const n = shape[longest];
+    let a = Math.floor(Math.sqrt(n));
+    while (n % a) a--;
+    if (a >= 16) {
+      s = [...shape.slice(0, longest), a, n / a, ...shape.slice(longest + 1)];
+      ax = sorted.flatMap((d) => (d < longest ? [d] : d === longest ? [d, d + 1] : [d + 1]));
+    }
+  }
+  // the cut: inner = the last j reduced axes; keep the one whose longer walk is shortest
+  let best = -1, bestWalk = walk;
+  for (let j = 1; j < ax.length; j++) {
+    const inner = sizeOf(ax.slice(ax.length - j).map((a) => s[a]));
+    const longer = Math.max(inner, walk / inner);
+    if (longer < bestWalk) { best = j; bestWalk = longer; }
+  }
+  if (best < 0 || bestWalk * 4 > walk) return undefined;
+  const inner = ax.slice(ax.length - best), outer = ax.slice(0, ax.length - best);
+  const keptDims = s.map((_, d) => d).filter((d) => !inner.includes(d));
+  return { shape: s, axes: ax, inner, outer, mid: keptDims.map((d) => s[d]), midOuter: outer.map((d) => keptDims.indexOf(d)) };
+}

@@ -103,19 +103,22 @@ export function channelSums(x: TypedArray, g: TypedArray, mean: TypedArray, shap
  * The same on the GPU, as [2, ...kept] (sum(g), then sum(g * (x - mean))), from X, G and M (the
  * statistics, a moments output): each output element loops over its channel's positions.
  */
-export function channelSumsShader(shape: Shape, axes: readonly number[], masked = false): string {
-  const st = stridesOf(shape), kept = shape.map((_, d) => d).filter((d) => !axes.includes(d));
-  const at = [dot(kept.map((_, j) => `c${j + 1}`), kept.map((d) => st[d])), ...axes.map((a, j) => `k${j} * ${lit(st[a])}`)].join(' + ');
+export function channelSumsShader(shape: Shape, axes: readonly number[], masked = false, outer: readonly number[] = []): string {
+  // `outer`: reduced axes a first pass keeps as partials (splitReduction): out [2, ...shape without the rest]
+  const inner = axes.filter((a) => !outer.includes(a));
+  const st = stridesOf(shape), out = shape.map((_, d) => d).filter((d) => !inner.includes(d));
+  const chans = out.map((d, j) => [d, j] as const).filter(([d]) => !axes.includes(d));
+  const at = [dot(out.map((_, j) => `c${j + 1}`), out.map((d) => st[d])), ...inner.map((a, j) => `k${j} * ${lit(st[a])}`)].join(' + ');
   const g = masked ? maskedShader('R[i]', 'G[i]') : 'G[i]';
   return `function (X, G, M${masked ? ', R' : ''}) {
-  ${coords([2, ...kept.map((d) => shape[d])])}
-  const o = ${dot(kept.map((_, j) => `c${j + 1}`), stridesOf(kept.map((d) => shape[d])))};
+  ${coords([2, ...out.map((d) => shape[d])])}
+  const o = ${dot(chans.map(([, j]) => `c${j + 1}`), stridesOf(chans.map(([d]) => shape[d])))};
   const m = M[o];
   let s = 0.0;
-  ${axes.map((a, j) => `for (let k${j} = 0; k${j} < ${shape[a]}; k${j}++) {`).join(' ')}
+  ${inner.map((a, j) => `for (let k${j} = 0; k${j} < ${shape[a]}; k${j}++) {`).join(' ')}
     const i = ${at};
     if (c0 < 0.5) { s += ${g}; } else { s += ${g} * (X[i] - m); }
-  ${'}'.repeat(axes.length)}
+  ${'}'.repeat(inner.length)}
   return s;
 }`;
 }

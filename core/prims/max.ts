@@ -19,8 +19,7 @@ import { div } from './div.js';
 import { reshape } from './reshape.js';
 import { keepDimsShape, reduceLoop, sum } from './sum.js';
 import { where } from './where.js';
-import { shader } from '../gpu/shader.js';
-import { reduceShader } from './sum.js';
+import { reduceGpu } from './sum.js';
 
 type Attrs = { axes: number[] };
 
@@ -54,7 +53,7 @@ export function defineExtremum(name: string, init: number, step: string, gpuStep
       const r = reduceAxes(axes, bd!);
       return [bind(p, [x], { axes: r.axes }), r.bdim];
     },
-    kernels: { cpu, gpu: shader(([x], { axes }) => reduceShader(x.shape, axes, init > 0 ? '(1.0 / 0.0)' : '(-1.0 / 0.0)', gpuStep)) },
+    kernels: { cpu, gpu: reduceGpu(init > 0 ? '(1.0 / 0.0)' : '(-1.0 / 0.0)', gpuStep) },
   });
   return p;
 }

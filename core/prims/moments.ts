@@ -17,7 +17,7 @@ import { normAxes, OpError, type Shape, sizeOf, stridesOf } from '../shape.js';
 import type { Tensor } from '../tensor.js';
 import { bind } from '../trace.js';
 import { reduceAxes } from '../batching.js';
-import { coords, dot, lit, shader } from '../gpu/shader.js';
+import { coords, dot, type GpuKernel, lit, splitReduction } from '../gpu/shader.js';
 import { add } from './add.js';
 import { div } from './div.js';
 import { mul } from './mul.js';
@@ -37,9 +37,12 @@ const cpu: Kernel<TypedArray, Attrs> = ([x], { axes }, out) => {
 
 /**
  * A shader for [2, ...kept]: each output element loops over its reduced positions, once for the
- * mean and, for the variance, once more.
+ * mean and, for the variance, once more. With `partials` (a first pass's [2, ...shape] of means and
+ * variances over equal counts) it combines them instead: the mean of the means, and the mean of
+ * (variance + squared distance of the partial's mean from the mean), which is the variance of the
+ * union (Chan et al.'s parallel update with equal counts).
  */
-function momentsShader(shape: Shape, axes: readonly number[]): string {
+function momentsShader(shape: Shape, axes: readonly number[], partials = false): string {
   const st = stridesOf(shape);
   const kept = shape.map((_, d) => d).filter((d) => !axes.includes(d));
   const base = dot(kept.map((_, i) => `c${i + 1}`), kept.map((d) => st[d]));
@@ -47,6 +50,7 @@ function momentsShader(shape: Shape, axes: readonly number[]): string {
   const open = axes.map((a, j) => `for (let k${j} = 0; k${j} < ${shape[a]}; k${j}++) {`).join(' ');
   const close = '}'.repeat(axes.length);
   const n = lit(sizeOf(axes.map((a) => shape[a])));
+  const spread = partials ? `const d = X[${idx}] - m; q += X[${lit(sizeOf(shape))} + ${idx}] + d * d;` : `const d = X[${idx}] - m; q += d * d;`;
   return `function (X) {
   ${coords([2, ...kept.map((d) => shape[d])])}
   let s = 0.0;
@@ -54,10 +58,20 @@ function momentsShader(shape: Shape, axes: readonly number[]): string {
   const m = s / ${n};
   if (c0 < 0.5) { return m; }
   let q = 0.0;
-  ${open} const d = X[${idx}] - m; q += d * d; ${close}
+  ${open} ${spread} ${close}
   return q / ${n};
 }`;
 }
+
+/** moments on the GPU, in two passes where one thread per statistic would walk too far (splitReduction). */
+const gpu: GpuKernel<Attrs> = (ctx, [x], { axes }, out) => {
+  const sp = splitReduction(x.shape, axes);
+  if (!sp) return ctx.run(momentsShader(x.shape, axes), [x.buf], sizeOf(out.shape));
+  const part = ctx.run(momentsShader(sp.shape, sp.inner), [x.buf], 2 * sizeOf(sp.mid));
+  const res = ctx.run(momentsShader(sp.mid, sp.midOuter, true), [part], sizeOf(out.shape));
+  ctx.release(part);
+  return res;
+};
 
 export const momentsP: Primitive<Attrs> = definePrimitive<Attrs>({
   name: 'moments',
@@ -74,7 +88,7 @@ export const momentsP: Primitive<Attrs> = definePrimitive<Attrs>({
     const r = reduceAxes(axes, bd!);
     return [bind(momentsP, [x], { axes: r.axes }), 1 + r.bdim]; // [2, ...kept]
   },
-  kernels: { cpu, gpu: shader(([x], { axes }) => momentsShader(x.shape, axes)) },
+  kernels: { cpu, gpu },
 });
 
 /** The two stacked statistics [2, ...kept] as tensors of shape `shape` (e.g. keepDimsShape's). */

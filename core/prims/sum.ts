@@ -13,7 +13,7 @@ import { reduceAxes } from '../batching.js';
 import { astype } from './cast.js';
 import { broadcastTo } from './broadcastTo.js';
 import { reshape } from './reshape.js';
-import { coords, dot, lit, names, shader } from '../gpu/shader.js';
+import { coords, dot, type GpuKernel, lit, names, splitReduction } from '../gpu/shader.js';
 import { stridesOf } from '../shape.js';
 import { loop, reducePlan } from '../cpu/loops.js';
 
@@ -61,6 +61,20 @@ export function reduceShader(shape: Shape, axes: readonly number[], init: string
 }`;
 }
 
+/**
+ * A GPU reduction kernel from reduceShader's `init` and `step`, in two passes where one thread per
+ * output would walk too far alone (splitReduction): the first folds the inner reduced axes into
+ * partials, the second folds those. `step` must fold partials as it folds values (a sum, a max).
+ */
+export const reduceGpu = (init: string, step: string): GpuKernel<Attrs> => (ctx, [x], { axes }, out) => {
+  const sp = splitReduction(x.shape, axes);
+  if (!sp) return ctx.run(reduceShader(x.shape, axes, init, step), [x.buf], sizeOf(out.shape));
+  const part = ctx.run(reduceShader(sp.shape, sp.inner, init, step), [x.buf], sizeOf(sp.mid));
+  const res = ctx.run(reduceShader(sp.mid, sp.midOuter, init, step), [part], sizeOf(out.shape));
+  ctx.release(part);
+  return res;
+};
+
 export const sumP: Primitive<Attrs> = definePrimitive<Attrs>({
   name: 'sum',
   infer: ([x], { axes }) => ({
@@ -72,7 +86,7 @@ export const sumP: Primitive<Attrs> = definePrimitive<Attrs>({
     const r = reduceAxes(axes, bd!);
     return [bind(sumP, [x], { axes: r.axes }), r.bdim];
   },
-  kernels: { cpu, gpu: shader(([x], { axes }) => reduceShader(x.shape, axes, '0.0', 's += v;')) },
+  kernels: { cpu, gpu: reduceGpu('0.0', 's += v;') },
 });
 
 /** `shape` with 1 in place of each reduced axis. */

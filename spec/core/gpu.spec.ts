@@ -155,6 +155,36 @@ test('kernels are compiled once per shape and cached; warmup compiles ahead', (t
   t.end();
 });
 
+test('long reductions run in two passes (partials, then their fold) and match the CPU', (t) => {
+  // BatchNorm's shape: 16 channels of 16 x 4 x 32 x 32 = 65536 positions each, which one thread per
+  // channel would walk alone; a flat 147456-vector's sum refactors into 384 x 384
+  const [ka, kb, kc] = np.random.split(np.random.key(7), 3);
+  const shape = [16, 16, 4, 32, 32], axes = [0, 2, 3, 4];
+  const x = np.random.normal(ka, shape), g = np.random.normal(kb, shape), v = np.add(np.random.normal(kc, [147456]), 0.25);
+  const [xc, gc, vc] = [x, g, v].map((a) => np.toBackend(a, 'cpu'));
+  const runs = (f: () => np.Tensor): [np.Tensor, number] => { const r0 = np.gpuStats().runs; const y = f(); y.dataSync(); return [y, np.gpuStats().runs - r0]; };
+  const tol = { rtol: 2e-4, atol: 2e-4 };
+  const cases: [string, (a: np.Tensor, b: np.Tensor, c: np.Tensor) => np.Tensor][] = [
+    ['sum over the channel axes', (a) => np.sum(a, axes)],
+    ['max over the channel axes', (a) => np.max(a, axes)],
+    ['min over the channel axes', (a) => np.min(a, axes)],
+    ['moments over the channel axes', (a) => np.stackedMoments(a, axes)],
+    ['batchNormParamGrad', (a, b) => np.batchNormParamGrad(a, b, np.stackedMoments(a, axes), axes, 1e-5)],
+    ['sum of a flat 147456-vector', (_a, _b, c) => np.sum(c)],
+    ['a jitted sum of a product (a fused sum)', (a, b) => np.jit((p: np.Tensor, q: np.Tensor) => np.sum(np.mul(p, q), axes))(a, b)],
+  ];
+  for (const [name, f] of cases) {
+    const [y, n] = runs(() => f(x, g, v));
+    close(t, y, f(xc, gc, vc), `${name} (${n} kernel runs)`, tol);
+  }
+  t.equal(runs(() => np.sum(x, axes))[1], 2, 'a long sum is two kernels');
+  t.equal(runs(() => np.sum(x, [3, 4]))[1], 1, 'a short one (1024 positions an output) stays one');
+  // nan and inf reach the result through both passes
+  const bad = np.where(np.equal(np.arange(147456), 99999), NaN, v);
+  t.ok(Number.isNaN(np.sum(bad).item()) && Number.isNaN(np.max(bad).item()), 'a nan anywhere makes the sum and max nan');
+  t.end();
+});
+
 test('freed textures are recycled for later kernels of the same size, and recycled ones hold the right values', (t) => {
   const s0 = np.textureStats();
   const x = gpu(Array.from({ length: 4096 }, (_, i) => i));
