@@ -30,7 +30,7 @@ import { env } from '../platform/platform.js';
 import { sizeOf } from '../shape.js';
 import { fastReads } from './reads.js';
 import { recycleTextures } from './textures.js';
-import { checkExactInt, type GpuBuf, type GpuContext, type GpuKernel } from './shader.js';
+import { checkExactInt, type GpuBuf, type GpuContext, type GpuKernel, MAX_KERNEL_INPUTS } from './shader.js';
 
 // gpu.js is CommonJS and pulls in headless-gl; the platform loads it only when the GPU is first used.
 type GpuJs = typeof import('gpu.js');
@@ -148,6 +148,7 @@ function track(b: Buf): Buf {
 /** Run a kernel over `output` (a grid of floats, or with vec4 of RGBA texels) and return its texture, or its `targets` textures. */
 function launch(src: string, inputs: readonly GpuBuf[], output: readonly number[], vec4: boolean, glsl: readonly string[], targets = 1): Buf['tex'] {
   const s = start();
+  if (inputs.length > MAX_KERNEL_INPUTS) throw new Error(`gpu: a kernel reads at most ${MAX_KERNEL_INPUTS} tensors (texture units), this one ${inputs.length}: split the work\n--- source ---\n${src.slice(0, 400)}`);
   const bufs = inputs.map((b) => {
     const buf = b as Buf;
     if (buf.freed) throw new Error('gpu: this tensor\'s memory was released when the grad/step that made it returned; return it (or pass it as aux) to keep it');

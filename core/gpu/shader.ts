@@ -13,6 +13,15 @@ import type { Aval, KernelArg } from '../backend.js';
 import type { DType } from '../dtype.js';
 import { OpError, sizeOf, stridesOf, type Shape } from '../shape.js';
 
+/**
+ * The most tensors one kernel reads. Each is a texture, and a fragment shader samples at most
+ * MAX_TEXTURE_IMAGE_UNITS of them (8 guaranteed by WebGL1, 16 on many GPUs, 32 on desktop ones);
+ * gpu.js moreover binds the textures it makes on unit 15 while it sets a kernel up, so a 16th input
+ * would read the kernel's own output. Beyond the limit the GPU silently read zeros or the wrong
+ * input; the backend now refuses, concat joins in rounds and jit's fusion stops at it.
+ */
+export const MAX_KERNEL_INPUTS = 15;
+
 /** The largest int32 magnitude a float32 texture holds exactly, and so the GPU backend's int32 range. */
 export const EXACT_INT = 2 ** 24;
 

@@ -6,13 +6,13 @@
 import type { Kernel } from '../backend.js';
 import { allocResult, promote, type TypedArray } from '../dtype.js';
 import { definePrimitive, type Primitive } from '../primitive.js';
-import { fmt, normAxis, OpError, sizeOf } from '../shape.js';
+import { fmt, normAxis, OpError, type Shape, sizeOf } from '../shape.js';
 import type { Tensor } from '../tensor.js';
 import { bind } from '../trace.js';
 import { atBatched, batchAt } from '../batching.js';
 import { astype } from './cast.js';
 import { slice } from './slice.js';
-import { coords, dot, lit, names, shader } from '../gpu/shader.js';
+import { coords, dot, type GpuBuf, lit, MAX_KERNEL_INPUTS, names } from '../gpu/shader.js';
 import { stridesOf } from '../shape.js';
 
 type Attrs = { axis: number };
@@ -28,6 +28,22 @@ const cpu: Kernel<TypedArray, Attrs> = (xs, { axis }, out) => {
   }
   return res;
 };
+
+/** A shader joining inputs of `shapes` along `axis` into `out`: each element reads the input its index falls in. */
+function concatShader(shapes: readonly Shape[], axis: number, out: Shape): string {
+  const c = names(out.length);
+  let off = 0;
+  const branches = shapes.map((x, i) => {
+    const idx = c.map((n, d) => (d === axis ? `(${n} - ${lit(off)})` : n));
+    off += x[axis];
+    return `if (${c[axis]} < ${lit(off)}) { return X${i}[${dot(idx, stridesOf(x))}]; }`;
+  });
+  return `function (${shapes.map((_, i) => `X${i}`).join(', ')}) {
+  ${coords(out)}
+  ${branches.join('\n  ')}
+  return 0.0;
+}`;
+}
 
 export const concatP: Primitive<Attrs> = definePrimitive<Attrs>({
   name: 'concat',
@@ -56,20 +72,26 @@ export const concatP: Primitive<Attrs> = definePrimitive<Attrs>({
   },
   kernels: {
     cpu,
-    gpu: shader((xs, { axis }, out) => {
-      const c = names(out.shape.length);
-      let off = 0;
-      const branches = xs.map((x, i) => {
-        const idx = c.map((n, d) => (d === axis ? `(${n} - ${lit(off)})` : n));
-        off += x.shape[axis];
-        return `if (${c[axis]} < ${lit(off)}) { return X${i}[${dot(idx, stridesOf(x.shape))}]; }`;
-      });
-      return `function (${xs.map((_, i) => `X${i}`).join(', ')}) {
-  ${coords(out.shape)}
-  ${branches.join('\n  ')}
-  return 0.0;
-}`;
-    }),
+    gpu: (ctx, xs, { axis }, out) => {
+      // a shader reads at most MAX_KERNEL_INPUTS textures: join that many at a time, then join the joins
+      const join = (parts: { shape: Shape; buf: GpuBuf }[]): GpuBuf => {
+        if (parts.length <= MAX_KERNEL_INPUTS) {
+          const shape = [...parts[0].shape];
+          shape[axis] = parts.reduce((a, x) => a + x.shape[axis], 0);
+          return ctx.run(concatShader(parts.map((x) => x.shape), axis, shape), parts.map((x) => x.buf), sizeOf(shape));
+        }
+        const joined: { shape: Shape; buf: GpuBuf; made?: boolean }[] = [];
+        for (let i = 0; i < parts.length; i += MAX_KERNEL_INPUTS) {
+          const group = parts.slice(i, i + MAX_KERNEL_INPUTS), shape = [...group[0].shape];
+          shape[axis] = group.reduce((a, x) => a + x.shape[axis], 0);
+          joined.push(group.length === 1 ? group[0] : { shape, buf: join(group), made: true });
+        }
+        const res = join(joined);
+        for (const j of joined) if (j.made) ctx.release(j.buf);
+        return res;
+      };
+      return join(xs.map((x) => ({ shape: x.shape, buf: x.buf })));
+    },
   },
 });
 

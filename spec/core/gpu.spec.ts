@@ -185,6 +185,20 @@ test('long reductions run in two passes (partials, then their fold) and match th
   t.end();
 });
 
+test('a kernel reads at most MAX_KERNEL_INPUTS tensors: concat of 40 joins in rounds, a jitted NaN probe over 40 tensors sees the NaN', (t) => {
+  // before, a shader sampled past its texture units: concat and stack of 40 read zeros (117 of 120
+  // wrong), and jit fused nn.nonFinite's chain of adds into one 98-input kernel that gave 0
+  const xs = Array.from({ length: 40 }, (_, i) => np.full([3], i));
+  const want = Array.from({ length: 120 }, (_, i) => Math.floor(i / 3));
+  t.deepEqual(Array.from(np.concat(xs, 0).dataSync()), want, 'concat of 40');
+  t.deepEqual(Array.from(np.stack(xs, 0).dataSync()), want, 'stack of 40');
+  const probe = np.jit((...ts: np.Tensor[]) => ts.reduce((acc: np.Tensor, x) => np.add(acc, np.sum(np.mul(x, 0))), np.tensor(0)));
+  t.equal(probe(...xs).item(), 0, 'all finite: 0');
+  const withNan = xs.map((x, i) => (i === 37 ? np.div(x, 0) : x)); // 0 / 0 is nan at element 0 of x37 (= 37 / 0 elsewhere: inf)
+  t.ok(Number.isNaN(probe(...withNan).item()), 'a nan or inf in the 38th tensor makes the probe nan');
+  t.end();
+});
+
 test('freed textures are recycled for later kernels of the same size, and recycled ones hold the right values', (t) => {
   const s0 = np.textureStats();
   const x = gpu(Array.from({ length: 4096 }, (_, i) => i));
