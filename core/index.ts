@@ -63,7 +63,7 @@ export { vmap, jacrev, jacfwd, hessian, type VmapOptions, type InAxes } from './
 export { moveAxis } from './batching.js';
 export { makeTrace, toDot, toSvg, type DotOptions } from './graph.js';
 export { gradCheck, formatGradCheck, type GradCheckRow } from './gradcheck.js';
-export { jit, evalShape, Program, type Jitted, type JitOptions } from './jit.js';
+export { jit, evalShape, Program, MAX_FUSED_INPUTS, type Jitted, type JitOptions } from './jit.js';
 export { flatten as treeFlatten, unflatten as treeUnflatten, treeMap, treeZip, treeLeaves, plain as treePlain, rebuild as treeRebuild, PYTREE, type PyTreeNode, type TreeDef } from './pytree.js';
 export { cpuThreads, gemmKernel } from './cpu/pool.js';
 export { gpuStatus, gpuStats, gpuFinish, warmup } from './gpu/backend.js';

@@ -27,6 +27,7 @@ import { Key, tracedKey } from './random.js';
 import { broadcastsTo, fmt, OpError, sizeOf } from './shape.js';
 import { Tensor } from './tensor.js';
 import { bind, run, Trace, withTrace } from './trace.js';
+import { MAX_KERNEL_INPUTS } from './gpu/shader.js';
 
 class JitTrace extends Trace {
   readonly eqns: { prim: Primitive<any>; attrs: any; inputs: readonly Tensor[]; out: Tensor }[] = [];
@@ -372,8 +373,16 @@ function fusePrologues(steps: readonly Step[], outs: readonly number[]): Step[] 
  * grouped, take in the producer of an operand when that producer is elementwise, every reader of its
  * result is in the group (and it is not an output), and its shape broadcasts to the group's (a small
  * operand such as a per-channel scale is then recomputed per element: cheaper than a kernel and a
- * buffer). A group of one stays the primitive it was.
+ * buffer), unless the group would then read more than MAX_FUSED_INPUTS tensors. A group of one stays
+ * the primitive it was.
  */
+/**
+ * The most tensors a fused kernel reads: a GPU shader's texture inputs (core/gpu/shader.ts's
+ * MAX_KERNEL_INPUTS). Unbounded, nn.nonFinite's probe in a jitted training step, a chain of adds
+ * over every gradient's sum, fused into one kernel of 98 inputs, which the GPU computed as 0.
+ */
+export const MAX_FUSED_INPUTS = MAX_KERNEL_INPUTS;
+
 function fuseSteps(eqns: readonly Step[], outs: readonly number[], avals: readonly Aval[], scalar: (v: number) => (() => number) | undefined): Step[] {
   const readers = new Map<number, number[]>();
   eqns.forEach((e, j) => { for (const v of new Set(e.ins)) readers.set(v, [...(readers.get(v) ?? []), j]); });
@@ -383,6 +392,11 @@ function fuseSteps(eqns: readonly Step[], outs: readonly number[], avals: readon
     (e.prim.elementwise.fusible?.(e.ins.map((v) => avals[v].dtype)) ?? true);
   const group = new Array<number>(eqns.length).fill(-1);
   const members: number[][] = [];
+  /** How many distinct tensors the equations `ms` read from outside themselves. */
+  const inputsOf = (ms: readonly number[]) => {
+    const made = new Set(ms.map((m) => eqns[m].out));
+    return new Set(ms.flatMap((m) => eqns[m].ins.filter((v) => !made.has(v)))).size;
+  };
   for (let j = eqns.length - 1; j >= 0; j--) {
     if (group[j] >= 0 || !fusible(eqns[j])) continue;
     const g = members.length, root = avals[eqns[j].out];
@@ -396,6 +410,7 @@ function fuseSteps(eqns: readonly Step[], outs: readonly number[], avals: readon
           const p = producer.get(v);
           if (p === undefined || group[p] >= 0 || !fusible(eqns[p]) || isOut.has(v)) continue;
           if (!readers.get(v)!.every((r) => group[r] === g) || !broadcastsTo(avals[v].shape, root.shape)) continue;
+          if (inputsOf([...mine, p]) > MAX_FUSED_INPUTS) continue;
           group[p] = g;
           mine.push(p);
           grew = true;

@@ -62,6 +62,20 @@ test('a value read by several ops of one chain is computed once inside its fused
   t.end();
 });
 
+test('a fused kernel reads at most MAX_FUSED_INPUTS tensors (a GPU shader has that many texture units)', (t) => {
+  // nn.nonFinite's probe: a chain of adds over 40 sums; fused whole it would read 40 tensors
+  const xs = Array.from({ length: 40 }, (_, i) => input([3 + (i % 4)], 'normal', 'float32'));
+  const f = (...ts: np.Tensor[]) => ts.reduce((acc: np.Tensor, x) => np.add(acc, np.sum(np.mul(x, 0.5))), np.tensor(0));
+  const jf = np.jit(f);
+  same(t, jf(...xs), f(...xs), 'values');
+  const p = jf.program(...xs);
+  const widest = Math.max(...p.steps.map((s) => new Set(s.ins).size));
+  t.ok(widest <= np.MAX_FUSED_INPUTS, `the widest step reads ${widest} tensors (at most ${np.MAX_FUSED_INPUTS}):\n${p}`);
+  const adds = p.steps.filter((s) => s.fused?.every((n) => n === 'add'));
+  t.ok(adds.length >= 3 && adds.length <= 4, `the 40 adds still fuse, into ${adds.length} kernels`);
+  t.end();
+});
+
 const UNARY: [string, (x: np.Tensor) => np.Tensor, np.DType[]][] = [
   ['neg', np.neg, ['float32', 'float64', 'int32']], ['exp', np.exp, ['float32', 'float64']], ['log', np.log, ['float32', 'float64']],
   ['sqrt', np.sqrt, ['float32', 'float64']], ['tanh', np.tanh, ['float32', 'float64']], ['abs', np.abs, ['float32', 'float64', 'int32', 'bool']],
