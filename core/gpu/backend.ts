@@ -69,6 +69,7 @@ interface State {
 
 let state: State | undefined;
 let failure: string | undefined;
+const slowCompileMs = env('AVID_GPU_SLOW_COMPILE_MS') !== undefined ? Number(env('AVID_GPU_SLOW_COMPILE_MS')) : undefined;
 
 function start(): State {
   if (state) return state;
@@ -154,10 +155,16 @@ function launch(src: string, inputs: readonly GpuBuf[], output: readonly number[
     if (buf.freed) throw new Error('gpu: this tensor\'s memory was released when the grad/step that made it returned; return it (or pass it as aux) to keep it');
     return buf.tex ? buf : s.dummy;
   });
+  const compiles = s.compiles;
   const k = compile(src, output, bufs, vec4, glsl, targets);
   try {
+    const t0 = s.compiles > compiles && slowCompileMs !== undefined ? performance.now() : undefined;
     const tex = k(...bufs.map((b) => b.tex)) as Buf['tex'];
     s.runs++;
+    // gpu.js compiles on a kernel's first run: AVID_GPU_SLOW_COMPILE_MS=N reports those over N ms
+    if (t0 !== undefined && performance.now() - t0 > slowCompileMs!) {
+      console.warn(`gpu: a kernel took ${(performance.now() - t0).toFixed(0)} ms to compile and run first (${inputs.length} inputs, ${src.length + glsl.join('').length} characters of source): ${src.slice(0, 160).replace(/\s+/g, ' ')}`);
+    }
     return tex;
   } catch (e) {
     throw new Error(`gpu: kernel failed to compile or run: ${(e as Error).message}\n--- source ---\n${src}`);

@@ -5,7 +5,8 @@
 # under a timeout: a probe of the GL context, PARTS (default hg,jit,step,spec):
 #   hg    spec/bench/headless-gl.ts: ours against tfjs-webgl, matmul and an MLP step
 #   jit   spec/bench/jit.ts --backends gpu
-#   step  spec/bench/avid-step.ts --backends gpu (the first jitted step compiles for about a minute there)
+#   step  spec/bench/avid-step.ts --backends gpu (the first jitted step compiled for about a minute on an
+#         H100; kernels over SLOW_COMPILE_MS, default 1000, are named)
 #   spec  the gpu specs (gpu, primitives, autodiff, composites, jit, nn/backends) until SPEC_DEADLINE s
 # Output goes to the terminal and to $OUT (default /tmp/out). MODE=mesa runs all of it on Mesa's
 # llvmpipe instead, on the CPU: a dry run of the package anywhere. Runs as root (it writes
@@ -46,7 +47,7 @@ for part in ${PARTS//,/ }; do
   case $part in
     hg) echo "=== headless-gl: ours vs tfjs-webgl ($(el) s)"; timeout 120 $N $P/b/headless-gl.mjs ${HG_ARGS:---reps 9 --mlp-reps 15} 2>&1 | tee $OUT/headless-gl.txt;;
     jit) echo "=== jit ($(el) s)"; timeout 120 $N $P/b/jit.mjs --backends gpu 2>&1 | tee $OUT/jit.txt;;
-    step) echo "=== avid-step ($(el) s)"; timeout 300 $N $P/b/avid-step.mjs --backends gpu ${STEP_ARGS:---rounds 6 --warmup 2} 2>&1 | tee $OUT/step.txt;;
+    step) echo "=== avid-step ($(el) s)"; AVID_GPU_SLOW_COMPILE_MS=${SLOW_COMPILE_MS:-1000} timeout 300 $N $P/b/avid-step.mjs --backends gpu ${STEP_ARGS:---rounds 6 --warmup 2} 2>&1 | tee $OUT/step.txt;;
     spec)
       for f in gpu primitives autodiff composites jit backends; do
         [ $(el) -gt ${SPEC_DEADLINE:-600} ] && { echo "# $f: not run (deadline)"; continue; }
