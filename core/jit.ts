@@ -369,6 +369,13 @@ function fusePrologues(steps: readonly Step[], outs: readonly number[]): Step[] 
 }
 
 /**
+ * The most tensors a fused kernel reads: a GPU shader's texture inputs (core/gpu/shader.ts's
+ * MAX_KERNEL_INPUTS). Unbounded, nn.nonFinite's probe in a jitted training step, a chain of adds
+ * over every gradient's sum, fused into one kernel of 98 inputs, which the GPU computed as 0.
+ */
+export const MAX_FUSED_INPUTS = MAX_KERNEL_INPUTS;
+
+/**
  * Group elementwise equations into fused kernels: walking back from each elementwise equation not yet
  * grouped, take in the producer of an operand when that producer is elementwise, every reader of its
  * result is in the group (and it is not an output), and its shape broadcasts to the group's (a small
@@ -376,13 +383,6 @@ function fusePrologues(steps: readonly Step[], outs: readonly number[]): Step[] 
  * buffer), unless the group would then read more than MAX_FUSED_INPUTS tensors. A group of one stays
  * the primitive it was.
  */
-/**
- * The most tensors a fused kernel reads: a GPU shader's texture inputs (core/gpu/shader.ts's
- * MAX_KERNEL_INPUTS). Unbounded, nn.nonFinite's probe in a jitted training step, a chain of adds
- * over every gradient's sum, fused into one kernel of 98 inputs, which the GPU computed as 0.
- */
-export const MAX_FUSED_INPUTS = MAX_KERNEL_INPUTS;
-
 function fuseSteps(eqns: readonly Step[], outs: readonly number[], avals: readonly Aval[], scalar: (v: number) => (() => number) | undefined): Step[] {
   const readers = new Map<number, number[]>();
   eqns.forEach((e, j) => { for (const v of new Set(e.ins)) readers.set(v, [...(readers.get(v) ?? []), j]); });

@@ -175,13 +175,13 @@ export const broadcastIndex = (inp: Shape, out: Shape): string =>
  * row-major [n] is row-major [a, b] when n = a b).
  *
  * Returns undefined when one pass is fine: a walk under `MIN_WALK` steps, outputs enough to fill the
- * GPU, or no cut that shortens the walk. Otherwise: `shape` (x's shape, perhaps refactored), `axes`
- * (the reduced axes in it), `inner` and `outer` (a partition of them), `mid` (the first pass's output
+ * GPU, or no cut that shortens the walk. Otherwise: `shape` (x's shape, perhaps refactored), `inner`
+ * and `outer` (a partition of the reduced axes in it), `mid` (the first pass's output
  * shape: `shape` without `inner`) and `midOuter` (where `outer` sits in `mid`). `refactor` false: cuts
  * between the axes only (a fused chain reads its inputs at x's own shape).
  * `splitReduction([16, 8, 4, 32, 32], [0, 2, 3, 4])` → inner [3, 4], outer [0, 2], mid [16, 8, 4], midOuter [0, 2]
  */
-export function splitReduction(shape: Shape, axes: readonly number[], refactor = true): { shape: Shape; axes: number[]; inner: number[]; outer: number[]; mid: Shape; midOuter: number[] } | undefined {
+export function splitReduction(shape: Shape, axes: readonly number[], refactor = true): { shape: Shape; inner: number[]; outer: number[]; mid: Shape; midOuter: number[] } | undefined {
   const MIN_WALK = 4096, ENOUGH_OUTPUTS = 1 << 16;
   const sorted = [...axes].sort((a, b) => a - b);
   const walk = sizeOf(sorted.map((a) => shape[a]));
@@ -208,5 +208,5 @@ export function splitReduction(shape: Shape, axes: readonly number[], refactor =
   if (best < 0 || bestWalk * 4 > walk) return undefined;
   const inner = ax.slice(ax.length - best), outer = ax.slice(0, ax.length - best);
   const keptDims = s.map((_, d) => d).filter((d) => !inner.includes(d));
-  return { shape: s, axes: ax, inner, outer, mid: keptDims.map((d) => s[d]), midOuter: outer.map((d) => keptDims.indexOf(d)) };
+  return { shape: s, inner, outer, mid: keptDims.map((d) => s[d]), midOuter: outer.map((d) => keptDims.indexOf(d)) };
 }
