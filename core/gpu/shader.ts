@@ -46,12 +46,19 @@ import type { GpuBuf, GpuKernel } from '../backend.js';
  * An elementwise kernel from the scalar form of its op (`expr`, as Primitive.elementwise.gpu: the
  * output element's expression in its inputs' values): see `elementwiseSource`.
  */
-export const elementwiseShader = <A>(expr: (xs: readonly string[], dtypes: readonly DType[], attrs: A, out: DType) => string): GpuKernel<A> =>
-  (ctx, inputs, attrs, out) => {
-    const { src, glsl } = elementwiseSource(inputs.map((x) => x.shape), out.shape,
-      (xs) => ({ stmts: [], result: expr(xs, inputs.map((x) => x.dtype), attrs, out.dtype) }));
-    return ctx.run4(src, inputs.map((x) => x.buf), sizeOf(out.shape), glsl);
+export const elementwiseShader = <A>(expr: (xs: readonly string[], dtypes: readonly DType[], attrs: A, out: DType) => string): GpuKernel<A> => {
+  // the source, made once per (shapes, dtypes, attrs): making it anew was a fifth of a small launch's JavaScript
+  const made = new Map<string, { src: string; glsl: string[] }>();
+  return (ctx, inputs, attrs, out) => {
+    const key = `${inputs.map((x) => `${x.shape.join('x')}${x.dtype}`).join(',')}>${out.shape.join('x')}${out.dtype}${attrs === undefined ? '' : JSON.stringify(attrs)}`;
+    let m = made.get(key);
+    if (!m) {
+      m = elementwiseSource(inputs.map((x) => x.shape), out.shape, (xs) => ({ stmts: [], result: expr(xs, inputs.map((x) => x.dtype), attrs, out.dtype) }));
+      made.set(key, m);
+    }
+    return ctx.run4(m.src, inputs.map((x) => x.buf), sizeOf(out.shape), m.glsl);
   };
+};
 
 /**
  * The shader of an elementwise kernel over `out`, four elements a thread (GpuContext.run4), with
