@@ -22,7 +22,7 @@ if [ ! -f "$OUT/xr.tar.xz" ]; then
     libxcb-dri3-0 libxcb-glx0 libxcb-present0 libxcb-sync1 libxcb-xfixes0 libxcb-randr0 libxcb-shm0 libgl1 libglx0
     libglvnd0 libglx-mesa0 libgl1-mesa-dri libglapi-mesa libllvm15 libedit2 libtinfo6 libffi8 libexpat1 libelf1
     libsensors5 libdrm2 libdrm-amdgpu1 libdrm-intel1 libdrm-nouveau2 libdrm-radeon1 libpciaccess0 libxml2 libz3-4"
-  (cd $W && apt-get download $DEBS >/dev/null)
+  (cd $W && { apt-get download $DEBS >/dev/null 2>&1 || { apt-get update -qq && apt-get download $DEBS >/dev/null; }; })
   for f in $W/*.deb; do dpkg -x "$f" $W/root; done
   X=$W/xrmin; mkdir -p $X/bin $X/lib/dri $X/share
   cp $W/root/usr/bin/Xvfb $W/root/usr/bin/xkbcomp $X/bin/
