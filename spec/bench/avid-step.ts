@@ -1,11 +1,12 @@
 /**
- * `npx tsx spec/bench/avid-step.ts [--backends cpu,gpu] [--rounds 6] [--warmup 4]`: one Cross-AVID training step
+ * `npx tsx spec/bench/avid-step.ts [--backends cpu,gpu] [--rounds 6] [--warmup 4] [--each]`: one Cross-AVID training step
  * (both encoders and heads forward and backward, Adam, both bank updates) at the tiny default, eager
  * against jitted (trainStep's `jit` option), on each backend. The two take turns, a step each, from
  * the same state, so load from other jobs falls on both; the best step of each is reported, and their
  * ratio, and the median over rounds of each round's eager / jit ratio (the pair ran back to back, so
  * a burst of load falls on both: steadier than the bests on a busy machine). The gpu row needs a
- * display (xvfb-run).
+ * display (xvfb-run). `--each` prints every round as it ends, warm-up ones too (the first traces and
+ * compiles), so a run cut short by a time limit still says how far it got.
  */
 import * as np from '../../core/index.js';
 import { ensureDisplay } from '../../core/gpu/display.js';
@@ -18,6 +19,7 @@ import { initState, tinyTrain, trainStep } from '../../avid/train.js';
 ensureDisplay();
 const opt = (name: string, dflt: string) => { const i = process.argv.indexOf(`--${name}`); return i > 0 ? process.argv[i + 1] : dflt; };
 const backends = opt('backends', 'cpu,gpu').split(','), rounds = Number(opt('rounds', '6')), warmup = Number(opt('warmup', '4'));
+const each = process.argv.includes('--each');
 const ds = synthetic(np.random.key(0), 256, tinyData);
 const model = avidModel(tinyModel), cfg = tinyTrain;
 console.log(`Cross-AVID training step, tiny default (batch ${cfg.batch}, video 3x${tinyData.frames}x${tinyData.size}x${tinyData.size}, ` +
@@ -41,6 +43,7 @@ for (const b of backends) {
       if (i >= warmup) best[mode] = Math.min(best[mode], ms[mode]); // the first steps trace, compile and warm V8
     }
     if (i >= warmup) ratios.push(ms.eager / ms.jit);
+    if (each) console.log(`  ${b} round ${i + 1}${i < warmup ? ' (warm-up)' : ''}: eager ${ms.eager.toFixed(0)} ms, jit ${ms.jit.toFixed(0)} ms`);
   }
   if (steps.jit.eager) console.log(`  ${b}: the jitted step ran eagerly: ${steps.jit.eager}`);
   const cps = (ms: number) => ((cfg.batch * 1000) / ms).toFixed(1);

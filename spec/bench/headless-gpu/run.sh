@@ -47,7 +47,7 @@ for part in ${PARTS//,/ }; do
   case $part in
     hg) echo "=== headless-gl: ours vs tfjs-webgl ($(el) s)"; timeout 120 $N $P/b/headless-gl.mjs ${HG_ARGS:---reps 9 --mlp-reps 15} 2>&1 | tee $OUT/headless-gl.txt;;
     jit) echo "=== jit ($(el) s)"; timeout 120 $N $P/b/jit.mjs --backends gpu 2>&1 | tee $OUT/jit.txt;;
-    step) echo "=== avid-step ($(el) s)"; AVID_GPU_SLOW_COMPILE_MS=${SLOW_COMPILE_MS:-1000} timeout 300 $N $P/b/avid-step.mjs --backends gpu ${STEP_ARGS:---rounds 6 --warmup 2} 2>&1 | tee $OUT/step.txt;;
+    step) echo "=== avid-step ($(el) s)"; AVID_GPU_SLOW_COMPILE_MS=${SLOW_COMPILE_MS:-1000} timeout 300 $N $P/b/avid-step.mjs --backends gpu --each ${STEP_ARGS:---rounds 6 --warmup 2} 2>&1 | tee $OUT/step.txt;;
     spec)
       for f in gpu primitives autodiff composites jit backends; do
         [ $(el) -gt ${SPEC_DEADLINE:-600} ] && { echo "# $f: not run (deadline)"; continue; }
