@@ -15,7 +15,7 @@ import type { Aval, Kernel } from './backend.js';
 import { alloc, allocResult, type DType, type TypedArray } from './dtype.js';
 import type { Primitive } from './primitive.js';
 import { registerKernels } from './primitive.js';
-import { coords, dot, elementwiseSource, type GpuKernel, lit, names, readStrides, splitReduction } from './gpu/shader.js';
+import { coords, dot, elementwiseSource, type GpuKernel, lit, names, readStrides, splitReduction, twoPasses } from './gpu/shader.js';
 import { reduceShader } from './prims/sum.js';
 import { elementwisePlan } from './prims/_elementwise.js';
 import { loop, plan, reducedStrides } from './cpu/loops.js';
@@ -96,10 +96,7 @@ export function fusedSumPrimitive(ops: readonly FusedOp[], inputs: readonly Aval
   const gpu: GpuKernel<{}> = (ctx, args) => {
     const bufs = args.map((a) => a.buf);
     if (!sp) return ctx.run(gpuSumSource(ops, inputs, shape, axes), bufs, sizeOf(out.shape));
-    const part = ctx.run(gpuSumSource(ops, inputs, shape, sp.inner), bufs, sizeOf(sp.mid));
-    const res = ctx.run(reduceShader(sp.mid, sp.midOuter, '0.0', 's += v;'), [part], sizeOf(out.shape));
-    ctx.release(part);
-    return res;
+    return twoPasses(ctx, gpuSumSource(ops, inputs, shape, sp.inner), bufs, sizeOf(sp.mid), reduceShader(sp.mid, sp.midOuter, '0.0', 's += v;'), sizeOf(out.shape));
   };
   const prim: Primitive<{}> = { name, infer: () => out, kernels: { cpu, gpu } };
   registerKernels(name, prim.kernels);

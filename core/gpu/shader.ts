@@ -39,7 +39,7 @@ export function checkExactInt(op: string, values: ArrayLike<number>, what: strin
 }
 
 export type { GpuBuf, GpuContext, GpuKernel } from '../backend.js';
-import type { GpuBuf, GpuKernel } from '../backend.js';
+import type { GpuBuf, GpuContext, GpuKernel } from '../backend.js';
 
 
 /**
@@ -216,4 +216,12 @@ export function splitReduction(shape: Shape, axes: readonly number[], refactor =
   const inner = ax.slice(ax.length - best), outer = ax.slice(0, ax.length - best);
   const keptDims = s.map((_, d) => d).filter((d) => !inner.includes(d));
   return { shape: s, inner, outer, mid: keptDims.map((d) => s[d]), midOuter: outer.map((d) => keptDims.indexOf(d)) };
+}
+
+/** A split reduction's two launches: `first` over `inputs` into `midSize` partials, then `second` over those into `size`. */
+export function twoPasses(ctx: GpuContext, first: string, inputs: readonly GpuBuf[], midSize: number, second: string, size: number): GpuBuf {
+  const part = ctx.run(first, inputs, midSize);
+  const res = ctx.run(second, [part], size);
+  ctx.release(part);
+  return res;
 }

@@ -74,17 +74,16 @@ export const concatP: Primitive<Attrs> = definePrimitive<Attrs>({
     cpu,
     gpu: (ctx, xs, { axis }, out) => {
       // a shader reads at most MAX_KERNEL_INPUTS textures: join that many at a time, then join the joins
+      const joinedShape = (parts: readonly { shape: Shape }[]) => parts[0].shape.map((d, i) => (i === axis ? parts.reduce((a, x) => a + x.shape[axis], 0) : d));
       const join = (parts: { shape: Shape; buf: GpuBuf }[]): GpuBuf => {
         if (parts.length <= MAX_KERNEL_INPUTS) {
-          const shape = [...parts[0].shape];
-          shape[axis] = parts.reduce((a, x) => a + x.shape[axis], 0);
+          const shape = joinedShape(parts);
           return ctx.run(concatShader(parts.map((x) => x.shape), axis, shape), parts.map((x) => x.buf), sizeOf(shape));
         }
         const joined: { shape: Shape; buf: GpuBuf; made?: boolean }[] = [];
         for (let i = 0; i < parts.length; i += MAX_KERNEL_INPUTS) {
-          const group = parts.slice(i, i + MAX_KERNEL_INPUTS), shape = [...group[0].shape];
-          shape[axis] = group.reduce((a, x) => a + x.shape[axis], 0);
-          joined.push(group.length === 1 ? group[0] : { shape, buf: join(group), made: true });
+          const group = parts.slice(i, i + MAX_KERNEL_INPUTS);
+          joined.push(group.length === 1 ? group[0] : { shape: joinedShape(group), buf: join(group), made: true });
         }
         const res = join(joined);
         for (const j of joined) if (j.made) ctx.release(j.buf);

@@ -17,7 +17,7 @@ import { normAxes, OpError, type Shape, sizeOf, stridesOf } from '../shape.js';
 import type { Tensor } from '../tensor.js';
 import { bind } from '../trace.js';
 import { reduceAxes } from '../batching.js';
-import { coords, dot, type GpuKernel, lit, splitReduction } from '../gpu/shader.js';
+import { coords, dot, type GpuKernel, lit, splitReduction, twoPasses } from '../gpu/shader.js';
 import { add } from './add.js';
 import { div } from './div.js';
 import { mul } from './mul.js';
@@ -67,10 +67,7 @@ function momentsShader(shape: Shape, axes: readonly number[], partials = false):
 const gpu: GpuKernel<Attrs> = (ctx, [x], { axes }, out) => {
   const sp = splitReduction(x.shape, axes);
   if (!sp) return ctx.run(momentsShader(x.shape, axes), [x.buf], sizeOf(out.shape));
-  const part = ctx.run(momentsShader(sp.shape, sp.inner), [x.buf], 2 * sizeOf(sp.mid));
-  const res = ctx.run(momentsShader(sp.mid, sp.midOuter, true), [part], sizeOf(out.shape));
-  ctx.release(part);
-  return res;
+  return twoPasses(ctx, momentsShader(sp.shape, sp.inner), [x.buf], 2 * sizeOf(sp.mid), momentsShader(sp.mid, sp.midOuter, true), sizeOf(out.shape));
 };
 
 export const momentsP: Primitive<Attrs> = definePrimitive<Attrs>({

@@ -13,7 +13,7 @@ import { reduceAxes } from '../batching.js';
 import { astype } from './cast.js';
 import { broadcastTo } from './broadcastTo.js';
 import { reshape } from './reshape.js';
-import { coords, dot, type GpuKernel, lit, names, splitReduction } from '../gpu/shader.js';
+import { coords, dot, type GpuKernel, lit, names, splitReduction, twoPasses } from '../gpu/shader.js';
 import { stridesOf } from '../shape.js';
 import { loop, reducePlan } from '../cpu/loops.js';
 
@@ -69,10 +69,7 @@ export function reduceShader(shape: Shape, axes: readonly number[], init: string
 export const reduceGpu = (init: string, step: string): GpuKernel<Attrs> => (ctx, [x], { axes }, out) => {
   const sp = splitReduction(x.shape, axes);
   if (!sp) return ctx.run(reduceShader(x.shape, axes, init, step), [x.buf], sizeOf(out.shape));
-  const part = ctx.run(reduceShader(sp.shape, sp.inner, init, step), [x.buf], sizeOf(sp.mid));
-  const res = ctx.run(reduceShader(sp.mid, sp.midOuter, init, step), [part], sizeOf(out.shape));
-  ctx.release(part);
-  return res;
+  return twoPasses(ctx, reduceShader(sp.shape, sp.inner, init, step), [x.buf], sizeOf(sp.mid), reduceShader(sp.mid, sp.midOuter, init, step), sizeOf(out.shape));
 };
 
 export const sumP: Primitive<Attrs> = definePrimitive<Attrs>({
