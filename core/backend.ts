@@ -47,6 +47,12 @@ export interface GpuContext {
    */
   run4(src: string, inputs: readonly GpuBuf[], size: number, glsl?: readonly string[]): GpuBuf;
   /**
+   * run4 writing `targets` (2 to 4) tensors of `size` at once: the first as `src` returns it, the
+   * others as its GLSL sets `target1` .. `target3` (vec4, the same four elements of each). jit's
+   * sibling fusion runs so: Adam's two moments and its update, from one read of each operand.
+   */
+  run4Many(src: string, inputs: readonly GpuBuf[], size: number, targets: number, glsl: readonly string[]): GpuBuf[];
+  /**
    * A kernel over an internal layout, `targets` (at most 4) RGBA texels a thread: `output` is a 1-
    * or 2-D grid ([x, y]; a 2-D grid of more than one row is a texture of exactly that size), and a
    * thread writes a texel to each target, the first as `src` returns it (`[a, b, c, d]`), the others
@@ -89,6 +95,12 @@ export interface Backend<B = unknown> {
   endScope?(keep: readonly B[]): void;
   /** Keep `buf` out of every open scope: it lives as long as a tensor refers to it (jit's constants). */
   pin?(buf: B): void;
+  /**
+   * The most results one of jit's fused kernels should write (absent: 1). Where a kernel launch
+   * costs more than a pass over memory (a GPU's), jit merges sibling elementwise groups of one shape
+   * into one kernel with several outputs; where it does not (the CPU), one output a loop is faster.
+   */
+  readonly maxFusedOutputs?: number;
 }
 
 const registry = new Map<string, Backend<any>>();

@@ -11,16 +11,15 @@
  * rounded result to its output's float64 accumulator (the unfused total bit for bit); on the GPU each
  * output's shader loops over its reduced positions as sum's does, computing the chain at each.
  */
-import type { Aval, Kernel } from './backend.js';
+import type { Aval, GpuBuf, Kernel } from './backend.js';
 import { alloc, allocResult, type DType, type TypedArray } from './dtype.js';
 import type { Primitive } from './primitive.js';
 import { registerKernels } from './primitive.js';
 import { coords, dot, elementwiseSource, type GpuKernel, lit, names, readStrides, splitReduction, twoPasses } from './gpu/shader.js';
 import { reduceShader } from './prims/sum.js';
-import { elementwisePlan } from './prims/_elementwise.js';
 import { loop, plan, reducedStrides } from './cpu/loops.js';
 import { simdChain } from './cpu/simd.js';
-import { broadcastStrides, sizeOf } from './shape.js';
+import { broadcastStrides, sizeOf, stridesOf } from './shape.js';
 
 /** One op of a fused group: its primitive and attrs, and where its operands come from. */
 export interface FusedOp {
@@ -35,18 +34,38 @@ export interface FusedOp {
 let fusedCount = 0;
 
 /**
- * A primitive that runs `ops` (in order; the last one's result is the output) as one kernel over
- * `out`, reading `inputs` (avals broadcastable to out.shape). Its name lists the ops. `constants`:
- * for an input that never changes (a 0-d constant of the program), a function giving its value,
- * called once when the GPU shader is first written; the shader then has it as a literal instead of
- * reading a texture at every element.
+ * Where a fused kernel finds an input that is a slice of another tensor (jit reads slices through
+ * rather than copying them out): the element at coordinates c of the input's aval is the source's
+ * flat element `offset + sum(c[d] * strides[d])`.
  */
-export function fusedPrimitive(ops: readonly FusedOp[], inputs: readonly Aval[], out: Aval, constants: readonly ((() => number) | undefined)[] = []): Primitive<{}> {
+export interface View { readonly offset: number; readonly strides: readonly number[] }
+
+export interface FusedOptions {
+  /**
+   * For an input that never changes (a 0-d constant of the program), a function giving its value,
+   * called once when the GPU shader is first written; the shader then has it as a literal instead of
+   * reading a texture at every element.
+   */
+  readonly constants?: readonly ((() => number) | undefined)[];
+  /**
+   * The ops whose values it writes, when more than the last (all of out's shape); its kernels then
+   * return one buffer per result, in that order (trace.ts runMany).
+   */
+  readonly results?: readonly number[];
+  /** For an input that is read through a slice of its tensor: where its elements lie (View). */
+  readonly views?: readonly (View | undefined)[];
+}
+
+/**
+ * A primitive that runs `ops` (in order; the last one's result is the output) as one kernel over
+ * `out`, reading `inputs` (avals broadcastable to out.shape). Its name lists the ops.
+ */
+export function fusedPrimitive(ops: readonly FusedOp[], inputs: readonly Aval[], out: Aval, { constants = [], results = [ops.length - 1], views = [] }: FusedOptions = {}): Primitive<{}> {
   const name = `fused[${ops.map((o) => o.prim.name).join(' ')}]#${++fusedCount}`;
   const prim: Primitive<{}> = {
     name,
     infer: () => out,
-    kernels: { cpu: cpuKernel(name, ops, inputs, out), gpu: gpuKernel(ops, inputs, out, constants) },
+    kernels: { cpu: cpuKernel(name, ops, inputs, out, results, views), gpu: gpuKernel(ops, inputs, out, constants, results, views) },
   };
   registerKernels(name, prim.kernels);
   return prim;
@@ -121,14 +140,24 @@ function gpuSumSource(ops: readonly FusedOp[], inputs: readonly Aval[], shape: r
 }`;
 }
 
-function cpuKernel(name: string, ops: readonly FusedOp[], inputs: readonly Aval[], out: Aval): Kernel<TypedArray, {}> {
+function cpuKernel(name: string, ops: readonly FusedOp[], inputs: readonly Aval[], out: Aval, results: readonly number[], views: readonly (View | undefined)[]): Kernel<TypedArray, {}> {
   const body = chain(ops);
   const run = loop({
-    name, operands: [...inputs.map((_, i) => `x${i}`), 'y='], params: ops.map((_, j) => `F${j}`),
-    body: `${body.join(' ')} y = t${ops.length - 1};`,
+    name, operands: [...inputs.map((_, i) => `x${i}`), ...results.map((_, r) => `y${r}=`)], params: ops.map((_, j) => `F${j}`),
+    body: `${body.join(' ')} ${results.map((k, r) => `y${r} = t${k};`).join(' ')}`,
   });
-  const p = elementwisePlan(out.shape, inputs.map((x) => x.shape));
   const fns = scalarFns(ops);
+  const p = plan(out.shape, [...inputs.map((x, i) => broadcastStrides(x.shape, out.shape, views[i]?.strides)), ...results.map(() => stridesOf(out.shape))]);
+  // a view's array is the part of its tensor's that it spans (a subarray: no copy)
+  const spans = views.map((v, i) => v && [v.offset, v.offset + 1 + inputs[i].shape.reduce((a, n, d) => a + (n - 1) * v.strides[d], 0)]);
+  const arraysOf = (args: { buf: TypedArray }[]) => args.map((a, i) => (spans[i] ? a.buf.subarray(spans[i]![0], spans[i]![1]) : a.buf));
+  if (results.length > 1) {
+    return ((args: { buf: TypedArray }[]) => {
+      const res = results.map((k) => allocResult(ops[k].out.dtype, p.n));
+      run(p, [...arraysOf(args), ...res], fns);
+      return res;
+    }) as unknown as Kernel<TypedArray, {}>;
+  }
   // a float32 chain runs as WebAssembly SIMD where it can (core/cpu/simd.ts), bit for bit the same;
   // its inputs may be float64 or int32 when they are only cast to float32 (as the optimizers' scalars)
   const castIn = (o: FusedOp) => o.prim.name === 'cast' && 'input' in o.args[0] && (o.inDtypes[0] === 'float64' || o.inDtypes[0] === 'int32');
@@ -136,23 +165,26 @@ function cpuKernel(name: string, ops: readonly FusedOp[], inputs: readonly Aval[
   const fast = float32 ? simdChain(ops.map((o) => ({ name: o.prim.name, args: o.args })), inputs.length) : undefined;
   return (args) => {
     const res = allocResult(out.dtype, p.n);
-    const arrays = [...args.map((a) => a.buf), res];
+    const arrays = [...arraysOf(args), res];
     if (!fast?.(p, arrays as Float32Array[])) run(p, arrays, fns);
     return res;
   };
 }
 
-function gpuKernel(ops: readonly FusedOp[], inputs: readonly Aval[], out: Aval, constants: readonly ((() => number) | undefined)[]): GpuKernel<{}> {
+function gpuKernel(ops: readonly FusedOp[], inputs: readonly Aval[], out: Aval, constants: readonly ((() => number) | undefined)[], results: readonly number[],
+  views: readonly (View | undefined)[]): GpuKernel<{}> {
   let made: { src: string; glsl: string[] } | undefined;
   return (ctx, args) => {
-    made ??= elementwiseSource(inputs.map((x) => x.shape), out.shape, (xs, l) => ({ stmts: gpuChain(ops, xs, `_${l}`), result: `t${ops.length - 1}_${l}` }),
+    made ??= elementwiseSource(inputs.map((x) => x.shape), out.shape, (xs, l) => ({ stmts: gpuChain(ops, xs, `_${l}`), result: results.map((k) => `t${k}_${l}`) }),
       inputs.map((_, i) => {
         const v = constants[i]?.();
         // only a finite, normal, nonzero value becomes a literal: shader compilers fold x * 0.0 to 0.0 and
         // x + 0.0 to x (wrong for inf, nan and -0), may treat nan and inf literals as they like, and
         // textures flush subnormals to 0 where a literal might not
         return v !== undefined && Number.isFinite(v) && Math.abs(v) >= 2 ** -126 ? lit(v) : undefined;
-      }));
-    return ctx.run4(made.src, args.map((a) => a.buf), sizeOf(out.shape), made.glsl);
+      }), views);
+    const bufs = args.map((a) => a.buf);
+    if (results.length > 1) return ctx.run4Many(made.src, bufs, sizeOf(out.shape), results.length, made.glsl) as unknown as GpuBuf;
+    return ctx.run4(made.src, bufs, sizeOf(out.shape), made.glsl);
   };
 }

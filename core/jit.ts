@@ -8,7 +8,9 @@
  * of elementwise equations whose intermediates nothing else reads are fused into one kernel each
  * (core/fusion.ts), so a training step's elementwise tail costs one pass over memory, not ten; a
  * relu joins the BatchNorm before it, and its pullback the BatchNorm pullback's two kernels after
- * it. On the CPU a program recycles the arrays of the values it drops (BufferPool), so a jitted
+ * it. On the GPU, where a launch costs more than a pass over memory, sibling groups of one shape
+ * merge into kernels that write several results (Adam's moments and update of a param: one kernel).
+ * On the CPU a program recycles the arrays of the values it drops (BufferPool), so a jitted
  * training step maps no fresh memory after its first call. Seeing the whole program is what lets jit
  * do these; eager code, one op at a time, cannot.
  *
@@ -18,15 +20,15 @@
  */
 import type { Aval, Backend } from './backend.js';
 import { getBackend } from './backend.js';
-import { fusedPrimitive, fusedSumPrimitive, type FusedOp } from './fusion.js';
+import { fusedPrimitive, fusedSumPrimitive, type FusedOp, type View } from './fusion.js';
 import { withScope } from './memory.js';
 import { dtypeOfArray, type Recycler, withRecycler, type DType, type TypedArray } from './dtype.js';
 import type { Primitive } from './primitive.js';
 import { flatten, unflatten, type TreeDef } from './pytree.js';
 import { Key, tracedKey } from './random.js';
-import { broadcastsTo, fmt, OpError, sizeOf } from './shape.js';
+import { broadcastsTo, fmt, OpError, sizeOf, stridesOf } from './shape.js';
 import { Tensor } from './tensor.js';
-import { bind, run, Trace, withTrace } from './trace.js';
+import { bind, run, runMany, Trace, withTrace } from './trace.js';
 import { MAX_KERNEL_INPUTS } from './gpu/shader.js';
 
 class JitTrace extends Trace {
@@ -49,8 +51,14 @@ class JitTrace extends Trace {
   }
 }
 
-/** One step of a program: a primitive (perhaps a fused group) reading and writing variables by number. */
-export interface Step { readonly prim: Primitive<any>; readonly attrs: any; readonly ins: readonly number[]; readonly out: number; readonly fused?: readonly string[] }
+/**
+ * One step of a program: a primitive (perhaps a fused group) reading and writing variables by number;
+ * `more`: the further variables a sibling-fused group writes (its kernel returns one buffer each).
+ */
+export interface Step {
+  readonly prim: Primitive<any>; readonly attrs: any; readonly ins: readonly number[]; readonly out: number;
+  readonly fused?: readonly string[]; readonly more?: readonly number[];
+}
 
 /**
  * A traced function: variables 0..nIn-1 are the arguments' tensors, then the constants, then one per
@@ -98,7 +106,7 @@ export class Program {
     for (const s of this.steps) {
       const attrs = s.fused ? '' : Object.keys(s.attrs ?? {}).length ? ` ${JSON.stringify(s.attrs)}` : '';
       const op = s.fused ? `fused[${s.fused.join(' ')}]` : s.prim.name;
-      lines.push(`  ${name(s.out)}: ${ty(s.out)} = ${op}(${s.ins.map(name).join(', ')})${attrs}`);
+      lines.push(`  ${[s.out, ...s.more ?? []].map((v) => `${name(v)}: ${ty(v)}`).join(', ')} = ${op}(${s.ins.map(name).join(', ')})${attrs}`);
     }
     lines.push(`  return ${this.outs.map(name).join(', ')}`);
     const { eqns, kernels, fused } = this.stats;
@@ -110,6 +118,11 @@ export class Program {
 export interface JitOptions {
   /** Fuse elementwise chains (default true; false runs the traced equations as they are). */
   fuse?: boolean;
+  /**
+   * The most results a fused kernel writes: sibling groups of one shape (Adam's moments and update)
+   * merge up to this. Default: the backend's `maxFusedOutputs` (4 on the GPU, 1 on the CPU).
+   */
+  maxOutputs?: number;
 }
 
 /**
@@ -135,7 +148,7 @@ export function jit<Args extends unknown[], Out>(f: (...args: Args) => Out, opts
     const key = JSON.stringify([backend.name, defKey(def), leaves.map((t) => [t.dtype, t.shape])]);
     let prog = cache.get(key);
     if (!prog) {
-      prog = trace(f, leaves, def, backend, opts.fuse ?? true);
+      prog = trace(f, leaves, def, backend, opts.fuse ?? true, opts.maxOutputs);
       cache.set(key, prog);
       // a number that changes on every call traces every call: say which, once it has happened 3 times
       const changed = last && changedNumber(last, def, 'args');
@@ -261,7 +274,7 @@ const defKey = (d: TreeDef): unknown => {
   }
 };
 
-function trace(f: (...args: any[]) => unknown, leaves: readonly Tensor[], def: TreeDef, backend: Backend, fuse: boolean): Program {
+function trace(f: (...args: any[]) => unknown, leaves: readonly Tensor[], def: TreeDef, backend: Backend, fuse: boolean, maxOutputs?: number): Program {
   return withTrace((level) => new JitTrace(level, backend), (tr) => {
     const ins = leaves.map((t) => Tensor.staged(tr, t.shape, t.dtype, backend));
     const out = f(...unflatten<unknown[]>(traceKeys(def), ins));
@@ -294,16 +307,17 @@ function trace(f: (...args: any[]) => unknown, leaves: readonly Tensor[], def: T
       const host = v >= nIn && consts[v - nIn]?.shape.length === 0 ? (consts[v - nIn].buf as { host?: ArrayLike<number> }).host : undefined;
       return host ? () => host[0] : undefined;
     };
-    return new Program(nIn, consts, avals, live, fuse ? fusePrologues(fuseSteps(fuseEpilogues(live, outs), outs, avals, scalar), outs) : live, outs, outDef);
+    const most = Math.max(1, Math.min(4, maxOutputs ?? backend.maxFusedOutputs ?? 1));
+    return new Program(nIn, consts, avals, live, fuse ? fusePrologues(fuseSteps(fuseEpilogues(live, outs), outs, avals, scalar, most), outs) : live, outs, outDef);
   });
 }
 
-/** The equations the outputs need, in order. */
+/** The equations (or steps) the outputs need, in order. */
 function deadCodeElim(eqns: readonly Step[], outs: readonly number[]): Step[] {
   const need = new Set(outs);
   const keep: Step[] = [];
   for (let j = eqns.length - 1; j >= 0; j--) {
-    if (!need.has(eqns[j].out)) continue;
+    if (!need.has(eqns[j].out) && !eqns[j].more?.some((v) => need.has(v))) continue;
     keep.push(eqns[j]);
     for (const v of eqns[j].ins) need.add(v);
   }
@@ -381,9 +395,11 @@ export const MAX_FUSED_INPUTS = MAX_KERNEL_INPUTS;
  * result is in the group (and it is not an output), and its shape broadcasts to the group's (a small
  * operand such as a per-channel scale is then recomputed per element: cheaper than a kernel and a
  * buffer), unless the group would then read more than MAX_FUSED_INPUTS tensors. A group of one stays
- * the primitive it was.
+ * the primitive it was. Then groups that only a sum reads run inside it, sibling groups merge into
+ * kernels of up to `most` results (siblings), and slices that fused kernels read are read in place
+ * (readThrough) instead of copied.
  */
-function fuseSteps(eqns: readonly Step[], outs: readonly number[], avals: readonly Aval[], scalar: (v: number) => (() => number) | undefined): Step[] {
+function fuseSteps(eqns: readonly Step[], outs: readonly number[], avals: readonly Aval[], scalar: (v: number) => (() => number) | undefined, most: number): Step[] {
   const readers = new Map<number, number[]>();
   eqns.forEach((e, j) => { for (const v of new Set(e.ins)) readers.set(v, [...(readers.get(v) ?? []), j]); });
   const isOut = new Set(outs);
@@ -392,6 +408,8 @@ function fuseSteps(eqns: readonly Step[], outs: readonly number[], avals: readon
     (e.prim.elementwise.fusible?.(e.ins.map((v) => avals[v].dtype)) ?? true);
   const group = new Array<number>(eqns.length).fill(-1);
   const members: number[][] = [];
+  const views = readThrough(eqns, avals);
+  const ctx: FuseContext = { avals, scalar, views };
   /** How many distinct tensors the equations `ms` read from outside themselves. */
   const inputsOf = (ms: readonly number[]) => {
     const made = new Set(ms.map((m) => eqns[m].out));
@@ -420,37 +438,142 @@ function fuseSteps(eqns: readonly Step[], outs: readonly number[], avals: readon
     members.push(mine.sort((a, b) => a - b));
   }
   // a group (or a lone elementwise op) whose result only a sum reads runs inside that sum
-  const groupOfSum = new Map<number, number>(), summed = new Set<number>();
+  const groupOfSum = new Map<number, number>(), sumAt = new Map<number, number>();
   eqns.forEach((e, j) => {
     const p = e.prim.name === 'sum' ? producer.get(e.ins[0]) : undefined;
     if (p === undefined || group[p] < 0 || isOut.has(e.ins[0]) || readers.get(e.ins[0])!.length !== 1) return;
     groupOfSum.set(j, group[p]);
-    summed.add(group[p]);
+    sumAt.set(group[p], j);
   });
+  const root = members.map((ms) => ms[ms.length - 1]);
+  const clusters = most > 1 ? siblings(eqns, members, group, readers, producer, isOut, avals, sumAt, most, inputsOf, views) : members.map((_, g) => [g]);
+  const clusterOf = new Array<number[]>(members.length);
+  for (const c of clusters) for (const g of c) clusterOf[g] = c;
   const steps: Step[] = [];
   for (let j = 0; j < eqns.length; j++) {
     const g = group[j], into = groupOfSum.get(j);
-    if (into !== undefined) { steps.push(fusedStep(members[into].map((k) => eqns[k]), avals, scalar, eqns[j])); continue; }
-    if (summed.has(g)) continue; // runs inside its sum
-    if (g < 0 || members[g].length === 1) { steps.push(eqns[j]); continue; }
-    if (members[g][members[g].length - 1] !== j) continue; // emit the group where its last member (the root) was
-    steps.push(fusedStep(members[g].map((k) => eqns[k]), avals, scalar));
+    if (into !== undefined) { steps.push(fusedStep(members[into].map((k) => eqns[k]), { avals, scalar, views: new Map() }, { sum: eqns[j] })); continue; }
+    if (sumAt.has(g)) continue; // runs inside its sum
+    if (g < 0) { steps.push(eqns[j]); continue; }
+    const c = clusterOf[g];
+    if (root[c[c.length - 1]] !== j) continue; // emit the group (or its cluster) where its last member ran
+    if (c.length === 1) {
+      // a lone op stays the primitive it was, unless it reads a slice through
+      const lone = members[g].length === 1 && !eqns[j].ins.some((v) => views.has(v));
+      steps.push(lone ? eqns[j] : fusedStep(members[g].map((k) => eqns[k]), ctx));
+      continue;
+    }
+    // a cluster writes its groups' results that something outside it reads
+    const inside = new Set(c.flatMap((h) => members[h]));
+    const results = c.map((h) => eqns[root[h]].out).filter((v) => isOut.has(v) || (readers.get(v) ?? []).some((r) => !inside.has(r)));
+    steps.push(fusedStep([...inside].sort((a, b) => a - b).map((k) => eqns[k]), ctx, { results }));
   }
-  return steps;
+  // the slices (and reshapes) that every reader now reads through are gone
+  return deadCodeElim(steps, outs);
 }
 
-/** One step for `group` (equations in order), or for the group summed by `sum` when given. */
-function fusedStep(group: readonly Step[], avals: readonly Aval[], scalar: (v: number) => (() => number) | undefined, sum?: Step): Step {
+/**
+ * Slices a fused kernel reads in place: each slice's result, and each reshape of one that only drops
+ * or adds axes of 1 (BatchNorm's [2, C] moments sliced into a mean and a variance of [C]), as the
+ * sliced tensor and a View of it. Its fused readers then need no copy of it made.
+ */
+function readThrough(eqns: readonly Step[], avals: readonly Aval[]): Map<number, { src: number; view: View }> {
+  const views = new Map<number, { src: number; view: View }>();
+  for (const e of eqns) {
+    if (e.prim.name === 'slice' && !views.has(e.ins[0])) {
+      const st = stridesOf(avals[e.ins[0]].shape);
+      views.set(e.out, { src: e.ins[0], view: { offset: (e.attrs.begin as number[]).reduce((a, b, d) => a + b * st[d], 0), strides: st } });
+    } else if (e.prim.name === 'reshape' && views.has(e.ins[0])) {
+      const { src, view } = views.get(e.ins[0])!;
+      const kept = avals[e.ins[0]].shape.flatMap((n, d) => (n === 1 ? [] : [[n, view.strides[d]]]));
+      const to = avals[e.out].shape;
+      if (kept.map(([n]) => n).join() !== to.filter((n) => n !== 1).join()) continue;
+      let k = 0;
+      views.set(e.out, { src, view: { offset: view.offset, strides: to.map((n) => (n === 1 ? 0 : kept[k++][1])) } });
+    }
+  }
+  return views;
+}
+
+/**
+ * Sibling fusion: groups of one output shape merged into kernels that write several results (at
+ * most `most`), as XLA's multi-output fusion. Walking the groups in program order, a group joins
+ * an earlier cluster when it is related to it (reads one of its results, or a tensor it reads), the
+ * merged kernel reads at most MAX_FUSED_INPUTS tensors and writes at most `most` results, and every
+ * other reader of the cluster's results runs after the group: the merged kernel runs where the
+ * cluster's last group did. A result only the cluster reads is never written. Adam's update of one
+ * param (the L2-decayed gradient, both moments, the new param) becomes one kernel instead of four.
+ */
+function siblings(eqns: readonly Step[], members: readonly number[][], group: readonly number[], readers: ReadonlyMap<number, number[]>, producer: ReadonlyMap<number, number>,
+  isOut: ReadonlySet<number>, avals: readonly Aval[], sumAt: ReadonlyMap<number, number>, most: number, inputsOf: (ms: readonly number[]) => number,
+  views: ReadonlyMap<number, { src: number }>): number[][] {
+  const root = members.map((ms) => ms[ms.length - 1]);
+  const outOf = (g: number) => eqns[root[g]].out;
+  // where each group runs now (a cluster's groups, where its last one was), and so each equation
+  const emit = root.map((r, g) => sumAt.get(g) ?? r);
+  const at = (k: number) => (group[k] < 0 ? k : emit[group[k]]);
+  // what a group reads: its inputs, and the tensors it reads slices of; and who else reads slices of a tensor
+  const inputs = (g: number) => new Set(members[g].flatMap((m) => eqns[m].ins.flatMap((v) => (views.has(v) ? [v, views.get(v)!.src] : [v]))));
+  const sliceReaders = new Map<number, number[]>();
+  eqns.forEach((e, k) => { for (const v of e.ins) if (views.has(v)) sliceReaders.set(views.get(v)!.src, [...sliceReaders.get(views.get(v)!.src) ?? [], k]); });
+  const clusters: number[][] = [], clusterOf = new Array<number>(members.length).fill(-1);
+  const clusterAt = (k: number | undefined) => (k === undefined || group[k] < 0 ? -1 : clusterOf[group[k]]);
+  for (const g of members.map((_, g) => g).filter((g) => !sumAt.has(g)).sort((a, b) => root[a] - root[b])) {
+    const shape = avals[outOf(g)].shape.join('x'), mine = inputs(g);
+    // the related clusters: those that make a tensor g reads, or read one too; the latest first
+    const near = new Set<number>();
+    for (const v of mine) for (const k of [producer.get(v), ...readers.get(v) ?? [], ...sliceReaders.get(v) ?? []]) if (clusterAt(k) >= 0) near.add(clusterAt(k));
+    const fits = (c: number[]) => {
+      if (avals[outOf(c[0])].shape.join('x') !== shape) return false;
+      const all = [...c, g], inside = new Set(all.flatMap((h) => members[h]));
+      if (inputsOf([...inside]) > MAX_FUSED_INPUTS) return false;
+      const outside = (h: number) => (readers.get(outOf(h)) ?? []).filter((r) => !inside.has(r));
+      if (all.filter((h) => isOut.has(outOf(h)) || outside(h).length).length > most) return false;
+      return c.every((h) => outside(h).every((r) => at(r) > root[g]));
+    };
+    const c = [...near].sort((a, b) => emit[clusters[b][0]] - emit[clusters[a][0]]).find((i) => fits(clusters[i]));
+    if (c === undefined) {
+      clusterOf[g] = clusters.length;
+      clusters.push([g]);
+    } else {
+      clusterOf[g] = c;
+      clusters[c].push(g);
+      for (const h of clusters[c]) emit[h] = root[g];
+    }
+  }
+  return clusters;
+}
+
+/** What fusedStep needs of the program: the avals, the constants' values, the slices read through. */
+interface FuseContext {
+  readonly avals: readonly Aval[];
+  readonly scalar: (v: number) => (() => number) | undefined;
+  readonly views: ReadonlyMap<number, { src: number; view: View }>;
+}
+
+/**
+ * One step for `group` (equations in order), or for the group summed by `sum` when given; `results`:
+ * the variables it writes, when more than the last equation's (a sibling cluster's). An input that is
+ * a slice read through is the sliced tensor, with its View.
+ */
+function fusedStep(group: readonly Step[], { avals, scalar, views }: FuseContext, { sum, results }: { sum?: Step; results?: readonly number[] } = {}): Step {
   const inside = new Map<number, number>(group.map((e, j) => [e.out, j]));
-  const ins: number[] = [];
+  const ins: number[] = [], inViews: (View | undefined)[] = [], avalsIn: Aval[] = [], keys: string[] = [];
   const ops: FusedOp[] = group.map((e) => ({
     prim: e.prim,
     attrs: e.attrs,
     args: e.ins.map((v) => {
       const j = inside.get(v);
       if (j !== undefined) return { op: j };
-      let i = ins.indexOf(v);
-      if (i < 0) { i = ins.length; ins.push(v); }
+      const through = views.get(v), key = through ? `${through.src}@${through.view.offset}:${through.view.strides.join()}:${avals[v].shape.join()}` : String(v);
+      let i = keys.indexOf(key);
+      if (i < 0) {
+        i = keys.length;
+        keys.push(key);
+        ins.push(through?.src ?? v);
+        inViews.push(through?.view);
+        avalsIn.push(avals[v]);
+      }
       return { input: i };
     }),
     inDtypes: e.ins.map((v) => avals[v].dtype),
@@ -458,11 +581,17 @@ function fusedStep(group: readonly Step[], avals: readonly Aval[], scalar: (v: n
   }));
   const out = group[group.length - 1].out;
   if (sum) {
-    const prim = fusedSumPrimitive(ops, ins.map((v) => avals[v]), avals[out].shape, sum.attrs.axes, avals[sum.out]);
+    const prim = fusedSumPrimitive(ops, avalsIn, avals[out].shape, sum.attrs.axes, avals[sum.out]);
     return { prim, attrs: {}, ins, out: sum.out, fused: [...group.map((e) => e.prim.name), 'sum'] };
   }
-  const prim = fusedPrimitive(ops, ins.map((v) => avals[v]), avals[out], ins.map(scalar));
-  return { prim, attrs: {}, ins, out, fused: group.map((e) => e.prim.name) };
+  const constants = ins.map((v, i) => (inViews[i] ? undefined : scalar(v)));
+  const fused = group.map((e) => e.prim.name);
+  if (results && results.length > 1) {
+    const prim = fusedPrimitive(ops, avalsIn, avals[results[0]], { constants, results: results.map((v) => inside.get(v)!), views: inViews });
+    return { prim, attrs: {}, ins, out: results[0], more: results.slice(1), fused };
+  }
+  const prim = fusedPrimitive(ops, avalsIn, avals[out], { constants, views: inViews });
+  return { prim, attrs: {}, ins, out, fused };
 }
 
 /**
@@ -488,10 +617,13 @@ function execute(prog: Program, args: readonly Tensor[]): any {
   // may well be an earlier call's output, whose array this pool made)
   const outside = new Set(env.slice(0, prog.nIn + prog.consts.length).map((t) => own(t!.buf)));
   withRecycler(pool, () => prog.steps.forEach((s, j) => {
-    const y = run(s.prim, s.ins.map((v) => env[v]!), s.attrs, prog.avals[s.out]);
-    env[s.out] = y;
-    const a = own(y.buf);
-    if (a && !outside.has(a)) holders.set(a, (holders.get(a) ?? 0) + 1);
+    const ins = s.ins.map((v) => env[v]!);
+    const ys = s.more ? runMany(s.prim, ins, s.attrs, [s.out, ...s.more].map((v) => prog.avals[v])) : [run(s.prim, ins, s.attrs, prog.avals[s.out])];
+    [s.out, ...s.more ?? []].forEach((v, i) => {
+      env[v] = ys[i];
+      const a = own(ys[i].buf);
+      if (a && !outside.has(a)) holders.set(a, (holders.get(a) ?? 0) + 1);
+    });
     for (const v of drops[j]) {
       const buf = env[v]!.buf as TypedArray, b = own(buf);
       env[v] = undefined;

@@ -81,11 +81,10 @@ export const broadcastsTo = (s: Shape, out: Shape): boolean =>
   s.length <= out.length && s.every((d, i) => d === out[out.length - s.length + i] || d === 1);
 
 /**
- * Strides to read an array of shape `s` as if it had the broadcast shape `out`:
- * 0 along axes that are broadcast.
+ * Strides to read an array of shape `s` (its own strides `st`: row-major unless given) as if it had
+ * the broadcast shape `out`: 0 along axes that are broadcast.
  */
-export function broadcastStrides(s: Shape, out: Shape): number[] {
-  const st = stridesOf(s);
+export function broadcastStrides(s: Shape, out: Shape, st: readonly number[] = stridesOf(s)): number[] {
   const res = new Array<number>(out.length).fill(0);
   for (let i = 0; i < s.length; i++) {
     const o = out.length - s.length + i;

@@ -9,7 +9,7 @@
  * Levels keep nested transformations apart (grad of grad, vmap of grad, no perturbation confusion), as
  * in autodidax: a tracer's value one level down may itself be a tracer of an outer trace.
  */
-import type { Aval } from './backend.js';
+import type { Aval, Backend } from './backend.js';
 import { getBackend } from './backend.js';
 import { Tensor } from './tensor.js';
 import { OpError, fmt } from './shape.js';
@@ -70,6 +70,26 @@ export function bind<A>(prim: Primitive<A>, inputs: readonly Tensor[], attrs: A)
 
 /** Run a primitive's kernel on concrete inputs whose output aval is `out`. */
 export function run<A>(prim: Primitive<A>, inputs: readonly Tensor[], attrs: A, out: Aval): Tensor {
+  const [backend, buf] = launch(prim, inputs, attrs, out);
+  const result = Tensor.fromBuffer(backend, buf, out.shape, out.dtype);
+  if (debugNansOn) checkFinite(prim.name, inputs, attrs, result);
+  return result;
+}
+
+/**
+ * Run a kernel that writes several results (one of jit's sibling-fused groups: its kernel returns
+ * an array of buffers), whose avals are `outs`.
+ */
+export function runMany<A>(prim: Primitive<A>, inputs: readonly Tensor[], attrs: A, outs: readonly Aval[]): Tensor[] {
+  const [backend, bufs] = launch(prim, inputs, attrs, outs[0]);
+  return (bufs as unknown[]).map((buf, i) => {
+    const result = Tensor.fromBuffer(backend, buf, outs[i].shape, outs[i].dtype);
+    if (debugNansOn) checkFinite(prim.name, inputs, attrs, result);
+    return result;
+  });
+}
+
+function launch<A>(prim: Primitive<A>, inputs: readonly Tensor[], attrs: A, out: Aval): [Backend, unknown] {
   const backend = inputs.length ? inputs[0].backend! : getBackend();
   for (const t of inputs) {
     if (t.backend !== backend) {
@@ -87,9 +107,7 @@ export function run<A>(prim: Primitive<A>, inputs: readonly Tensor[], attrs: A, 
     row.ms += performance.now() - t0;
     profile.set(prim.name, row);
   }
-  const result = Tensor.fromBuffer(backend, buf, out.shape, out.dtype);
-  if (debugNansOn) checkFinite(prim.name, inputs, attrs, result);
-  return result;
+  return [backend, buf];
 }
 
 export function checkAval(op: string, got: Aval, want: Aval, what: string): void {

@@ -171,26 +171,41 @@ function launch(src: string, inputs: readonly GpuBuf[], output: readonly number[
   }
 }
 
+/** Whether this WebGL can write several render targets at once (WebGL2, or WebGL1's WEBGL_draw_buffers). */
+const multipleTargets = (): boolean => (start().gpu as unknown as { Kernel: { features: { kernelMap: boolean } } }).Kernel.features.kernelMap;
+
+/**
+ * A tensor of `size` values from a vec4 kernel's output: gpu.js made an Array(4) texture, texel for
+ * texel what it reads as a tensor (optimizeFloatMemory's layout), rewrapped as the texture class gpu.js
+ * gives tensors (kernels check the class), sharing the GL texture.
+ */
+function asTensor(grid: Buf['tex'], size: number): Buf {
+  const g = grid as unknown as Record<string, unknown> & { delete(): void };
+  const Tensor = (start().dummy.tex as object).constructor as new (settings: object) => Buf['tex'];
+  const tex = new Tensor({ ...g, output: [size], dimensions: [size, 1, 1] });
+  g.delete();
+  return track(new Buf(tex, size));
+}
+
 const context: GpuContext = {
   run(src, inputs, size, glsl = []) {
     return size === 0 ? new Buf(null, 0) : track(new Buf(launch(src, inputs, [size], false, glsl), size));
   },
   run4(src, inputs, size, glsl = []) {
     if (size === 0) return new Buf(null, 0);
-    const grid = launch(src, inputs, [Math.ceil(size / 4)], true, glsl) as unknown as Record<string, unknown> & { delete(): void };
-    // gpu.js made an Array(4) output, texel for texel what it reads as a tensor (optimizeFloatMemory's
-    // layout); rewrapped as the texture class gpu.js gives tensors (kernels check the class), sharing the GL texture
-    const Tensor = (start().dummy.tex as object).constructor as new (settings: object) => Buf['tex'];
-    const tex = new Tensor({ ...grid, output: [size], dimensions: [size, 1, 1] });
-    grid.delete();
-    return track(new Buf(tex, size));
+    return asTensor(launch(src, inputs, [Math.ceil(size / 4)], true, glsl), size);
+  },
+  run4Many(src, inputs, size, targets, glsl) {
+    if (!(targets >= 2 && targets <= 4)) throw new Error(`gpu: run4Many writes 2 to 4 tensors, not ${targets}`);
+    if (!multipleTargets()) throw new Error('gpu: this WebGL has no multiple render targets (WEBGL_draw_buffers) for a kernel with several outputs');
+    if (size === 0) return Array.from({ length: targets }, () => new Buf(null, 0));
+    const texs = launch(src, inputs, [Math.ceil(size / 4)], true, glsl, targets) as unknown as Record<string, Buf['tex']>;
+    return Array.from({ length: targets }, (_, i) => asTensor(texs[i ? `target${i}` : 'result'], size));
   },
   runTargets(src, inputs, output, targets, glsl) {
     // WebGL2 promises 4 draw buffers, no more
     if (!(targets >= 1 && targets <= 4)) throw new Error(`gpu: runTargets writes 1 to 4 render targets, not ${targets}`);
-    if (!(start().gpu as unknown as { Kernel: { features: { kernelMap: boolean } } }).Kernel.features.kernelMap) {
-      throw new Error('gpu: this WebGL has no multiple render targets (WEBGL_draw_buffers), which matmul needs; use the cpu backend');
-    }
+    if (!multipleTargets()) throw new Error('gpu: this WebGL has no multiple render targets (WEBGL_draw_buffers), which matmul needs; use the cpu backend');
     const size = output.reduce((a, b) => a * b, 1) * 4;
     const texs = launch(src, inputs, output, true, glsl, targets) as unknown as Record<string, Buf['tex']>;
     return Array.from({ length: targets }, (_, i) => track(new Buf(texs[i ? `target${i}` : 'result'], size, undefined, true)));
@@ -236,6 +251,11 @@ export const gpu: Backend<GpuBuf> & {
   pin(buf: GpuBuf): void;
 } = {
   name: 'gpu',
+  // a launch costs about 0.2 ms of JavaScript on an H100's host, a pass over a param microseconds;
+  // several outputs need WebGL's multiple render targets (WEBGL_draw_buffers, or WebGL2)
+  get maxFusedOutputs() {
+    return multipleTargets() ? 4 : 1;
+  },
   unavailable() {
     const s = gpuStatus();
     return s.ok ? undefined : s.reason;

@@ -11,7 +11,7 @@
  */
 import type { Aval, KernelArg } from '../backend.js';
 import type { DType } from '../dtype.js';
-import { OpError, sizeOf, stridesOf, type Shape } from '../shape.js';
+import { broadcastStrides, OpError, sizeOf, stridesOf, type Shape } from '../shape.js';
 
 /**
  * The most tensors one kernel reads. Each is a texture, and a fragment shader samples at most
@@ -70,22 +70,26 @@ export const elementwiseShader = <A>(expr: (xs: readonly string[], dtypes: reado
  *   output's, a multiple of 4 long, as a bias): one texture fetch for all four lanes, through a
  *   GLSL function `ld{i}`;
  * - otherwise each lane reads its own element.
+ * A lane may give several results (`result` an array, at most 4): the first is the kernel's return
+ * value, the others go to render targets 1.. through GLSL functions `put{t}` (GpuContext.run4Many).
  */
-export function elementwiseSource(shapes: readonly Shape[], out: Shape, lane: (xs: readonly string[], l: number) => { stmts: readonly string[]; result: string },
-  literals: readonly (string | undefined)[] = []): { src: string; glsl: string[] } {
+export function elementwiseSource(shapes: readonly Shape[], out: Shape, lane: (xs: readonly string[], l: number) => { stmts: readonly string[]; result: string | readonly string[] },
+  literals: readonly (string | undefined)[] = [], views: readonly ({ offset: number; strides: readonly number[] } | undefined)[] = []): { src: string; glsl: string[] } {
   const glsl: string[] = [], pre: string[] = [];
   const last = out.length - 1;
   // lane 0's coordinates are needed up front (a broadcast read a texel at a time); each lane's own (a read per element)
   let lane0 = false, perLane = false;
   const reads = shapes.map((shape, i): ((l: number) => string) => {
     if (literals[i] !== undefined) return () => literals[i]!;
-    const st = readStrides(shape, out);
+    // a view (a slice read through: jit) is read element by element at its offset and strides
+    const view = views[i], at = view?.offset ?? 0;
+    const st = view ? broadcastStrides(shape, out, view.strides) : readStrides(shape, out);
     if (st.every((s) => s === 0)) {
-      pre.push(`const s${i} = X${i}[0];`);
+      pre.push(`const s${i} = X${i}[${lit(at)}];`);
       return () => `s${i}`;
     }
-    const whole = sizeOf(shape) === sizeOf(out) && shape.length === out.length;
-    if (whole || st[last] === 1 && out[last] % 4 === 0) {
+    const whole = !view && sizeOf(shape) === sizeOf(out) && shape.length === out.length;
+    if (!view && (whole || st[last] === 1 && out[last] % 4 === 0)) {
       glsl.push(`vec4 ld${i}(float t) {
   return texture(user_X${i}, flatTexel(t, float(user_X${i}Size.x)) / vec2(user_X${i}Size));
 }`);
@@ -94,24 +98,30 @@ export function elementwiseSource(shapes: readonly Shape[], out: Shape, lane: (x
       return (l) => `w${i}[${l}]`;
     }
     perLane = true;
-    return (l) => `X${i}[${dot(names(out.length, `c_${l}_`), st)}]`;
+    return (l) => `X${i}[${dot(names(out.length, `c_${l}_`), st, at)}]`;
   });
+  let results = 1;
   const body = [0, 1, 2, 3].map((l) => {
     const { stmts, result } = lane(shapes.map((_, i) => `x${i}_${l}`), l);
+    const rs = typeof result === 'string' ? [result] : result;
+    results = rs.length;
     return [
       ...(perLane && out.length && !(lane0 && l === 0) ? [coords(out, `c_${l}_`, `j * 4.0 + ${lit(l)}`)] : []),
       ...shapes.map((_, i) => `const x${i}_${l} = ${reads[i](l)};`),
       ...stmts,
-      `const y_${l} = ${result};`,
+      ...rs.map((r, t) => `const y${t || ''}_${l} = ${r};`),
     ].join('\n  ');
   });
+  const lanes = (t: number) => [0, 1, 2, 3].map((l) => `y${t || ''}_${l}`).join(', ');
+  for (let t = 1; t < results; t++) glsl.push(`float put${t}(float a, float b, float c, float d) {\n  target${t} = vec4(a, b, c, d);\n  return 0.0;\n}`);
   return {
     src: `function (${shapes.map((_, i) => `X${i}`).join(', ')}) {
   const j = this.thread.x;
   ${lane0 ? coords(out, 'c_0_', 'j * 4.0') : ''}
   ${pre.join('\n  ')}
   ${body.join('\n  ')}
-  return [y_0, y_1, y_2, y_3];
+  ${Array.from({ length: results - 1 }, (_, t) => `const p${t + 1} = put${t + 1}(${lanes(t + 1)});`).join('\n  ')}
+  return [${lanes(0)}];
 }`,
     glsl,
   };

@@ -42,10 +42,91 @@ test('a value read twice, or returned, is materialised: fusion never recomputes 
   const jf = np.jit(f);
   const got = jf(x), want = f(x);
   got.forEach((g, i) => same(t, g, want[i], `output ${i}`));
+  // one output a kernel: exp is its own; with several (the GPU's sibling fusion) one kernel writes it beside its readers
+  const one = np.jit(f, { maxOutputs: 1 }).program(x);
+  t.ok(one.steps.some((s) => s.prim.name === 'exp'), `exp (read three times) is its own kernel:\n${one}`);
   const p = jf.program(x);
-  t.ok(p.steps.some((s) => s.prim.name === 'exp'), `exp (read three times) is its own kernel:\n${p}`);
+  t.equal(p.steps.filter((s) => (s.fused ?? [s.prim.name]).includes('exp')).length, 1, `exp is computed in one kernel:\n${p}`);
   const g = np.jit((z: np.Tensor) => { const e = np.exp(z); return [e, np.neg(e)]; });
   same(t, g(x)[0], np.exp(x), 'an output that is also an operand keeps its value');
+  t.end();
+});
+
+test('sibling fusion: groups of one shape write several results from one kernel (Adam\'s update: 4 kernels become 1), the values unchanged', (t) => {
+  const adam = (g: np.Tensor, p: np.Tensor, m: np.Tensor, v: np.Tensor) => {
+    const gs = np.add(g, np.mul(p, 1e-5)); // read by both moments: a group of its own without sibling fusion
+    const m2 = np.add(np.mul(m, 0.9), np.mul(gs, 0.1));
+    const v2 = np.add(np.mul(v, 0.999), np.mul(np.mul(gs, gs), 0.001));
+    const p2 = np.sub(p, np.mul(np.div(m2, np.add(np.sqrt(v2), 1e-8)), 0.01));
+    return { p: p2, m: m2, v: v2 };
+  };
+  const [g, p, m] = [0, 1, 2].map(() => input([6, 7], 'normal', 'float32')), v = input([6, 7], 'positive', 'float32');
+  const want = adam(g, p, m, v);
+  for (const most of [1, 2, 3, 4]) {
+    const jf = np.jit(adam, { maxOutputs: most });
+    const got = jf(g, p, m, v), prog = jf.program(g, p, m, v);
+    for (const k of ['p', 'm', 'v'] as const) same(t, got[k], want[k], `at most ${most} results a kernel: ${k}`);
+    // 1: gs, m2, v2, p2 apart; 2: gs with m2 (gs is still read by v2), then v2 with p2; 3 or more: one kernel of three results
+    t.equal(prog.stats.kernels, most === 1 ? 4 : most === 2 ? 2 : 1, `at most ${most}: ${prog.stats.kernels} kernels\n${prog}`);
+    t.ok(prog.steps.every((s) => 1 + (s.more?.length ?? 0) <= most), `no kernel writes more than ${most}`);
+  }
+  const prog = np.jit(adam, { maxOutputs: 4 }).program(g, p, m, v);
+  t.match(String(prog), /v\d+: float32\[6, 7\], v\d+: float32\[6, 7\], v\d+: float32\[6, 7\] = fused\[/, `the printed program shows the three results:\n${prog}`);
+  t.end();
+});
+
+test('sibling fusion never moves a result past a reader outside the kernel, nor merges what is unrelated or of another shape', (t) => {
+  const x = input([4, 4], 'normal', 'float32'), b = input([4, 4], 'normal', 'float32');
+  // a = exp(x) is read by a matmul, which runs before c: a cannot wait for c's kernel
+  const early = (z: np.Tensor) => {
+    const a = np.exp(z);
+    const m = np.matmul(a, a);
+    return [np.add(np.mul(z, 2), m), np.sum(a, [1])] as const;
+  };
+  // exp and mul read z and share a kernel; neg reads only w (unrelated) and sum's input has another shape
+  const siblings = (z: np.Tensor, w: np.Tensor) => [np.exp(z), np.mul(z, 3), np.neg(w), np.sum(np.mul(z, w), [0])] as const;
+  for (const [name, f, args] of [['early', early, [x]], ['siblings', siblings, [x, b]]] as const) {
+    const jf = np.jit(f as (...a: np.Tensor[]) => readonly np.Tensor[], { maxOutputs: 4 });
+    const got = jf(...args), want = (f as (...a: np.Tensor[]) => readonly np.Tensor[])(...args);
+    got.forEach((y, i) => same(t, y, want[i], `${name}: output ${i}`));
+    const prog = jf.program(...args);
+    const at = (op: string) => prog.steps.findIndex((s) => (s.fused ?? [s.prim.name]).includes(op));
+    if (name === 'early') t.ok(at('exp') < at('matmul') && at('matmul') < prog.steps.findIndex((s) => s.fused?.includes('add')), `exp before the matmul that reads it, the add after:\n${prog}`);
+    else t.deepEqual(prog.steps.map((s) => 1 + (s.more?.length ?? 0)).sort(), [1, 1, 2], `exp and mul in one kernel, neg and the sum apart:\n${prog}`);
+  }
+  // four siblings reading z and five tensors each: 21 inputs, so no more than two share a kernel
+  const ws = Array.from({ length: 20 }, () => input([4, 4], 'normal', 'float32'));
+  const wide = (z: np.Tensor, ...w: np.Tensor[]) => [0, 1, 2, 3].map((i) => w.slice(5 * i, 5 * i + 5).reduce((acc, wi) => np.add(acc, wi), np.mul(z, i + 1)));
+  const jw = np.jit(wide, { maxOutputs: 4 });
+  jw(x, ...ws).forEach((y, i) => same(t, y, wide(x, ...ws)[i], `wide: output ${i}`));
+  const pw = jw.program(x, ...ws);
+  t.ok(pw.steps.every((s) => s.ins.length <= np.MAX_FUSED_INPUTS), `every kernel reads at most ${np.MAX_FUSED_INPUTS} tensors:\n${pw}`);
+  t.equal(pw.stats.kernels, 2, 'two kernels of two results each');
+  t.end();
+});
+
+test('fused kernels read slices in place: no copy kernel for a slice (or its reshape) that only fused ops read, the values unchanged', (t) => {
+  const stats = input([2, 6], 'normal', 'float32'), run = input([6], 'normal', 'float32'), x = input([5, 6], 'normal', 'float32');
+  // BatchNorm's running statistics: rows of its [2, C] moments, each sliced and reshaped to [C]
+  const running = (m: np.Tensor, r: np.Tensor) => {
+    const mean = np.reshape(np.slice(m, [0, 0], [1, 6]), [6]), v = np.reshape(np.slice(m, [1, 0], [1, 6]), [6]);
+    return [np.add(np.mul(r, 0.9), np.mul(mean, 0.1)), np.add(np.mul(r, 0.9), np.mul(v, 0.1 * 8 / 7))] as const;
+  };
+  // a box inside a matrix (strided), broadcast against a row, and a slice also read by a matmul (that copy stays)
+  const boxes = (z: np.Tensor, m: np.Tensor) => {
+    const box = np.slice(z, [1, 2], [3, 3]), row = np.slice(m, [1, 0], [1, 3]);
+    return [np.exp(np.add(box, row)), np.matmul(box, box), np.mul(box, 2)] as const;
+  };
+  for (const most of [1, 4]) {
+    for (const [name, f, args, copies] of [['running', running, [stats, run], 0], ['boxes', boxes, [x, stats], 1]] as const) {
+      const jf = np.jit(f as (...a: np.Tensor[]) => readonly np.Tensor[], { maxOutputs: most });
+      const got = jf(...args), want = (f as (...a: np.Tensor[]) => readonly np.Tensor[])(...args);
+      got.forEach((y, i) => same(t, y, want[i], `${name}, at most ${most} results a kernel: output ${i}`));
+      const prog = jf.program(...args);
+      t.equal(prog.steps.filter((s) => s.prim.name === 'slice').length, copies, `${name}: ${copies} slice copied\n${prog}`);
+    }
+  }
+  t.equal(np.jit(running, { maxOutputs: 4 }).program(stats, run).stats.kernels, 1, 'both running statistics in one kernel that reads the moments once');
   t.end();
 });
 
