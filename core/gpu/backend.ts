@@ -30,6 +30,7 @@ import { env } from '../platform/platform.js';
 import { sizeOf } from '../shape.js';
 import { fastReads } from './reads.js';
 import { recycleTextures } from './textures.js';
+import { lightFramebuffers } from './framebuffers.js';
 import { checkExactInt, type GpuBuf, type GpuContext, type GpuKernel, MAX_KERNEL_INPUTS } from './shader.js';
 
 // gpu.js is CommonJS and pulls in headless-gl; the platform loads it only when the GPU is first used.
@@ -87,6 +88,7 @@ function start(): State {
       throw new Error(`gpu.js ran the probe kernel as ${kernelClass}, not on a GPU` +
         (mode === 'headlessgl' ? ' (headless-GL needs a display: run under `xvfb-run -a`)' : ''));
     }
+    if (env('AVID_GPU_LIGHT_FRAMEBUFFERS') !== '0') lightFramebuffers((probe.kernel as unknown as { context: object }).context);
     const s: State = { gpu, gpuJs, mode: gpu.mode, kernelClass, cache: new Map(), live: new Set(), dummy: undefined as unknown as Buf, compiles: 0, runs: 0 };
     state = s;
     s.dummy = upload(new Float32Array(1));

@@ -212,6 +212,38 @@ test('freed textures are recycled for later kernels of the same size, and recycl
   t.end();
 });
 
+test('headless-GL attaches a kernel\'s outputs with a native call or two, not 22 (core/gpu/framebuffers.ts), and kernels of 1 and 4 render targets interleave correctly', async (t) => {
+  const headlessGl = 'gl'; // headless-GL, untyped: a context shares its class with gpu.js's
+  const gl = ((await import(headlessGl)) as { default: (w: number, h: number) => object | null }).default(1, 1);
+  const native = gl && Object.getPrototypeOf(Object.getPrototypeOf(gl));
+  if (!native?.framebufferTexture2D) { t.skip('not headless-GL'); t.end(); return; }
+  const attach = native.framebufferTexture2D;
+  let calls = 0;
+  native.framebufferTexture2D = function (this: unknown, ...a: unknown[]) { calls++; return attach.apply(this, a); };
+  try {
+    const step = np.jit((a: np.Tensor, b: np.Tensor) => {
+      const m = np.add(np.mul(a, 0.9), np.mul(b, 0.1)), v = np.add(np.mul(a, a), b); // one kernel writing m and v
+      return [m, v, np.matmul(m, v)] as const;
+    });
+    const a = gpu([[1, 2, 3, 4], [5, 6, 7, 8], [9, 10, 11, 12], [13, 14, 15, 16]]), b = gpu([[1, -1, 2, -2], [3, -3, 4, -4], [5, -5, 6, -6], [7, -7, 8, -8]]);
+    step(a, b);
+    const runs = np.gpuStats().runs;
+    calls = 0;
+    let out = step(a, b);
+    for (let i = 0; i < 4; i++) out = step(out[0], out[1]);
+    const launched = np.gpuStats().runs - runs;
+    t.ok(calls <= 2 * launched, `${calls} native attachments for ${launched} kernel runs`);
+    const want = [0, 1, 2, 3, 4].reduce((acc: np.Tensor[]) => {
+      const m = np.add(np.mul(acc[0], 0.9), np.mul(acc[1], 0.1)), v = np.add(np.mul(acc[0], acc[0]), acc[1]);
+      return [m, v, np.matmul(m, v)];
+    }, [cpu(a.toArray() as np.NestedArray), cpu(b.toArray() as np.NestedArray)]);
+    out.forEach((o, i) => close(t, o, want[i], `output ${i} after five steps`, { rtol: 1e-5 }));
+  } finally {
+    native.framebufferTexture2D = attach;
+  }
+  t.end();
+});
+
 test('100 training steps leak no textures', async (t) => {
   const key = np.random.key(3);
   const [kx, kw] = np.random.split(key);

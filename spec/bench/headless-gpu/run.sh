@@ -2,8 +2,10 @@
 # Runs on the GPU box what pack.sh packed beside this script: unpacks Node, Xvfb + Mesa and the bundles
 # under /tmp/d, starts Xvfb (Mesa's swrast gives it GLX), and runs with NVIDIA's GLX client library, so
 # headless-GL's WebGL renders on the card (nvidia-smi lists node as a graphics process). Then, each
-# under a timeout: a probe of the GL context, PARTS (default hg,jit,step,spec):
+# under a timeout: a probe of the GL context, PARTS (default hg,hg0,jit,step,spec):
 #   hg    spec/bench/headless-gl.ts: ours against tfjs-webgl, matmul and an MLP step
+#   hg0   the same with AVID_GPU_LIGHT_FRAMEBUFFERS=0 (headless-GL's own framebuffer bookkeeping: 22
+#         native calls where core/gpu/framebuffers.ts makes one), for what that patch is worth on a GPU
 #   jit   spec/bench/jit.ts --backends gpu
 #   step  spec/bench/avid-step.ts --backends gpu (the first jitted step compiled for about a minute on an
 #         H100; kernels over SLOW_COMPILE_MS, default 1000, are named)
@@ -12,7 +14,7 @@
 # llvmpipe instead, on the CPU: a dry run of the package anywhere. Runs as root (it writes
 # /usr/lib/x86_64-linux-gnu/dri/swrast_dri.so, where Xvfb looks for it, and /usr/bin/xkbcomp if missing).
 D=$(cd "$(dirname "$0")" && pwd); T=/tmp/d; OUT=${OUT:-/tmp/out}; mkdir -p $T $OUT
-MODE=${MODE:-nvidia}; PARTS=${PARTS:-hg,jit,step,spec}
+MODE=${MODE:-nvidia}; PARTS=${PARTS:-hg,hg0,jit,step,spec}
 t0=$(date +%s); el() { echo $(( $(date +%s) - t0 )); }
 [ -x $T/node ] || { xz -dc $D/node.xz > $T/node && chmod +x $T/node; }
 [ -d $T/xrmin ] || tar -xJf $D/xr.tar.xz -C $T
@@ -46,6 +48,7 @@ if [ ${PIPESTATUS[0]} -ne 0 ]; then echo "probe failed"; tail -20 $OUT/xvfb.log;
 for part in ${PARTS//,/ }; do
   case $part in
     hg) echo "=== headless-gl: ours vs tfjs-webgl ($(el) s)"; timeout 120 $N $P/b/headless-gl.mjs ${HG_ARGS:---reps 9 --mlp-reps 15} 2>&1 | tee $OUT/headless-gl.txt;;
+    hg0) echo "=== headless-gl, AVID_GPU_LIGHT_FRAMEBUFFERS=0 ($(el) s)"; AVID_GPU_LIGHT_FRAMEBUFFERS=0 timeout 120 $N $P/b/headless-gl.mjs ${HG_ARGS:---reps 9 --mlp-reps 15} 2>&1 | tee $OUT/headless-gl0.txt;;
     jit) echo "=== jit ($(el) s)"; timeout 120 $N $P/b/jit.mjs --backends gpu 2>&1 | tee $OUT/jit.txt;;
     step) echo "=== avid-step ($(el) s)"; AVID_GPU_SLOW_COMPILE_MS=${SLOW_COMPILE_MS:-1000} timeout 300 $N $P/b/avid-step.mjs --backends gpu --each ${STEP_ARGS:---rounds 6 --warmup 2} 2>&1 | tee $OUT/step.txt;;
     spec)
