@@ -85,6 +85,12 @@ export interface Backend<B = unknown> {
   read(buf: B, aval: Aval): TypedArray;
   /** The kernel this backend runs for a primitive, if it has one. */
   kernel(prim: string): Kernel<B> | undefined;
+  /**
+   * A kernel for one step of a jitted program (the same avals and attrs at every call), made once
+   * per step where the backend can do better than `kernel`: the GPU's records its first call's
+   * launches and replays them, without the primitive's JavaScript.
+   */
+  specialise?(prim: string): Kernel<B> | undefined;
   /** Why this backend cannot run here, or undefined if it can. */
   unavailable?(): string | undefined;
   /** Note that `owner` (a tensor) refers to `buf`, for backends that free memory themselves. */

@@ -18,7 +18,7 @@
  * together (the usual way to jit a training step), and under an outer grad or vmap a jitted function
  * replays its equations one by one, so the outer transformation sees every primitive.
  */
-import type { Aval, Backend } from './backend.js';
+import type { Aval, Backend, Kernel } from './backend.js';
 import { getBackend } from './backend.js';
 import { fusedPrimitive, fusedSumPrimitive, type FusedOp, type View } from './fusion.js';
 import { withScope } from './memory.js';
@@ -75,10 +75,18 @@ export class Program {
     readonly steps: readonly Step[],
     readonly outs: readonly number[],
     readonly outDef: TreeDef,
+    /** the backend it was traced for, and runs on */
+    readonly backend: Backend,
   ) {}
 
   /** Scratch arrays kept between calls on the CPU (about the intermediates' size; see execute). */
   readonly pool = new BufferPool();
+
+  /**
+   * Each step's kernel as the backend specialises it to the step (Backend.specialise: the GPU
+   * replays the launches its first call made), null where it does not; made on the step's first run.
+   */
+  readonly kernels: (Kernel | null | undefined)[] = [];
 
   /** For each step, the variables it reads for the last time (never arguments, constants or outputs). */
   get lastUses(): number[][] {
@@ -308,7 +316,7 @@ function trace(f: (...args: any[]) => unknown, leaves: readonly Tensor[], def: T
       return host ? () => host[0] : undefined;
     };
     const most = Math.max(1, Math.min(4, maxOutputs ?? backend.maxFusedOutputs ?? 1));
-    return new Program(nIn, consts, avals, live, fuse ? fusePrologues(fuseSteps(fuseEpilogues(live, outs), outs, avals, scalar, most), outs) : live, outs, outDef);
+    return new Program(nIn, consts, avals, live, fuse ? fusePrologues(fuseSteps(fuseEpilogues(live, outs), outs, avals, scalar, most), outs) : live, outs, outDef, backend);
   });
 }
 
@@ -618,7 +626,9 @@ function execute(prog: Program, args: readonly Tensor[]): any {
   const outside = new Set(env.slice(0, prog.nIn + prog.consts.length).map((t) => own(t!.buf)));
   withRecycler(pool, () => prog.steps.forEach((s, j) => {
     const ins = s.ins.map((v) => env[v]!);
-    const ys = s.more ? runMany(s.prim, ins, s.attrs, [s.out, ...s.more].map((v) => prog.avals[v])) : [run(s.prim, ins, s.attrs, prog.avals[s.out])];
+    const kernel = prog.kernels[j] === undefined ? (prog.kernels[j] = prog.backend.specialise?.(s.prim.name) ?? null) : prog.kernels[j];
+    const ys = s.more ? runMany(s.prim, ins, s.attrs, [s.out, ...s.more].map((v) => prog.avals[v]), kernel ?? undefined)
+      : [run(s.prim, ins, s.attrs, prog.avals[s.out], kernel ?? undefined)];
     [s.out, ...s.more ?? []].forEach((v, i) => {
       env[v] = ys[i];
       const a = own(ys[i].buf);

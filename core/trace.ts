@@ -9,7 +9,7 @@
  * Levels keep nested transformations apart (grad of grad, vmap of grad, no perturbation confusion), as
  * in autodidax: a tracer's value one level down may itself be a tracer of an outer trace.
  */
-import type { Aval, Backend } from './backend.js';
+import type { Aval, Backend, Kernel } from './backend.js';
 import { getBackend } from './backend.js';
 import { Tensor } from './tensor.js';
 import { OpError, fmt } from './shape.js';
@@ -69,8 +69,8 @@ export function bind<A>(prim: Primitive<A>, inputs: readonly Tensor[], attrs: A)
 }
 
 /** Run a primitive's kernel on concrete inputs whose output aval is `out`. */
-export function run<A>(prim: Primitive<A>, inputs: readonly Tensor[], attrs: A, out: Aval): Tensor {
-  const [backend, buf] = launch(prim, inputs, attrs, out);
+export function run<A>(prim: Primitive<A>, inputs: readonly Tensor[], attrs: A, out: Aval, kernel?: Kernel): Tensor {
+  const [backend, buf] = launch(prim, inputs, attrs, out, kernel);
   const result = Tensor.fromBuffer(backend, buf, out.shape, out.dtype);
   if (debugNansOn) checkFinite(prim.name, inputs, attrs, result);
   return result;
@@ -78,10 +78,11 @@ export function run<A>(prim: Primitive<A>, inputs: readonly Tensor[], attrs: A, 
 
 /**
  * Run a kernel that writes several results (one of jit's sibling-fused groups: its kernel returns
- * an array of buffers), whose avals are `outs`.
+ * an array of buffers), whose avals are `outs`. `kernel`: one to run instead of the backend's (jit's
+ * specialised ones).
  */
-export function runMany<A>(prim: Primitive<A>, inputs: readonly Tensor[], attrs: A, outs: readonly Aval[]): Tensor[] {
-  const [backend, bufs] = launch(prim, inputs, attrs, outs[0]);
+export function runMany<A>(prim: Primitive<A>, inputs: readonly Tensor[], attrs: A, outs: readonly Aval[], kernel?: Kernel): Tensor[] {
+  const [backend, bufs] = launch(prim, inputs, attrs, outs[0], kernel);
   return (bufs as unknown[]).map((buf, i) => {
     const result = Tensor.fromBuffer(backend, buf, outs[i].shape, outs[i].dtype);
     if (debugNansOn) checkFinite(prim.name, inputs, attrs, result);
@@ -89,7 +90,7 @@ export function runMany<A>(prim: Primitive<A>, inputs: readonly Tensor[], attrs:
   });
 }
 
-function launch<A>(prim: Primitive<A>, inputs: readonly Tensor[], attrs: A, out: Aval): [Backend, unknown] {
+function launch<A>(prim: Primitive<A>, inputs: readonly Tensor[], attrs: A, out: Aval, special?: Kernel): [Backend, unknown] {
   const backend = inputs.length ? inputs[0].backend! : getBackend();
   for (const t of inputs) {
     if (t.backend !== backend) {
@@ -97,7 +98,7 @@ function launch<A>(prim: Primitive<A>, inputs: readonly Tensor[], attrs: A, out:
         `move them with toBackend(x, '${backend.name}') first`);
     }
   }
-  const kernel = backend.kernel(prim.name);
+  const kernel = special ?? backend.kernel(prim.name);
   if (!kernel) throw new OpError(prim.name, `no kernel for backend '${backend.name}'`);
   const t0 = profile ? performance.now() : 0;
   const buf = kernel(inputs.map((t) => ({ buf: t.buf, shape: t.shape, dtype: t.dtype })), attrs, out);

@@ -61,11 +61,15 @@ interface State {
   gpuJs: GpuJs;
   mode: string;
   kernelClass: string;
-  cache: Map<string, GpuKernelFn>;
+  /** compiled kernels by source, then by output and inputs, then GLSL */
+  cache: Map<string, Map<string, [readonly string[], GpuKernelFn][]>>;
+  kernels: number;
   live: Set<Buf>;
   dummy: Buf;
   compiles: number;
   runs: number;
+  /** launches replayed from jit's recordings (specialise) */
+  replayed: number;
 }
 
 let state: State | undefined;
@@ -89,7 +93,7 @@ function start(): State {
         (mode === 'headlessgl' ? ' (headless-GL needs a display: run under `xvfb-run -a`)' : ''));
     }
     if (env('AVID_GPU_LIGHT_FRAMEBUFFERS') !== '0') lightFramebuffers((probe.kernel as unknown as { context: object }).context);
-    const s: State = { gpu, gpuJs, mode: gpu.mode, kernelClass, cache: new Map(), live: new Set(), dummy: undefined as unknown as Buf, compiles: 0, runs: 0 };
+    const s: State = { gpu, gpuJs, mode: gpu.mode, kernelClass, cache: new Map(), kernels: 0, live: new Set(), dummy: undefined as unknown as Buf, compiles: 0, runs: 0, replayed: 0 };
     state = s;
     s.dummy = upload(new Float32Array(1));
     s.live.delete(s.dummy);
@@ -113,8 +117,15 @@ export function gpuStatus(): { ok: true; mode: string; kernelClass: string } | {
 
 function compile(src: string, output: readonly number[], inputs: readonly Buf[], vec4: boolean, glsl: readonly string[], targets = 1): GpuKernelFn {
   const s = start();
-  const key = `${output.join('x')}|${vec4}|${targets}|${inputs.map((b) => `${b.size}${b.grid ? 'g' : ''}`).join(',')}|${src}|${glsl.join('|')}`;
-  let k = s.cache.get(key);
+  // keyed by the source, then the sizes, then the GLSL compared string by string: a memoised
+  // source keeps its hash, where one key joining the sources (kilobytes for matmul) would be copied
+  // and hashed anew at every launch
+  let bySrc = s.cache.get(src);
+  if (!bySrc) s.cache.set(src, (bySrc = new Map()));
+  const key = `${output.join('x')}|${vec4}|${targets}|${inputs.map((b) => `${b.size}${b.grid ? 'g' : ''}`).join(',')}`;
+  let byGlsl = bySrc.get(key);
+  if (!byGlsl) bySrc.set(key, (byGlsl = []));
+  let k = byGlsl.find(([g]) => g.length === glsl.length && g.every((x, i) => x === glsl[i]))?.[1];
   if (!k) {
     // WebGL1 (and so headless-gl) spells GLSL's texture() texture2D(); render target i is gpu.js's sub-kernel result
     const webgl1 = s.kernelClass !== 'WebGL2Kernel';
@@ -136,7 +147,8 @@ function compile(src: string, output: readonly number[], inputs: readonly Buf[],
       k = s.gpu.createKernelMap(Object.fromEntries(names.map((n) => [n, function (v: number[]) { return v; }])) as never,
         src.replace('{', `{\n  ${calls}`) as never, settings) as unknown as GpuKernelFn;
     }
-    s.cache.set(key, k);
+    byGlsl.push([glsl, k]);
+    s.kernels++;
     s.compiles++;
   }
   return k;
@@ -148,28 +160,67 @@ function track(b: Buf): Buf {
   return b;
 }
 
-/** Run a kernel over `output` (a grid of floats, or with vec4 of RGBA texels) and return its texture, or its `targets` textures. */
-function launch(src: string, inputs: readonly GpuBuf[], output: readonly number[], vec4: boolean, glsl: readonly string[], targets = 1): Buf['tex'] {
+/**
+ * How a context method's launch turns what gpu.js returns into buffers: `run` one texture of floats,
+ * `run4` one of texels rewrapped as a tensor's, `run4Many` several such, `runTargets` several grids.
+ */
+type Kind = 'run' | 'run4' | 'run4Many' | 'runTargets';
+
+/** One launch as a context method asked for it: its kernel, compiled, and the output it writes. */
+interface Launch {
+  readonly kind: Kind;
+  readonly k: GpuKernelFn;
+  /** the tensor size of each result (run, run4, run4Many) or the grid's (runTargets) */
+  readonly size: number;
+  readonly targets: number;
+  /** for errors */
+  readonly src: string;
+}
+
+/** The buffers a kernel reads: live ones, an empty tensor's stood in for by a one-texel dummy. */
+function readable(inputs: readonly GpuBuf[], src: string): Buf[] {
   const s = start();
   if (inputs.length > MAX_KERNEL_INPUTS) throw new Error(`gpu: a kernel reads at most ${MAX_KERNEL_INPUTS} tensors (texture units), this one ${inputs.length}: split the work\n--- source ---\n${src.slice(0, 400)}`);
-  const bufs = inputs.map((b) => {
+  return inputs.map((b) => {
     const buf = b as Buf;
     if (buf.freed) throw new Error('gpu: this tensor\'s memory was released when the grad/step that made it returned; return it (or pass it as aux) to keep it');
     return buf.tex ? buf : s.dummy;
   });
-  const compiles = s.compiles;
-  const k = compile(src, output, bufs, vec4, glsl, targets);
+}
+
+/** The launch a context method asks for (compiling its kernel the first time), not yet run. */
+function prepare(kind: Kind, src: string, bufs: readonly Buf[], output: readonly number[], glsl: readonly string[], targets: number): Launch {
+  const vec4 = kind !== 'run';
+  const grid = kind === 'run4' || kind === 'run4Many' ? [Math.ceil(output[0] / 4)] : output;
+  const k = compile(src, grid, bufs, vec4, glsl, targets);
+  const size = kind === 'runTargets' ? output.reduce((a, b) => a * b, 1) * 4 : output[0];
+  return { kind, k, size, targets, src: glsl.length ? `${src}\n${glsl.join('\n')}` : src };
+}
+
+const ran = new WeakSet<GpuKernelFn>();
+
+/** Run a prepared launch on `bufs` and wrap its output as the context method returns it. */
+function fire(l: Launch, bufs: readonly Buf[]): Buf | Buf[] {
+  const s = start();
+  let out: unknown;
   try {
-    const t0 = s.compiles > compiles && slowCompileMs !== undefined ? performance.now() : undefined;
-    const tex = k(...bufs.map((b) => b.tex)) as Buf['tex'];
-    s.runs++;
     // gpu.js compiles on a kernel's first run: AVID_GPU_SLOW_COMPILE_MS=N reports those over N ms
+    const t0 = !ran.has(l.k) && slowCompileMs !== undefined ? performance.now() : undefined;
+    out = l.k(...bufs.map((b) => b.tex));
+    ran.add(l.k);
+    s.runs++;
     if (t0 !== undefined && performance.now() - t0 > slowCompileMs!) {
-      console.warn(`gpu: a kernel took ${(performance.now() - t0).toFixed(0)} ms to compile and run first (${inputs.length} inputs, ${src.length + glsl.join('').length} characters of source): ${src.slice(0, 160).replace(/\s+/g, ' ')}`);
+      console.warn(`gpu: a kernel took ${(performance.now() - t0).toFixed(0)} ms to compile and run first (${bufs.length} inputs, ${l.src.length} characters of source): ${l.src.slice(0, 160).replace(/\s+/g, ' ')}`);
     }
-    return tex;
   } catch (e) {
-    throw new Error(`gpu: kernel failed to compile or run: ${(e as Error).message}\n--- source ---\n${src}`);
+    throw new Error(`gpu: kernel failed to compile or run: ${(e as Error).message}\n--- source ---\n${l.src}`);
+  }
+  const texs = out as Record<string, Buf['tex']>, at = (i: number) => texs[i ? `target${i}` : 'result'];
+  switch (l.kind) {
+    case 'run': return track(new Buf(out as Buf['tex'], l.size));
+    case 'run4': return asTensor(out as Buf['tex'], l.size);
+    case 'run4Many': return Array.from({ length: l.targets }, (_, i) => asTensor(at(i), l.size));
+    case 'runTargets': return Array.from({ length: l.targets }, (_, i) => track(new Buf(at(i), l.size, undefined, true)));
   }
 }
 
@@ -189,43 +240,119 @@ function asTensor(grid: Buf['tex'], size: number): Buf {
   return track(new Buf(tex, size));
 }
 
-const context: GpuContext = {
-  run(src, inputs, size, glsl = []) {
-    return size === 0 ? new Buf(null, 0) : track(new Buf(launch(src, inputs, [size], false, glsl), size));
-  },
-  run4(src, inputs, size, glsl = []) {
-    if (size === 0) return new Buf(null, 0);
-    return asTensor(launch(src, inputs, [Math.ceil(size / 4)], true, glsl), size);
-  },
-  run4Many(src, inputs, size, targets, glsl) {
-    if (!(targets >= 2 && targets <= 4)) throw new Error(`gpu: run4Many writes 2 to 4 tensors, not ${targets}`);
-    if (!multipleTargets()) throw new Error('gpu: this WebGL has no multiple render targets (WEBGL_draw_buffers) for a kernel with several outputs');
-    if (size === 0) return Array.from({ length: targets }, () => new Buf(null, 0));
-    const texs = launch(src, inputs, [Math.ceil(size / 4)], true, glsl, targets) as unknown as Record<string, Buf['tex']>;
-    return Array.from({ length: targets }, (_, i) => asTensor(texs[i ? `target${i}` : 'result'], size));
-  },
-  runTargets(src, inputs, output, targets, glsl) {
-    // WebGL2 promises 4 draw buffers, no more
-    if (!(targets >= 1 && targets <= 4)) throw new Error(`gpu: runTargets writes 1 to 4 render targets, not ${targets}`);
-    if (!multipleTargets()) throw new Error('gpu: this WebGL has no multiple render targets (WEBGL_draw_buffers), which matmul needs; use the cpu backend');
-    const size = output.reduce((a, b) => a * b, 1) * 4;
-    const texs = launch(src, inputs, output, true, glsl, targets) as unknown as Record<string, Buf['tex']>;
-    return Array.from({ length: targets }, (_, i) => track(new Buf(texs[i ? `target${i}` : 'result'], size, undefined, true)));
-  },
-  get maxTextureSize() {
-    return (start().gpu as unknown as { Kernel: { features: { maxTextureSize: number } } }).Kernel.features.maxTextureSize;
-  },
-  release(buf) {
-    free(buf as Buf);
-  },
-  read(buf) {
-    const b = buf as Buf;
-    if (b.freed) throw new Error('gpu: this tensor\'s memory was released when the grad/step that made it returned; return it (or pass it as aux) to keep it');
-    if (!b.tex) return new Float32Array(0);
-    // every tensor's texture is RGBA, four values a texel in order (Array(4) outputs' toArray would nest them)
-    return b.host ? b.host.slice() : b.tex.renderValues().slice(0, b.size);
-  },
-};
+/** Check a context method's arguments; its output is empty (nothing to launch) when it returns buffers. */
+function empty(kind: Kind, size: number, targets: number): Buf | Buf[] | undefined {
+  if (kind === 'run4Many' && !(targets >= 2 && targets <= 4)) throw new Error(`gpu: run4Many writes 2 to 4 tensors, not ${targets}`);
+  // WebGL2 promises 4 draw buffers, no more
+  if (kind === 'runTargets' && !(targets >= 1 && targets <= 4)) throw new Error(`gpu: runTargets writes 1 to 4 render targets, not ${targets}`);
+  if ((kind === 'run4Many' || kind === 'runTargets') && !multipleTargets()) {
+    throw new Error(`gpu: this WebGL has no multiple render targets (WEBGL_draw_buffers), which ${kind === 'runTargets' ? 'matmul needs; use the cpu backend' : 'a kernel with several outputs needs'}`);
+  }
+  if (size !== 0) return undefined;
+  return kind === 'run4Many' ? Array.from({ length: targets }, () => new Buf(null, 0)) : new Buf(null, 0);
+}
+
+/**
+ * A context whose launches `observe` sees, each as it runs: the GPU context itself when absent
+ * (backend.ts's own), or a recording one (jit's steps, `specialise`).
+ */
+function makeContext(observe?: { launch(l: Launch, inputs: readonly GpuBuf[], out: Buf | Buf[]): void; release(b: GpuBuf): void; read(): void }): GpuContext {
+  const go = (kind: Kind, src: string, inputs: readonly GpuBuf[], output: readonly number[], glsl: readonly string[], targets: number): Buf | Buf[] => {
+    const none = empty(kind, kind === 'runTargets' ? 1 : output[0], targets);
+    if (none) { observe?.launch({ kind, k: undefined as never, size: 0, targets, src }, inputs, none); return none; }
+    const bufs = readable(inputs, src);
+    const l = prepare(kind, src, bufs, output, glsl, targets);
+    const out = fire(l, bufs);
+    observe?.launch(l, inputs, out);
+    return out;
+  };
+  return {
+    run: (src, inputs, size, glsl = []) => go('run', src, inputs, [size], glsl, 1) as Buf,
+    run4: (src, inputs, size, glsl = []) => go('run4', src, inputs, [size], glsl, 1) as Buf,
+    run4Many: (src, inputs, size, targets, glsl) => go('run4Many', src, inputs, [size], glsl, targets) as Buf[],
+    runTargets: (src, inputs, output, targets, glsl) => go('runTargets', src, inputs, output, glsl, targets) as Buf[],
+    get maxTextureSize() {
+      return (start().gpu as unknown as { Kernel: { features: { maxTextureSize: number } } }).Kernel.features.maxTextureSize;
+    },
+    release(buf) {
+      observe?.release(buf);
+      free(buf as Buf);
+    },
+    read(buf) {
+      observe?.read();
+      const b = buf as Buf;
+      if (b.freed) throw new Error('gpu: this tensor\'s memory was released when the grad/step that made it returned; return it (or pass it as aux) to keep it');
+      if (!b.tex) return new Float32Array(0);
+      // every tensor's texture is RGBA, four values a texel in order (Array(4) outputs' toArray would nest them)
+      return b.host ? b.host.slice() : b.tex.renderValues().slice(0, b.size);
+    },
+  };
+}
+
+const context = makeContext();
+
+/** Where a recorded launch finds a buffer: the step's input `arg`, or result `i` of launch `made`. */
+type Ref = { arg: number } | { made: number; i: number };
+type Recorded = { launch: Launch; ins: Ref[] } | { release: Ref };
+interface Tape { steps: Recorded[]; result: Ref | Ref[] }
+
+/**
+ * The primitive's GPU kernel specialised to one step of a jitted program, whose avals and attrs are
+ * the same at every call. The first call runs the kernel as usual and records its launches: each
+ * one's compiled kernel, and where its inputs come from (the step's inputs, or an earlier launch's
+ * results), and the scratch buffers it releases. Later calls replay the tape: the primitive's
+ * JavaScript, which writes its shaders and looks them up, does not run again. A kernel that reads
+ * values back (gather checking its indices) or launches on buffers of its own is never recorded.
+ */
+function specialise(prim: string): Kernel<GpuBuf> | undefined {
+  const base = kernelFor('gpu', prim) as GpuKernel | undefined;
+  if (!base) return undefined;
+  let tape: Tape | null | undefined;
+  return (inputs, attrs, out) => {
+    if (tape) return replay(tape, inputs.map((x) => x.buf)) as GpuBuf;
+    const args = inputs.map((x) => x.buf);
+    // one buffer passed twice (f(x, x) of a jitted f(a, b)) cannot say which input a launch read: record another call
+    if (tape === null || new Set(args).size < args.length) return base(context, inputs, attrs, out);
+    const made: (Buf | Buf[])[] = [], steps: Recorded[] = [];
+    let ok = true;
+    const ref = (b: GpuBuf): Ref => {
+      const arg = args.indexOf(b);
+      if (arg >= 0) return { arg };
+      for (let j = made.length - 1; j >= 0; j--) {
+        const m = made[j], i = Array.isArray(m) ? m.indexOf(b as Buf) : m === b ? 0 : -1;
+        if (i >= 0) return { made: j, i };
+      }
+      ok = false;
+      return { arg: -1 };
+    };
+    const ctx = makeContext({
+      launch(launch, ins, res) { steps.push({ launch, ins: ins.map(ref) }); made.push(res); },
+      release(b) { steps.push({ release: ref(b) }); },
+      read() { ok = false; },
+    });
+    const res = base(ctx, inputs, attrs, out) as GpuBuf | GpuBuf[];
+    const result = Array.isArray(res) ? res.map(ref) : ref(res);
+    tape = ok ? { steps, result } : null;
+    return res as GpuBuf;
+  };
+}
+
+/** Run a tape's launches on the step's input buffers: what the recorded kernel did, without its JavaScript. */
+function replay(tape: Tape, args: readonly GpuBuf[]): GpuBuf | GpuBuf[] {
+  const made: (Buf | Buf[])[] = [];
+  const get = (r: Ref): GpuBuf => {
+    if ('arg' in r) return args[r.arg];
+    const m = made[r.made];
+    return Array.isArray(m) ? m[r.i] : m;
+  };
+  for (const st of tape.steps) {
+    if ('release' in st) { free(get(st.release) as Buf); continue; }
+    const l = st.launch;
+    made.push(l.size === 0 ? empty(l.kind, 0, l.targets)! : fire(l, readable(st.ins.map(get), l.src)));
+    if (l.size) start().replayed++;
+  }
+  return Array.isArray(tape.result) ? tape.result.map(get) : get(tape.result);
+}
 
 function upload(data: Float32Array): Buf {
   if (data.length === 0) return new Buf(null, 0);
@@ -245,6 +372,9 @@ function free(b: Buf): void {
 
 const registry = new FinalizationRegistry<Buf>((b) => { if (--b.refs <= 0) free(b); });
 const scopeStack: Set<Buf>[] = [];
+
+/** Each GPU kernel bound to the context, as `gpu.kernel` hands it out (made once, not per launch). */
+const bound = new WeakMap<GpuKernel, Kernel<GpuBuf>>();
 
 export const gpu: Backend<GpuBuf> & {
   retain(owner: object, buf: GpuBuf): void;
@@ -277,10 +407,12 @@ export const gpu: Backend<GpuBuf> & {
     else out.set(values);
     return out;
   },
+  specialise,
   kernel(prim) {
     const k = kernelFor('gpu', prim) as GpuKernel | undefined;
     if (!k) return undefined;
-    const run: Kernel<GpuBuf> = (inputs, attrs, out) => k(context, inputs, attrs, out);
+    let run = bound.get(k);
+    if (!run) bound.set(k, (run = (inputs, attrs, out) => k(context, inputs, attrs, out)));
     return run;
   },
   retain(owner, buf) {
@@ -319,21 +451,24 @@ export function gpuFinish(): void {
 }
 
 /**
- * Live GPU buffers and their bytes, kernel compile and run counts, and how many compiled kernels
+ * Live GPU buffers and their bytes, kernel compile and run counts (`replayed`: runs from jit's
+ * recorded steps, Backend.specialise), and how many compiled kernels
  * gpu.js runs as each kernel class now (it can swap a kernel for its CPU fallback after a failed
  * build, so the probe's class alone does not prove every kernel ran on WebGL), and the largest
  * texture side this GPU allows.
  */
-export function gpuStats(): { textures: number; bytes: number; kernels: number; compiles: number; runs: number; classes: Record<string, number>; maxTextureSize: number } {
-  if (!state) return { textures: 0, bytes: 0, kernels: 0, compiles: 0, runs: 0, classes: {}, maxTextureSize: 0 };
+export function gpuStats(): { textures: number; bytes: number; kernels: number; compiles: number; runs: number; replayed: number; classes: Record<string, number>; maxTextureSize: number } {
+  if (!state) return { textures: 0, bytes: 0, kernels: 0, compiles: 0, runs: 0, replayed: 0, classes: {}, maxTextureSize: 0 };
   let bytes = 0;
   for (const b of state.live) bytes += 4 * b.size;
   const classes: Record<string, number> = {};
-  for (const k of state.cache.values()) {
-    const c = kernelClassOf(state.gpuJs, k.kernel.constructor);
-    classes[c] = (classes[c] ?? 0) + 1;
+  for (const bySrc of state.cache.values()) {
+    for (const [, k] of [...bySrc.values()].flat()) {
+      const c = kernelClassOf(state.gpuJs, k.kernel.constructor);
+      classes[c] = (classes[c] ?? 0) + 1;
+    }
   }
-  return { textures: state.live.size, bytes, kernels: state.cache.size, compiles: state.compiles, runs: state.runs, classes, maxTextureSize: context.maxTextureSize };
+  return { textures: state.live.size, bytes, kernels: state.kernels, compiles: state.compiles, runs: state.runs, replayed: state.replayed, classes, maxTextureSize: context.maxTextureSize };
 }
 
 registerBackend(gpu);

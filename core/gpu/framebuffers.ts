@@ -54,7 +54,8 @@ export function lightFramebuffers(gl: object): void {
       const isRenderbuffer = want && want.constructor.name === 'WebGLRenderbuffer';
       if (isRenderbuffer) native.framebufferRenderbuffer.call(this, FRAMEBUFFER, point, RENDERBUFFER, want._ | 0);
       else native.framebufferTexture2D.call(this, FRAMEBUFFER, point, face, want ? want._ | 0 : 0, level);
-      held.set(point, [want, face, level]);
+      if (want) held.set(point, [want, face, level]);
+      else held.delete(point);
     }
   };
 }

@@ -101,10 +101,23 @@ function padded(ctx: GpuContext, x: { buf: GpuBuf; shape: Shape }): { buf: GpuBu
 }
 
 /** The product of operands whose every side is a multiple of 4 (see `gpu` above): two launches. */
-function direct(ctx: GpuContext, a: { buf: GpuBuf; shape: Shape }, b: { buf: GpuBuf; shape: Shape }, { transA, transB }: Attrs, batch: Shape, [M, K, N]: number[]): GpuBuf {
+function direct(ctx: GpuContext, a: { buf: GpuBuf; shape: Shape }, b: { buf: GpuBuf; shape: Shape }, attrs: Attrs, batch: Shape, dims: number[]): GpuBuf {
+  const key = `${a.shape}|${b.shape}|${attrs.transA}|${attrs.transB}|${batch}|${dims}|${ctx.maxTextureSize}`;
+  let k = directSources.get(key);
+  if (!k) directSources.set(key, (k = directSource(ctx, a.shape, b.shape, attrs, batch, dims)));
+  const rows = ctx.runTargets(k.product, [a.buf, b.buf], k.size, 4, k.mm);
+  const c = ctx.run4(k.gather, rows, k.n, k.rowC);
+  for (const r of rows) ctx.release(r);
+  return c;
+}
+
+/** direct's shaders by shapes and attrs: made once, so that a launch neither writes nor hashes them anew. */
+const directSources = new Map<string, { product: string; mm: string[]; size: [number, number]; gather: string; rowC: string[]; n: number }>();
+
+function directSource(ctx: GpuContext, aShape: Shape, bShape: Shape, { transA, transB }: Attrs, batch: Shape, [M, K, N]: number[]) {
   const nb = sizeOf(batch);
-  const sa = readStrides(a.shape.slice(0, -2), batch).map((s) => s * M * K);
-  const sb = readStrides(b.shape.slice(0, -2), batch).map((s) => s * K * N);
+  const sa = readStrides(aShape.slice(0, -2), batch).map((s) => s * M * K);
+  const sb = readStrides(bShape.slice(0, -2), batch).map((s) => s * K * N);
   const G = layout(ctx, nb * M / 4, N / 4);
   const at = (X: string, e: string) => `texture(user_${X}, flatTexel((${e}) * 0.25, float(user_${X}Size.x)) / vec2(user_${X}Size))`;
   // the 4 fetched vectors of each operand for the k block at k: A's as rows x0..x3 of the block or
@@ -128,29 +141,29 @@ function direct(ctx: GpuContext, a: { buf: GpuBuf; shape: Shape }, b: { buf: Gpu
   target3 = s3;
   return s0;
 }`];
-  const rows = ctx.runTargets(`function (A, B) {
+  const product = `function (A, B) {
   ${G.thread('t', 'j')}
   const z = Math.floor((t + 0.5) / ${lit(M / 4)});
   ${batchOffset(batch, sa, 'z', 'offA')}
   ${batchOffset(batch, sb, 'z', 'offB')}
   const c = mm(offA, offB, (t - z * ${lit(M / 4)}) * 4.0, j * 4.0);
   return [c[0], c[1], c[2], c[3]];
-}`, [a.buf, b.buf], G.size, 4, glsl);
+}`;
   // texel i of C is row r = 4 i / N, columns from c = 4 i - r N: target r mod 4, at (c / 4, r / 4)
-  const c = ctx.run4(`function (R0, R1, R2, R3) {
+  const gather = `function (R0, R1, R2, R3) {
   const i = this.thread.x;
   const r = Math.floor((i + 0.5) / ${lit(N / 4)});
   const v = rowC(Math.floor((r + 0.5) / 4.0), i - r * ${lit(N / 4)}, r - Math.floor((r + 0.5) / 4.0) * 4.0);
   return [v[0], v[1], v[2], v[3]];
-}`, rows, nb * M * N, [`vec4 rowC(float t, float j, float q) {
+}`;
+  const rowC = [`vec4 rowC(float t, float j, float q) {
   vec2 at = ${G.at('t', 'j')} / vec2(user_R0Size);
   if (q < 0.5) return texture(user_R0, at);
   if (q < 1.5) return texture(user_R1, at);
   if (q < 2.5) return texture(user_R2, at);
   return texture(user_R3, at);
-}`]);
-  for (const r of rows) ctx.release(r);
-  return c;
+}`];
+  return { product, mm: glsl, size: G.size, gather, rowC, n: nb * M * N };
 }
 
 /**

@@ -244,6 +244,30 @@ test('headless-GL attaches a kernel\'s outputs with a native call or two, not 22
   t.end();
 });
 
+test('a jitted step replays the launches its first call recorded: the same values, aliasing and read-backs handled', (t) => {
+  const x = gpu([[1, 2, 3, 4], [5, 6, 7, 8]]), y = gpu([[1, 0, -1, 2], [0, 1, 2, -3], [3, 1, 0, 1], [2, 2, 2, 2]]), z = gpu([[2, -1, 0, 1], [1, 3, -2, 0], [0, 0, 1, 1], [5, 1, 2, 3]]);
+  const cx = cpu(x.toArray() as np.NestedArray), cy = cpu(y.toArray() as np.NestedArray), cz = cpu(z.toArray() as np.NestedArray);
+  // a matmul (its padding, product, gather and cut launches), a fused tail and a sum
+  const f = (a: np.Tensor, b: np.Tensor) => np.sum(np.tanh(np.mul(np.matmul(a, b), 0.1)), [1]);
+  const jf = np.jit(f);
+  close(t, jf(x, y), f(cx, cy), 'first call (recorded)');
+  const before = np.gpuStats();
+  close(t, jf(x, z), f(cx, cz), 'second call, other values (replayed)');
+  const after = np.gpuStats();
+  t.ok(after.replayed - before.replayed > 0 && after.replayed - before.replayed === after.runs - before.runs, `every launch of the second call replayed (${after.replayed - before.replayed} of ${after.runs - before.runs})`);
+  // one tensor as both arguments: a first call so cannot be recorded, and later calls with two still come right
+  const g = np.jit((a: np.Tensor, b: np.Tensor) => np.matmul(a, b));
+  close(t, g(y, y), np.matmul(cy, cy), 'g(y, y)');
+  close(t, g(y, z), np.matmul(cy, cz), 'g(y, z) after g(y, y)');
+  close(t, g(z, z), np.matmul(cz, cz), 'g(z, z) replayed with one buffer twice');
+  // gather reads its indices back to check them: never replayed, so a bad index is still refused
+  const rows = np.jit((a: np.Tensor, i: np.Tensor) => np.gather(a, i));
+  close(t, rows(y, np.tensor([3, 0], { dtype: 'int32', backend: 'gpu' })), np.gather(cy, np.tensor([3, 0], { dtype: 'int32', backend: 'cpu' })), 'rows');
+  close(t, rows(z, np.tensor([1, 2], { dtype: 'int32', backend: 'gpu' })), np.gather(cz, np.tensor([1, 2], { dtype: 'int32', backend: 'cpu' })), 'rows again');
+  opError(t, () => rows(y, np.tensor([4, 0], { dtype: 'int32', backend: 'gpu' })), 'gather', [/out of range|index/], 'an index out of range, on a later call');
+  t.end();
+});
+
 test('100 training steps leak no textures', async (t) => {
   const key = np.random.key(3);
   const [kx, kw] = np.random.split(key);
