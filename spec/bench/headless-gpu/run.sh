@@ -18,7 +18,8 @@ MODE=${MODE:-nvidia}; PARTS=${PARTS:-hg,hg0,jit,step,spec}
 t0=$(date +%s); el() { echo $(( $(date +%s) - t0 )); }
 [ -x $T/node ] || { xz -dc $D/node.xz > $T/node && chmod +x $T/node; }
 [ -d $T/xrmin ] || tar -xJf $D/xr.tar.xz -C $T
-[ -d $T/pkg ] || tar -xJf $D/pkg.tar.xz -C $T
+# the bundles always anew (a dry run here would otherwise reuse the last package's)
+rm -rf $T/pkg && tar -xJf $D/pkg.tar.xz -C $T
 echo "unpacked in $(el) s; $(uname -r); $(nproc) cpus; $(. /etc/os-release; echo $PRETTY_NAME)"
 X=$T/xrmin
 if [ "$MODE" = nvidia ]; then
