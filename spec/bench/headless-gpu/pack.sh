@@ -59,10 +59,11 @@ PY
   tar -cf - -C $W xrmin | xz -9 -T0 > "$OUT/xr.tar.xz"
 fi
 
-# the benches and gpu specs as single files; gpu.js and gl stay packages (loaded with require at run time)
+# the benches and gpu specs as single files; gpu.js and gl stay packages (loaded with require at run time);
+# CommonJS's require, __filename and __dirname defined for what tape and others bundle
 P=$W/pkg; mkdir -p $P/b $P/s $P/cpu/wasm $P/node_modules/gl/build/Release
-ESB=(--bundle --platform=node --format=esm --entry-names=[name] --out-extension:.js=.mjs --external:gl --external:gpu.js --log-level=warning
-  "--banner:js=import { createRequire as __cr } from 'module'; const require = __cr(import.meta.url);")
+ESB=(--bundle --platform=node --format=esm --keep-names --entry-names=[name] --out-extension:.js=.mjs --external:gl --external:gpu.js --log-level=warning
+  "--banner:js=import { createRequire as __cr } from 'module'; import { dirname as __dn } from 'path'; import { fileURLToPath as __fu } from 'url'; const require = __cr(import.meta.url); const __filename = __fu(import.meta.url); const __dirname = __dn(__filename);")
 npx esbuild spec/bench/jit.ts spec/bench/avid-step.ts spec/bench/headless-gl.ts --outdir=$P/b "${ESB[@]}"
 npx esbuild spec/core/{gpu,primitives,autodiff,composites,jit}.spec.ts spec/nn/backends.spec.ts --outdir=$P/s "${ESB[@]}"
 cp core/cpu/wasm/gemm.wasm $P/cpu/wasm/
