@@ -63,7 +63,6 @@ interface State {
   kernelClass: string;
   /** compiled kernels by source, then by output and inputs, then GLSL */
   cache: Map<string, Map<string, [readonly string[], GpuKernelFn][]>>;
-  kernels: number;
   live: Set<Buf>;
   dummy: Buf;
   compiles: number;
@@ -93,7 +92,7 @@ function start(): State {
         (mode === 'headlessgl' ? ' (headless-GL needs a display: run under `xvfb-run -a`)' : ''));
     }
     if (env('AVID_GPU_LIGHT_FRAMEBUFFERS') !== '0') lightFramebuffers((probe.kernel as unknown as { context: object }).context);
-    const s: State = { gpu, gpuJs, mode: gpu.mode, kernelClass, cache: new Map(), kernels: 0, live: new Set(), dummy: undefined as unknown as Buf, compiles: 0, runs: 0, replayed: 0 };
+    const s: State = { gpu, gpuJs, mode: gpu.mode, kernelClass, cache: new Map(), live: new Set(), dummy: undefined as unknown as Buf, compiles: 0, runs: 0, replayed: 0 };
     state = s;
     s.dummy = upload(new Float32Array(1));
     s.live.delete(s.dummy);
@@ -148,7 +147,6 @@ function compile(src: string, output: readonly number[], inputs: readonly Buf[],
         src.replace('{', `{\n  ${calls}`) as never, settings) as unknown as GpuKernelFn;
     }
     byGlsl.push([glsl, k]);
-    s.kernels++;
     s.compiles++;
   }
   return k;
@@ -468,7 +466,7 @@ export function gpuStats(): { textures: number; bytes: number; kernels: number; 
       classes[c] = (classes[c] ?? 0) + 1;
     }
   }
-  return { textures: state.live.size, bytes, kernels: state.kernels, compiles: state.compiles, runs: state.runs, replayed: state.replayed, classes, maxTextureSize: context.maxTextureSize };
+  return { textures: state.live.size, bytes, kernels: state.compiles, compiles: state.compiles, runs: state.runs, replayed: state.replayed, classes, maxTextureSize: context.maxTextureSize };
 }
 
 registerBackend(gpu);
