@@ -68,7 +68,10 @@ export function bind<A>(prim: Primitive<A>, inputs: readonly Tensor[], attrs: A)
   return top ? top.process(prim, inputs, attrs, out) : run(prim, inputs, attrs, out);
 }
 
-/** Run a primitive's kernel on concrete inputs whose output aval is `out`. */
+/**
+ * Run a primitive's kernel on concrete inputs whose output aval is `out`; `kernel`: one to run
+ * instead of the backend's (a jitted step's, as the backend specialised it).
+ */
 export function run<A>(prim: Primitive<A>, inputs: readonly Tensor[], attrs: A, out: Aval, kernel?: Kernel): Tensor {
   const [backend, buf] = launch(prim, inputs, attrs, out, kernel);
   const result = Tensor.fromBuffer(backend, buf, out.shape, out.dtype);
@@ -78,8 +81,7 @@ export function run<A>(prim: Primitive<A>, inputs: readonly Tensor[], attrs: A, 
 
 /**
  * Run a kernel that writes several results (one of jit's sibling-fused groups: its kernel returns
- * an array of buffers), whose avals are `outs`. `kernel`: one to run instead of the backend's (jit's
- * specialised ones).
+ * an array of buffers), whose avals are `outs`; `kernel` as for run.
  */
 export function runMany<A>(prim: Primitive<A>, inputs: readonly Tensor[], attrs: A, outs: readonly Aval[], kernel?: Kernel): Tensor[] {
   const [backend, bufs] = launch(prim, inputs, attrs, outs[0], kernel);
@@ -90,6 +92,7 @@ export function runMany<A>(prim: Primitive<A>, inputs: readonly Tensor[], attrs:
   });
 }
 
+/** Check the inputs share a backend, run the kernel (profiled when asked) and return its buffer(s). */
 function launch<A>(prim: Primitive<A>, inputs: readonly Tensor[], attrs: A, out: Aval, special?: Kernel): [Backend, unknown] {
   const backend = inputs.length ? inputs[0].backend! : getBackend();
   for (const t of inputs) {

@@ -173,6 +173,7 @@ interface Launch {
   readonly targets: number;
   /** for errors */
   readonly src: string;
+  readonly glsl: readonly string[];
 }
 
 /** The buffers a kernel reads: live ones, an empty tensor's stood in for by a one-texel dummy. */
@@ -192,7 +193,7 @@ function prepare(kind: Kind, src: string, bufs: readonly Buf[], output: readonly
   const grid = kind === 'run4' || kind === 'run4Many' ? [Math.ceil(output[0] / 4)] : output;
   const k = compile(src, grid, bufs, vec4, glsl, targets);
   const size = kind === 'runTargets' ? output.reduce((a, b) => a * b, 1) * 4 : output[0];
-  return { kind, k, size, targets, src: glsl.length ? `${src}\n${glsl.join('\n')}` : src };
+  return { kind, k, size, targets, src, glsl };
 }
 
 const ran = new WeakSet<GpuKernelFn>();
@@ -208,10 +209,10 @@ function fire(l: Launch, bufs: readonly Buf[]): Buf | Buf[] {
     ran.add(l.k);
     s.runs++;
     if (t0 !== undefined && performance.now() - t0 > slowCompileMs!) {
-      console.warn(`gpu: a kernel took ${(performance.now() - t0).toFixed(0)} ms to compile and run first (${bufs.length} inputs, ${l.src.length} characters of source): ${l.src.slice(0, 160).replace(/\s+/g, ' ')}`);
+      console.warn(`gpu: a kernel took ${(performance.now() - t0).toFixed(0)} ms to compile and run first (${bufs.length} inputs, ${l.src.length + l.glsl.join('').length} characters of source): ${l.src.slice(0, 160).replace(/\s+/g, ' ')}`);
     }
   } catch (e) {
-    throw new Error(`gpu: kernel failed to compile or run: ${(e as Error).message}\n--- source ---\n${l.src}`);
+    throw new Error(`gpu: kernel failed to compile or run: ${(e as Error).message}\n--- source ---\n${[l.src, ...l.glsl].join('\n')}`);
   }
   const texs = out as Record<string, Buf['tex']>, at = (i: number) => texs[i ? `target${i}` : 'result'];
   switch (l.kind) {
@@ -257,7 +258,7 @@ function empty(kind: Kind, size: number, targets: number): Buf | Buf[] | undefin
 function makeContext(observe?: { launch(l: Launch, inputs: readonly GpuBuf[], out: Buf | Buf[]): void; release(b: GpuBuf): void; read(): void }): GpuContext {
   const go = (kind: Kind, src: string, inputs: readonly GpuBuf[], output: readonly number[], glsl: readonly string[], targets: number): Buf | Buf[] => {
     const none = empty(kind, kind === 'runTargets' ? 1 : output[0], targets);
-    if (none) { observe?.launch({ kind, k: undefined as never, size: 0, targets, src }, inputs, none); return none; }
+    if (none) { observe?.launch({ kind, k: undefined as never, size: 0, targets, src, glsl }, inputs, none); return none; }
     const bufs = readable(inputs, src);
     const l = prepare(kind, src, bufs, output, glsl, targets);
     const out = fire(l, bufs);
