@@ -69,6 +69,12 @@ export interface GpuContext {
   read(buf: GpuBuf): Float32Array;
 }
 
+/**
+ * A primitive's GPU kernel. It must launch the same shaders, in the same order, for the same avals
+ * and attrs: the backend records the launches of a kind of call once and replays them after
+ * (core/gpu/backend.ts `taped`, `specialise`). One that reads values back (`ctx.read`) is never
+ * recorded.
+ */
 export type GpuKernel<A = any> = (ctx: GpuContext, inputs: KernelArg<GpuBuf>[], attrs: A, out: Aval) => GpuBuf;
 
 /** A primitive's kernels by backend name: the CPU's over typed arrays, the GPU's over textures, any other backend's under its name. */

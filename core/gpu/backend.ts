@@ -22,7 +22,7 @@
  * refers to it any more (a FinalizationRegistry, counting aliases such as reshape's), and eagerly at
  * API boundaries (grad, valueAndGrad, an optimizer step): see `core/memory.ts`.
  */
-import { type Backend, type Kernel, registerBackend } from '../backend.js';
+import { type Aval, type Backend, type Kernel, type KernelArg, registerBackend } from '../backend.js';
 import { alloc, type TypedArray } from '../dtype.js';
 import { kernelFor } from '../primitive.js';
 import { platform } from '../platform/node.js';
@@ -31,7 +31,7 @@ import { sizeOf } from '../shape.js';
 import { fastReads } from './reads.js';
 import { recycleTextures } from './textures.js';
 import { lightFramebuffers } from './framebuffers.js';
-import { checkExactInt, type GpuBuf, type GpuContext, type GpuKernel, MAX_KERNEL_INPUTS } from './shader.js';
+import { checkExactInt, type GpuBuf, type GpuContext, type GpuKernel, kernelKey, MAX_KERNEL_INPUTS } from './shader.js';
 
 // gpu.js is CommonJS and pulls in headless-gl; the platform loads it only when the GPU is first used.
 type GpuJs = typeof import('gpu.js');
@@ -309,30 +309,57 @@ function specialise(prim: string): Kernel<GpuBuf> | undefined {
   let tape: Tape | null | undefined;
   return (inputs, attrs, out) => {
     if (tape) return replay(tape, inputs.map((x) => x.buf)) as GpuBuf;
-    const args = inputs.map((x) => x.buf);
-    // one buffer passed twice (f(x, x) of a jitted f(a, b)) cannot say which input a launch read: record another call
-    if (tape === null || new Set(args).size < args.length) return base(context, inputs, attrs, out);
-    const made: (Buf | Buf[])[] = [], steps: Recorded[] = [];
-    let ok = true;
-    const ref = (b: GpuBuf): Ref => {
-      const arg = args.indexOf(b);
-      if (arg >= 0) return { arg };
-      for (let j = made.length - 1; j >= 0; j--) {
-        const m = made[j], i = Array.isArray(m) ? m.indexOf(b as Buf) : m === b ? 0 : -1;
-        if (i >= 0) return { made: j, i };
-      }
-      ok = false;
-      return { arg: -1 };
-    };
-    const ctx = makeContext({
-      launch(launch, ins, res) { steps.push({ launch, ins: ins.map(ref) }); made.push(res); },
-      release(b) { steps.push({ release: ref(b) }); },
-      read() { ok = false; },
-    });
-    const res = base(ctx, inputs, attrs, out) as GpuBuf | GpuBuf[];
-    const result = Array.isArray(res) ? res.map(ref) : ref(res);
-    tape = ok ? { steps, result } : null;
-    return res as GpuBuf;
+    if (tape === null) return base(context, inputs, attrs, out);
+    const r = record(base, inputs, attrs, out);
+    tape = r.tape;
+    return r.result;
+  };
+}
+
+/**
+ * Run `base` on a context that records its launches: the result, and the tape (null where the
+ * kernel read values back or launched on buffers of its own; undefined where one buffer came as two
+ * inputs, so the tape could not say which input a launch read: record another call).
+ */
+function record(base: GpuKernel, inputs: KernelArg<GpuBuf>[], attrs: unknown, out: Aval): { result: GpuBuf; tape: Tape | null | undefined } {
+  const args = inputs.map((x) => x.buf);
+  if (new Set(args).size < args.length) return { result: base(context, inputs, attrs, out), tape: undefined };
+  const made: (Buf | Buf[])[] = [], steps: Recorded[] = [];
+  let ok = true;
+  const ref = (b: GpuBuf): Ref => {
+    const arg = args.indexOf(b);
+    if (arg >= 0) return { arg };
+    for (let j = made.length - 1; j >= 0; j--) {
+      const m = made[j], i = Array.isArray(m) ? m.indexOf(b as Buf) : m === b ? 0 : -1;
+      if (i >= 0) return { made: j, i };
+    }
+    ok = false;
+    return { arg: -1 };
+  };
+  const ctx = makeContext({
+    launch(launch, ins, res) { steps.push({ launch, ins: ins.map(ref) }); made.push(res); },
+    release(b) { steps.push({ release: ref(b) }); },
+    read() { ok = false; },
+  });
+  const res = base(ctx, inputs, attrs, out) as GpuBuf | GpuBuf[];
+  const result = Array.isArray(res) ? res.map(ref) : ref(res);
+  return { result: res as GpuBuf, tape: ok ? { steps, result } : null };
+}
+
+/**
+ * `base` with its tapes kept by avals and attrs, for eager calls: a kernel launches the same shaders
+ * for the same avals and attrs, so each kind of call records once and replays after.
+ */
+function taped(base: GpuKernel): Kernel<GpuBuf> {
+  const tapes = new Map<string, Tape | null>();
+  return (inputs, attrs, out) => {
+    const key = kernelKey(inputs, attrs, out);
+    const tape = tapes.get(key);
+    if (tape) return replay(tape, inputs.map((x) => x.buf)) as GpuBuf;
+    if (tape === null) return base(context, inputs, attrs, out);
+    const r = record(base, inputs, attrs, out);
+    if (r.tape !== undefined) tapes.set(key, r.tape);
+    return r.result;
   };
 }
 
@@ -411,7 +438,7 @@ export const gpu: Backend<GpuBuf> & {
     const k = kernelFor('gpu', prim) as GpuKernel | undefined;
     if (!k) return undefined;
     let run = bound.get(k);
-    if (!run) bound.set(k, (run = (inputs, attrs, out) => k(context, inputs, attrs, out)));
+    if (!run) bound.set(k, (run = taped(k)));
     return run;
   },
   retain(owner, buf) {

@@ -43,6 +43,16 @@ import type { GpuBuf, GpuContext, GpuKernel } from '../backend.js';
 
 
 /**
+ * What decides a kernel's shaders: its inputs' and output's avals and its attrs, as a Map key. Numbers
+ * JSON cannot tell apart (NaN, the infinities and -0 all print as null or 0) are spelled out: a pad
+ * with NaN and one with Infinity write different shaders.
+ */
+export function kernelKey(inputs: readonly Aval[], attrs: unknown, out: Aval): string {
+  const exact = (_: string, v: unknown) => (typeof v === 'number' && (!Number.isFinite(v) || Object.is(v, -0)) ? { number: Object.is(v, -0) ? '-0' : String(v) } : v);
+  return `${inputs.map((x) => `${x.shape.join('x')}${x.dtype}`).join(',')}>${out.shape.join('x')}${out.dtype}${attrs === undefined ? '' : JSON.stringify(attrs, exact)}`;
+}
+
+/**
  * An elementwise kernel from the scalar form of its op (`expr`, as Primitive.elementwise.gpu: the
  * output element's expression in its inputs' values): see `elementwiseSource`.
  */
@@ -50,7 +60,7 @@ export const elementwiseShader = <A>(expr: (xs: readonly string[], dtypes: reado
   // the source, made once per (shapes, dtypes, attrs): making it anew was a fifth of a small launch's JavaScript
   const made = new Map<string, { src: string; glsl: string[] }>();
   return (ctx, inputs, attrs, out) => {
-    const key = `${inputs.map((x) => `${x.shape.join('x')}${x.dtype}`).join(',')}>${out.shape.join('x')}${out.dtype}${attrs === undefined ? '' : JSON.stringify(attrs)}`;
+    const key = kernelKey(inputs, attrs, out);
     let m = made.get(key);
     if (!m) {
       m = elementwiseSource(inputs.map((x) => x.shape), out.shape, (xs) => ({ stmts: [], result: expr(xs, inputs.map((x) => x.dtype), attrs, out.dtype) }));

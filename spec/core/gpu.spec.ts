@@ -268,6 +268,20 @@ test('a jitted step replays the launches its first call recorded: the same value
   t.end();
 });
 
+test('eager calls replay too, keyed by avals and attrs: values right, and attrs JSON cannot tell apart (NaN, Infinity, -0) kept apart', (t) => {
+  const x = gpu([[1, 2, 3], [4, 5, 6]]), y = gpu([[6, 5], [4, 3], [2, 1]]), z = gpu([[1, -1], [2, -2], [3, -3]]);
+  close(t, np.matmul(x, y), np.matmul(cpu([[1, 2, 3], [4, 5, 6]]), cpu([[6, 5], [4, 3], [2, 1]])), 'first matmul of its kind (recorded)');
+  const before = np.gpuStats();
+  close(t, np.matmul(x, z), np.matmul(cpu([[1, 2, 3], [4, 5, 6]]), cpu([[1, -1], [2, -2], [3, -3]])), 'second (replayed)');
+  t.ok(np.gpuStats().replayed > before.replayed, 'replayed');
+  // pad bakes its fill into the shader: each fill its own recording
+  for (const v of [NaN, Infinity, -Infinity, 0, -0, 2]) {
+    const got = np.pad(x, [[0, 0], [1, 0]], v).dataSync()[0], want = np.pad(cpu([[1, 2, 3], [4, 5, 6]]), [[0, 0], [1, 0]], v).dataSync()[0];
+    t.ok(Object.is(got, want), `pad with ${Object.is(v, -0) ? '-0' : v}: ${Object.is(got, -0) ? '-0' : got}, the cpu's ${Object.is(want, -0) ? '-0' : want}`);
+  }
+  t.end();
+});
+
 test('100 training steps leak no textures', async (t) => {
   const key = np.random.key(3);
   const [kx, kw] = np.random.split(key);
