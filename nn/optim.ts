@@ -19,8 +19,11 @@ export interface Optimizer<S = Tree> {
 }
 
 const lrAt = (lr: LearningRate, step: number): number => (typeof lr === 'number' ? lr : lr(step));
-/** A number that changes every step (a learning rate, a bias correction) as a scalar for a jitted update. */
-const f64 = (x: number) => np.tensor(x, { dtype: 'float64' });
+/**
+ * A number that changes every step (a learning rate, a bias correction) as a scalar for a jitted
+ * update, on the params' backend (the default one may be another: params moved with toBackend).
+ */
+const f64 = (x: number, params: Tree) => np.tensor(x, { dtype: 'float64', backend: np.treeLeaves(params)[0]?.backend?.name });
 const zerosLike = (tree: Tree): Tree => np.treeMap(tree, (p) => np.zerosLike(p));
 
 /** SGD's hyperparameters, as torch.optim.SGD's (defaults 0 / false). */
@@ -56,7 +59,7 @@ export function sgd(lr: LearningRate, { momentum = 0, dampening = 0, nesterov = 
     name: `sgd(${momentum ? `momentum ${momentum}${nesterov ? ', nesterov' : ''}` : 'plain'})`,
     init: (params) => (momentum ? { step: 0, momentum: zerosLike(params) } : { step: 0 }),
     update: (grads, state, params) => np.withScope(() => {
-      const lr_ = f64(lrAt(lr, state.step));
+      const lr_ = f64(lrAt(lr, state.step), params);
       if (!momentum) return { params: plain(params, grads, lr_), state: { step: state.step + 1 } };
       const out = withMomentum(params, grads, state.momentum, lr_, state.step === 0);
       return { params: out.params, state: { step: state.step + 1, momentum: out.momentum } };
@@ -94,8 +97,8 @@ function adamLike(kind: 'adam' | 'adamw', lr: LearningRate, { b1 = 0.9, b2 = 0.9
     update: (grads, state, params) => np.withScope(() => {
       const t = state.step + 1, lr_ = lrAt(lr, state.step);
       const scalars = {
-        stepSize: f64(lr_ / (1 - b1 ** t)), bc2Sqrt: f64(Math.sqrt(1 - b2 ** t)),
-        decay: f64(1 - lr_ * weightDecay),
+        stepSize: f64(lr_ / (1 - b1 ** t), params), bc2Sqrt: f64(Math.sqrt(1 - b2 ** t), params),
+        decay: f64(1 - lr_ * weightDecay, params),
       };
       const out = apply(grads, state.mu, state.nu, params, scalars);
       return { params: out.params, state: { step: t, mu: out.mu, nu: out.nu } };

@@ -91,6 +91,15 @@ for (const name of others) {
       const got = opt.update(move(grads, name), opt.init(p), p);
       np.treeLeaves(got.params).forEach((g, i) => close(t, g, np.treeLeaves(ref.params)[i], `adamw params ${i} on ${name}`, TOL));
     } finally { np.setBackend('cpu'); }
+    // params moved to the backend while the default stays cpu: each optimizer's per-step scalars go where the params are
+    for (const o of [nn.adamw(1e-2), nn.adam(1e-2, { weightDecay: 1e-3 }), nn.sgd(1e-2), nn.sgd(1e-2, { momentum: 0.9 })]) {
+      const p = move(params, name), want = o.update(grads, o.init(params), params);
+      const got = o.update(move(grads, name), o.init(p), p);
+      np.treeLeaves(got.params).forEach((g, i) => {
+        t.equal(g.backend!.name, name, `${o.name}: params ${i} stay on ${name}`);
+        close(t, g, np.treeLeaves(want.params)[i], `${o.name}: params ${i}, default backend cpu`, TOL);
+      });
+    }
     t.end();
   });
 }
