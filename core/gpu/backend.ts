@@ -204,9 +204,9 @@ function fire(l: Launch, bufs: readonly Buf[]): Buf | Buf[] {
   let out: unknown;
   try {
     // gpu.js compiles on a kernel's first run: AVID_GPU_SLOW_COMPILE_MS=N reports those over N ms
-    const t0 = !ran.has(l.k) && slowCompileMs !== undefined ? performance.now() : undefined;
+    const t0 = slowCompileMs !== undefined && !ran.has(l.k) ? performance.now() : undefined;
     out = l.k(...bufs.map((b) => b.tex));
-    ran.add(l.k);
+    if (t0 !== undefined) ran.add(l.k);
     s.runs++;
     if (t0 !== undefined && performance.now() - t0 > slowCompileMs!) {
       console.warn(`gpu: a kernel took ${(performance.now() - t0).toFixed(0)} ms to compile and run first (${bufs.length} inputs, ${l.src.length + l.glsl.join('').length} characters of source): ${l.src.slice(0, 160).replace(/\s+/g, ' ')}`);
@@ -305,15 +305,8 @@ interface Tape { steps: Recorded[]; result: Ref | Ref[] }
  */
 function specialise(prim: string): Kernel<GpuBuf> | undefined {
   const base = kernelFor('gpu', prim) as GpuKernel | undefined;
-  if (!base) return undefined;
-  let tape: Tape | null | undefined;
-  return (inputs, attrs, out) => {
-    if (tape) return replay(tape, inputs.map((x) => x.buf)) as GpuBuf;
-    if (tape === null) return base(context, inputs, attrs, out);
-    const r = record(base, inputs, attrs, out);
-    tape = r.tape;
-    return r.result;
-  };
+  // one step is one kind of call: a single tape, and no key to make at each call
+  return base && taped(base, () => '');
 }
 
 /**
@@ -347,13 +340,13 @@ function record(base: GpuKernel, inputs: KernelArg<GpuBuf>[], attrs: unknown, ou
 }
 
 /**
- * `base` with its tapes kept by avals and attrs, for eager calls: a kernel launches the same shaders
- * for the same avals and attrs, so each kind of call records once and replays after.
+ * `base` with its tapes kept by kind of call (`keyOf`: avals and attrs, for eager calls): a kernel
+ * launches the same shaders for the same avals and attrs, so each kind records once and replays after.
  */
-function taped(base: GpuKernel): Kernel<GpuBuf> {
+function taped(base: GpuKernel, keyOf: (inputs: readonly Aval[], attrs: unknown, out: Aval) => string = kernelKey): Kernel<GpuBuf> {
   const tapes = new Map<string, Tape | null>();
   return (inputs, attrs, out) => {
-    const key = kernelKey(inputs, attrs, out);
+    const key = keyOf(inputs, attrs, out);
     const tape = tapes.get(key);
     if (tape) return replay(tape, inputs.map((x) => x.buf)) as GpuBuf;
     if (tape === null) return base(context, inputs, attrs, out);
