@@ -15,7 +15,7 @@ import type { Aval, GpuBuf, Kernel } from './backend.js';
 import { alloc, allocResult, type DType, type TypedArray } from './dtype.js';
 import type { Primitive } from './primitive.js';
 import { registerKernels } from './primitive.js';
-import { coords, dot, elementwiseSource, type GpuKernel, lit, names, readStrides, splitReduction, twoPasses } from './gpu/shader.js';
+import { type Bound, boundCheck, coords, dot, elementwiseSource, type GpuKernel, lit, names, readStrides, splitReduction, splitStrides, twoPasses } from './gpu/shader.js';
 import { reduceShader } from './prims/sum.js';
 import { loop, plan, reducedStrides } from './cpu/loops.js';
 import { simdChain } from './cpu/simd.js';
@@ -110,31 +110,34 @@ export function fusedSumPrimitive(ops: readonly FusedOp[], inputs: readonly Aval
     res.set(acc);
     return res;
   };
-  // on the GPU a long walk per output goes in two passes, as sum's own kernel (splitReduction)
-  const sp = splitReduction(shape, axes, false);
+  // on the GPU a long walk per output goes in two passes, as sum's own kernel (splitReduction); a lone
+  // long axis is split in two, and each input is read through strides on the split shape
+  const sp = splitReduction(shape, axes, 'padded');
   const gpu: GpuKernel<{}> = (ctx, args) => {
     const bufs = args.map((a) => a.buf);
-    if (!sp) return ctx.run(gpuSumSource(ops, inputs, shape, axes), bufs, sizeOf(out.shape));
-    return twoPasses(ctx, gpuSumSource(ops, inputs, shape, sp.inner), bufs, sizeOf(sp.mid), reduceShader(sp.mid, sp.midOuter, '0.0', 's += v;'), sizeOf(out.shape));
+    const strides = inputs.map((x) => readStrides(x.shape, shape));
+    if (!sp) return ctx.run(gpuSumSource(ops, strides, shape, axes), bufs, sizeOf(out.shape));
+    return twoPasses(ctx, gpuSumSource(ops, strides.map((st) => splitStrides(st, shape, sp.shape)), sp.shape, sp.inner, sp.bound), bufs, sizeOf(sp.mid), reduceShader(sp.mid, sp.midOuter, '0.0', 's += v;'), sizeOf(out.shape));
   };
   const prim: Primitive<{}> = { name, infer: () => out, kernels: { cpu, gpu } };
   registerKernels(name, prim.kernels);
   return prim;
 }
 
-/** The GPU form: sum's shader (core/prims/sum.ts reduceShader), the chain computed at each reduced position. */
-function gpuSumSource(ops: readonly FusedOp[], inputs: readonly Aval[], shape: readonly number[], axes: readonly number[]): string {
+/**
+ * The GPU form: sum's shader (core/prims/sum.ts reduceShader), the chain computed at each reduced
+ * position, input i read through `strides[i]` on `shape`.
+ */
+function gpuSumSource(ops: readonly FusedOp[], strides: readonly (readonly number[])[], shape: readonly number[], axes: readonly number[], bound?: Bound): string {
   const kept = shape.map((_, d) => d).filter((d) => !axes.includes(d)), keptNames = names(kept.length);
   const at = shape.map((_, d) => (axes.includes(d) ? `k${axes.indexOf(d)}` : keptNames[kept.indexOf(d)]));
-  const reads = inputs.map((x, i) => `const x${i} = X${i}[${dot(at, readStrides(x.shape, shape))}];`);
-  const body = gpuChain(ops);
-  return `function (${inputs.map((_, i) => `X${i}`).join(', ')}) {
+  const reads = strides.map((st, i) => `const x${i} = X${i}[${dot(at, st)}];`);
+  const body = [...reads, ...gpuChain(ops), `s += t${ops.length - 1};`].join('\n    ');
+  return `function (${strides.map((_, i) => `X${i}`).join(', ')}) {
   ${coords(kept.map((d) => shape[d]))}
   let s = 0.0;
   ${axes.map((a, j) => `for (let k${j} = 0; k${j} < ${shape[a]}; k${j}++) {`).join(' ')}
-    ${reads.join('\n    ')}
-    ${body.join('\n    ')}
-    s += t${ops.length - 1};
+    ${bound ? `if (${boundCheck(bound, shape, (d) => at[d])}) {\n    ${body}\n    }` : body}
   ${'}'.repeat(axes.length)}
   return s;
 }`;

@@ -194,49 +194,88 @@ export const broadcastIndex = (inp: Shape, out: Shape): string =>
 /**
  * How to split a long reduction into two passes. A reduction shader runs one thread per output, and
  * that thread walks every reduced position in turn: BatchNorm's statistics of [16, C, 8, 32, 32] are
- * C threads of 131072 serial steps each, which a GPU of thousands of lanes runs on a handful of them
- * (on an H100 the AVID step spent most of a second waiting on such loops). Two passes fix that: the
- * first keeps the `outer` reduced axes as partial results and walks only the `inner` ones, the second
- * reduces the partials. The cut is the one between reduced axes that makes the longer of the two walks
- * shortest; a single long reduced axis is first refactored into two (the data's layout is unchanged:
- * row-major [n] is row-major [a, b] when n = a b).
+ * C threads of 131072 serial steps each, which a GPU of thousands of lanes runs on a handful of them.
+ * On an H100 the AVID step spent most of a second waiting on such loops; on an H200, BatchNorm's 32
+ * channels of 4000 positions each took 10 ms a launch, where a launch costs about 0.15 ms. And Mesa's
+ * llvmpipe stops any loop after 65535 steps, so a longer walk there is silently cut short. Two passes
+ * fix that: the first keeps the `outer` reduced axes as partial results and walks only the `inner`
+ * ones, the second reduces the partials. The cut is the one between reduced axes that makes the longer
+ * of the two walks shortest; a single long reduced axis of n is first refactored into two, a x b (the data's layout is
+ * unchanged: row-major [n] is row-major [a, b] when n = a b). `refactor`:
+ * - 'exact': a the largest divisor of n up to its square root, when that is at least 16;
+ * - 'padded': that when a is at least a quarter of sqrt n; or else a x b = ceil(sqrt n) x ceil(n / a),
+ *   at least n, and `bound` says which positions are real (a prime n has no divisor), for a shader
+ *   that skips the others (`boundCheck`) and partials of unequal counts (moments weighs them);
+ * - false: cuts between the axes only.
  *
  * Returns undefined when one pass is fine: a walk under `MIN_WALK` steps, outputs enough to fill the
  * GPU, or no cut that shortens the walk. Otherwise: `shape` (x's shape, perhaps refactored), `inner`
  * and `outer` (a partition of the reduced axes in it), `mid` (the first pass's output
- * shape: `shape` without `inner`) and `midOuter` (where `outer` sits in `mid`). `refactor` false: cuts
- * between the axes only (a fused chain reads its inputs at x's own shape).
+ * shape: `shape` without `inner`) and `midOuter` (where `outer` sits in `mid`).
  * `splitReduction([16, 8, 4, 32, 32], [0, 2, 3, 4])` → inner [3, 4], outer [0, 2], mid [16, 8, 4], midOuter [0, 2]
+ * `splitReduction([65537], [0], 'padded')` → shape [257, 256], inner [1], outer [0], bound { axis: 0, n: 65537 }
  */
-export function splitReduction(shape: Shape, axes: readonly number[], refactor = true): { shape: Shape; inner: number[]; outer: number[]; mid: Shape; midOuter: number[] } | undefined {
-  const MIN_WALK = 4096, ENOUGH_OUTPUTS = 1 << 16;
+export function splitReduction(shape: Shape, axes: readonly number[], refactor: 'exact' | 'padded' | false = 'exact'):
+  { shape: Shape; inner: number[]; outer: number[]; mid: Shape; midOuter: number[]; bound?: Bound } | undefined {
+  const MIN_WALK = 256, ENOUGH_OUTPUTS = 1 << 16;
   const sorted = [...axes].sort((a, b) => a - b);
   const walk = sizeOf(sorted.map((a) => shape[a]));
   if (walk < MIN_WALK || sizeOf(shape) / walk >= ENOUGH_OUTPUTS) return undefined;
-  // a lone long axis: refactor it into a x b, a the largest divisor up to its square root
-  let s = [...shape], ax = sorted;
+  // a lone long axis: refactor it into a x b
+  let s = [...shape], ax = sorted, bound: Bound | undefined;
   const longest = sorted.reduce((m, a) => (shape[a] > shape[m] ? a : m), sorted[0]);
   if (refactor && shape[longest] * shape[longest] > walk) {
     const n = shape[longest];
     let a = Math.floor(Math.sqrt(n));
     while (n % a) a--;
+    // padded where no divisor comes within 4x of the square root (841504 = 32 x 26297 left 32 threads
+    // walking 26297 each: 20 ms on an H200, against 918 x 917)
+    if (refactor === 'padded' && a * a * 16 < n) {
+      a = Math.ceil(Math.sqrt(n));
+      bound = { axis: longest, n };
+    }
     if (a >= 16) {
-      s = [...shape.slice(0, longest), a, n / a, ...shape.slice(longest + 1)];
+      s = [...shape.slice(0, longest), a, Math.ceil(n / a), ...shape.slice(longest + 1)];
       ax = sorted.flatMap((d) => (d < longest ? [d] : d === longest ? [d, d + 1] : [d + 1]));
     }
   }
-  // the cut: inner = the last j reduced axes; keep the one whose longer walk is shortest
+  // the cut: inner = the last j reduced axes; keep the one whose longer walk is shortest (after a
+  // padded split, the one between its two axes: the second pass then has no padding to skip)
   let best = -1, bestWalk = walk;
   for (let j = 1; j < ax.length; j++) {
+    if (bound && ax[ax.length - j - 1] !== longest) continue;
     const inner = sizeOf(ax.slice(ax.length - j).map((a) => s[a]));
-    const longer = Math.max(inner, walk / inner);
+    const longer = Math.max(inner, sizeOf(ax.slice(0, ax.length - j).map((a) => s[a])));
     if (longer < bestWalk) { best = j; bestWalk = longer; }
   }
   if (best < 0 || bestWalk * 4 > walk) return undefined;
   const inner = ax.slice(ax.length - best), outer = ax.slice(0, ax.length - best);
   const keptDims = s.map((_, d) => d).filter((d) => !inner.includes(d));
-  return { shape: s, inner, outer, mid: keptDims.map((d) => s[d]), midOuter: outer.map((d) => keptDims.indexOf(d)) };
+  return { shape: s, inner, outer, mid: keptDims.map((d) => s[d]), midOuter: outer.map((d) => keptDims.indexOf(d)), ...(bound ? { bound } : {}) };
 }
+
+/**
+ * Of a padded split (splitReduction): axes `axis` and `axis + 1` of its shape are one of `n`, padded;
+ * the first pass walks `axis + 1`, the second `axis`.
+ */
+export interface Bound { readonly axis: number; readonly n: number }
+
+/**
+ * Strides `st` of a tensor of `shape` as strides of `split`, which is `shape` with one axis d split in
+ * two (splitReduction's, exact or padded): d's stride times the second part's length, then d's.
+ * `splitStrides([70001, 1], [3, 70001], [3, 265, 265])` → [70001, 265, 1]
+ */
+export function splitStrides(st: readonly number[], shape: Shape, split: Shape): number[] {
+  const d = shape.findIndex((n, i) => n !== split[i]);
+  return d < 0 ? [...st] : [...st.slice(0, d), st[d] * split[d + 1], st[d], ...st.slice(d + 1)];
+}
+
+/**
+ * A shader's condition that its position is a real one under `bound`, `at(d)` naming the coordinate
+ * along axis d of the split shape `shape`; 'true' without a bound.
+ */
+export const boundCheck = (bound: Bound | undefined, shape: Shape, at: (d: number) => string): string =>
+  bound ? `${at(bound.axis)} * ${lit(shape[bound.axis + 1])} + ${at(bound.axis + 1)} < ${lit(bound.n)}` : 'true';
 
 /** A split reduction's two launches: `first` over `inputs` into `midSize` partials, then `second` over those into `size`. */
 export function twoPasses(ctx: GpuContext, first: string, inputs: readonly GpuBuf[], midSize: number, second: string, size: number): GpuBuf {

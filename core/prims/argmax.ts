@@ -10,7 +10,7 @@ import type { Tensor } from '../tensor.js';
 import { bind } from '../trace.js';
 import { reduceAxes } from '../batching.js';
 import { reshape } from './reshape.js';
-import { lit, shader } from '../gpu/shader.js';
+import { type GpuKernel, lit, splitReduction } from '../gpu/shader.js';
 
 const cpu: Kernel<TypedArray, { axis: number }> = ([x], { axis }, out) => {
   const outer = sizeOf(x.shape.slice(0, axis)), n = x.shape[axis], inner = sizeOf(x.shape.slice(axis + 1));
@@ -28,6 +28,53 @@ const cpu: Kernel<TypedArray, { axis: number }> = ([x], { axis }, out) => {
   return res;
 };
 
+/**
+ * The GPU's argmax: a thread an output walks the axis, keeping the best index in s and the value it
+ * holds in b (a nan, once seen, wins and stays). A long axis goes in two passes, as sum's
+ * (splitReduction): the first finds the best index in each of a runs of b positions (-1 for a run
+ * past the end), the second the best among those, in order, so the first of equals still wins.
+ */
+const gpu: GpuKernel<{ axis: number }> = (ctx, [x], { axis }, out) => {
+  const outer = sizeOf(x.shape.slice(0, axis)), n = x.shape[axis], inner = sizeOf(x.shape.slice(axis + 1));
+  const sp = splitReduction([outer, n, inner], [1], 'padded');
+  const walk = (from: string, count: number, read: (j: string) => string, at: (j: string) => string) => `
+  let b = (-1.0 / 0.0);
+  let s = -1.0;
+  for (let j = 0; j < ${count}; j++) {
+    const p = ${from} + j;
+    ${read('p')}
+    if (q >= 0.0 && q < ${lit(n)}) {
+      const v = X[base + q * ${lit(inner)}];
+      if (s < 0.0 || v > b || (v != v && b == b)) { b = v; s = ${at('q')}; }
+    }
+  }
+  return s;`;
+  const split = (i: string, size: number) => `const o = Math.floor((${i} + 0.5) / ${lit(size)});
+  const base = o * ${lit(n * inner)} + (${i} - o * ${lit(size)});`;
+  if (!sp) {
+    return ctx.run(`function (X) {
+  const i = this.thread.x;
+  ${split('i', inner)}${walk('0.0', n, (p) => `const q = ${p};`, (q) => q)}
+}`, [x.buf], sizeOf(out.shape));
+  }
+  // the first pass: thread (o, g, i) of [outer, a, inner] walks positions g b .. g b + b - 1
+  const a = sp.shape[1], len = sp.shape[2];
+  const part = ctx.run(`function (X) {
+  const t = this.thread.x;
+  const g = Math.floor((t + 0.5) / ${lit(inner)}) - Math.floor((t + 0.5) / ${lit(a * inner)}) * ${lit(a)};
+  const i = t - Math.floor((t + 0.5) / ${lit(inner)}) * ${lit(inner)} + Math.floor((t + 0.5) / ${lit(a * inner)}) * ${lit(inner)};
+  ${split('i', inner)}${walk(`g * ${lit(len)}`, len, (p) => `const q = ${p};`, (q) => q)}
+}`, [x.buf], outer * a * inner);
+  // the second: output (o, i) reads its a partial indices (P is [outer, a, inner]) and the values there
+  const res = ctx.run(`function (X, P) {
+  const i = this.thread.x;
+  ${split('i', inner)}
+  const pbase = o * ${lit(a * inner)} + (i - o * ${lit(inner)});${walk('0.0', a, (p) => `const q = P[pbase + ${p} * ${lit(inner)}];`, (q) => q)}
+}`, [x.buf, part], sizeOf(out.shape));
+  ctx.release(part);
+  return res;
+};
+
 export const argmaxP: Primitive<{ axis: number }> = definePrimitive<{ axis: number }>({
   name: 'argmax',
   infer([x], { axis }) {
@@ -40,22 +87,7 @@ export const argmaxP: Primitive<{ axis: number }> = definePrimitive<{ axis: numb
   },
   kernels: {
     cpu,
-    gpu: shader(([x], { axis }) => {
-      // best index in s; the value it holds in b (a nan, once seen, wins and stays)
-      const inner = sizeOf(x.shape.slice(axis + 1)), n = x.shape[axis];
-      return `function (X) {
-  const i = this.thread.x;
-  const o = Math.floor((i + 0.5) / ${lit(inner)});
-  const base = o * ${lit(n * inner)} + (i - o * ${lit(inner)});
-  let b = (-1.0 / 0.0);
-  let s = 0.0;
-  for (let j = 0; j < ${n}; j++) {
-    const v = X[base + j * ${lit(inner)}];
-    if (v > b || (v != v && b == b)) { b = v; s = j; }
-  }
-  return s;
-}`;
-    }),
+    gpu,
   },
 });
 

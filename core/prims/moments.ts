@@ -17,7 +17,7 @@ import { normAxes, OpError, type Shape, sizeOf, stridesOf } from '../shape.js';
 import type { Tensor } from '../tensor.js';
 import { bind } from '../trace.js';
 import { reduceAxes } from '../batching.js';
-import { coords, dot, type GpuKernel, lit, splitReduction, twoPasses } from '../gpu/shader.js';
+import { type Bound, boundCheck, coords, splitStrides, dot, type GpuKernel, lit, splitReduction, twoPasses } from '../gpu/shader.js';
 import { add } from './add.js';
 import { div } from './div.js';
 import { mul } from './mul.js';
@@ -38,36 +38,45 @@ const cpu: Kernel<TypedArray, Attrs> = ([x], { axes }, out) => {
 /**
  * A shader for [2, ...kept]: each output element loops over its reduced positions, once for the
  * mean and, for the variance, once more. With `partials` (a first pass's [2, ...shape] of means and
- * variances over equal counts) it combines them instead: the mean of the means, and the mean of
- * (variance + squared distance of the partial's mean from the mean), which is the variance of the
- * union (Chan et al.'s parallel update with equal counts).
+ * variances) it combines them instead: the mean of the means, and the mean of (variance + squared
+ * distance of the partial's mean from the mean), which is the variance of the union (Chan et al.'s
+ * parallel update), each partial weighted by its count. Counts are equal but where a padded split
+ * (splitReduction's `bound`) makes the last run short: the first pass then skips the positions past
+ * the end, and the second (`runs`) weighs the run at position j along `axis` by how many of its `len`
+ * positions lie before `n`. `st`: x's strides, where x's shape is not `shape` but split to it
+ * (splitStrides).
  */
-function momentsShader(shape: Shape, axes: readonly number[], partials = false): string {
-  const st = stridesOf(shape);
+function momentsShader(shape: Shape, axes: readonly number[], { partials = false, bound, runs, st = stridesOf(shape) }:
+  { partials?: boolean; bound?: Bound; runs?: { axis: number; len: number; n: number }; st?: readonly number[] } = {}): string {
   const kept = shape.map((_, d) => d).filter((d) => !axes.includes(d));
-  const base = dot(kept.map((_, i) => `c${i + 1}`), kept.map((d) => st[d]));
-  const idx = [base, ...axes.map((a, j) => `k${j} * ${lit(st[a])}`)].join(' + ');
+  const at = (d: number) => (axes.includes(d) ? `k${axes.indexOf(d)}` : `c${kept.indexOf(d) + 1}`);
+  const idx = [dot(kept.map(at), kept.map((d) => st[d])), ...axes.map((a, j) => `k${j} * ${lit(st[a])}`)].join(' + ');
   const open = axes.map((a, j) => `for (let k${j} = 0; k${j} < ${shape[a]}; k${j}++) {`).join(' ');
   const close = '}'.repeat(axes.length);
-  const n = lit(sizeOf(axes.map((a) => shape[a])));
-  const spread = partials ? `const d = X[${idx}] - m; q += X[${lit(sizeOf(shape))} + ${idx}] + d * d;` : `const d = X[${idx}] - m; q += d * d;`;
+  const w = bound ? `(${boundCheck(bound, shape, at)} ? 1.0 : 0.0)`
+    : runs ? `Math.max(Math.min(${lit(runs.n)} - ${at(runs.axis)} * ${lit(runs.len)}, ${lit(runs.len)}), 0.0)` : undefined;
+  // each position's (or partial's) weight w, and their total n; without weights, the count as a literal
+  const weighed = (stmt: string) => (w ? `const w = ${w}; if (w > 0.0) { ${stmt} }` : stmt);
+  const n = w ? 'n' : lit(sizeOf(axes.map((a) => shape[a])));
+  const spread = partials ? `const d = X[${idx}] - m; q += ${w ? 'w * ' : ''}(X[${lit(sizeOf(shape))} + ${idx}] + d * d);` : `const d = X[${idx}] - m; q += ${w ? 'w * ' : ''}d * d;`;
   return `function (X) {
   ${coords([2, ...kept.map((d) => shape[d])])}
-  let s = 0.0;
-  ${open} s += X[${idx}]; ${close}
+  let s = 0.0;${w ? '\n  let n = 0.0;' : ''}
+  ${open} ${weighed(w ? 's += w * X[' + idx + ']; n += w;' : `s += X[${idx}];`)} ${close}
   const m = s / ${n};
   if (c0 < 0.5) { return m; }
   let q = 0.0;
-  ${open} ${spread} ${close}
+  ${open} ${weighed(spread)} ${close}
   return q / ${n};
 }`;
 }
 
 /** moments on the GPU, in two passes where one thread per statistic would walk too far (splitReduction). */
 const gpu: GpuKernel<Attrs> = (ctx, [x], { axes }, out) => {
-  const sp = splitReduction(x.shape, axes);
+  const sp = splitReduction(x.shape, axes, 'padded');
   if (!sp) return ctx.run(momentsShader(x.shape, axes), [x.buf], sizeOf(out.shape));
-  return twoPasses(ctx, momentsShader(sp.shape, sp.inner), [x.buf], 2 * sizeOf(sp.mid), momentsShader(sp.mid, sp.midOuter, true), sizeOf(out.shape));
+  const b = sp.bound, runs = b && { axis: b.axis - sp.inner.filter((d) => d < b.axis).length, len: sp.shape[b.axis + 1], n: b.n };
+  return twoPasses(ctx, momentsShader(sp.shape, sp.inner, { bound: b, st: splitStrides(stridesOf(x.shape), x.shape, sp.shape) }), [x.buf], 2 * sizeOf(sp.mid), momentsShader(sp.mid, sp.midOuter, { partials: true, runs }), sizeOf(out.shape));
 };
 
 export const momentsP: Primitive<Attrs> = definePrimitive<Attrs>({

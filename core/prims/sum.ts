@@ -13,7 +13,7 @@ import { reduceAxes } from '../batching.js';
 import { astype } from './cast.js';
 import { broadcastTo } from './broadcastTo.js';
 import { reshape } from './reshape.js';
-import { coords, dot, type GpuKernel, lit, names, splitReduction, twoPasses } from '../gpu/shader.js';
+import { type Bound, boundCheck, coords, splitStrides, dot, type GpuKernel, lit, names, splitReduction, twoPasses } from '../gpu/shader.js';
 import { stridesOf } from '../shape.js';
 import { loop, reducePlan } from '../cpu/loops.js';
 
@@ -41,21 +41,23 @@ const cpu: Kernel<TypedArray, Attrs> = ([x], { axes }, out) => {
 
 /**
  * A GPU reduction: each output element loops over its reduced positions (nested loops with literal
- * bounds, one per reduced axis), folding values with `step` (statements over `v` and accumulator `s`).
+ * bounds, one per reduced axis), folding values with `step` (statements over `v` and accumulator `s`),
+ * skipping the positions a padded split adds (`bound`, splitReduction). `st`: x's strides, where x's
+ * shape is not `shape` but split to it (splitStrides).
  */
-export function reduceShader(shape: Shape, axes: readonly number[], init: string, step: string, result = 's'): string {
-  const st = stridesOf(shape);
+export function reduceShader(shape: Shape, axes: readonly number[], init: string, step: string, result = 's', bound?: Bound, st = stridesOf(shape)): string {
   const kept = shape.map((_, d) => d).filter((d) => !axes.includes(d));
-  const keptShape = kept.map((d) => shape[d]);
-  const base = dot(names(kept.length), kept.map((d) => st[d]));
+  const keptShape = kept.map((d) => shape[d]), keptNames = names(kept.length);
+  const base = dot(keptNames, kept.map((d) => st[d]));
   const idx = [base, ...axes.map((a, j) => `k${j} * ${lit(st[a])}`)].join(' + ');
   const open = axes.map((a, j) => `for (let k${j} = 0; k${j} < ${shape[a]}; k${j}++) {`).join(' ');
+  const body = `const v = X[${idx}];
+    ${step}`;
   return `function (X) {
   ${coords(keptShape)}
   let s = ${init};
   ${open}
-    const v = X[${idx}];
-    ${step}
+    ${bound ? `if (${boundCheck(bound, shape, (d) => (axes.includes(d) ? `k${axes.indexOf(d)}` : keptNames[kept.indexOf(d)]))}) { ${body} }` : body}
   ${'}'.repeat(axes.length)}
   return ${result};
 }`;
@@ -67,9 +69,9 @@ export function reduceShader(shape: Shape, axes: readonly number[], init: string
  * partials, the second folds those. `step` must fold partials as it folds values (a sum, a max).
  */
 export const reduceGpu = (init: string, step: string): GpuKernel<Attrs> => (ctx, [x], { axes }, out) => {
-  const sp = splitReduction(x.shape, axes);
+  const sp = splitReduction(x.shape, axes, 'padded');
   if (!sp) return ctx.run(reduceShader(x.shape, axes, init, step), [x.buf], sizeOf(out.shape));
-  return twoPasses(ctx, reduceShader(sp.shape, sp.inner, init, step), [x.buf], sizeOf(sp.mid), reduceShader(sp.mid, sp.midOuter, init, step), sizeOf(out.shape));
+  return twoPasses(ctx, reduceShader(sp.shape, sp.inner, init, step, 's', sp.bound, splitStrides(stridesOf(x.shape), x.shape, sp.shape)), [x.buf], sizeOf(sp.mid), reduceShader(sp.mid, sp.midOuter, init, step), sizeOf(out.shape));
 };
 
 export const sumP: Primitive<Attrs> = definePrimitive<Attrs>({

@@ -8,6 +8,7 @@
 import test from 'tape';
 import * as np from '../../core/index.js';
 import { close, opError } from '../helpers.js';
+import { splitReduction } from '../../core/gpu/shader.js';
 
 const cpu = (x: np.NestedArray, dtype: np.DType = 'float32') => np.tensor(x, { dtype, backend: 'cpu' });
 const gpu = (x: np.NestedArray, dtype: np.DType = 'float32') => np.tensor(x, { dtype, backend: 'gpu' });
@@ -178,7 +179,52 @@ test('long reductions run in two passes (partials, then their fold) and match th
     close(t, y, f(xc, gc, vc), `${name} (${n} kernel runs)`, tol);
   }
   t.equal(runs(() => np.sum(x, axes))[1], 2, 'a long sum is two kernels');
-  t.equal(runs(() => np.sum(x, [3, 4]))[1], 1, 'a short one (1024 positions an output) stays one');
+  t.equal(runs(() => np.sum(x, [4]))[1], 1, 'a short one (32 positions an output) stays one');
+  t.equal(runs(() => np.sum(x, [3, 4]))[1], 2, 'one of 1024 positions an output, for 1024 outputs, is two');
+  // a fused sum over a lone long axis splits it as sum does, its inputs read at the split shape: a
+  // row of the axis's length, a column broadcast along it (before, one thread walked all 147456:
+  // the training step's finiteness probe took 0.4 s on an H200)
+  const w = np.random.normal(np.random.key(8), [3, 1]), wc = np.toBackend(w, 'cpu');
+  const flat = (c: np.Tensor) => np.sum(np.mul(c, 2));
+  const rows = (c: np.Tensor, col: np.Tensor) => np.sum(np.mul(np.add(c, 1), col), [1]);
+  const [yf, nf] = runs(() => np.jit(flat)(v));
+  close(t, yf, flat(vc), 'a jitted sum of a flat vector\'s double', tol);
+  t.equal(nf, 2, 'is two kernels');
+  const [yr, nr] = runs(() => np.jit(rows)(v, w));
+  close(t, yr, rows(vc, wc), 'a jitted sum over a long axis, of a row and a column broadcast', tol);
+  t.equal(nr, 2, 'is two kernels');
+  // lengths with no divisor near their square root (a prime: 65537, 100003) split padded, the
+  // positions past the end skipped; before, one thread walked each output's positions, which Mesa's
+  // llvmpipe cuts off after 65535 steps: sum of 100003 halves gave 32767.5, argmax past 65535 missed
+  const odd: [number[], number[]][] = [[[100003], [0]], [[3, 65537], [1]], [[65537, 3], [0]], [[2, 4099, 7], [1, 2]]];
+  for (const [shape, ax] of odd) {
+    const a = np.add(np.random.normal(np.random.key(shape[0]), shape), 0.5), ac = np.toBackend(a, 'cpu');
+    const reds: [string, (z: np.Tensor) => np.Tensor][] = [
+      ['sum', (z) => np.sum(z, ax)], ['max', (z) => np.max(z, ax)], ['min', (z) => np.min(z, ax)],
+      ['moments', (z) => np.stackedMoments(z, ax)],
+      ['a jitted sum of a square', (z) => np.jit((q: np.Tensor) => np.sum(np.mul(q, q), ax))(z)],
+    ];
+    for (const [name, f] of reds) {
+      const [y, n] = runs(() => f(a));
+      close(t, y, f(ac), `${name} over axes ${ax} of [${shape}] (${n} kernel runs)`, tol);
+      t.equal(n, 2, `${name} over axes ${ax} of [${shape}]: two passes`);
+    }
+    if (ax.length === 1) {
+      const [y, n] = runs(() => np.argmax(a, ax[0]));
+      t.deepEqual(Array.from(y.dataSync()), Array.from(np.argmax(ac, ax[0]).dataSync()), `argmax along axis ${ax[0]} of [${shape}] (${n} kernel runs)`);
+    }
+  }
+  // how a lone axis splits: evenly when it factors so, padded otherwise (the AVID probe's 841504 =
+  // 32 x 26297 walked 26297 a thread: 20 ms on an H200)
+  t.deepEqual(splitReduction([65536], [0], 'padded'), { shape: [256, 256], inner: [1], outer: [0], mid: [256], midOuter: [0] }, '65536 splits 256 x 256');
+  t.deepEqual(splitReduction([841504], [0], 'exact')?.shape, [32, 26297], '841504 splits exactly 32 x 26297');
+  t.deepEqual(splitReduction([841504], [0], 'padded'), { shape: [918, 917], inner: [1], outer: [0], mid: [918], midOuter: [0], bound: { axis: 0, n: 841504 } }, 'or padded, 918 x 917');
+  t.deepEqual(splitReduction([3, 65537, 2], [1, 2], 'padded')?.inner, [2, 3], 'a padded split cuts between its two axes');
+  // argmax's two passes keep its rules: the first of equals, the first nan
+  const ties = (at: Record<number, number>) => np.tensor(Float32Array.from({ length: 70001 }, (_, i) => at[i] ?? 0));
+  t.equal(np.argmax(ties({ 5000: 7, 60000: 7 })).item(), 5000, 'argmax of 70001: the first of two maxima');
+  t.equal(np.argmax(ties({ 5000: 7, 66000: NaN, 69000: NaN })).item(), 66000, 'argmax of 70001: the first nan');
+  t.equal(np.argmax(np.full([70001], -Infinity)).item(), 0, 'argmax of 70001 -infinities: 0');
   // nan and inf reach the result through both passes
   const bad = np.where(np.equal(np.arange(147456), 99999), NaN, v);
   t.ok(Number.isNaN(np.sum(bad).item()) && Number.isNaN(np.max(bad).item()), 'a nan anywhere makes the sum and max nan');
