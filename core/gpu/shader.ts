@@ -141,9 +141,14 @@ export function elementwiseSource(shapes: readonly Shape[], out: Shape, lane: (x
 export const shader = <A>(make: (inputs: readonly Aval[], attrs: A, out: Aval) => string): GpuKernel<A> =>
   (ctx, inputs, attrs, out) => ctx.run(make(inputs, attrs, out), inputs.map((x) => x.buf), sizeOf(out.shape));
 
-/** A float literal for GLSL (gpu.js needs `1.0`, not `1`, where a float is meant). */
+/**
+ * A float literal for GLSL (gpu.js needs `1.0`, not `1`, where a float is meant). NaN has none: the
+ * constant 0.0 / 0.0 is 0 on NVIDIA's compiler (pad with NaN gave 0 on an H200), so it is made at
+ * run time, 0 times infinity, from a 0 the compiler cannot see is one: for kernel bodies (which have
+ * this.thread), not GLSL functions.
+ */
 export function lit(v: number): string {
-  if (Number.isNaN(v)) return '(0.0 / 0.0)';
+  if (Number.isNaN(v)) return '(Math.min(this.thread.x, 0.0) * (1.0 / 0.0))';
   if (v === Infinity) return '(1.0 / 0.0)';
   if (v === -Infinity) return '(-1.0 / 0.0)';
   const s = String(v);
