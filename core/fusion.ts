@@ -87,9 +87,19 @@ const scalarFns = (ops: readonly FusedOp[]) => ops.map((op) => op.prim.elementwi
 /**
  * The chain for the GPU: statements `const tj = ...;` with each op's shader expression inlined,
  * reading inputs `xs` (default x0..) and naming results with `suffix`.
+ *
+ * A product or quotient is multiplied by a 1 the compiler cannot see is one (from this.thread.x).
+ * GPU compilers contract a * b + c into one fused multiply-add, rounding once where eager code rounds
+ * the product as it stores it: on an H200, max(x, y) - min(y, x) * s gave -6.5e37 where the product
+ * overflows and eager code gives -inf, and z * c + c differed at c = 2^-126. With the product
+ * rounded first, what is left to contract, p * 1 + c, rounds as p + c does.
  */
 const gpuChain = (ops: readonly FusedOp[], xs?: readonly string[], suffix = ''): string[] =>
-  ops.map((op, j) => `const t${j}${suffix} = ${op.prim.elementwise!.gpu(op.args.map((a) => ('input' in a ? xs?.[a.input] ?? `x${a.input}` : `t${a.op}${suffix}`)), op.inDtypes, op.attrs, op.out.dtype)};`);
+  ops.map((op, j) => {
+    const e = op.prim.elementwise!.gpu(op.args.map((a) => ('input' in a ? xs?.[a.input] ?? `x${a.input}` : `t${a.op}${suffix}`)), op.inDtypes, op.attrs, op.out.dtype);
+    const rounded = (op.prim.name === 'mul' || op.prim.name === 'div') && op.out.dtype !== 'int32' && op.out.dtype !== 'bool';
+    return `const t${j}${suffix} = ${rounded ? `(${e}) * (1.0 + Math.min(this.thread.x, 0.0))` : e};`;
+  });
 
 /**
  * The chain `ops` over `shape` (inputs broadcast onto it), summed over `axes` into `out` (the sum's
