@@ -198,6 +198,25 @@ function prepare(kind: Kind, src: string, bufs: readonly Buf[], output: readonly
 
 const ran = new WeakSet<GpuKernelFn>();
 
+/**
+ * While profiling (AVID_GPU_PROFILE=1, or gpuProfile(true)) every launch waits for the GPU
+ * (gl.finish) and its time is added up by kernel source and output size. It slows everything down:
+ * it is for finding which kernels a step spends its time in on a real GPU (avid-step.ts --profile).
+ */
+let profiling = env('AVID_GPU_PROFILE') === '1';
+const profile = new Map<string, { ms: number; runs: number }>();
+
+/**
+ * The kernels timed since the last call, by total ms, largest first; then profiling goes on or off
+ * as `on` says (unchanged without it). `gpuProfile(true); step(); gpuProfile(false)` → that step's rows
+ */
+export function gpuProfile(on?: boolean): { kernel: string; ms: number; runs: number }[] {
+  const rows = [...profile].map(([kernel, v]) => ({ kernel, ...v })).sort((a, b) => b.ms - a.ms);
+  profile.clear();
+  if (on !== undefined) profiling = on;
+  return rows;
+}
+
 /** Run a prepared launch on `bufs` and wrap its output as the context method returns it. */
 function fire(l: Launch, bufs: readonly Buf[]): Buf | Buf[] {
   const s = start();
@@ -205,7 +224,13 @@ function fire(l: Launch, bufs: readonly Buf[]): Buf | Buf[] {
   try {
     // gpu.js compiles on a kernel's first run: AVID_GPU_SLOW_COMPILE_MS=N reports those over N ms
     const t0 = slowCompileMs !== undefined && !ran.has(l.k) ? performance.now() : undefined;
+    const p0 = profiling ? performance.now() : 0;
     out = l.k(...bufs.map((b) => b.tex));
+    if (profiling) {
+      (l.k.kernel as unknown as { context: { finish(): void } }).context.finish();
+      const key = `${l.size}x${l.targets} ${l.src.replace(/\s+/g, ' ').slice(0, 140)}`, e = profile.get(key) ?? { ms: 0, runs: 0 };
+      profile.set(key, { ms: e.ms + performance.now() - p0, runs: e.runs + 1 });
+    }
     if (t0 !== undefined) ran.add(l.k);
     s.runs++;
     if (t0 !== undefined && performance.now() - t0 > slowCompileMs!) {

@@ -6,10 +6,16 @@
  * ratio, and the median over rounds of each round's eager / jit ratio (the pair ran back to back, so
  * a burst of load falls on both: steadier than the bests on a busy machine). The gpu row needs a
  * display (xvfb-run). `--each` prints every round as it ends, warm-up ones too (the first traces and
- * compiles), so a run cut short by a time limit still says how far it got.
+ * compiles), so a run cut short by a time limit still says how far it got. `--profile` times
+ * one more step of each, kernel by kernel, each launch waited for (core/gpu/backend.ts gpuProfile);
+ * `--cpu-prof DIR` writes V8 CPU profiles of 5 more steps of each to DIR/step-{eager,jit}.cpuprofile.
  */
 import * as np from '../../core/index.js';
 import { ensureDisplay } from '../../core/gpu/display.js';
+import { gpuProfile } from '../../core/gpu/backend.js';
+import { Session } from 'node:inspector';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { synthetic, tinyData } from '../../avid/data.js';
 import { getBatch, specShape } from '../../avid/source.js';
 import { avidModel, tinyModel } from '../../avid/model.js';
@@ -19,7 +25,7 @@ import { initState, tinyTrain, trainStep } from '../../avid/train.js';
 ensureDisplay();
 const opt = (name: string, dflt: string) => { const i = process.argv.indexOf(`--${name}`); return i > 0 ? process.argv[i + 1] : dflt; };
 const backends = opt('backends', 'cpu,gpu').split(','), rounds = Number(opt('rounds', '6')), warmup = Number(opt('warmup', '4'));
-const each = process.argv.includes('--each');
+const each = process.argv.includes('--each'), profile = process.argv.includes('--profile'), cpuProf = opt('cpu-prof', '');
 const ds = synthetic(np.random.key(0), 256, tinyData);
 const model = avidModel(tinyModel), cfg = tinyTrain;
 console.log(`Cross-AVID training step, tiny default (batch ${cfg.batch}, video 3x${tinyData.frames}x${tinyData.size}x${tinyData.size}, ` +
@@ -44,6 +50,37 @@ for (const b of backends) {
     }
     if (i >= warmup) ratios.push(ms.eager / ms.jit);
     if (each) console.log(`  ${b} round ${i + 1}${i < warmup ? ' (warm-up)' : ''}: eager ${ms.eager.toFixed(0)} ms, jit ${ms.jit.toFixed(0)} ms`);
+  }
+  if (profile && b === 'gpu') {
+    // one more step of each, every launch waited for and timed by kernel
+    for (const mode of ['eager', 'jit'] as const) {
+      gpuProfile(true);
+      const t0 = performance.now();
+      state[mode] = steps[mode](state[mode], batch(rounds + warmup), np.random.key(99)).state;
+      np.treeLeaves(state[mode].params)[0].dataSync();
+      const ms = performance.now() - t0, rows = gpuProfile(false), sum = rows.reduce((a, r) => a + r.ms, 0);
+      console.log(`  ${mode}, profiled: ${ms.toFixed(0)} ms, ${rows.reduce((a, r) => a + r.runs, 0)} launches, ${sum.toFixed(0)} ms in them; the top 15:`);
+      for (const r of rows.slice(0, 15)) console.log(`    ${r.ms.toFixed(1).padStart(7)} ms ${String(r.runs).padStart(4)}x  ${r.kernel}`);
+    }
+  }
+  if (cpuProf && b === 'gpu') {
+    // a few more steps of each under V8's sampling profiler, for where the host's time goes
+    const session = new Session();
+    session.connect();
+    const post = (method: string, params?: object) => new Promise<any>((ok, fail) => session.post(method, params, (e, r) => (e ? fail(e) : ok(r))));
+    await post('Profiler.enable');
+    await post('Profiler.setSamplingInterval', { interval: 100 });
+    for (const mode of ['eager', 'jit'] as const) {
+      await post('Profiler.start');
+      for (let k = 0; k < 5; k++) {
+        state[mode] = steps[mode](state[mode], batch(k), np.random.key(200 + k)).state;
+        np.treeLeaves(state[mode].params)[0].dataSync();
+      }
+      const { profile: p } = await post('Profiler.stop');
+      writeFileSync(join(cpuProf, `step-${mode}.cpuprofile`), JSON.stringify(p));
+      console.log(`  ${mode}: 5 steps profiled into ${join(cpuProf, `step-${mode}.cpuprofile`)}`);
+    }
+    session.disconnect();
   }
   if (steps.jit.eager) console.log(`  ${b}: the jitted step ran eagerly: ${steps.jit.eager}`);
   const cps = (ms: number) => ((cfg.batch * 1000) / ms).toFixed(1);

@@ -9,6 +9,7 @@ import test from 'tape';
 import * as np from '../../core/index.js';
 import { close, opError } from '../helpers.js';
 import { splitReduction } from '../../core/gpu/shader.js';
+import { gpuProfile } from '../../core/gpu/backend.js';
 
 const cpu = (x: np.NestedArray, dtype: np.DType = 'float32') => np.tensor(x, { dtype, backend: 'cpu' });
 const gpu = (x: np.NestedArray, dtype: np.DType = 'float32') => np.tensor(x, { dtype, backend: 'gpu' });
@@ -153,6 +154,18 @@ test('kernels are compiled once per shape and cached; warmup compiles ahead', (t
   const before = np.gpuStats().compiles;
   f(x); f(x);
   t.equal(np.gpuStats().compiles, before, 'no compiles on later calls of the same shapes');
+  t.end();
+});
+
+test('gpuProfile times launches by kernel while it is on, and nothing once off', (t) => {
+  const x = np.arange(0, 1000, 1, 'float32');
+  gpuProfile(true);
+  np.add(np.mul(x, 2), 1).dataSync();
+  const rows = gpuProfile(false);
+  t.ok(rows.length >= 1 && rows.every((r) => r.runs >= 1 && r.ms >= 0), `${rows.length} kernels timed`);
+  t.ok(rows.some((r) => /^1000x1 /.test(r.kernel)), 'keyed by output size and source');
+  np.add(np.mul(x, 3), 1).dataSync();
+  t.deepEqual(gpuProfile(), [], 'off: nothing timed');
   t.end();
 });
 

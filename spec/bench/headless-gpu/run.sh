@@ -9,7 +9,8 @@
 #   jit   spec/bench/jit.ts --backends gpu
 #   step  spec/bench/avid-step.ts --backends gpu (the first jitted step compiled for about a minute on an
 #         H100; kernels over SLOW_COMPILE_MS, default 1000, are named)
-#   spec  the gpu specs (gpu, primitives, autodiff, composites, jit, nn/backends) until SPEC_DEADLINE s
+#   spec  the gpu specs (SPECS, default gpu primitives autodiff composites jit backends) until SPEC_DEADLINE s,
+#         each under SPEC_TIMEOUT s (default 120)
 # Output goes to the terminal and to $OUT (default /tmp/out). MODE=mesa runs all of it on Mesa's
 # llvmpipe instead, on the CPU: a dry run of the package anywhere. Runs as root (it writes
 # /usr/lib/x86_64-linux-gnu/dri/swrast_dri.so, where Xvfb looks for it, and /usr/bin/xkbcomp if missing).
@@ -53,9 +54,9 @@ for part in ${PARTS//,/ }; do
     jit) echo "=== jit ($(el) s)"; timeout 120 $N $P/b/jit.mjs --backends gpu 2>&1 | tee $OUT/jit.txt;;
     step) echo "=== avid-step ($(el) s)"; AVID_GPU_SLOW_COMPILE_MS=${SLOW_COMPILE_MS:-1000} timeout 300 $N $P/b/avid-step.mjs --backends gpu --each ${STEP_ARGS:---rounds 6 --warmup 2} 2>&1 | tee $OUT/step.txt;;
     spec)
-      for f in gpu primitives autodiff composites jit backends; do
+      for f in ${SPECS:-gpu primitives autodiff composites jit backends}; do
         [ $(el) -gt ${SPEC_DEADLINE:-600} ] && { echo "# $f: not run (deadline)"; continue; }
-        s=$(date +%s); AVID_BACKEND=gpu AVID_REQUIRE_GPU=1 timeout 120 $N --expose-gc $P/s/$f.spec.mjs > /tmp/spec-$f.txt 2>&1; rc=$?
+        s=$(date +%s); AVID_BACKEND=gpu AVID_REQUIRE_GPU=1 timeout ${SPEC_TIMEOUT:-120} $N --expose-gc $P/s/$f.spec.mjs > /tmp/spec-$f.txt 2>&1; rc=$?
         cat /tmp/spec-$f.txt >> $OUT/specs.txt
         echo "# spec $f [gpu]: rc $rc, $(grep -c '^ok' /tmp/spec-$f.txt) ok, $(grep -c '^not ok' /tmp/spec-$f.txt) not ok, $(( $(date +%s) - s )) s"
         grep -A6 '^not ok' /tmp/spec-$f.txt | head -20
