@@ -5,32 +5,18 @@
 import type { Kernel } from '../backend.js';
 import { allocResult, type TypedArray } from '../dtype.js';
 import { definePrimitive } from '../primitive.js';
-import { broadcastShapes, broadcastStrides, checkShape, fmt, OpError, sameShape, type Shape, sizeOf } from '../shape.js';
+import { broadcastShapes, broadcastStrides, checkShape, fmt, OpError, sameShape, type Shape, sizeOf, stridesOf } from '../shape.js';
 import type { Tensor } from '../tensor.js';
 import { bind } from '../trace.js';
 import { withBatch } from '../batching.js';
 import { reshape } from './reshape.js';
+import { copyStrided } from '../cpu/copy.js';
 import { broadcastIndex, coords, shader } from '../gpu/shader.js';
 
 const cpu: Kernel<TypedArray, { shape: Shape }> = ([x], _attrs, out) => {
   const res = allocResult(out.dtype, sizeOf(out.shape));
-  const n = res.length, shape = out.shape, r = shape.length;
-  if (n === 0) return res;
-  const src = x.buf;
-  if (src.length === 1) { res.fill(src[0]); return res; }
-  const st = broadcastStrides(x.shape, shape);
-  const last = shape[r - 1], ls = st[r - 1];
-  const idx = new Int32Array(r);
-  let i = 0, k = 0;
-  for (let o = n / last; o > 0; o--) {
-    if (ls === 1) { res.set(src.subarray(i, i + last), k); k += last; }
-    else { const v = src[i]; for (let j = 0; j < last; j++) res[k++] = v; }
-    for (let d = r - 2; d >= 0; d--) {
-      idx[d]++; i += st[d];
-      if (idx[d] < shape[d]) break;
-      i -= st[d] * shape[d]; idx[d] = 0;
-    }
-  }
+  if (x.buf.length === 1) return res.fill(x.buf[0] as never);
+  copyStrided(x.buf, { offset: 0, strides: broadcastStrides(x.shape, out.shape) }, res, { offset: 0, strides: stridesOf(out.shape) }, out.shape);
   return res;
 };
 

@@ -12,27 +12,15 @@ import type { Tensor } from '../tensor.js';
 import { bind } from '../trace.js';
 import { withBatch } from '../batching.js';
 import { slice } from './slice.js';
+import { copyStrided } from '../cpu/copy.js';
 import { checkExactInt, coords, dot, lit, names, shader } from '../gpu/shader.js';
 
 type Attrs = { pads: [number, number][]; value: number };
 
 const cpu: Kernel<TypedArray, Attrs> = ([x], { pads, value }, out) => {
-  const res = alloc(out.dtype, sizeOf(out.shape));
+  const res = alloc(out.dtype, sizeOf(out.shape)), ost = stridesOf(out.shape);
   if (value !== 0) res.fill(value);
-  const shape = x.shape, r = shape.length, n = x.buf.length;
-  if (n === 0) return res;
-  if (r === 0) { res[0] = x.buf[0]; return res; }
-  const ost = stridesOf(out.shape), last = shape[r - 1];
-  let o = pads.reduce((acc, [lo], d) => acc + lo * ost[d], 0), i = 0;
-  const idx = new Int32Array(r);
-  for (let rows = n / last; rows > 0; rows--) {
-    res.set(x.buf.subarray(i, i + last), o); i += last;
-    for (let d = r - 2; d >= 0; d--) {
-      idx[d]++; o += ost[d];
-      if (idx[d] < shape[d]) break;
-      o -= ost[d] * shape[d]; idx[d] = 0;
-    }
-  }
+  copyStrided(x.buf, { offset: 0, strides: stridesOf(x.shape) }, res, { offset: pads.reduce((acc, [lo], d) => acc + lo * ost[d], 0), strides: ost }, x.shape);
   return res;
 };
 

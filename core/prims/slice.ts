@@ -10,26 +10,14 @@ import type { Tensor } from '../tensor.js';
 import { bind } from '../trace.js';
 import { withBatch } from '../batching.js';
 import { pad } from './pad.js';
+import { copyStrided } from '../cpu/copy.js';
 import { coords, dot, names, shader } from '../gpu/shader.js';
 
 type Attrs = { begin: number[]; size: number[] };
 
 const cpu: Kernel<TypedArray, Attrs> = ([x], { begin }, out) => {
-  const res = allocResult(out.dtype, sizeOf(out.shape));
-  const shape = out.shape, r = shape.length, n = res.length;
-  if (n === 0) return res;
-  if (r === 0) { res[0] = x.buf[0]; return res; }
-  const st = stridesOf(x.shape), last = shape[r - 1];
-  let i = begin.reduce((acc, b, d) => acc + b * st[d], 0), k = 0;
-  const idx = new Int32Array(r);
-  for (let o = n / last; o > 0; o--) {
-    res.set(x.buf.subarray(i, i + last), k); k += last;
-    for (let d = r - 2; d >= 0; d--) {
-      idx[d]++; i += st[d];
-      if (idx[d] < shape[d]) break;
-      i -= st[d] * shape[d]; idx[d] = 0;
-    }
-  }
+  const res = allocResult(out.dtype, sizeOf(out.shape)), st = stridesOf(x.shape);
+  copyStrided(x.buf, { offset: begin.reduce((acc, b, d) => acc + b * st[d], 0), strides: st }, res, { offset: 0, strides: stridesOf(out.shape) }, out.shape);
   return res;
 };
 

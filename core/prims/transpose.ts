@@ -9,12 +9,10 @@ import { OpError, sizeOf, stridesOf } from '../shape.js';
 import type { Tensor } from '../tensor.js';
 import { bind } from '../trace.js';
 import { withBatch } from '../batching.js';
+import { copyStrided } from '../cpu/copy.js';
 import { coords, dot, names, shader } from '../gpu/shader.js';
 
 type Attrs = { perm: number[] };
-
-/** Runs of at least this many adjacent elements are copied with TypedArray.set (a memcpy), shorter ones by a loop. */
-const SET_MIN = 64;
 
 /**
  * Output axes that stay adjacent in x (d, d + 1 with stride[d] = stride[d + 1] * size[d + 1]) merge
@@ -32,22 +30,9 @@ function collapse(shape: readonly number[], st: readonly number[]): { shape: num
 }
 
 const cpu: Kernel<TypedArray, Attrs> = ([x], { perm }, out) => {
-  const res = allocResult(out.dtype, sizeOf(out.shape));
-  const n = res.length;
-  if (n === 0) return res;
-  const xs = stridesOf(x.shape), src = x.buf;
+  const res = allocResult(out.dtype, sizeOf(out.shape)), xs = stridesOf(x.shape);
   const { shape, st } = collapse(out.shape, perm.map((p) => xs[p]));
-  const r = shape.length, last = shape[r - 1], ls = st[r - 1], block = ls === 1 && last >= SET_MIN;
-  const idx = new Int32Array(r);
-  let i = 0, k = 0;
-  for (let o = n / last; o > 0; o--) {
-    if (block) { res.set(src.subarray(i, i + last), k); k += last; } else for (let j = 0; j < last; j++) res[k++] = src[i + j * ls];
-    for (let d = r - 2; d >= 0; d--) {
-      idx[d]++; i += st[d];
-      if (idx[d] < shape[d]) break;
-      i -= st[d] * shape[d]; idx[d] = 0;
-    }
-  }
+  copyStrided(x.buf, { offset: 0, strides: st }, res, { offset: 0, strides: stridesOf(shape) }, shape);
   return res;
 };
 
