@@ -15,8 +15,8 @@ import { fmt, normAxes, OpError, sameShape, sizeOf } from '../shape.js';
 import type { Tensor } from '../tensor.js';
 import { bind } from '../trace.js';
 import { batchAt, reduceAxes } from '../batching.js';
-import { coords, type GpuKernel, lit, splitReduction, twoPasses } from '../gpu/shader.js';
-import { reduceShader } from './sum.js';
+import { coords, type GpuKernel, lit, splitReduction } from '../gpu/shader.js';
+import { reduceRuns } from './sum.js';
 import { vjp } from '../autodiff.js';
 import { channelSums, channelSumsShader, checkChannels, rows } from './_channels.js';
 import { add } from './add.js';
@@ -45,9 +45,12 @@ const gpu: GpuKernel<Attrs> = (ctx, [x, g, st, r], { axes, eps, mask }, out) => 
   const ins = [x.buf, g.buf, st.buf, ...(mask ? [r.buf] : [])];
   // a long walk per channel goes in two passes (splitReduction): partial sums, then their sums
   const sp = splitReduction(x.shape, axes, false);
-  const sums = sp
-    ? twoPasses(ctx, channelSumsShader(x.shape, axes, mask, sp.outer), ins, 2 * sizeOf(sp.mid), reduceShader([2, ...sp.mid], sp.midOuter.map((a) => a + 1), '0.0', 's += v;'), 2 * C)
-    : ctx.run(channelSumsShader(x.shape, axes, mask), ins, 2 * C);
+  let sums = ctx.run(channelSumsShader(x.shape, axes, mask, sp?.outer), ins, sp ? 2 * sizeOf(sp.mid) : 2 * C);
+  if (sp) {
+    const part = sums;
+    sums = reduceRuns(ctx, part, [2, ...sp.mid], sp.midOuter.map((a) => a + 1), '0.0', 's += v;', 2 * C);
+    ctx.release(part);
+  }
   const res = ctx.run(`function (S, M) {
   ${coords([2, C])}
   if (c0 < 0.5) { return S[${lit(C)} + c1] / Math.sqrt(M[${lit(C)} + c1] + ${lit(eps)}); }

@@ -13,7 +13,7 @@ import { reduceAxes } from '../batching.js';
 import { astype } from './cast.js';
 import { broadcastTo } from './broadcastTo.js';
 import { reshape } from './reshape.js';
-import { type Bound, boundCheck, coords, splitStrides, dot, type GpuKernel, lit, names, splitReduction, twoPasses } from '../gpu/shader.js';
+import { type Bound, boundCheck, coords, dot, type GpuBuf, type GpuContext, type GpuKernel, lit, names, splitReduction, splitStrides } from '../gpu/shader.js';
 import { stridesOf } from '../shape.js';
 import { loop, reducePlan } from '../cpu/loops.js';
 
@@ -64,15 +64,23 @@ export function reduceShader(shape: Shape, axes: readonly number[], init: string
 }
 
 /**
- * A GPU reduction kernel from reduceShader's `init` and `step`, in two passes where one thread per
- * output would walk too far alone (splitReduction): the first folds the inner reduced axes into
- * partials, the second folds those. `step` must fold partials as it folds values (a sum, a max).
+ * Reduce `buf` (of `shape`) over `axes` into `size` values on the GPU with reduceShader's `init` and
+ * `step`, in passes where one thread per output would walk too far alone (splitReduction): each folds
+ * the inner reduced axes into partials, and the partials are reduced the same way, until one pass
+ * does. `step` must fold partials as it folds values (a sum, a max).
  */
-export const reduceGpu = (init: string, step: string): GpuKernel<Attrs> => (ctx, [x], { axes }, out) => {
-  const sp = splitReduction(x.shape, axes, 'padded');
-  if (!sp) return ctx.run(reduceShader(x.shape, axes, init, step), [x.buf], sizeOf(out.shape));
-  return twoPasses(ctx, reduceShader(sp.shape, sp.inner, init, step, 's', sp.bound, splitStrides(stridesOf(x.shape), x.shape, sp.shape)), [x.buf], sizeOf(sp.mid), reduceShader(sp.mid, sp.midOuter, init, step), sizeOf(out.shape));
-};
+export function reduceRuns(ctx: GpuContext, buf: GpuBuf, shape: Shape, axes: readonly number[], init: string, step: string, size: number): GpuBuf {
+  const sp = splitReduction(shape, axes, 'padded');
+  if (!sp) return ctx.run(reduceShader(shape, axes, init, step), [buf], size);
+  const part = ctx.run(reduceShader(sp.shape, sp.inner, init, step, 's', sp.bound, splitStrides(stridesOf(shape), shape, sp.shape)), [buf], sizeOf(sp.mid));
+  const res = reduceRuns(ctx, part, sp.mid, sp.midOuter, init, step, size);
+  ctx.release(part);
+  return res;
+}
+
+/** A GPU reduction kernel from reduceShader's `init` and `step` (reduceRuns). */
+export const reduceGpu = (init: string, step: string): GpuKernel<Attrs> => (ctx, [x], { axes }, out) =>
+  reduceRuns(ctx, x.buf, x.shape, axes, init, step, sizeOf(out.shape));
 
 export const sumP: Primitive<Attrs> = definePrimitive<Attrs>({
   name: 'sum',

@@ -169,7 +169,7 @@ test('gpuProfile times launches by kernel while it is on, and nothing once off',
   t.end();
 });
 
-test('long reductions run in two passes (partials, then their fold) and match the CPU', (t) => {
+test('long reductions run in passes (partials, then their fold, split again while long) and match the CPU', (t) => {
   // BatchNorm's shape: 16 channels of 16 x 4 x 32 x 32 = 65536 positions each, which one thread per
   // channel would walk alone; a flat 147456-vector's sum refactors into 384 x 384
   const [ka, kb, kc] = np.random.split(np.random.key(7), 3);
@@ -202,10 +202,10 @@ test('long reductions run in two passes (partials, then their fold) and match th
   const rows = (c: np.Tensor, col: np.Tensor) => np.sum(np.mul(np.add(c, 1), col), [1]);
   const [yf, nf] = runs(() => np.jit(flat)(v));
   close(t, yf, flat(vc), 'a jitted sum of a flat vector\'s double', tol);
-  t.equal(nf, 2, 'is two kernels');
+  t.ok(nf >= 2, `in ${nf} passes`);
   const [yr, nr] = runs(() => np.jit(rows)(v, w));
   close(t, yr, rows(vc, wc), 'a jitted sum over a long axis, of a row and a column broadcast', tol);
-  t.equal(nr, 2, 'is two kernels');
+  t.ok(nr >= 2, `in ${nr} passes`);
   // lengths with no divisor near their square root (a prime: 65537, 100003) split padded, the
   // positions past the end skipped; before, one thread walked each output's positions, which Mesa's
   // llvmpipe cuts off after 65535 steps: sum of 100003 halves gave 32767.5, argmax past 65535 missed
@@ -220,7 +220,7 @@ test('long reductions run in two passes (partials, then their fold) and match th
     for (const [name, f] of reds) {
       const [y, n] = runs(() => f(a));
       close(t, y, f(ac), `${name} over axes ${ax} of [${shape}] (${n} kernel runs)`, tol);
-      t.equal(n, 2, `${name} over axes ${ax} of [${shape}]: two passes`);
+      t.ok(n >= 2, `${name} over axes ${ax} of [${shape}]: in ${n} passes`);
     }
     if (ax.length === 1) {
       const [y, n] = runs(() => np.argmax(a, ax[0]));
@@ -233,6 +233,8 @@ test('long reductions run in two passes (partials, then their fold) and match th
   t.deepEqual(splitReduction([841504], [0], 'exact')?.shape, [32, 26297], '841504 splits exactly 32 x 26297');
   t.deepEqual(splitReduction([841504], [0], 'padded'), { shape: [918, 917], inner: [1], outer: [0], mid: [918], midOuter: [0], bound: { axis: 0, n: 841504 } }, 'or padded, 918 x 917');
   t.deepEqual(splitReduction([3, 65537, 2], [1, 2], 'padded')?.inner, [2, 3], 'a padded split cuts between its two axes');
+  // the partials of a pass are reduced the same way (100003: 317 x 316 padded, then 18 x 18 padded)
+  t.equal(runs(() => np.sum(v))[1], 3, 'a sum of 147456: three passes (384 partials, then 24)');
   // argmax's two passes keep its rules: the first of equals, the first nan
   const ties = (at: Record<number, number>) => np.tensor(Float32Array.from({ length: 70001 }, (_, i) => at[i] ?? 0));
   t.equal(np.argmax(ties({ 5000: 7, 60000: 7 })).item(), 5000, 'argmax of 70001: the first of two maxima');
