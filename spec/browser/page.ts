@@ -114,6 +114,15 @@ function runOn(c: Case, inputs: np.Tensor[], backend: string): Record<string, np
 
 const plain = (x: np.Tensor) => Array.from(x.dataSync() as ArrayLike<number>);
 
+/**
+ * How far step i's loss (from 0) may part between gpu and cpu in avidPage.avid. Step 1 computes from
+ * the same params: float32 rounding. After it, Adam's first update is about lr * sign(grad) for every
+ * param, so a gradient within rounding of zero can step either way, and the runs part. Measured on
+ * the cpu alone, the gradients given noise of 1e-6 of each one's largest value (float32 rounding):
+ * the losses parted by up to 6.4e-4 at step 2, 3.6e-3 at step 3, 1.4e-2 at step 4.
+ */
+export const avidStepRtol = (i: number): number => [1e-5, 2e-3, 1e-2][i] ?? 3e-2;
+
 export const avidPage = {
   /** What the gpu backend runs on here, and the browser's WebGL2 renderer. */
   status() {
@@ -251,7 +260,7 @@ export const avidPage = {
     for (let i = 0; i < steps; i++) {
       const g = gpu.metrics[i].loss, c = cpu.metrics[i].loss;
       row([`step ${i + 1} loss`, `gpu ${g.toFixed(5)}, cpu ${c.toFixed(5)}`, `|diff| ${Math.abs(g - c).toExponential(1)}`, `${gpu.ms[i].toFixed(0)} / ${cpu.ms[i].toFixed(0)} ms`],
-        Number.isFinite(g) && Math.abs(g - c) <= 1e-4 + 1e-3 * Math.abs(c));
+        Number.isFinite(g) && Math.abs(g - c) <= 1e-4 + avidStepRtol(i) * Math.abs(c));
     }
     row(['gpu kernels', Object.entries(gpu.classes).map(([k, v]) => `${v} ${k}`).join(', '), `${gpu.gpuRuns} runs`, gpu.backend]);
     return { gpu, cpu };
