@@ -120,7 +120,7 @@ export function fusedSumPrimitive(ops: readonly FusedOp[], inputs: readonly Aval
     res.set(acc);
     return res;
   };
-  // on the GPU a long walk per output goes in two passes, as sum's own kernel (splitReduction); a lone
+  // on the GPU a long walk per output goes in passes, as sum's own kernel (reduceRuns); a lone
   // long axis is split in two, and each input is read through strides on the split shape
   const sp = splitReduction(shape, axes, 'padded');
   const gpu: GpuKernel<{}> = (ctx, args) => {

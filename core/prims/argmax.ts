@@ -30,14 +30,15 @@ const cpu: Kernel<TypedArray, { axis: number }> = ([x], { axis }, out) => {
 
 /**
  * The GPU's argmax: a thread an output walks the axis, keeping the best index in s and the value it
- * holds in b (a nan, once seen, wins and stays). A long axis goes in two passes, as sum's
- * (splitReduction): the first finds the best index in each of a runs of b positions (-1 for a run
- * past the end), the second the best among those, in order, so the first of equals still wins.
+ * holds in b (a nan, once seen, wins and stays). A long axis goes in two passes (splitReduction):
+ * the first finds the best index in each of a runs of b positions (-1 for a run past the end), the
+ * second the best among those, in order, so the first of equals still wins.
  */
 const gpu: GpuKernel<{ axis: number }> = (ctx, [x], { axis }, out) => {
   const outer = sizeOf(x.shape.slice(0, axis)), n = x.shape[axis], inner = sizeOf(x.shape.slice(axis + 1));
   const sp = splitReduction([outer, n, inner], [1], 'padded');
-  const walk = (from: string, count: number, read: (j: string) => string, at: (j: string) => string) => `
+  // positions from + 0 .. from + count - 1, each read as index q (skipped unless 0 <= q < n)
+  const walk = (from: string, count: number, read: (p: string) => string) => `
   let b = (-1.0 / 0.0);
   let s = -1.0;
   for (let j = 0; j < ${count}; j++) {
@@ -45,7 +46,7 @@ const gpu: GpuKernel<{ axis: number }> = (ctx, [x], { axis }, out) => {
     ${read('p')}
     if (q >= 0.0 && q < ${lit(n)}) {
       const v = X[base + q * ${lit(inner)}];
-      if (s < 0.0 || v > b || (v != v && b == b)) { b = v; s = ${at('q')}; }
+      if (s < 0.0 || v > b || (v != v && b == b)) { b = v; s = q; }
     }
   }
   return s;`;
@@ -54,7 +55,7 @@ const gpu: GpuKernel<{ axis: number }> = (ctx, [x], { axis }, out) => {
   if (!sp) {
     return ctx.run(`function (X) {
   const i = this.thread.x;
-  ${split('i', inner)}${walk('0.0', n, (p) => `const q = ${p};`, (q) => q)}
+  ${split('i', inner)}${walk('0.0', n, (p) => `const q = ${p};`)}
 }`, [x.buf], sizeOf(out.shape));
   }
   // the first pass: thread (o, g, i) of [outer, a, inner] walks positions g b .. g b + b - 1
@@ -63,13 +64,13 @@ const gpu: GpuKernel<{ axis: number }> = (ctx, [x], { axis }, out) => {
   const t = this.thread.x;
   const g = Math.floor((t + 0.5) / ${lit(inner)}) - Math.floor((t + 0.5) / ${lit(a * inner)}) * ${lit(a)};
   const i = t - Math.floor((t + 0.5) / ${lit(inner)}) * ${lit(inner)} + Math.floor((t + 0.5) / ${lit(a * inner)}) * ${lit(inner)};
-  ${split('i', inner)}${walk(`g * ${lit(len)}`, len, (p) => `const q = ${p};`, (q) => q)}
+  ${split('i', inner)}${walk(`g * ${lit(len)}`, len, (p) => `const q = ${p};`)}
 }`, [x.buf], outer * a * inner);
   // the second: output (o, i) reads its a partial indices (P is [outer, a, inner]) and the values there
   const res = ctx.run(`function (X, P) {
   const i = this.thread.x;
   ${split('i', inner)}
-  const pbase = o * ${lit(a * inner)} + (i - o * ${lit(inner)});${walk('0.0', a, (p) => `const q = P[pbase + ${p} * ${lit(inner)}];`, (q) => q)}
+  const pbase = o * ${lit(a * inner)} + (i - o * ${lit(inner)});${walk('0.0', a, (p) => `const q = P[pbase + ${p} * ${lit(inner)}];`)}
 }`, [x.buf, part], sizeOf(out.shape));
   ctx.release(part);
   return res;

@@ -62,7 +62,7 @@ function momentsShader(shape: Shape, axes: readonly number[], { partials = false
   return `function (X) {
   ${coords([2, ...kept.map((d) => shape[d])])}
   let s = 0.0;${w ? '\n  let n = 0.0;' : ''}
-  ${open} ${weighed(w ? 's += w * X[' + idx + ']; n += w;' : `s += X[${idx}];`)} ${close}
+  ${open} ${weighed(w ? `s += w * X[${idx}]; n += w;` : `s += X[${idx}];`)} ${close}
   const m = s / ${n};
   if (c0 < 0.5) { return m; }
   let q = 0.0;
