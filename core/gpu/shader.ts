@@ -202,11 +202,12 @@ export const broadcastIndex = (inp: Shape, out: Shape): string =>
  * C threads of 131072 serial steps each, which a GPU of thousands of lanes runs on a handful of them.
  * On an H100 the AVID step spent most of a second waiting on such loops; on an H200, BatchNorm's 32
  * channels of 4000 positions each took 10 ms a launch, where a launch costs about 0.15 ms. And Mesa's
- * llvmpipe stops any loop after 65535 steps, so a longer walk there is silently cut short. Two passes
- * fix that: the first keeps the `outer` reduced axes as partial results and walks only the `inner`
- * ones, the second reduces the partials. The cut is the one between reduced axes that makes the longer
- * of the two walks shortest; a single long reduced axis of n is first refactored into two, a x b (the data's layout is
- * unchanged: row-major [n] is row-major [a, b] when n = a b). `refactor`:
+ * llvmpipe stops any loop after 65535 steps, so a longer walk there is silently cut short. Passes fix
+ * that: the first keeps the `outer` reduced axes as partial results and walks only the `inner` ones,
+ * the next reduces the partials (sum's reduceRuns again, so in as many passes as it takes). The cut is
+ * the one between reduced axes that makes the longer of the two walks shortest; a single long reduced
+ * axis of n is first refactored into two, a x b (the data's layout is unchanged: row-major [n] is
+ * row-major [a, b] when n = a b). `refactor`:
  * - 'exact': a the largest divisor of n up to its square root, when that is at least 16;
  * - 'padded': that when a is at least a quarter of sqrt n; or else a x b = ceil(sqrt n) x ceil(n / a),
  *   at least n, and `bound` says which positions are real (a prime n has no divisor), for a shader
@@ -277,10 +278,10 @@ export function splitStrides(st: readonly number[], shape: Shape, split: Shape):
 
 /**
  * A shader's condition that its position is a real one under `bound`, `at(d)` naming the coordinate
- * along axis d of the split shape `shape`; 'true' without a bound.
+ * along axis d of the split shape `shape`.
  */
-export const boundCheck = (bound: Bound | undefined, shape: Shape, at: (d: number) => string): string =>
-  bound ? `${at(bound.axis)} * ${lit(shape[bound.axis + 1])} + ${at(bound.axis + 1)} < ${lit(bound.n)}` : 'true';
+export const boundCheck = (bound: Bound, shape: Shape, at: (d: number) => string): string =>
+  `${at(bound.axis)} * ${lit(shape[bound.axis + 1])} + ${at(bound.axis + 1)} < ${lit(bound.n)}`;
 
 /** A split reduction's two launches: `first` over `inputs` into `midSize` partials, then `second` over those into `size`. */
 export function twoPasses(ctx: GpuContext, first: string, inputs: readonly GpuBuf[], midSize: number, second: string, size: number): GpuBuf {
