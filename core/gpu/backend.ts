@@ -27,11 +27,11 @@ import { alloc, type TypedArray } from '../dtype.js';
 import { kernelFor } from '../primitive.js';
 import { platform } from '../platform/node.js';
 import { env } from '../platform/platform.js';
-import { sizeOf } from '../shape.js';
+import { fmt, OpError, sizeOf } from '../shape.js';
 import { fastReads } from './reads.js';
 import { recycleTextures } from './textures.js';
 import { lightFramebuffers } from './framebuffers.js';
-import { checkExactInt, type GpuBuf, type GpuContext, type GpuKernel, kernelKey, MAX_KERNEL_INPUTS } from './shader.js';
+import { checkExactInt, EXACT_INT, type GpuBuf, type GpuContext, type GpuKernel, kernelKey, MAX_KERNEL_INPUTS } from './shader.js';
 
 // gpu.js is CommonJS and pulls in headless-gl; the platform loads it only when the GPU is first used.
 type GpuJs = typeof import('gpu.js');
@@ -282,6 +282,8 @@ function empty(kind: Kind, size: number, targets: number): Buf | Buf[] | undefin
  */
 function makeContext(observe?: { launch(l: Launch, inputs: readonly GpuBuf[], out: Buf | Buf[]): void; release(b: GpuBuf): void; read(): void }): GpuContext {
   const go = (kind: Kind, src: string, inputs: readonly GpuBuf[], output: readonly number[], glsl: readonly string[], targets: number): Buf | Buf[] => {
+    // a primitive's own scratch past 2^24 (its output was checked already: `sized`)
+    if (kind !== 'runTargets') checkSize('gpu', { shape: [output[0]], dtype: 'float32' });
     const none = empty(kind, kind === 'runTargets' ? 1 : output[0], targets);
     if (none) { observe?.launch({ kind, k: undefined as never, size: 0, targets, src, glsl }, inputs, none); return none; }
     const bufs = readable(inputs, src);
@@ -331,8 +333,26 @@ interface Tape { steps: Recorded[]; result: Ref | Ref[] }
 function specialise(prim: string): Kernel<GpuBuf> | undefined {
   const base = kernelFor('gpu', prim) as GpuKernel | undefined;
   // one step is one kind of call: a single tape, and no key to make at each call
-  return base && taped(base, () => '');
+  return base && sized(prim, taped(base, () => ''));
 }
+
+/**
+ * Refuse a tensor of more than 2^24 elements: shaders index in float32, whose integers are exact
+ * only that far (a larger one read and wrote the wrong elements, silently).
+ */
+function checkSize(op: string, aval: Aval): void {
+  const n = sizeOf(aval.shape);
+  if (n > EXACT_INT) {
+    throw new OpError(op, `a ${fmt(aval.shape)} tensor has ${n} elements, more than the gpu backend can index (2^24 = ${EXACT_INT}: ` +
+      'shaders count in float32); use a smaller batch or the cpu backend');
+  }
+}
+
+/** A kernel that checks its output's size first (inputs were some kernel's output, or an upload). */
+const sized = (prim: string, k: Kernel<GpuBuf>): Kernel<GpuBuf> => (inputs, attrs, out) => {
+  checkSize(prim, out);
+  return k(inputs, attrs, out);
+};
 
 /**
  * Run `base` on a context that records its launches: the result, and the tape (null where the
@@ -437,6 +457,7 @@ export const gpu: Backend<GpuBuf> & {
     return s.ok ? undefined : s.reason;
   },
   upload(data, aval, op = 'tensor') {
+    checkSize(op, aval);
     start();
     if (aval.dtype === 'int32') checkExactInt(op, data, 'int32 value');
     const f = data instanceof Float32Array ? data : Float32Array.from(data as ArrayLike<number>);
@@ -456,7 +477,7 @@ export const gpu: Backend<GpuBuf> & {
     const k = kernelFor('gpu', prim) as GpuKernel | undefined;
     if (!k) return undefined;
     let run = bound.get(k);
-    if (!run) bound.set(k, (run = taped(k)));
+    if (!run) bound.set(k, (run = sized(prim, taped(k))));
     return run;
   },
   retain(owner, buf) {

@@ -49,7 +49,8 @@ const fastPacked = (sample: string) => `${flatTexel}
 
 float getMemoryOptimized32(sampler2D tex, ivec2 texSize, ivec3 texDim, int z, int y, int x) {
   float i = float(x + texDim.x * (y + texDim.y * z));
-  float t = floor((i + 0.5) * 0.25);
+  // i / 4 exactly (i * 0.25 is; i + 0.5, which this once added, rounds past 2^23)
+  float t = floor(i * 0.25);
   float c = i - t * 4.0;
   vec4 v = ${sample}(tex, flatTexel(t, float(texSize.x)) / vec2(texSize));
   return c < 0.5 ? v.r : c < 1.5 ? v.g : c < 2.5 ? v.b : v.a;

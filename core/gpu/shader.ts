@@ -156,8 +156,8 @@ export function lit(v: number): string {
 }
 
 /**
- * Statements that split the flat output index into coordinates `c0 .. c{r-1}` of `shape`.
- * Division is done as floor((r + 0.5) / d): exact for indices below 2^24 despite float rounding.
+ * Statements that split the flat output index into coordinates `c0 .. c{r-1}` of `shape`, by
+ * `floorDiv` (exact for every index a tensor of the GPU backend has, below 2^24).
  */
 export function coords(shape: Shape, prefix = 'c', index = 'this.thread.x'): string {
   const lines = [`let ${prefix}r_ = ${index};`];
@@ -165,12 +165,25 @@ export function coords(shape: Shape, prefix = 'c', index = 'this.thread.x'): str
     const n = shape[d];
     if (d === 0) lines.push(`const ${prefix}${d} = ${prefix}r_;`);
     else {
-      lines.push(`const ${prefix}q${d}_ = Math.floor((${prefix}r_ + 0.5) / ${lit(n)});`);
+      lines.push(floorDiv(`${prefix}q${d}_`, `${prefix}r_`, n, sizeOf(shape.slice(0, d + 1))));
       lines.push(`const ${prefix}${d} = ${prefix}r_ - ${prefix}q${d}_ * ${lit(n)};`);
       lines.push(`${prefix}r_ = ${prefix}q${d}_;`);
     }
   }
   return lines.join('\n  ');
+}
+
+/**
+ * A statement declaring `q` = floor(r / d), for an integer r in [0, max) and an integer d > 0.
+ * floor((r + 0.5) / d) is exact while r + 0.5 is (float32, below 2^23: the quotient is then at
+ * least 0.5 / d from an integer, more than the division's rounding); past that r + 0.5 rounds, and
+ * a tensor of 2^23 + 4 elements read its element 2^23 + 3 from the wrong texel. There floor(r / d)
+ * is at most one too many (where r / d rounds up to an integer) and is corrected by the remainder's sign.
+ */
+export function floorDiv(q: string, r: string, d: number, max: number): string {
+  if (max <= 2 ** 23) return `const ${q} = Math.floor((${r} + 0.5) / ${lit(d)});`;
+  return `let ${q} = Math.floor((${r}) / ${lit(d)});
+  if ((${r}) - ${q} * ${lit(d)} < 0.0) { ${q} -= 1.0; }`;
 }
 
 /** An expression for the flat index sum(c_d * strides_d), skipping zero strides. */

@@ -10,7 +10,7 @@ import type { Tensor } from '../tensor.js';
 import { bind } from '../trace.js';
 import { reduceAxes } from '../batching.js';
 import { reshape } from './reshape.js';
-import { type GpuKernel, lit, splitReduction } from '../gpu/shader.js';
+import { coords, floorDiv, type GpuKernel, lit, splitReduction } from '../gpu/shader.js';
 
 const cpu: Kernel<TypedArray, { axis: number }> = ([x], { axis }, out) => {
   const outer = sizeOf(x.shape.slice(0, axis)), n = x.shape[axis], inner = sizeOf(x.shape.slice(axis + 1));
@@ -50,7 +50,7 @@ const gpu: GpuKernel<{ axis: number }> = (ctx, [x], { axis }, out) => {
     }
   }
   return s;`;
-  const split = (i: string, size: number) => `const o = Math.floor((${i} + 0.5) / ${lit(size)});
+  const split = (i: string, size: number) => `${floorDiv('o', i, size, outer * inner)}
   const base = o * ${lit(n * inner)} + (${i} - o * ${lit(size)});`;
   if (!sp) {
     return ctx.run(`function (X) {
@@ -61,9 +61,9 @@ const gpu: GpuKernel<{ axis: number }> = (ctx, [x], { axis }, out) => {
   // the first pass: thread (o, g, i) of [outer, a, inner] walks positions g b .. g b + b - 1
   const a = sp.shape[1], len = sp.shape[2];
   const part = ctx.run(`function (X) {
-  const t = this.thread.x;
-  const g = Math.floor((t + 0.5) / ${lit(inner)}) - Math.floor((t + 0.5) / ${lit(a * inner)}) * ${lit(a)};
-  const i = t - Math.floor((t + 0.5) / ${lit(inner)}) * ${lit(inner)} + Math.floor((t + 0.5) / ${lit(a * inner)}) * ${lit(inner)};
+  ${coords([outer, a, inner], 'u')}
+  const g = u1;
+  const i = u0 * ${lit(inner)} + u2;
   ${split('i', inner)}${walk(`g * ${lit(len)}`, len, (p) => `const q = ${p};`)}
 }`, [x.buf], outer * a * inner);
   // the second: output (o, i) reads its a partial indices (P is [outer, a, inner]) and the values there

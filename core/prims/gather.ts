@@ -22,7 +22,7 @@ import { mul } from './mul.js';
 import { reshape } from './reshape.js';
 import { where } from './where.js';
 import { scatterAdd } from './scatterAdd.js';
-import { lit } from '../gpu/shader.js';
+import { floorDiv, lit } from '../gpu/shader.js';
 
 /** Throw if any index is outside [0, n). Shared by gather and scatterAdd. */
 export function checkIndices(op: string, idx: TypedArray, n: number): void {
@@ -65,7 +65,7 @@ export const gatherP: Primitive<{}> = definePrimitive<{}>({
       const row = sizeOf(x.shape.slice(1));
       return ctx.run(`function (X, I) {
   const i = this.thread.x;
-  const r = Math.floor((i + 0.5) / ${lit(row)});
+  ${floorDiv('r', 'i', row, sizeOf(out.shape))}
   return X[I[r] * ${lit(row)} + (i - r * ${lit(row)})];
 }`, [x.buf, idx.buf], sizeOf(out.shape));
     },

@@ -13,7 +13,7 @@ import { bind } from '../trace.js';
 import { batchFirst, moveAxis } from '../batching.js';
 import { reshape } from './reshape.js';
 import { checkIndices, foldIndices, gather } from './gather.js';
-import { lit } from '../gpu/shader.js';
+import { floorDiv, lit } from '../gpu/shader.js';
 
 const cpu: Kernel<TypedArray, { n: number }> = ([src, idx], { n }, out) => {
   checkIndices('scatterAdd', idx.buf, n);
@@ -51,7 +51,7 @@ export const scatterAddP: Primitive<{ n: number }> = definePrimitive<{ n: number
       const row = sizeOf(out.shape.slice(1)), m = idx.buf.size;
       return ctx.run(`function (S, I) {
   const i = this.thread.x;
-  const r = Math.floor((i + 0.5) / ${lit(row)});
+  ${floorDiv('r', 'i', row, sizeOf(out.shape))}
   const j = i - r * ${lit(row)};
   let s = 0.0;
   for (let k = 0; k < ${m}; k++) {

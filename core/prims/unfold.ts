@@ -13,7 +13,7 @@ import type { Tensor } from '../tensor.js';
 import { bind } from '../trace.js';
 import { mergeBatch } from '../batching.js';
 import { fold } from './fold.js';
-import { coords, lit, shader } from '../gpu/shader.js';
+import { coords, floorDiv, lit, shader } from '../gpu/shader.js';
 
 /** Window geometry shared by unfold and fold. `padding` is [before, after] per spatial axis. */
 export interface Window {
@@ -132,7 +132,7 @@ function split(v: string, shape: readonly number[], p: string): string {
   const lines = [`let ${p}r = ${v};`];
   for (let d = shape.length - 1; d >= 0; d--) {
     if (d === 0) { lines.push(`const ${p}${d} = ${p}r;`); continue; }
-    lines.push(`const ${p}q${d} = Math.floor((${p}r + 0.5) / ${lit(shape[d])});`, `const ${p}${d} = ${p}r - ${p}q${d} * ${lit(shape[d])};`, `${p}r = ${p}q${d};`);
+    lines.push(floorDiv(`${p}q${d}`, `${p}r`, shape[d], sizeOf(shape)), `const ${p}${d} = ${p}r - ${p}q${d} * ${lit(shape[d])};`, `${p}r = ${p}q${d};`);
   }
   return lines.join('\n  ');
 }

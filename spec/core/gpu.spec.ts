@@ -80,6 +80,23 @@ test('found by the fuzz on the gpu (issue 11): a product over no terms is zeros,
   t.end();
 });
 
+test('tensors past 2^23 elements index exactly (float32 index math); past 2^24 they are refused, not computed wrong', (t) => {
+  // 2049 x 4100 = 2^23 + 12292: the element 2^23 + 3 came from the wrong texel, and coordinates past 2^23 split wrong
+  const R = 2049, C = 4100;
+  const x = np.toBackend(np.random.normal(np.random.key(2), [R, C]), 'cpu'), v = np.toBackend(np.random.normal(np.random.key(3), [C]), 'cpu');
+  const idx = np.tensor(Array.from({ length: R }, (_, i) => (i * 7) % R), { dtype: 'int32', backend: 'cpu' });
+  const cases: [string, (a: np.Tensor, b: np.Tensor, i: np.Tensor) => np.Tensor][] = [
+    ['add a row', (a, b) => np.add(a, b)], ['transpose', (a) => np.transpose(a)], ['gather', (a, _b, i) => np.gather(a, i)],
+    ['broadcastTo', (_a, b) => np.broadcastTo(b, [R, C])], ['slice', (a) => np.slice(a, [1, 3], [R - 1, C - 5])],
+    ['matmul, one launch', (a) => np.matmul(np.slice(a, [0, 0], [R, 4]), np.slice(a, [0, 0], [4, C]))],
+  ];
+  for (const [name, f] of cases) close(t, f(np.toBackend(x, 'gpu'), np.toBackend(v, 'gpu'), np.toBackend(idx, 'gpu')), f(x, v, idx), name, { rtol: 1e-5, atol: 1e-5 });
+  const g = np.toBackend(x, 'gpu');
+  opError(t, () => np.concat([g, g], 0), 'concat', [/\[4098, 4100\]/, /16801800 elements/, /2\^24/, /cpu backend/], 'a result past 2^24 elements');
+  opError(t, () => np.zeros([2 ** 24 + 4]), 'full', [/16777220 elements/], 'a tensor made past 2^24 elements');
+  t.end();
+});
+
 test('matmul past the texture size: packed operands with more rows or columns than a texture has are laid out flat', (t) => {
   // 4 max + 12 rows are 2 max + 6 blocks of two rows: more texel rows than a texture has in A's
   // packing, and max + 3 pairs of blocks, more than it has in the product's (a thread computes two
