@@ -110,7 +110,11 @@ export function conv2dInputGrad(ct: Tensor, w: Tensor, xShape: readonly number[]
   return fold(matmulT(reshape(w, [O, C * kp]), reshape(ct, [B, O, L]), true, false), S, win);
 }
 
-/** Below this many output positions per image, a conv's matmul folds the batch into its columns. */
+/**
+ * Below this many output positions per image, a conv's matmul folds the batch into its columns, on
+ * the CPU (on the GPU, where a launch costs more than these products, the folding transposes are
+ * launches of their own: there the batch stays a batch axis of one launch).
+ */
 export const FOLD_BATCH_BELOW = 128;
 
 /**
@@ -125,20 +129,24 @@ export const CONV2D_MIN_POSITIONS = 16;
 /**
  * w2 [M, K] times every image's columns cols [B, K, L]: [B, M, L]. With few positions L (the deep,
  * strided layers: a 1x1x1 map has one) the B products are too thin for the GEMM to pay its packing,
- * and their weight cotangents come as [B, M, K] summed over B; so there the batch is folded into one
- * [K, B * L] operand (a copy, small at these sizes) and one product. Same values either way.
+ * and their weight cotangents come as [B, M, K] summed over B; so there, on the CPU, the batch is
+ * folded into one [K, B * L] operand (a copy, small at these sizes) and one product. Same values either way.
  */
 export function colsMatmul(w2: Tensor, cols: Tensor): Tensor {
   const [B, K, L] = cols.shape, M = w2.shape[0];
-  if (L >= FOLD_BATCH_BELOW || B === 1) return matmul(w2, cols);
+  if (!foldsBatch(cols)) return matmul(w2, cols);
   const y = matmul(w2, reshape(transpose(cols, [1, 0, 2]), [K, B * L]));
   return transpose(reshape(y, [M, B, L]), [1, 0, 2]);
 }
 
+/** Whether colsMatmul folds the batch of columns [B, K, L] into one operand (see FOLD_BATCH_BELOW). */
+const foldsBatch = (cols: Tensor): boolean =>
+  cols.shape[2] < FOLD_BATCH_BELOW && cols.shape[0] > 1 && cols.concrete().backend?.name === 'cpu';
+
 /** The weight's cotangent of colsMatmul(w2, cols) for dy [B, M, L]: [M, K], by the same two routes. */
 export function colsWeightGrad(dy: Tensor, cols: Tensor): Tensor {
   const [B, K, L] = cols.shape, M = dy.shape[1];
-  if (L >= FOLD_BATCH_BELOW || B === 1) return sum(matmulT(dy, cols, false, true), 0);
+  if (!foldsBatch(cols)) return sum(matmulT(dy, cols, false, true), 0);
   const fold2 = (t: Tensor, rows: number) => reshape(transpose(t, [1, 0, 2]), [rows, B * L]);
   return matmulT(fold2(dy, M), fold2(cols, K), false, true);
 }

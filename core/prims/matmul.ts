@@ -20,7 +20,7 @@ import { moveAxis } from '../batching.js';
 import { astype } from './cast.js';
 import { reshape } from './reshape.js';
 import { promote } from '../dtype.js';
-import { coords, dot, type GpuContext, type GpuKernel, lit, names, readStrides } from '../gpu/shader.js';
+import { coords, dot, floorDiv, type GpuContext, type GpuKernel, lit, names, readStrides } from '../gpu/shader.js';
 
 type Attrs = { transA: boolean; transB: boolean };
 
@@ -59,7 +59,9 @@ const cpu: Kernel<TypedArray, Attrs> = ([a, b], attrs, out) => {
 };
 
 /**
- * GPU matmul. Texture fetches, not arithmetic, bound a software rasteriser (and many GPUs), so a
+ * GPU matmul, by one of two routes. Small products (up to GPU_ONE_LAUNCH multiply-adds) are one
+ * launch, `oneLaunch` below: a launch costs more than they do. Larger ones take `direct`:
+ * texture fetches, not arithmetic, bound a software rasteriser (and many GPUs), so a
  * thread computes a 4x4 block of C from 4x4 blocks of A and B: 64 multiply-adds for every 8 texels
  * fetched (tfjs's WebGL matmul, 2x2 blocks, gets 8 from 2). A tensor is stored four values to a
  * texel (core/gpu/backend.ts), so a texel of A already holds 4 consecutive k of a row (or, if
@@ -73,6 +75,9 @@ const gpu: GpuKernel<Attrs> = (ctx, [a, b], attrs, out) => {
   const batch = out.shape.slice(0, -2), nb = sizeOf(batch);
   // a sum over no terms: zeros, without reading empty operands (a shader cannot read a size-0 texture)
   if (K === 0 || nb * M * N === 0) return ctx.run('function () { return 0.0; }', [], nb * M * N);
+  const small = nb * M * N * K <= (N % 4 === 0 ? GPU_ONE_LAUNCH.rowMacs : GPU_ONE_LAUNCH.scalarMacs);
+  // (its loop walks K, or K / 4: llvmpipe stops a loop after 65535 steps)
+  if (small && K <= 65535) return oneLaunch(ctx, a, b, attrs, batch, [M, K, N]);
   const pa = padded(ctx, a), pb = padded(ctx, b);
   const [Mp, Kp, Np] = [M, K, N].map(up4);
   const c = direct(ctx, pa, pb, attrs, batch, [Mp, Kp, Np]);
@@ -87,6 +92,99 @@ const gpu: GpuKernel<Attrs> = (ctx, [a, b], attrs, out) => {
 };
 
 const up4 = (d: number) => Math.ceil(d / 4) * 4;
+
+/**
+ * Up to how many multiply-adds a product takes `oneLaunch` rather than `direct`'s two to four launches
+ * (product, gather, pads, cut): where C's rows are whole texels (N a multiple of 4), and where they are
+ * not. A launch costs a real GPU about 0.1 ms of host time whatever it does, and small products are
+ * most of a training step's; past these sizes the 4x4 blocks' fewer fetches win. (Specs size their
+ * cases by them, to take each route.)
+ */
+export const GPU_ONE_LAUNCH = Object.freeze({ rowMacs: 2 ** 24, scalarMacs: 2 ** 20 });
+
+/**
+ * C in one launch: a thread computes one texel of C, four consecutive values, reading the operands
+ * as stored (no pads, no gather). Where the four are 4 columns of one row (N a multiple of 4), each 4 k
+ * take a texel of A's row (or 4 single reads, if transposed or K is not a multiple of 4) and B's 4 x 4
+ * tile as 4 texels (or 16 single reads): 16 multiply-adds for 5 fetches. Otherwise each value is its
+ * own dot product of single reads.
+ */
+function oneLaunch(ctx: GpuContext, a: { buf: GpuBuf; shape: Shape }, b: { buf: GpuBuf; shape: Shape }, attrs: Attrs, batch: Shape, dims: [number, number, number]): GpuBuf {
+  const key = `${a.shape}|${b.shape}|${attrs.transA}|${attrs.transB}|${batch}`;
+  let k = oneSources.get(key);
+  if (!k) oneSources.set(key, (k = oneSource(a.shape, b.shape, attrs, batch, dims)));
+  return ctx.run4(k.src, [a.buf, b.buf], k.n, k.glsl);
+}
+
+const oneSources = new Map<string, { src: string; glsl: string[]; n: number }>();
+
+function oneSource(aShape: Shape, bShape: Shape, { transA, transB }: Attrs, batch: Shape, [M, K, N]: [number, number, number]) {
+  const n = sizeOf(batch) * M * N;
+  const sa = readStrides(aShape.slice(0, -2), batch).map((s) => s * M * K);
+  const sb = readStrides(bShape.slice(0, -2), batch).map((s) => s * K * N);
+  // strides of A's rows and k, B's k and columns
+  const [aR, aK] = transA ? [1, M] : [K, 1], [bK, bC] = transB ? [1, K] : [N, 1];
+  const texel = (X: string, e: string) => `texture(user_${X}, flatTexel((${e}) * 0.25, float(user_${X}Size.x)) / vec2(user_${X}Size))`;
+  const one = (X: string) => `float one${X}(float e) {
+  float t = floor(e * 0.25);
+  vec4 v = ${texel(X, 't * 4.0')};
+  float c = e - t * 4.0;
+  return c < 0.5 ? v.x : c < 1.5 ? v.y : c < 2.5 ? v.z : v.w;
+}`;
+  // one GLSL source, headed by a prototype of the function the kernel calls: gpu.js names a native
+  // function by its first line and does not order them by their calls to each other
+  const withReads = (proto: string, body: string) => [`${proto};\n${one('A')}\n${one('B')}\n${body}`];
+  // the flat index of C's first value of the texel, its batch z, row r and column c
+  const place = (f: string, p: string) => `${floorDiv(`${p}z`, f, M * N, n)}
+  const ${p}m = ${f} - ${p}z * ${lit(M * N)};
+  ${floorDiv(`${p}r`, `${p}m`, N, M * N)}
+  const ${p}c = ${p}m - ${p}r * ${lit(N)};
+  ${batchOffset(batch, sa, `${p}z`, `${p}offA`)}
+  ${batchOffset(batch, sb, `${p}z`, `${p}offB`)}`;
+  if (N % 4 === 0) {
+    const tail = K % 4 !== 0, q4 = [0, 1, 2, 3];
+    // A's row r at k .. k + 3, and B's rows k .. k + 3 at columns c .. c + 3 (or its columns, transposed)
+    const guard = (q: number, e: string, zero: string) => (tail ? `(k + ${lit(q)} < ${lit(K)} ? ${e} : ${zero})` : e);
+    const av = !transA && !tail ? texel('A', `offA + r * ${lit(aR)} + k`)
+      : `vec4(${q4.map((q) => guard(q, `oneA(offA + r * ${lit(aR)} + (k + ${lit(q)}) * ${lit(aK)})`, '0.0')).join(', ')})`;
+    const bv = (i: number) => (!transB
+      ? guard(i, texel('B', `offB + (k + ${lit(i)}) * ${lit(N)} + c`), 'vec4(0.0)')
+      : !tail ? texel('B', `offB + (c + ${lit(i)}) * ${lit(K)} + k`)
+        : `vec4(${q4.map((q) => guard(q, `oneB(offB + (c + ${lit(i)}) * ${lit(K)} + k + ${lit(q)})`, '0.0')).join(', ')})`);
+    const proto = 'vec4 row4(float offA, float offB, float r, float c)';
+    const glsl = withReads(proto, `${proto} {
+  vec4 s = vec4(0.0);
+  for (int k4 = 0; k4 < ${Math.ceil(K / 4)}; k4++) {
+    float k = float(k4) * 4.0;
+    vec4 a = ${av};
+    ${q4.map((i) => `vec4 b${i} = ${bv(i)};`).join('\n    ')}
+    s += ${transB ? 'vec4(dot(a, b0), dot(a, b1), dot(a, b2), dot(a, b3))' : 'mat4(b0, b1, b2, b3) * a'};
+  }
+  return s;
+}`);
+    return { src: `function (A, B) {
+  const f = this.thread.x * 4.0;
+  ${place('f', '')}
+  const v = row4(offA, offB, r, c);
+  return [v[0], v[1], v[2], v[3]];
+}`, glsl, n };
+  }
+  const glsl = withReads('float dotK(float a, float b)', `float dotK(float a, float b) {
+  float s = 0.0;
+  for (int k = 0; k < ${K}; k++) s += oneA(a + float(k) * ${lit(aK)}) * oneB(b + float(k) * ${lit(bK)});
+  return s;
+}`);
+  const lane = (l: number) => `let y${l} = 0.0;
+  const f${l} = this.thread.x * 4.0 + ${lit(l)};
+  if (f${l} < ${lit(n)}) {
+    ${place(`f${l}`, `l${l}`).replace(/\n  /g, '\n    ')}
+    y${l} = dotK(l${l}offA + l${l}r * ${lit(aR)}, l${l}offB + l${l}c * ${lit(bC)});
+  }`;
+  return { src: `function (A, B) {
+  ${[0, 1, 2, 3].map(lane).join('\n  ')}
+  return [y0, y1, y2, y3];
+}`, glsl, n };
+}
 
 /** `x` with its last two sides padded with zeros to multiples of 4 (x itself if they are). */
 function padded(ctx: GpuContext, x: { buf: GpuBuf; shape: Shape }): { buf: GpuBuf; shape: Shape } {

@@ -10,6 +10,7 @@ import * as np from '../../core/index.js';
 import { close, opError } from '../helpers.js';
 import { splitReduction } from '../../core/gpu/shader.js';
 import { gpuProfile } from '../../core/gpu/backend.js';
+import { GPU_ONE_LAUNCH } from '../../core/prims/matmul.js';
 
 const cpu = (x: np.NestedArray, dtype: np.DType = 'float32') => np.tensor(x, { dtype, backend: 'cpu' });
 const gpu = (x: np.NestedArray, dtype: np.DType = 'float32') => np.tensor(x, { dtype, backend: 'gpu' });
@@ -77,6 +78,35 @@ test('found by the fuzz on the gpu (issue 11): a product over no terms is zeros,
   t.deepEqual(np.matmulT(np.zeros([2, 0, 1]), np.zeros([2, 0, 2]), true, false).shape, [2, 1, 2], 'matmulT, batched and transposed');
   t.deepEqual(np.matmul(gpu([]), gpu([])).toArray(), 0, 'matmul of two [0] vectors is 0');
   t.deepEqual(np.conv(np.zeros([1, 0, 1]), np.zeros([2, 0, 3]), { padding: 1 }).toArray(), [[[0], [0]]], 'conv with no input channels');
+  t.end();
+});
+
+test('matmul: small products in one launch, large ones as 4x4 blocks; both agree with the cpu for every transpose, ragged side and broadcast batch', (t) => {
+  // [batch A, batch B, M, K, N]: K and N multiples of 4 or not (N decides the one-launch kernel's form)
+  const shapes: [number[], number[], number, number, number][] = [
+    [[], [], 5, 8, 12], [[], [], 5, 7, 12], [[], [], 6, 9, 7], [[2, 1], [3], 5, 8, 12], [[3], [], 7, 6, 5], [[], [2], 4, 5, 1],
+  ];
+  const key = np.random.key(7);
+  let n = 0;
+  for (const [ba, bb, M0, K, N] of shapes) {
+    for (const large of [false, true]) {
+      // a large case has rows enough to pass the one-launch limit
+      const limit = N % 4 === 0 ? GPU_ONE_LAUNCH.rowMacs : GPU_ONE_LAUNCH.scalarMacs;
+      const nb = Math.max(1, ...[ba, bb].map((b) => b.reduce((p, d) => p * d, 1)));
+      const M = large ? Math.ceil(limit / (nb * K * N)) + 1 : M0;
+      t.equal(nb * M * K * N > limit, large, `${M}x${K}x${N} (batch ${nb}) is ${large ? 'past' : 'within'} the one-launch limit`);
+      for (const [ta, tb] of [[false, false], [true, false], [false, true], [true, true]]) {
+        const sa = [...ba, ...(ta ? [K, M] : [M, K])], sb = [...bb, ...(tb ? [N, K] : [K, N])];
+        const a = np.toBackend(np.random.normal(np.random.foldIn(key, n++), sa), 'cpu'), b = np.toBackend(np.random.normal(np.random.foldIn(key, n++), sb), 'cpu');
+        const r0 = np.gpuStats().runs;
+        const got = np.matmulT(np.toBackend(a, 'gpu'), np.toBackend(b, 'gpu'), ta, tb);
+        const runs = np.gpuStats().runs - r0;
+        if (!large) t.equal(runs, 1, `${JSON.stringify(sa)}${ta ? 'ᵀ' : ''} @ ${JSON.stringify(sb)}${tb ? 'ᵀ' : ''}: one launch`);
+        else t.ok(runs >= 2, `${JSON.stringify(sa)}${ta ? 'ᵀ' : ''} @ ${JSON.stringify(sb)}${tb ? 'ᵀ' : ''}: ${runs} launches`);
+        close(t, got, np.matmulT(a, b, ta, tb), `${JSON.stringify(sa)}${ta ? 'ᵀ' : ''} @ ${JSON.stringify(sb)}${tb ? 'ᵀ' : ''}`, { rtol: 1e-4, atol: 1e-4 * Math.sqrt(K) });
+      }
+    }
+  }
   t.end();
 });
 
