@@ -63,6 +63,11 @@ export interface GpuContext {
   runTargets(src: string, inputs: readonly GpuBuf[], output: readonly number[], targets: number, glsl: readonly string[]): GpuBuf[];
   /** The largest texture width or height this GPU allows. */
   readonly maxTextureSize: number;
+  /**
+   * Whether the renderer runs on the CPU (Mesa's llvmpipe, SwiftShader): there texture fetches and
+   * arithmetic, not launches, bound a kernel, and fewer, larger launches stop paying sooner.
+   */
+  readonly software: boolean;
   /** Free a buffer made by run, run4 or runTargets that no tensor will own (a kernel's own scratch). */
   release(buf: GpuBuf): void;
   /** Read a buffer back (for the rare kernel that must check values on the host, like gather's indices). */

@@ -61,6 +61,9 @@ interface State {
   gpuJs: GpuJs;
   mode: string;
   kernelClass: string;
+  /** the GL renderer's name, and whether it runs on the CPU (GpuContext.software) */
+  renderer: string;
+  software: boolean;
   /** compiled kernels by source, then by output and inputs, then GLSL */
   cache: Map<string, Map<string, [readonly string[], GpuKernelFn][]>>;
   live: Set<Buf>;
@@ -92,7 +95,8 @@ function start(): State {
         (mode === 'headlessgl' ? ' (headless-GL needs a display: run under `xvfb-run -a`)' : ''));
     }
     if (env('AVID_GPU_LIGHT_FRAMEBUFFERS') !== '0') lightFramebuffers((probe.kernel as unknown as { context: object }).context);
-    const s: State = { gpu, gpuJs, mode: gpu.mode, kernelClass, cache: new Map(), live: new Set(), dummy: undefined as unknown as Buf, compiles: 0, runs: 0, replayed: 0 };
+    const renderer = rendererOf((probe.kernel as unknown as { context: WebGLRenderingContext }).context);
+    const s: State = { gpu, gpuJs, mode: gpu.mode, kernelClass, renderer, software: isSoftware(renderer), cache: new Map(), live: new Set(), dummy: undefined as unknown as Buf, compiles: 0, runs: 0, replayed: 0 };
     state = s;
     s.dummy = upload(new Float32Array(1));
     s.live.delete(s.dummy);
@@ -104,11 +108,29 @@ function start(): State {
   }
 }
 
-/** Whether the GPU backend can run here, and if not, why. Probes once. */
-export function gpuStatus(): { ok: true; mode: string; kernelClass: string } | { ok: false; reason: string } {
+/** The renderer's name, unmasked where the browser allows (as WEBGL_debug_renderer_info tells it). */
+function rendererOf(gl: WebGLRenderingContext): string {
+  const dbg = gl.getExtension('WEBGL_debug_renderer_info');
+  return String(gl.getParameter(dbg ? dbg.UNMASKED_RENDERER_WEBGL : gl.RENDERER));
+}
+
+/**
+ * Whether the renderer runs on the CPU: Mesa's llvmpipe and softpipe, SwiftShader, Windows' WARP by
+ * name. headless-GL names none (its RENDERER is 'ANGLE', and it has no debug extension), and counts
+ * as one unless AVID_GPU_SOFTWARE=0 says otherwise: set that on a machine with a real GPU.
+ * AVID_GPU_SOFTWARE=1 forces it anywhere.
+ */
+function isSoftware(renderer: string): boolean {
+  const forced = env('AVID_GPU_SOFTWARE');
+  if (forced === '0' || forced === '1') return forced === '1';
+  return /llvmpipe|softpipe|swiftshader|basic render driver|software/i.test(renderer) || renderer === 'ANGLE';
+}
+
+/** Whether the GPU backend can run here, and if not, why; what it runs as, and on which renderer. Probes once. */
+export function gpuStatus(): { ok: true; mode: string; kernelClass: string; renderer: string; software: boolean } | { ok: false; reason: string } {
   try {
     const s = start();
-    return { ok: true, mode: s.mode, kernelClass: s.kernelClass };
+    return { ok: true, mode: s.mode, kernelClass: s.kernelClass, renderer: s.renderer, software: s.software };
   } catch (e) {
     return { ok: false, reason: (e as Error).message };
   }
@@ -297,6 +319,9 @@ function makeContext(observe?: { launch(l: Launch, inputs: readonly GpuBuf[], ou
     run4: (src, inputs, size, glsl = []) => go('run4', src, inputs, [size], glsl, 1) as Buf,
     run4Many: (src, inputs, size, targets, glsl) => go('run4Many', src, inputs, [size], glsl, targets) as Buf[],
     runTargets: (src, inputs, output, targets, glsl) => go('runTargets', src, inputs, output, glsl, targets) as Buf[],
+    get software() {
+      return start().software;
+    },
     get maxTextureSize() {
       return (start().gpu as unknown as { Kernel: { features: { maxTextureSize: number } } }).Kernel.features.maxTextureSize;
     },

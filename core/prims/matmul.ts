@@ -75,7 +75,8 @@ const gpu: GpuKernel<Attrs> = (ctx, [a, b], attrs, out) => {
   const batch = out.shape.slice(0, -2), nb = sizeOf(batch);
   // a sum over no terms: zeros, without reading empty operands (a shader cannot read a size-0 texture)
   if (K === 0 || nb * M * N === 0) return ctx.run('function () { return 0.0; }', [], nb * M * N);
-  const small = nb * M * N * K <= (N % 4 === 0 ? GPU_ONE_LAUNCH.rowMacs : GPU_ONE_LAUNCH.scalarMacs);
+  const limits = GPU_ONE_LAUNCH[ctx.software ? 'software' : 'hardware'];
+  const small = nb * M * N * K <= (N % 4 === 0 ? limits.rowMacs : limits.scalarMacs);
   // (its loop walks K, or K / 4: llvmpipe stops a loop after 65535 steps)
   if (small && K <= 65535) return oneLaunch(ctx, a, b, attrs, batch, [M, K, N]);
   const pa = padded(ctx, a), pb = padded(ctx, b);
@@ -96,11 +97,16 @@ const up4 = (d: number) => Math.ceil(d / 4) * 4;
 /**
  * Up to how many multiply-adds a product takes `oneLaunch` rather than `direct`'s two to four launches
  * (product, gather, pads, cut): where C's rows are whole texels (N a multiple of 4), and where they are
- * not. A launch costs a real GPU about 0.1 ms of host time whatever it does, and small products are
- * most of a training step's; past these sizes the 4x4 blocks' fewer fetches win. (Specs size their
- * cases by them, to take each route.)
+ * not. On a GPU a launch costs about 0.1 ms of host time whatever it does (an H200's, through ANGLE),
+ * and small products are most of a training step's. A renderer on the CPU is bound by fetches
+ * instead, where the 4x4 blocks' fewer win sooner: there the one-launch kernel made a 128 x 256 x 256
+ * product 15% slower and 128 x 256 x 10 3x (llvmpipe), a small MLP's training step 2.2x (SwiftShader).
+ * (Specs size their cases by these, to take each route.)
  */
-export const GPU_ONE_LAUNCH = Object.freeze({ rowMacs: 2 ** 24, scalarMacs: 2 ** 20 });
+export const GPU_ONE_LAUNCH = Object.freeze({
+  hardware: Object.freeze({ rowMacs: 2 ** 24, scalarMacs: 2 ** 20 }),
+  software: Object.freeze({ rowMacs: 2 ** 18, scalarMacs: 2 ** 16 }),
+});
 
 /**
  * C in one launch: a thread computes one texel of C, four consecutive values, reading the operands

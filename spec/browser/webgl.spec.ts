@@ -53,6 +53,7 @@ if (needTool(test, 'chromium', 'chromium') && needPackage(test, 'playwright-core
     kernelClass = s.status.ok ? s.status.kernelClass : '';
     t.equal(kernelClass, 'WebGL2Kernel', 'the kernel class is WebGL2Kernel (not CPUKernel, WebAssemblyKernel or WebGL1\'s WebGLKernel)');
     t.ok(/SwiftShader/i.test(s.renderer), `WebGL2 on SwiftShader (${s.renderer})`);
+    t.ok(s.status.ok && s.status.renderer === s.renderer && s.status.software, `the backend names the renderer and takes it for software (${s.status.ok ? s.status.renderer : ''})`);
     t.equal(s.gemm, 'wasm-simd', 'the page\'s cpu backend runs the WebAssembly SIMD GEMM (its single-thread build, inside the bundle)');
     t.end();
   });

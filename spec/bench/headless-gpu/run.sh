@@ -32,6 +32,9 @@ if [ "$MODE" = nvidia ]; then
   [ -n "${NVD:-}" ] || NVD=$(dirname "$(timeout 30 find / -name libGLX_nvidia.so.0 -not -path '/proc/*' 2>/dev/null | head -1)")
   echo "libGLX_nvidia in: $NVD"
   export __GLX_VENDOR_LIBRARY_NAME=nvidia
+  # headless-GL does not name its renderer, so the backend takes it for a software one unless told
+  # (core/gpu/backend.ts isSoftware); AVID_GPU_SOFTWARE=1 here compares the software routes on the card
+  export AVID_GPU_SOFTWARE=${AVID_GPU_SOFTWARE:-0}
   nvidia-smi -L
 fi
 export LD_LIBRARY_PATH=$X/lib${NVD:+:$NVD} LIBGL_DRIVERS_PATH=$X/lib/dri
