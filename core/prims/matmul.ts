@@ -130,10 +130,12 @@ function oneSource(aShape: Shape, bShape: Shape, { transA, transB }: Attrs, batc
   const sb = readStrides(bShape.slice(0, -2), batch).map((s) => s * K * N);
   // strides of A's rows and k, B's k and columns
   const [aR, aK] = transA ? [1, M] : [K, 1], [bK, bC] = transB ? [1, K] : [N, 1];
-  const texel = (X: string, e: string) => `texture(user_${X}, flatTexel((${e}) * 0.25, float(user_${X}Size.x)) / vec2(user_${X}Size))`;
+  // texel t of X, and the texel holding flat element e (a multiple of 4)
+  const fetch = (X: string, t: string) => `texture(user_${X}, flatTexel(${t}, float(user_${X}Size.x)) / vec2(user_${X}Size))`;
+  const texel = (X: string, e: string) => fetch(X, `(${e}) * 0.25`);
   const one = (X: string) => `float one${X}(float e) {
   float t = floor(e * 0.25);
-  vec4 v = ${texel(X, 't * 4.0')};
+  vec4 v = ${fetch(X, 't')};
   float c = e - t * 4.0;
   return c < 0.5 ? v.x : c < 1.5 ? v.y : c < 2.5 ? v.z : v.w;
 }`;
