@@ -305,7 +305,7 @@ function empty(kind: Kind, size: number, targets: number): Buf | Buf[] | undefin
 function makeContext(observe?: { launch(l: Launch, inputs: readonly GpuBuf[], out: Buf | Buf[]): void; release(b: GpuBuf): void; read(): void }): GpuContext {
   const go = (kind: Kind, src: string, inputs: readonly GpuBuf[], output: readonly number[], glsl: readonly string[], targets: number): Buf | Buf[] => {
     // a primitive's own scratch past 2^24 (its output was checked already: `sized`)
-    if (kind !== 'runTargets') checkSize('gpu', { shape: [output[0]], dtype: 'float32' });
+    if (kind !== 'runTargets' && output[0] > EXACT_INT) checkSize('gpu', { shape: [output[0]], dtype: 'float32' });
     const none = empty(kind, kind === 'runTargets' ? 1 : output[0], targets);
     if (none) { observe?.launch({ kind, k: undefined as never, size: 0, targets, src, glsl }, inputs, none); return none; }
     const bufs = readable(inputs, src);

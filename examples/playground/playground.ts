@@ -39,7 +39,7 @@ function chooseBackend(): void {
     status.backend = 'gpu';
     status.kernelClass = s.kernelClass;
     el.className = 'ok';
-    el.textContent = `Backend: gpu, gpu.js ${s.kernelClass} (${s.kernelClass === 'WebGL2Kernel' ? 'WebGL2' : s.mode}) on ${renderer()}`;
+    el.textContent = `Backend: gpu, gpu.js ${s.kernelClass} (${s.kernelClass === 'WebGL2Kernel' ? 'WebGL2' : s.mode}) on ${s.renderer}`;
   } else {
     np.setBackend('cpu');
     status.backend = 'cpu';
@@ -48,13 +48,6 @@ function chooseBackend(): void {
     el.textContent = forceCpu ? 'The cpu backend was asked for (?backend=cpu): this runs on the cpu backend (plain JavaScript).'
       : `WebGL2 is not available here (${s.reason.replace(/^gpu backend unavailable: /, '')}), so this runs on the cpu backend (plain JavaScript, slower).`;
   }
-}
-
-function renderer(): string {
-  const gl = document.createElement('canvas').getContext('webgl2');
-  if (!gl) return 'no WebGL2 context';
-  const dbg = gl.getExtension('WEBGL_debug_renderer_info');
-  return String(gl.getParameter(dbg ? dbg.UNMASKED_RENDERER_WEBGL : gl.RENDERER));
 }
 
 // ---------- data and model ----------
