@@ -113,7 +113,8 @@ export type Step = ((state: TrainState, batch: Batch, key: np.Key) => { state: T
  */
 export function trainStep(model: Model, objective: Objective, cfg: TrainConfig, optimizer = avidOptimizer(cfg), opts: StepOptions = {}): Step {
   type Trainable = { model: nn.Tree; objective: nn.Tree };
-  const gradStep = (current: Trainable, bn: nn.Tree, objState: nn.Tree, banks: TrainState['banks'], batch: Pick<Batch, 'video' | 'audio' | 'indices'>, negatives: np.Tensor, step: np.Tensor, kDrop: np.Key, kObj: np.Key) => {
+  type Prepared = { scalars: nn.Tree; tensors: nn.Tree };
+  const gradStep = (current: Trainable, bn: nn.Tree, objState: nn.Tree, banks: TrainState['banks'], batch: Pick<Batch, 'video' | 'audio' | 'indices'>, negatives: np.Tensor, step: np.Tensor, kDrop: np.Key, kObj: np.Key, opt?: Prepared) => {
     const lossFn = (p: Trainable) => {
       const { emb, state: bn2 } = model.embed(p.model, bn, { video: batch.video, audio: batch.audio }, { train: true, key: kDrop });
       const out = objective.loss({
@@ -123,13 +124,17 @@ export function trainStep(model: Model, objective: Objective, cfg: TrainConfig, 
     };
     const [[loss, aux], grads] = np.valueAndGrad(lossFn, { hasAux: true })(current);
     const { logs, ...rest } = aux as { logs: Record<string, np.Tensor>; emb: Record<'video' | 'audio', np.Tensor>; bn: nn.Tree; objective: nn.Tree };
-    // the loss, the logs and a probe that is 0 when every gradient is finite (0 * x is NaN otherwise): one
-    // read. Over the gradients joined end to end, one sum: a GPU launches about ten kernels for it, not
-    // one per gradient; the copy costs the CPU about a millisecond
-    const leaves = np.treeLeaves(grads).map((g) => np.reshape(np.astype(g, (loss as np.Tensor).dtype), [-1]));
+    // the update itself, where the optimizer has stages and the step is jitted: one program, whose
+    // gradients need not be written out (BatchNorm's weight and bias, rows of one sum, are read in place)
+    const updated = opt && optimizer.stages!.apply(grads, opt.tensors, current, opt.scalars);
+    // the loss, the logs and a probe that is 0 when every gradient (or, updated here, every new param)
+    // is finite (0 * x is NaN otherwise): one read. Over the tensors joined end to end, one sum: a GPU
+    // launches about ten kernels for it, not one per tensor; the copy costs the CPU about a millisecond
+    const leaves = np.treeLeaves(updated ? updated.params : grads).map((g) => np.reshape(np.astype(g, (loss as np.Tensor).dtype), [-1]));
     const probe = leaves.length ? np.sum(np.mul(np.concat(leaves), 0)) : np.tensor(0);
     const scalars = np.stack([loss as np.Tensor, probe, ...Object.values(logs)].map((v) => np.astype(np.reshape(v, []), (loss as np.Tensor).dtype)));
-    return { scalars, names: Object.keys(logs), grads, ...rest };
+    const res: typeof rest & { scalars: np.Tensor; names: string[]; grads?: nn.Tree; updated?: { params: nn.Tree; tensors: nn.Tree } } = { scalars, names: Object.keys(logs), ...rest };
+    return Object.assign(res, updated ? { updated } : { grads });
   };
   const jitted = np.jit(gradStep);
   let eager: string | undefined = opts.jit === false ? 'jit: false' : undefined;
@@ -143,22 +148,30 @@ export function trainStep(model: Model, objective: Objective, cfg: TrainConfig, 
         eager = e.message;
       }
     }
-    return gradStep(...args);
+    // eagerly, the optimizer's own update (jitted) follows
+    const [current, bn, objState, banks, batch, negatives, step, kDrop, kObj] = args;
+    return gradStep(current, bn, objState, banks, batch, negatives, step, kDrop, kObj);
   };
   const step = (state: TrainState, batch: Batch, key: np.Key): { state: TrainState; metrics: StepMetrics } => np.withScope(() => {
     const [kNeg, kDrop, kObj] = np.random.split(key, 3);
     const n = state.banks.video.n;
     const negatives = sampleNegatives(kNeg, batch.indices, n, Math.min(cfg.negatives, n - 1));
     const current = trainable(state.params, state.objective.params);
-    const out = run(current, state.bn, state.objective.state, state.banks, { video: batch.video, audio: batch.audio, indices: batch.indices }, negatives, np.tensor(state.step, { dtype: 'int32' }), kDrop, kObj);
+    // with jit, the optimizer's update goes into the program: its host work (the step's scalars) here
+    const prepared = eager === undefined ? optimizer.stages?.prepare(state.opt, current) : undefined;
+    const out = run(current, state.bn, state.objective.state, state.banks, { video: batch.video, audio: batch.audio, indices: batch.indices }, negatives, np.tensor(state.step, { dtype: 'int32' }), kDrop, kObj, prepared);
     const [loss, probe, ...logs] = Array.from(out.scalars.dataSync() as Float32Array | Float64Array);
     // a NaN or Inf stops training here, before it reaches the params, the banks or a checkpoint
     if (!Number.isFinite(loss)) throw new NonFiniteError(state.step + 1, 'the loss');
     if (!Number.isFinite(probe)) {
-      const bad = nn.nonFinite({ params: out.grads.model, objective: { params: out.grads.objective } });
-      throw new NonFiniteError(state.step + 1, `the gradient of ${bad ?? 'a param'}`);
+      // a non-finite gradient makes its param's update non-finite too (NaN, or an infinite step)
+      const seen = (out.updated?.params ?? out.grads) as Trainable;
+      const bad = nn.nonFinite({ params: seen.model, objective: { params: seen.objective } });
+      throw new NonFiniteError(state.step + 1, `the gradient ${out.updated ? 'or update ' : ''}of ${bad ?? 'a param'}`);
     }
-    const { params: next, state: opt } = optimizer.update(out.grads, state.opt, current) as { params: Trainable; state: nn.Tree };
+    const { params: next, state: opt } = (out.updated
+      ? { params: out.updated.params, state: optimizer.stages!.finish(state.opt, out.updated.tensors) }
+      : optimizer.update(out.grads!, state.opt, current)) as { params: Trainable; state: nn.Tree };
     const banks = {
       video: update(state.banks.video, batch.indices, out.emb.video, cfg.momentum),
       audio: update(state.banks.audio, batch.indices, out.emb.audio, cfg.momentum),

@@ -16,6 +16,32 @@ export interface Optimizer<S = Tree> {
   readonly name: string;
   init(params: Tree): S;
   update(grads: Tree, state: S, params: Tree): { params: Tree; state: S };
+  /**
+   * The update in stages, for a caller that jits a step of its own with the update inside (trainStep
+   * does): `update(g, s, p)` is `finish(s, apply(g, tensors, p, scalars).tensors)` with the params from
+   * that apply, where `{scalars, tensors} = prepare(s, p)`. prepare and finish are host work (the step
+   * count, a schedule's learning rate); apply is a pure function of tensors, to trace. Scalars that
+   * change every step are tensors; static ones (SGD's first step) are plain values.
+   * Absent where an update reads values on the host (clipped's norm).
+   */
+  readonly stages?: {
+    prepare(state: S, params: Tree): { scalars: Tree; tensors: Tree };
+    apply(grads: Tree, tensors: Tree, params: Tree, scalars: Tree): { params: Tree; tensors: Tree };
+    finish(state: S, tensors: Tree): S;
+  };
+}
+
+/** An optimizer from its stages: `update` runs them, apply jitted (one fused program per kind of tree). */
+function staged<S>(name: string, init: (params: Tree) => S, stages: NonNullable<Optimizer<S>['stages']>): Optimizer<S> {
+  const apply = np.jit(stages.apply);
+  return {
+    name, init, stages,
+    update: (grads, state, params) => np.withScope(() => {
+      const { scalars, tensors } = stages.prepare(state, params);
+      const out = apply(grads, tensors, params, scalars);
+      return { params: out.params, state: stages.finish(state, out.tensors) };
+    }),
+  };
 }
 
 const lrAt = (lr: LearningRate, step: number): number => (typeof lr === 'number' ? lr : lr(step));
@@ -44,27 +70,21 @@ export interface SgdOptions {
 export function sgd(lr: LearningRate, { momentum = 0, dampening = 0, nesterov = false, weightDecay = 0 }: SgdOptions = {}): Optimizer {
   if (nesterov && (momentum <= 0 || dampening !== 0)) throw new Error('sgd: Nesterov momentum needs momentum > 0 and dampening 0');
   const decayed = (g: np.Tensor, p: np.Tensor) => (weightDecay ? np.add(g, np.mul(p, weightDecay)) : g);
-  // the tensor work of one update, traced once per kind of tree (the learning rate comes in as a
-  // scalar tensor, so a schedule does not trace again; `first` is static: two programs at most)
-  const plain = np.jit((params: Tree, grads: Tree, lr: np.Tensor) =>
-    np.treeZip([params, grads], (p, g) => np.sub(p, np.mul(decayed(g, p), np.astype(lr, p.dtype)))));
-  const withMomentum = np.jit((params: Tree, grads: Tree, momenta: Tree, lr: np.Tensor, first: boolean) => {
-    const buf = np.treeZip([params, grads, momenta], (p, g, b) =>
-      (first ? decayed(g, p) : np.add(np.mul(b, momentum), np.mul(decayed(g, p), 1 - dampening))));
-    const next = np.treeZip([params, grads, buf], (p, g, b) =>
-      np.sub(p, np.mul(nesterov ? np.add(decayed(g, p), np.mul(b, momentum)) : b, np.astype(lr, p.dtype))));
-    return { params: next, momentum: buf };
-  });
-  return {
-    name: `sgd(${momentum ? `momentum ${momentum}${nesterov ? ', nesterov' : ''}` : 'plain'})`,
-    init: (params) => (momentum ? { step: 0, momentum: zerosLike(params) } : { step: 0 }),
-    update: (grads, state, params) => np.withScope(() => {
-      const lr_ = f64(lrAt(lr, state.step), params);
-      if (!momentum) return { params: plain(params, grads, lr_), state: { step: state.step + 1 } };
-      const out = withMomentum(params, grads, state.momentum, lr_, state.step === 0);
-      return { params: out.params, state: { step: state.step + 1, momentum: out.momentum } };
-    }),
-  };
+  // the tensor work of one update (the learning rate comes in as a scalar tensor, so a schedule does
+  // not trace again; `first` is static: two programs at most)
+  return staged(`sgd(${momentum ? `momentum ${momentum}${nesterov ? ', nesterov' : ''}` : 'plain'})`,
+    (params) => (momentum ? { step: 0, momentum: zerosLike(params) } : { step: 0 }), {
+      prepare: (state, params) => ({ scalars: { lr: f64(lrAt(lr, state.step), params), first: state.step === 0 }, tensors: state.momentum ?? {} }),
+      apply: (grads, momenta, params, { lr: lr_, first }) => {
+        if (!momentum) return { params: np.treeZip([params, grads], (p, g) => np.sub(p, np.mul(decayed(g, p), np.astype(lr_, p.dtype)))), tensors: {} };
+        const buf = np.treeZip([params, grads, momenta], (p, g, b) =>
+          (first ? decayed(g, p) : np.add(np.mul(b, momentum), np.mul(decayed(g, p), 1 - dampening))));
+        const next = np.treeZip([params, grads, buf], (p, g, b) =>
+          np.sub(p, np.mul(nesterov ? np.add(decayed(g, p), np.mul(b, momentum)) : b, np.astype(lr_, p.dtype))));
+        return { params: next, tensors: buf };
+      },
+      finish: (state, buf) => (momentum ? { step: state.step + 1, momentum: buf } : { step: state.step + 1 }),
+    });
 }
 
 /** Adam's hyperparameters, as torch.optim.Adam's (b1 0.9, b2 0.999, eps 1e-8). */
@@ -77,10 +97,10 @@ export interface AdamOptions {
 }
 
 function adamLike(kind: 'adam' | 'adamw', lr: LearningRate, { b1 = 0.9, b2 = 0.999, eps = 1e-8, weightDecay = kind === 'adamw' ? 1e-2 : 0 }: AdamOptions): Optimizer {
-  // the tensor work of one update, traced once per kind of tree and fused per param (one pass over
-  // memory instead of a dozen kernels); the numbers that change every step come in as float64
-  // scalars, rounded to each param's dtype as a number would be
-  const apply = np.jit((grads: Tree, mu: Tree, nu: Tree, params: Tree, s: { stepSize: np.Tensor; bc2Sqrt: np.Tensor; decay: np.Tensor }) => {
+  // the tensor work of one update, fused per param when jitted (one pass over memory instead of a
+  // dozen kernels); the numbers that change every step come in as float64 scalars, rounded to each
+  // param's dtype as a number would be
+  const apply = (grads: Tree, { mu, nu }: { mu: Tree; nu: Tree }, params: Tree, s: { stepSize: np.Tensor; bc2Sqrt: np.Tensor; decay: np.Tensor }) => {
     const gs = kind === 'adam' && weightDecay ? np.treeZip([grads, params], (g, p) => np.add(g, np.mul(p, weightDecay))) : grads;
     const mu2 = np.treeZip([mu, gs], (m, g) => np.add(np.mul(m, b1), np.mul(g, 1 - b1)));
     const nu2 = np.treeZip([nu, gs], (v, g) => np.add(np.mul(v, b2), np.mul(np.mul(g, g), 1 - b2)));
@@ -89,21 +109,20 @@ function adamLike(kind: 'adam' | 'adamw', lr: LearningRate, { b1 = 0.9, b2 = 0.9
       const denom = np.add(np.div(np.sqrt(v), np.astype(s.bc2Sqrt, v.dtype)), eps);
       return np.sub(base, np.mul(np.div(m, denom), np.astype(s.stepSize, p.dtype)));
     });
-    return { params: next, mu: mu2, nu: nu2 };
-  });
-  return {
-    name: `${kind}(b1 ${b1}, b2 ${b2}, eps ${eps}, weight decay ${weightDecay})`,
-    init: (params) => ({ step: 0, mu: zerosLike(params), nu: zerosLike(params) }),
-    update: (grads, state, params) => np.withScope(() => {
+    return { params: next, tensors: { mu: mu2, nu: nu2 } };
+  };
+  return staged(`${kind}(b1 ${b1}, b2 ${b2}, eps ${eps}, weight decay ${weightDecay})`, (params) => ({ step: 0, mu: zerosLike(params), nu: zerosLike(params) }), {
+    prepare: (state, params) => {
       const t = state.step + 1, lr_ = lrAt(lr, state.step);
       const scalars = {
         stepSize: f64(lr_ / (1 - b1 ** t), params), bc2Sqrt: f64(Math.sqrt(1 - b2 ** t), params),
         decay: f64(1 - lr_ * weightDecay, params),
       };
-      const out = apply(grads, state.mu, state.nu, params, scalars);
-      return { params: out.params, state: { step: t, mu: out.mu, nu: out.nu } };
-    }),
-  };
+      return { scalars, tensors: { mu: state.mu, nu: state.nu } };
+    },
+    apply: apply as never,
+    finish: (state, { mu, nu }) => ({ step: state.step + 1, mu, nu }),
+  });
 }
 
 /**

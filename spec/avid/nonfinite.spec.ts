@@ -69,3 +69,24 @@ test('a NaN gradient names the param: the video side, while the loss stays finit
   }
   t.end();
 });
+
+test('jitted, with the optimizer\'s update inside the program: a NaN gradient names the param and no state moves', (t) => {
+  const s = initState(np.random.key(1), model, ds, cfg, crossAvid);
+  const before = flat(s);
+  // the same spoiled gradient as above, on every step and without a host read: the step stays jitted
+  const obj: Objective = { ...crossAvid, loss: (input, state, params) => {
+    const out = crossAvid.loss(input, state, params);
+    return { ...out, loss: np.add(out.loss, np.mul(0, np.sum(np.sqrt(np.mul(input.embeddings.video, 0))))) };
+  } };
+  const step = trainStep(model, obj, cfg);
+  try {
+    step(s, getBatch(ds, [0, 1, 2, 3]), np.random.key(2));
+    t.fail('the step was taken');
+  } catch (e) {
+    t.ok(e instanceof NonFiniteError, 'a NonFiniteError');
+    t.match(String((e as Error).message), /^training stopped at step 1: the gradient or update of params\.video\.\S+ is not finite/, (e as Error).message);
+  }
+  t.equal(step.eager, undefined, 'the step was jitted');
+  t.deepEqual(flat(s), before, 'the state passed in is unchanged');
+  t.end();
+});
