@@ -47,9 +47,10 @@ export interface GpuContext {
    */
   run4(src: string, inputs: readonly GpuBuf[], size: number, glsl?: readonly string[]): GpuBuf;
   /**
-   * run4 writing `targets` (2 to 4) tensors of `size` at once: the first as `src` returns it, the
-   * others as its GLSL sets `target1` .. `target3` (vec4, the same four elements of each). jit's
-   * sibling fusion runs so: Adam's two moments and its update, from one read of each operand.
+   * run4 writing `targets` (2 to the backend's maxFusedOutputs, at most 8) tensors of `size` at once:
+   * the first as `src` returns it, the others as its GLSL sets `target1` .. `target7` (vec4, the same
+   * four elements of each). jit's sibling fusion runs so: Adam's two moments and its update, from one
+   * read of each operand, for two params of one shape at once.
    */
   run4Many(src: string, inputs: readonly GpuBuf[], size: number, targets: number, glsl: readonly string[]): GpuBuf[];
   /**

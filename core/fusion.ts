@@ -187,19 +187,26 @@ function cpuKernel(name: string, ops: readonly FusedOp[], inputs: readonly Aval[
   };
 }
 
+/**
+ * A constant's value as a GLSL literal, where a fused GPU kernel writes it in rather than reading a
+ * texture: only a finite, normal, nonzero value. Shader compilers fold x * 0.0 to 0.0 and x + 0.0 to x
+ * (wrong for inf, nan and -0), may treat nan and inf literals as they like, and textures flush
+ * subnormals to 0 where a literal might not.
+ */
+export function literal(value: (() => number) | undefined): string | undefined {
+  const v = value?.();
+  return v !== undefined && Number.isFinite(v) && Math.abs(v) >= 2 ** -126 ? lit(v) : undefined;
+}
+
 function gpuKernel(ops: readonly FusedOp[], inputs: readonly Aval[], out: Aval, constants: readonly ((() => number) | undefined)[], results: readonly number[],
   views: readonly (View | undefined)[]): GpuKernel<{}> {
   let made: { src: string; glsl: string[] } | undefined;
   return (ctx, args) => {
+    const literals = inputs.map((_, i) => literal(constants[i]));
     made ??= elementwiseSource(inputs.map((x) => x.shape), out.shape, (xs, l) => ({ stmts: gpuChain(ops, xs, `_${l}`), result: results.map((k) => `t${k}_${l}`) }),
-      inputs.map((_, i) => {
-        const v = constants[i]?.();
-        // only a finite, normal, nonzero value becomes a literal: shader compilers fold x * 0.0 to 0.0 and
-        // x + 0.0 to x (wrong for inf, nan and -0), may treat nan and inf literals as they like, and
-        // textures flush subnormals to 0 where a literal might not
-        return v !== undefined && Number.isFinite(v) && Math.abs(v) >= 2 ** -126 ? lit(v) : undefined;
-      }), views);
-    const bufs = args.map((a) => a.buf);
+      literals, views);
+    // a literal is written into the shader, not bound as a texture
+    const bufs = args.filter((_, i) => literals[i] === undefined).map((a) => a.buf);
     if (results.length > 1) return ctx.run4Many(made.src, bufs, sizeOf(out.shape), results.length, made.glsl) as unknown as GpuBuf;
     return ctx.run4(made.src, bufs, sizeOf(out.shape), made.glsl);
   };

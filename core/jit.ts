@@ -20,7 +20,7 @@
  */
 import type { Aval, Backend, Kernel } from './backend.js';
 import { getBackend } from './backend.js';
-import { fusedPrimitive, fusedSumPrimitive, type FusedOp, type View } from './fusion.js';
+import { fusedPrimitive, fusedSumPrimitive, type FusedOp, literal, type View } from './fusion.js';
 import { withScope } from './memory.js';
 import { dtypeOfArray, type Recycler, withRecycler, type DType, type TypedArray } from './dtype.js';
 import type { Primitive } from './primitive.js';
@@ -128,7 +128,7 @@ export interface JitOptions {
   fuse?: boolean;
   /**
    * The most results a fused kernel writes: sibling groups of one shape (Adam's moments and update)
-   * merge up to this. Default: the backend's `maxFusedOutputs` (4 on the GPU, 1 on the CPU).
+   * merge up to this. Default: the backend's `maxFusedOutputs` (its render targets on the GPU, at most 8; 1 on the CPU).
    */
   maxOutputs?: number;
 }
@@ -315,7 +315,7 @@ function trace(f: (...args: any[]) => unknown, leaves: readonly Tensor[], def: T
       const host = v >= nIn && consts[v - nIn]?.shape.length === 0 ? (consts[v - nIn].buf as { host?: ArrayLike<number> }).host : undefined;
       return host ? () => host[0] : undefined;
     };
-    const most = Math.max(1, Math.min(4, maxOutputs ?? backend.maxFusedOutputs ?? 1));
+    const most = Math.max(1, Math.min(8, maxOutputs ?? backend.maxFusedOutputs ?? 1));
     return new Program(nIn, consts, avals, live, fuse ? fusePrologues(fuseSteps(fuseEpilogues(live, outs), outs, avals, scalar, most), outs) : live, outs, outDef, backend);
   });
 }
@@ -418,10 +418,13 @@ function fuseSteps(eqns: readonly Step[], outs: readonly number[], avals: readon
   const members: number[][] = [];
   const views = readThrough(eqns, avals);
   const ctx: FuseContext = { avals, scalar, views };
-  /** How many distinct tensors the equations `ms` read from outside themselves. */
-  const inputsOf = (ms: readonly number[]) => {
+  /**
+   * How many distinct tensors the equations `ms` read from outside themselves; `textures`: leaving out
+   * the constants a fused elementwise kernel writes in as literals (a fused sum binds every input).
+   */
+  const inputsOf = (ms: readonly number[], textures = false) => {
     const made = new Set(ms.map((m) => eqns[m].out));
-    return new Set(ms.flatMap((m) => eqns[m].ins.filter((v) => !made.has(v)))).size;
+    return new Set(ms.flatMap((m) => eqns[m].ins.filter((v) => !made.has(v) && !(textures && literal(scalar(v)) !== undefined)))).size;
   };
   for (let j = eqns.length - 1; j >= 0; j--) {
     if (group[j] >= 0 || !fusible(eqns[j])) continue;
@@ -454,7 +457,9 @@ function fuseSteps(eqns: readonly Step[], outs: readonly number[], avals: readon
     sumAt.set(group[p], j);
   });
   const root = members.map((ms) => ms[ms.length - 1]);
-  const clusters = most > 1 ? siblings(eqns, members, group, readers, producer, isOut, avals, sumAt, most, inputsOf, views) : members.map((_, g) => [g]);
+  // (a merged kernel counts only the textures it binds: Adam's b1, 1 - b1, ... for each param, all
+  // literals, had kept two params' updates apart)
+  const clusters = most > 1 ? siblings(eqns, members, group, readers, producer, isOut, avals, sumAt, most, (ms) => inputsOf(ms, true), views) : members.map((_, g) => [g]);
   const clusterOf = new Array<number[]>(members.length);
   for (const c of clusters) for (const g of c) clusterOf[g] = c;
   const steps: Step[] = [];

@@ -64,6 +64,8 @@ interface State {
   /** the GL renderer's name, and whether it runs on the CPU (GpuContext.software) */
   renderer: string;
   software: boolean;
+  /** how many render targets a kernel may write: MAX_DRAW_BUFFERS, at most 8 (WebGL2 promises 4) */
+  targets: number;
   /** compiled kernels by source, then by output and inputs, then GLSL */
   cache: Map<string, Map<string, [readonly string[], GpuKernelFn][]>>;
   live: Set<Buf>;
@@ -95,8 +97,10 @@ function start(): State {
         (mode === 'headlessgl' ? ' (headless-GL needs a display: run under `xvfb-run -a`)' : ''));
     }
     if (env('AVID_GPU_LIGHT_FRAMEBUFFERS') !== '0') lightFramebuffers((probe.kernel as unknown as { context: object }).context);
-    const renderer = rendererOf((probe.kernel as unknown as { context: WebGLRenderingContext }).context);
-    const s: State = { gpu, gpuJs, mode: gpu.mode, kernelClass, renderer, software: isSoftware(renderer), cache: new Map(), live: new Set(), dummy: undefined as unknown as Buf, compiles: 0, runs: 0, replayed: 0 };
+    const gl = (probe.kernel as unknown as { context: WebGLRenderingContext }).context, renderer = rendererOf(gl);
+    // MAX_DRAW_BUFFERS (WebGL2) is MAX_DRAW_BUFFERS_WEBGL (WEBGL_draw_buffers): 0x8824 either way
+    const targets = Math.max(1, Math.min(8, Number(gl.getParameter(0x8824)) || 4));
+    const s: State = { gpu, gpuJs, mode: gpu.mode, kernelClass, renderer, software: isSoftware(renderer), targets, cache: new Map(), live: new Set(), dummy: undefined as unknown as Buf, compiles: 0, runs: 0, replayed: 0 };
     state = s;
     s.dummy = upload(new Float32Array(1));
     s.live.delete(s.dummy);
@@ -152,7 +156,7 @@ function compile(src: string, output: readonly number[], inputs: readonly Buf[],
     const webgl1 = s.kernelClass !== 'WebGL2Kernel';
     const nativeFunctions = glsl.map((source) => {
       const [, type, name] = /^(\w+)\s+(\w+)\s*\(/.exec(source)!;
-      source = source.replace(/\btarget([1-3])\b/g, 'subKernelResult_target$1');
+      source = source.replace(/\btarget([1-7])\b/g, 'subKernelResult_target$1');
       return { name, source: webgl1 ? source.replace(/\btexture\(/g, 'texture2D(') : source, returnType: type === 'vec4' ? 'Array(4)' : 'Number' };
     });
     const settings = {
@@ -288,7 +292,7 @@ function asTensor(grid: Buf['tex'], size: number): Buf {
 
 /** Check a context method's arguments; its output is empty (nothing to launch) when it returns buffers. */
 function empty(kind: Kind, size: number, targets: number): Buf | Buf[] | undefined {
-  if (kind === 'run4Many' && !(targets >= 2 && targets <= 4)) throw new Error(`gpu: run4Many writes 2 to 4 tensors, not ${targets}`);
+  if (kind === 'run4Many' && !(targets >= 2 && targets <= start().targets)) throw new Error(`gpu: run4Many writes 2 to ${start().targets} tensors, not ${targets}`);
   // WebGL2 promises 4 draw buffers, no more
   if (kind === 'runTargets' && !(targets >= 1 && targets <= 4)) throw new Error(`gpu: runTargets writes 1 to 4 render targets, not ${targets}`);
   if ((kind === 'run4Many' || kind === 'runTargets') && !multipleTargets()) {
@@ -475,7 +479,7 @@ export const gpu: Backend<GpuBuf> & {
   // a launch costs about 0.2 ms of JavaScript on an H100's host, a pass over a param microseconds;
   // several outputs need WebGL's multiple render targets (WEBGL_draw_buffers, or WebGL2)
   get maxFusedOutputs() {
-    return multipleTargets() ? 4 : 1;
+    return multipleTargets() ? start().targets : 1;
   },
   unavailable() {
     const s = gpuStatus();

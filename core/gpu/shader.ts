@@ -80,7 +80,7 @@ export const elementwiseShader = <A>(expr: (xs: readonly string[], dtypes: reado
  *   output's, a multiple of 4 long, as a bias): one texture fetch for all four lanes, through a
  *   GLSL function `ld{i}`;
  * - otherwise each lane reads its own element.
- * A lane may give several results (`result` an array, at most 4): the first is the kernel's return
+ * A lane may give several results (`result` an array, at most 8): the first is the kernel's return
  * value, the others go to render targets 1.. through GLSL functions `put{t}` (GpuContext.run4Many).
  */
 export function elementwiseSource(shapes: readonly Shape[], out: Shape, lane: (xs: readonly string[], l: number) => { stmts: readonly string[]; result: string | readonly string[] },
@@ -125,7 +125,7 @@ export function elementwiseSource(shapes: readonly Shape[], out: Shape, lane: (x
   const lanes = (t: number) => [0, 1, 2, 3].map((l) => `y${t || ''}_${l}`).join(', ');
   for (let t = 1; t < results; t++) glsl.push(`float put${t}(float a, float b, float c, float d) {\n  target${t} = vec4(a, b, c, d);\n  return 0.0;\n}`);
   return {
-    src: `function (${shapes.map((_, i) => `X${i}`).join(', ')}) {
+    src: `function (${shapes.flatMap((_, i) => (literals[i] === undefined ? [`X${i}`] : [])).join(', ')}) {
   const j = this.thread.x;
   ${lane0 ? coords(out, 'c_0_', 'j * 4.0') : ''}
   ${pre.join('\n  ')}

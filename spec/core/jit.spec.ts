@@ -75,6 +75,21 @@ test('sibling fusion: groups of one shape write several results from one kernel 
   t.end();
 });
 
+test('sibling fusion writes up to 8 results a GPU kernel, counting as its inputs the textures it binds, not the constants it writes in', (t) => {
+  // eight results of x, each with two constants of its own: 17 tensors, more than a kernel may bind,
+  // but on the GPU the 16 constants are literals in the shader
+  const eight = (x: np.Tensor) => [2, 3, 5, 7, 11, 13, 17, 19].map((c) => np.add(np.mul(x, c), 1 / c));
+  const x = input([6, 7], 'normal', 'float32'), want = eight(x);
+  for (const most of [4, 8]) {
+    const jf = np.jit(eight, { maxOutputs: most });
+    jf(x).forEach((y, i) => same(t, y, want[i], `at most ${most} results a kernel: result ${i}`));
+    const prog = jf.program(x);
+    t.ok(prog.steps.every((st) => 1 + (st.more?.length ?? 0) <= most), `no kernel writes more than ${most}`);
+    if (np.getBackend().name === 'gpu') t.equal(prog.stats.kernels, 8 / most, `${8 / most} kernel(s) of ${most} results:\n${prog}`);
+  }
+  t.end();
+});
+
 test('sibling fusion never moves a result past a reader outside the kernel, nor merges what is unrelated or of another shape', (t) => {
   const x = input([4, 4], 'normal', 'float32'), b = input([4, 4], 'normal', 'float32');
   // a = exp(x) is read by a matmul, which runs before c: a cannot wait for c's kernel
