@@ -200,13 +200,13 @@ export function literal(value: (() => number) | undefined): string | undefined {
 
 function gpuKernel(ops: readonly FusedOp[], inputs: readonly Aval[], out: Aval, constants: readonly ((() => number) | undefined)[], results: readonly number[],
   views: readonly (View | undefined)[]): GpuKernel<{}> {
-  let made: { src: string; glsl: string[] } | undefined;
+  let made: { src: string; glsl: string[] } | undefined, literals: (string | undefined)[] | undefined;
   return (ctx, args) => {
-    const literals = inputs.map((_, i) => literal(constants[i]));
+    literals ??= inputs.map((_, i) => literal(constants[i]));
     made ??= elementwiseSource(inputs.map((x) => x.shape), out.shape, (xs, l) => ({ stmts: gpuChain(ops, xs, `_${l}`), result: results.map((k) => `t${k}_${l}`) }),
       literals, views);
     // a literal is written into the shader, not bound as a texture
-    const bufs = args.filter((_, i) => literals[i] === undefined).map((a) => a.buf);
+    const bufs = args.filter((_, i) => literals![i] === undefined).map((a) => a.buf);
     if (results.length > 1) return ctx.run4Many(made.src, bufs, sizeOf(out.shape), results.length, made.glsl) as unknown as GpuBuf;
     return ctx.run4(made.src, bufs, sizeOf(out.shape), made.glsl);
   };

@@ -74,7 +74,7 @@ export function sgd(lr: LearningRate, { momentum = 0, dampening = 0, nesterov = 
   // not trace again; `first` is static: two programs at most)
   return staged(`sgd(${momentum ? `momentum ${momentum}${nesterov ? ', nesterov' : ''}` : 'plain'})`,
     (params) => (momentum ? { step: 0, momentum: zerosLike(params) } : { step: 0 }), {
-      prepare: (state, params) => ({ scalars: { lr: f64(lrAt(lr, state.step), params), first: state.step === 0 }, tensors: state.momentum ?? {} }),
+      prepare: (state, params) => ({ scalars: { lr: f64(lrAt(lr, state.step), params), first: momentum > 0 && state.step === 0 }, tensors: state.momentum ?? {} }),
       apply: (grads, momenta, params, { lr: lr_, first }) => {
         if (!momentum) return { params: np.treeZip([params, grads], (p, g) => np.sub(p, np.mul(decayed(g, p), np.astype(lr_, p.dtype)))), tensors: {} };
         const buf = np.treeZip([params, grads, momenta], (p, g, b) =>

@@ -32,6 +32,17 @@ const spoiledAt = (at: number, spoil: (loss: np.Tensor, emb: { video: np.Tensor;
   },
 });
 
+/** A step of s on the first batch must raise a NonFiniteError whose message matches `want`. */
+function stopsAt(t: test.Test, step: (s: TrainState, b: ReturnType<typeof getBatch>, k: np.Key) => unknown, s: TrainState, want: RegExp): void {
+  try {
+    step(s, getBatch(ds, [0, 1, 2, 3]), np.random.key(2));
+    t.fail('the step was taken');
+  } catch (e) {
+    t.ok(e instanceof NonFiniteError, 'a NonFiniteError');
+    t.match(String((e as Error).message), want, (e as Error).message);
+  }
+}
+
 test('a NaN loss at step 6 stops fit there; epoch 1 (step 4) stays the checkpoint and loads', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'avid-nan-'));
   let afterEpoch1: TrainState | undefined;
@@ -59,14 +70,7 @@ test('a NaN gradient names the param: the video side, while the loss stays finit
   const s = initState(np.random.key(1), model, ds, cfg, crossAvid);
   // + 0 * sum(sqrt(0 * video embedding)): the loss is unchanged, its gradient 0 * (0 / 0) = NaN
   const obj = spoiledAt(0, (l, emb) => np.add(l, np.mul(0, np.sum(np.sqrt(np.mul(emb.video, 0))))));
-  const step = trainStep(model, obj, cfg);
-  try {
-    step(s, getBatch(ds, [0, 1, 2, 3]), np.random.key(2));
-    t.fail('the step was taken');
-  } catch (e) {
-    t.ok(e instanceof NonFiniteError, 'a NonFiniteError');
-    t.match(String((e as Error).message), /^training stopped at step 1: the gradient of params\.video\.\S+ is not finite/, (e as Error).message);
-  }
+  stopsAt(t, trainStep(model, obj, cfg), s, /^training stopped at step 1: the gradient of params\.video\.\S+ is not finite/);
   t.end();
 });
 
@@ -79,13 +83,7 @@ test('jitted, with the optimizer\'s update inside the program: a NaN gradient na
     return { ...out, loss: np.add(out.loss, np.mul(0, np.sum(np.sqrt(np.mul(input.embeddings.video, 0))))) };
   } };
   const step = trainStep(model, obj, cfg);
-  try {
-    step(s, getBatch(ds, [0, 1, 2, 3]), np.random.key(2));
-    t.fail('the step was taken');
-  } catch (e) {
-    t.ok(e instanceof NonFiniteError, 'a NonFiniteError');
-    t.match(String((e as Error).message), /^training stopped at step 1: the gradient or update of params\.video\.\S+ is not finite/, (e as Error).message);
-  }
+  stopsAt(t, step, s, /^training stopped at step 1: the gradient or update of params\.video\.\S+ is not finite/);
   t.equal(step.eager, undefined, 'the step was jitted');
   t.deepEqual(flat(s), before, 'the state passed in is unchanged');
   t.end();
