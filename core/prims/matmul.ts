@@ -77,8 +77,8 @@ const gpu: GpuKernel<Attrs> = (ctx, [a, b], attrs, out) => {
   if (K === 0 || nb * M * N === 0) return ctx.run('function () { return 0.0; }', [], nb * M * N);
   const limits = GPU_ONE_LAUNCH[ctx.software ? 'software' : 'hardware'];
   const small = nb * M * N * K <= (N % 4 === 0 ? limits.rowMacs : limits.scalarMacs);
-  // (its loop walks K, or K / 4: llvmpipe stops a loop after 65535 steps)
-  if (small && K <= 65535) return oneLaunch(ctx, a, b, attrs, batch, [M, K, N]);
+  // (its loop walks K, or K / 4)
+  if (small && K <= LOOP_MAX) return oneLaunch(ctx, a, b, attrs, batch, [M, K, N]);
   const pa = padded(ctx, a), pb = padded(ctx, b);
   const [Mp, Kp, Np] = [M, K, N].map(up4);
   const c = direct(ctx, pa, pb, attrs, batch, [Mp, Kp, Np]);
@@ -93,6 +93,12 @@ const gpu: GpuKernel<Attrs> = (ctx, [a, b], attrs, out) => {
 };
 
 const up4 = (d: number) => Math.ceil(d / 4) * 4;
+
+/**
+ * The most steps a shader's loop may take: Mesa's llvmpipe ends one after 65535, silently (nested
+ * loops too: an outer loop over inner stretches of k gave the same wrong sums).
+ */
+const LOOP_MAX = 65535;
 
 /**
  * Up to how many multiply-adds a product takes `oneLaunch` rather than `direct`'s two to four launches
@@ -206,21 +212,34 @@ function padded(ctx: GpuContext, x: { buf: GpuBuf; shape: Shape }): { buf: GpuBu
   return { buf, shape };
 }
 
-/** The product of operands whose every side is a multiple of 4 (see `gpu` above): two launches. */
+/** The product of operands whose every side is a multiple of 4 (see `gpu` above): two launches (three more for each further 4 x 65535 terms). */
 function direct(ctx: GpuContext, a: { buf: GpuBuf; shape: Shape }, b: { buf: GpuBuf; shape: Shape }, attrs: Attrs, batch: Shape, dims: number[]): GpuBuf {
-  const key = `${a.shape}|${b.shape}|${attrs.transA}|${attrs.transB}|${batch}|${dims}|${ctx.maxTextureSize}`;
-  let k = directSources.get(key);
-  if (!k) directSources.set(key, (k = directSource(ctx, a.shape, b.shape, attrs, batch, dims)));
-  const rows = ctx.runTargets(k.product, [a.buf, b.buf], k.size, 4, k.mm);
-  const c = ctx.run4(k.gather, rows, k.n, k.rowC);
-  for (const r of rows) ctx.release(r);
-  return c;
+  // llvmpipe ends a shader's loop after LOOP_MAX steps, silently: a longer walk over k (in fours) is
+  // cut into products over stretches of k, added up
+  const K = dims[1], step = 4 * LOOP_MAX;
+  let c: GpuBuf | undefined;
+  for (let k0 = 0; k0 < K; k0 += step) {
+    const range = [k0, Math.min(K, k0 + step)];
+    const key = `${a.shape}|${b.shape}|${attrs.transA}|${attrs.transB}|${batch}|${dims}|${range}|${ctx.maxTextureSize}`;
+    let k = directSources.get(key);
+    if (!k) directSources.set(key, (k = directSource(ctx, a.shape, b.shape, attrs, batch, dims, range)));
+    const rows = ctx.runTargets(k.product, [a.buf, b.buf], k.size, 4, k.mm);
+    const part = ctx.run4(k.gather, rows, k.n, k.rowC);
+    for (const r of rows) ctx.release(r);
+    if (c) {
+      const sum = ctx.run('function (X, Y) { return X[this.thread.x] + Y[this.thread.x]; }', [c, part], k.n);
+      ctx.release(c);
+      ctx.release(part);
+      c = sum;
+    } else c = part;
+  }
+  return c!;
 }
 
 /** direct's shaders by shapes and attrs: made once, so that a launch neither writes nor hashes them anew. */
 const directSources = new Map<string, { product: string; mm: string[]; size: [number, number]; gather: string; rowC: string[]; n: number }>();
 
-function directSource(ctx: GpuContext, aShape: Shape, bShape: Shape, { transA, transB }: Attrs, batch: Shape, [M, K, N]: number[]) {
+function directSource(ctx: GpuContext, aShape: Shape, bShape: Shape, { transA, transB }: Attrs, batch: Shape, [M, K, N]: number[], [k0, k1]: number[]) {
   const nb = sizeOf(batch);
   const sa = readStrides(aShape.slice(0, -2), batch).map((s) => s * M * K);
   const sb = readStrides(bShape.slice(0, -2), batch).map((s) => s * K * N);
@@ -235,8 +254,8 @@ function directSource(ctx: GpuContext, aShape: Shape, bShape: Shape, { transA, t
   const acc = (i: number) => `s${i} += ${transB ? `${row(i)} * Bm` : `Bm * ${row(i)}`};`;
   const glsl = [`vec4 mm(float offA, float offB, float r0, float c0) {
   vec4 s0 = vec4(0.0), s1 = vec4(0.0), s2 = vec4(0.0), s3 = vec4(0.0);
-  for (int k4 = 0; k4 < ${K / 4}; k4++) {
-    float k = float(k4) * 4.0;
+  for (int k4 = 0; k4 < ${(k1 - k0) / 4}; k4++) {
+    float k = ${lit(k0)} + float(k4) * 4.0;
     ${fa.join('\n    ')}
     ${fb.join('\n    ')}
     mat4 Bm = mat4(b0, b1, b2, b3);

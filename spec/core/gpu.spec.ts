@@ -111,6 +111,22 @@ test('matmul: small products in one launch, large ones as 4x4 blocks; both agree
   t.end();
 });
 
+test('matmul over more than 4 x 65535 terms: the 4x4 blocks\' walk along k goes in stretches, as llvmpipe stops a loop after 65535 steps', (t) => {
+  // 262148 = 4 x 65537 terms: the walk over k in fours took 65537 steps, and the last two were dropped
+  const K = 262148;
+  for (const [M, N, ta, tb] of [[4, 4, false, false], [8, 5, true, false], [4, 12, false, true]] as [number, number, boolean, boolean][]) {
+    const a = np.toBackend(np.random.normal(np.random.key(M), ta ? [K, M] : [M, K]), 'cpu'), b = np.toBackend(np.random.normal(np.random.key(N), tb ? [N, K] : [K, N]), 'cpu');
+    // (the last terms weigh 100: a dropped one moves the result well past the tolerance)
+    const w = np.toBackend(np.where(np.greater(np.arange(K), K - 9), 100, 1), 'cpu');
+    const aw = ta ? np.mul(a, np.reshape(w, [K, 1])) : np.mul(a, w);
+    const r0 = np.gpuStats().runs;
+    const got = np.matmulT(np.toBackend(aw, 'gpu'), np.toBackend(b, 'gpu'), ta, tb);
+    t.ok(np.gpuStats().runs - r0 >= 2, `${M}x${K}x${N}: the blocked route`);
+    close(t, got, np.matmulT(aw, b, ta, tb), `${M}x${K}x${N}${ta ? ', A transposed' : ''}${tb ? ', B transposed' : ''}`, { rtol: 1e-4, atol: 2e-3 * Math.sqrt(K) });
+  }
+  t.end();
+});
+
 test('tensors past 2^23 elements index exactly (float32 index math); past 2^24 they are refused, not computed wrong', (t) => {
   // 2049 x 4100 = 2^23 + 12292: the element 2^23 + 3 came from the wrong texel, and coordinates past 2^23 split wrong
   const R = 2049, C = 4100;
