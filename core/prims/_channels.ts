@@ -8,8 +8,8 @@
  */
 import type { Aval } from '../backend.js';
 import type { TypedArray } from '../dtype.js';
-import { fmt, OpError, sameShape, type Shape, stridesOf } from '../shape.js';
-import { coords, dot, lit } from '../gpu/shader.js';
+import { fmt, OpError, sameShape, type Shape, sizeOf, stridesOf } from '../shape.js';
+import { type Bound, boundCheck, coords, dot, lit } from '../gpu/shader.js';
 import { loop, type LoopDef, reducePlan } from '../cpu/loops.js';
 import { reduceLoop } from './sum.js';
 import { gradSumsWasm, momentsWasm } from '../cpu/channels.js';
@@ -100,25 +100,32 @@ export function channelSums(x: TypedArray, g: TypedArray, mean: TypedArray, shap
 }
 
 /**
- * The same on the GPU, as [2, ...kept] (sum(g), then sum(g * (x - mean))), from X, G and M (the
- * statistics, a moments output): each output element loops over its channel's positions.
+ * The same on the GPU, as batchNormParamGrad wants them: [2, ...kept], sum(g * (x - mean)) / sqrt(var +
+ * eps), then sum(g), from X, G and M (the statistics, a moments output): each output element loops
+ * over its channel's positions. `outer`: reduced axes a first pass keeps as partials
+ * (splitReduction): out [2, ...shape without the rest], each partial already scaled, so that the
+ * second pass only adds. `split`: where `shape` is x's split by splitReduction, x's strides on it,
+ * and the bound past which a padded split's positions are skipped.
  */
-export function channelSumsShader(shape: Shape, axes: readonly number[], masked = false, outer: readonly number[] = []): string {
-  // `outer`: reduced axes a first pass keeps as partials (splitReduction): out [2, ...shape without the rest]
+export function channelSumsShader(shape: Shape, axes: readonly number[], eps: number, masked = false, outer: readonly number[] = [],
+  { st = stridesOf(shape), bound }: { st?: readonly number[]; bound?: Bound } = {}): string {
   const inner = axes.filter((a) => !outer.includes(a));
-  const st = stridesOf(shape), out = shape.map((_, d) => d).filter((d) => !inner.includes(d));
+  const out = shape.map((_, d) => d).filter((d) => !inner.includes(d));
   const chans = out.map((d, j) => [d, j] as const).filter(([d]) => !axes.includes(d));
-  const at = [dot(out.map((_, j) => `c${j + 1}`), out.map((d) => st[d])), ...inner.map((a, j) => `k${j} * ${lit(st[a])}`)].join(' + ');
+  const at = (d: number) => (inner.includes(d) ? `k${inner.indexOf(d)}` : `c${out.indexOf(d) + 1}`);
   const g = masked ? maskedShader('R[i]', 'G[i]') : 'G[i]';
+  const add = `if (c0 < 0.5) { s += ${g} * (X[i] - m); } else { s += ${g}; }`;
   return `function (X, G, M${masked ? ', R' : ''}) {
   ${coords([2, ...out.map((d) => shape[d])])}
   const o = ${dot(chans.map(([, j]) => `c${j + 1}`), stridesOf(chans.map(([d]) => shape[d])))};
   const m = M[o];
+  const v = M[${lit(sizeOf(chans.map(([d]) => shape[d])))} + o];
   let s = 0.0;
   ${inner.map((a, j) => `for (let k${j} = 0; k${j} < ${shape[a]}; k${j}++) {`).join(' ')}
-    const i = ${at};
-    if (c0 < 0.5) { s += ${g}; } else { s += ${g} * (X[i] - m); }
+    const i = ${dot(shape.map((_, d) => at(d)), st)};
+    ${bound ? `if (${boundCheck(bound, shape, at)}) { ${add} }` : add}
   ${'}'.repeat(inner.length)}
+  if (c0 < 0.5) { return s / Math.sqrt(v + ${lit(eps)}); }
   return s;
 }`;
 }

@@ -3,7 +3,8 @@
  * sum(g * xhat) then sum(g), per channel over `axes`, with xhat = (x - mean) / sqrt(var + eps) and
  * the statistics given (`stats` [2, ...kept]: mean, biased variance).
  * CPU: both sums in one pass over x and g; nothing of x's size is written (composed, xhat and
- * g * xhat would be). GPU: the sums shader, and a small one scaling the first row by 1 / sqrt(var + eps).
+ * g * xhat would be). GPU: one shader computes both sums and scales the first by 1 / sqrt(var + eps)
+ * (a long walk in two passes, the first scaling its partials).
  * vjp (only grad of grad needs it): the definition written in ops, differentiated by vjp.
  * batch: as batchNormTrain's, the batch axis one more kept axis; it lands among the kept axes of
  * the [2, ...kept] result.
@@ -11,11 +12,11 @@
 import type { Kernel } from '../backend.js';
 import { alloc, type TypedArray } from '../dtype.js';
 import { definePrimitive, type Primitive } from '../primitive.js';
-import { fmt, normAxes, OpError, sameShape, sizeOf } from '../shape.js';
+import { fmt, normAxes, OpError, sameShape, sizeOf, stridesOf } from '../shape.js';
 import type { Tensor } from '../tensor.js';
 import { bind } from '../trace.js';
 import { batchAt, reduceAxes } from '../batching.js';
-import { coords, type GpuKernel, lit, splitReduction } from '../gpu/shader.js';
+import { type GpuKernel, splitReduction, splitStrides } from '../gpu/shader.js';
 import { reduceRuns } from './sum.js';
 import { vjp } from '../autodiff.js';
 import { channelSums, channelSumsShader, checkChannels, rows } from './_channels.js';
@@ -41,22 +42,14 @@ const cpu: Kernel<TypedArray, Attrs> = ([x, g, st, r], { axes, eps, mask }, out)
 };
 
 const gpu: GpuKernel<Attrs> = (ctx, [x, g, st, r], { axes, eps, mask }, out) => {
-  const C = sizeOf(out.shape) / 2;
   const ins = [x.buf, g.buf, st.buf, ...(mask ? [r.buf] : [])];
   // a long walk per channel goes in two passes (splitReduction): partial sums, then their sums
-  const sp = splitReduction(x.shape, axes, false);
-  let sums = ctx.run(channelSumsShader(x.shape, axes, mask, sp?.outer), ins, sp ? 2 * sizeOf(sp.mid) : 2 * C);
-  if (sp) {
-    const part = sums;
-    sums = reduceRuns(ctx, part, [2, ...sp.mid], sp.midOuter.map((a) => a + 1), '0.0', 's += v;', 2 * C);
-    ctx.release(part);
-  }
-  const res = ctx.run(`function (S, M) {
-  ${coords([2, C])}
-  if (c0 < 0.5) { return S[${lit(C)} + c1] / Math.sqrt(M[${lit(C)} + c1] + ${lit(eps)}); }
-  return S[c1];
-}`, [sums, st.buf], 2 * C);
-  ctx.release(sums);
+  const sp = splitReduction(x.shape, axes, 'padded');
+  if (!sp) return ctx.run(channelSumsShader(x.shape, axes, eps, mask), ins, sizeOf(out.shape));
+  const part = ctx.run(channelSumsShader(sp.shape, [...sp.outer, ...sp.inner], eps, mask, sp.outer,
+    { st: splitStrides(stridesOf(x.shape), x.shape, sp.shape), bound: sp.bound }), ins, 2 * sizeOf(sp.mid));
+  const res = reduceRuns(ctx, part, [2, ...sp.mid], sp.midOuter.map((a) => a + 1), '0.0', 's += v;', sizeOf(out.shape));
+  ctx.release(part);
   return res;
 };
 

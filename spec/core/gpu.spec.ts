@@ -279,6 +279,7 @@ test('long reductions run in passes (partials, then their fold, split again whil
     const reds: [string, (z: np.Tensor) => np.Tensor][] = [
       ['sum', (z) => np.sum(z, ax)], ['max', (z) => np.max(z, ax)], ['min', (z) => np.min(z, ax)],
       ['moments', (z) => np.stackedMoments(z, ax)],
+      ['batchNormParamGrad', (z) => np.batchNormParamGrad(z, np.exp(np.mul(z, -0.3)), np.stackedMoments(z, ax), ax, 1e-5)],
       ['a jitted sum of a square', (z) => np.jit((q: np.Tensor) => np.sum(np.mul(q, q), ax))(z)],
     ];
     for (const [name, f] of reds) {
@@ -290,6 +291,13 @@ test('long reductions run in passes (partials, then their fold, split again whil
       const [y, n] = runs(() => np.argmax(a, ax[0]));
       t.deepEqual(Array.from(y.dataSync()), Array.from(np.argmax(ac, ax[0]).dataSync()), `argmax along axis ${ax[0]} of [${shape}] (${n} kernel runs)`);
     }
+  }
+  // BatchNorm's weight and bias cotangents: both sums and the scale in as many launches as a sum
+  // over the same axes takes (one, or its passes); the scale was one more
+  for (const shape of [[4, 8, 6, 6], [16, 8, 64, 64]]) {
+    const z = np.random.normal(np.random.key(9), shape), zg = np.exp(z), zs = np.stackedMoments(z, [0, 2, 3]);
+    const want = runs(() => np.sum(z, [0, 2, 3]))[1];
+    t.equal(runs(() => np.batchNormParamGrad(z, zg, zs, [0, 2, 3], 1e-5))[1], want, `batchNormParamGrad of [${shape}]: ${want} launch(es), as sum`);
   }
   // how a lone axis splits: evenly when it factors so, padded otherwise (the AVID probe's 841504 =
   // 32 x 26297 walked 26297 a thread: 20 ms on an H200)
