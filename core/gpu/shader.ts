@@ -41,6 +41,30 @@ export function checkExactInt(op: string, values: ArrayLike<number>, what: strin
 export type { GpuBuf, GpuContext, GpuKernel } from '../backend.js';
 import type { GpuBuf, GpuContext, GpuKernel } from '../backend.js';
 
+/**
+ * The most loop steps one shader invocation may take: Mesa's llvmpipe counts them and, past 65535,
+ * ends every loop of the invocation, silently. The count is the invocation's: nested loops share it,
+ * and so do the four values of a texel that a `run` kernel computes by calling its function four
+ * times (a walk of 16384 there lost the texel's last value's last steps). A longer walk is cut into
+ * launches over stretches (`stretches`), and their results added.
+ */
+export const LOOP_STEPS = 65535;
+
+/**
+ * `part(from, to)` launched for each stretch of at most `most` of 0 .. n, its results (of `size`
+ * values) added up: one launch when n is within `most`.
+ */
+export function stretches(ctx: GpuContext, n: number, most: number, size: number, part: (from: number, to: number) => GpuBuf): GpuBuf {
+  let res = part(0, Math.min(n, most));
+  for (let from = most; from < n; from += most) {
+    const next = part(from, Math.min(n, from + most));
+    const sum = ctx.run('function (X, Y) { return X[this.thread.x] + Y[this.thread.x]; }', [res, next], size);
+    ctx.release(res);
+    ctx.release(next);
+    res = sum;
+  }
+  return res;
+}
 
 /**
  * What decides a kernel's shaders: its inputs' and output's avals and its attrs, as a Map key. Numbers

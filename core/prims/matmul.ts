@@ -20,7 +20,7 @@ import { moveAxis } from '../batching.js';
 import { astype } from './cast.js';
 import { reshape } from './reshape.js';
 import { promote } from '../dtype.js';
-import { coords, dot, floorDiv, type GpuContext, type GpuKernel, lit, names, readStrides } from '../gpu/shader.js';
+import { coords, dot, floorDiv, type GpuContext, type GpuKernel, lit, LOOP_STEPS, names, readStrides, stretches } from '../gpu/shader.js';
 
 type Attrs = { transA: boolean; transB: boolean };
 
@@ -77,8 +77,8 @@ const gpu: GpuKernel<Attrs> = (ctx, [a, b], attrs, out) => {
   if (K === 0 || nb * M * N === 0) return ctx.run('function () { return 0.0; }', [], nb * M * N);
   const limits = GPU_ONE_LAUNCH[ctx.software ? 'software' : 'hardware'];
   const small = nb * M * N * K <= (N % 4 === 0 ? limits.rowMacs : limits.scalarMacs);
-  // (its loop walks K, or K / 4)
-  if (small && K <= LOOP_MAX) return oneLaunch(ctx, a, b, attrs, batch, [M, K, N]);
+  // (a thread walks K / 4 for a row of C, or K for each of its four values: within LOOP_STEPS)
+  if (small && (N % 4 === 0 ? Math.ceil(K / 4) : 4 * K) <= LOOP_STEPS) return oneLaunch(ctx, a, b, attrs, batch, [M, K, N]);
   const pa = padded(ctx, a), pb = padded(ctx, b);
   const [Mp, Kp, Np] = [M, K, N].map(up4);
   const c = direct(ctx, pa, pb, attrs, batch, [Mp, Kp, Np]);
@@ -93,12 +93,6 @@ const gpu: GpuKernel<Attrs> = (ctx, [a, b], attrs, out) => {
 };
 
 const up4 = (d: number) => Math.ceil(d / 4) * 4;
-
-/**
- * The most steps a shader's loop may take: Mesa's llvmpipe ends one after 65535, silently (nested
- * loops too: an outer loop over inner stretches of k gave the same wrong sums).
- */
-const LOOP_MAX = 65535;
 
 /**
  * Up to how many multiply-adds a product takes `oneLaunch` rather than `direct`'s two to four launches
@@ -214,26 +208,17 @@ function padded(ctx: GpuContext, x: { buf: GpuBuf; shape: Shape }): { buf: GpuBu
 
 /** The product of operands whose every side is a multiple of 4 (see `gpu` above): two launches (three more for each further 4 x 65535 terms). */
 function direct(ctx: GpuContext, a: { buf: GpuBuf; shape: Shape }, b: { buf: GpuBuf; shape: Shape }, attrs: Attrs, batch: Shape, dims: number[]): GpuBuf {
-  // llvmpipe ends a shader's loop after LOOP_MAX steps, silently: a longer walk over k (in fours) is
-  // cut into products over stretches of k, added up
-  const K = dims[1], step = 4 * LOOP_MAX;
-  let c: GpuBuf | undefined;
-  for (let k0 = 0; k0 < K; k0 += step) {
-    const range = [k0, Math.min(K, k0 + step)];
+  // a walk over k (in fours) past LOOP_STEPS goes in stretches
+  return stretches(ctx, dims[1] / 4, LOOP_STEPS, sizeOf(batch) * dims[0] * dims[2], (from, to) => {
+    const range = [4 * from, 4 * to];
     const key = `${a.shape}|${b.shape}|${attrs.transA}|${attrs.transB}|${batch}|${dims}|${range}|${ctx.maxTextureSize}`;
     let k = directSources.get(key);
     if (!k) directSources.set(key, (k = directSource(ctx, a.shape, b.shape, attrs, batch, dims, range)));
     const rows = ctx.runTargets(k.product, [a.buf, b.buf], k.size, 4, k.mm);
-    const part = ctx.run4(k.gather, rows, k.n, k.rowC);
+    const c = ctx.run4(k.gather, rows, k.n, k.rowC);
     for (const r of rows) ctx.release(r);
-    if (c) {
-      const sum = ctx.run('function (X, Y) { return X[this.thread.x] + Y[this.thread.x]; }', [c, part], k.n);
-      ctx.release(c);
-      ctx.release(part);
-      c = sum;
-    } else c = part;
-  }
-  return c!;
+    return c;
+  });
 }
 
 /** direct's shaders by shapes and attrs: made once, so that a launch neither writes nor hashes them anew. */

@@ -13,7 +13,7 @@ import { bind } from '../trace.js';
 import { batchFirst, moveAxis } from '../batching.js';
 import { reshape } from './reshape.js';
 import { checkIndices, foldIndices, gather } from './gather.js';
-import { floorDiv, lit } from '../gpu/shader.js';
+import { floorDiv, lit, LOOP_STEPS, stretches } from '../gpu/shader.js';
 
 const cpu: Kernel<TypedArray, { n: number }> = ([src, idx], { n }, out) => {
   checkIndices('scatterAdd', idx.buf, n);
@@ -48,17 +48,18 @@ export const scatterAddP: Primitive<{ n: number }> = definePrimitive<{ n: number
     cpu,
     gpu: (ctx, [src, idx], { n }, out) => {
       checkIndices('scatterAdd', ctx.read(idx.buf), n);
-      const row = sizeOf(out.shape.slice(1)), m = idx.buf.size;
-      return ctx.run(`function (S, I) {
+      const row = sizeOf(out.shape.slice(1)), m = idx.buf.size, size = sizeOf(out.shape);
+      // each output walks the indices, in stretches (four outputs a texel share LOOP_STEPS)
+      return stretches(ctx, m, Math.floor(LOOP_STEPS / 4), size, (from, to) => ctx.run(`function (S, I) {
   const i = this.thread.x;
-  ${floorDiv('r', 'i', row, sizeOf(out.shape))}
+  ${floorDiv('r', 'i', row, size)}
   const j = i - r * ${lit(row)};
   let s = 0.0;
-  for (let k = 0; k < ${m}; k++) {
+  for (let k = ${from}; k < ${to}; k++) {
     if (I[k] == r) { s += S[k * ${lit(row)} + j]; }
   }
   return s;
-}`, [src.buf, idx.buf], sizeOf(out.shape));
+}`, [src.buf, idx.buf], size));
     },
   },
 });
