@@ -4,7 +4,7 @@
  * vjp: unfold the cotangent.
  * batch: the vmap batch merges into the columns' own batch axis, as for unfold.
  */
-import type { Kernel } from '../backend.js';
+import type { Aval, Kernel } from '../backend.js';
 import { alloc, type TypedArray } from '../dtype.js';
 import { definePrimitive, type Primitive } from '../primitive.js';
 import { fmt, OpError, sizeOf, type Shape } from '../shape.js';
@@ -12,7 +12,7 @@ import type { Tensor } from '../tensor.js';
 import { bind } from '../trace.js';
 import { mergeBatch } from '../batching.js';
 import { im2colRuns, unfold, type Window, windowOut } from './unfold.js';
-import { coords, lit, shader } from '../gpu/shader.js';
+import { coords, type GpuKernel, kernelKey, lit, LOOP_STEPS, loopSteps, stretches } from '../gpu/shader.js';
 
 type Attrs = Window & { spatial: number[] };
 
@@ -36,9 +36,11 @@ const cpu: Kernel<TypedArray, Attrs> = ([cols], attrs, out) => {
 
 /**
  * Each input position gathers every column entry that unfold read from it: for each kernel offset k,
- * the output position o with o * stride - pad + k * dilation = position, when it exists.
+ * the output position o with o * stride - pad + k * dilation = position, when it exists. The offsets
+ * along the first axis from `from` to `to`: a large kernel goes in stretches (a texel's four values
+ * share an invocation's LOOP_STEPS), added up.
  */
-const gpu = shader<Attrs>(([cols], attrs, out) => {
+function foldSource(attrs: Attrs, out: Aval, from: number, to: number): string {
   const S = attrs.spatial, D = S.length;
   const outS = windowOut('fold', S, attrs), L = sizeOf(outS), kp = sizeOf(attrs.kernel);
   const C = out.shape[1];
@@ -47,7 +49,7 @@ const gpu = shader<Attrs>(([cols], attrs, out) => {
   const t = S.map((_, d) => `(c${d + 2} + ${lit(attrs.padding[d][0])} - k${d} * ${lit(attrs.dilation[d])})`);
   const o = S.map((_, d) => `Math.floor((${t[d]} + 0.5) / ${lit(attrs.stride[d])})`);
   const ok = S.map((_, d) => `${t[d]} >= 0.0 && ${t[d]} - ${o[d]} * ${lit(attrs.stride[d])} == 0.0 && ${o[d]} < ${lit(outS[d])}`).join(' && ');
-  const open = attrs.kernel.map((k, d) => `for (let k${d} = 0; k${d} < ${k}; k${d}++) {`).join(' ');
+  const open = attrs.kernel.map((k, d) => `for (let k${d} = ${d ? 0 : from}; k${d} < ${d ? k : to}; k${d}++) {`).join(' ');
   return `function (X) {
   ${coords(out.shape)}
   let s = 0.0;
@@ -58,7 +60,21 @@ const gpu = shader<Attrs>(([cols], attrs, out) => {
   ${'}'.repeat(D)}
   return s;
 }`;
-});
+}
+
+const sources = new Map<string, string>();
+
+const gpu: GpuKernel<Attrs> = (ctx, [cols], attrs, out) => {
+  // the most first-axis offsets a stretch takes, four values a texel within LOOP_STEPS (loopSteps)
+  const rest = loopSteps(attrs.kernel.slice(1)), most = Math.floor((LOOP_STEPS / 4 - 1) / (rest + 1));
+  if (most < 1) throw new OpError('fold', `a kernel ${fmt(attrs.kernel)} has more offsets past its first axis than the gpu backend walks in a launch; use the cpu backend`);
+  return stretches(ctx, attrs.kernel[0], most, sizeOf(out.shape), (from, to) => {
+    const key = `${kernelKey([cols], attrs, out)}|${from}`;
+    let src = sources.get(key);
+    if (!src) sources.set(key, (src = foldSource(attrs, out, from, to)));
+    return ctx.run(src, [cols.buf], sizeOf(out.shape));
+  });
+};
 
 export const foldP: Primitive<Attrs> = definePrimitive<Attrs>({
   name: 'fold',

@@ -125,6 +125,10 @@ test('walks past llvmpipe\'s 65535 loop steps an invocation go in stretches: mat
   const m = 70000, idx = np.tensor(Array.from({ length: m }, (_, i) => i % 3), { dtype: 'int32', backend: 'cpu' });
   const src = np.toBackend(np.random.normal(np.random.key(5), [m, 2]), 'cpu');
   close(t, np.scatterAdd(np.toBackend(src, 'gpu'), np.toBackend(idx, 'gpu'), 3), np.scatterAdd(src, idx, 3), `scatterAdd of ${m} rows`, { rtol: 1e-4, atol: 1e-2 });
+  // fold (unfold's adjoint, as in a large pooling window's gradient): each value walks the kernel's 130 x 130 offsets
+  const win = { kernel: [130, 130], stride: [1, 1], padding: [[0, 0], [0, 0]] as [number, number][], dilation: [1, 1] };
+  const cols = np.toBackend(np.random.normal(np.random.key(6), [1, 2 * 130 * 130, 1]), 'cpu');
+  close(t, np.fold(np.toBackend(cols, 'gpu'), [130, 130], win), np.fold(cols, [130, 130], win), 'fold with a 130 x 130 kernel', { rtol: 1e-5, atol: 1e-5 });
   t.end();
 });
 
