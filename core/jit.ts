@@ -554,7 +554,28 @@ function siblings(eqns: readonly Step[], members: readonly number[][], group: re
       for (const h of clusters[c]) emit[h] = root[g];
     }
   }
-  return clusters;
+  // then whole clusters of one shape merge, on the same terms but related or not, as XLA's horizontal
+  // fusion: two params' Adam updates are related only by the step size their last groups read (by
+  // then each param's first group has begun a cluster), two BatchNorms' running statistics not at all
+  const merged: number[][] = [], byShape = new Map<string, number[][]>();
+  for (const b of clusters.sort((x, y) => emit[x[0]] - emit[y[0]])) {
+    const shape = avals[outOf(b[0])].shape.join('x');
+    const fits = (a: number[]) => {
+      const all = [...a, ...b], inside = new Set(all.flatMap((h) => members[h]));
+      if (inputsOf([...inside]) > MAX_FUSED_INPUTS) return false;
+      const outside = (h: number) => (readers.get(outOf(h)) ?? []).filter((r) => !inside.has(r));
+      if (all.filter((h) => isOut.has(outOf(h)) || outside(h).length).length > most) return false;
+      return a.every((h) => outside(h).every((r) => at(r) > emit[b[0]]));
+    };
+    // the latest first
+    const a = [...byShape.get(shape) ?? []].reverse().find(fits);
+    if (a) {
+      a.push(...b);
+      for (const h of a) emit[h] = emit[b[b.length - 1]];
+    } else merged.push(b);
+    byShape.set(shape, [...(byShape.get(shape) ?? []).filter((c) => c !== a), a ?? b]);
+  }
+  return merged;
 }
 
 /** What fusedStep needs of the program: the avals, the constants' values, the slices read through. */

@@ -70,6 +70,16 @@ test('sibling fusion: groups of one shape write several results from one kernel 
     t.equal(prog.stats.kernels, most === 1 ? 4 : most === 2 ? 2 : 1, `at most ${most}: ${prog.stats.kernels} kernels\n${prog}`);
     t.ok(prog.steps.every((s) => 1 + (s.more?.length ?? 0) <= most), `no kernel writes more than ${most}`);
   }
+  // two params' updates, related only by nothing (or by a step size): whole kernels merge, up to the results allowed
+  const two = (a: Parameters<typeof adam>, b: Parameters<typeof adam>) => [adam(...a), adam(...b)];
+  const [g2, p2, m2] = [0, 1, 2].map(() => input([6, 7], 'normal', 'float32')), v2 = input([6, 7], 'positive', 'float32');
+  const want2 = two([g, p, m, v], [g2, p2, m2, v2]);
+  // (on the CPU the 14 constants are inputs too, 22 in all: more than one kernel reads)
+  for (const [most, kernels] of [[8, np.getBackend().name === 'gpu' ? 1 : 2], [4, 2]]) {
+    const jf = np.jit(two, { maxOutputs: most });
+    jf([g, p, m, v], [g2, p2, m2, v2]).forEach((r, i) => { for (const k of ['p', 'm', 'v'] as const) same(t, r[k], want2[i][k], `two params, at most ${most} results: ${k}${i}`); });
+    t.equal(jf.program([g, p, m, v], [g2, p2, m2, v2]).stats.kernels, kernels, `two params' updates, at most ${most} results a kernel: ${kernels} kernel(s)`);
+  }
   const prog = np.jit(adam, { maxOutputs: 4 }).program(g, p, m, v);
   t.match(String(prog), /v\d+: float32\[6, 7\], v\d+: float32\[6, 7\], v\d+: float32\[6, 7\] = fused\[/, `the printed program shows the three results:\n${prog}`);
   t.end();
@@ -90,7 +100,7 @@ test('sibling fusion writes up to 8 results a GPU kernel, counting as its inputs
   t.end();
 });
 
-test('sibling fusion never moves a result past a reader outside the kernel, nor merges what is unrelated or of another shape', (t) => {
+test('sibling fusion never moves a result past a reader outside the kernel, nor merges kernels of another shape; unrelated ones of one shape merge', (t) => {
   const x = input([4, 4], 'normal', 'float32'), b = input([4, 4], 'normal', 'float32');
   // a = exp(x) is read by a matmul, which runs before c: a cannot wait for c's kernel
   const early = (z: np.Tensor) => {
@@ -98,7 +108,8 @@ test('sibling fusion never moves a result past a reader outside the kernel, nor 
     const m = np.matmul(a, a);
     return [np.add(np.mul(z, 2), m), np.sum(a, [1])] as const;
   };
-  // exp and mul read z and share a kernel; neg reads only w (unrelated) and sum's input has another shape
+  // exp and mul read z and share a kernel; neg reads only w (unrelated: it joins them, as XLA's
+  // horizontal fusion would); the sum has another shape
   const siblings = (z: np.Tensor, w: np.Tensor) => [np.exp(z), np.mul(z, 3), np.neg(w), np.sum(np.mul(z, w), [0])] as const;
   for (const [name, f, args] of [['early', early, [x]], ['siblings', siblings, [x, b]]] as const) {
     const jf = np.jit(f as (...a: np.Tensor[]) => readonly np.Tensor[], { maxOutputs: 4 });
@@ -107,7 +118,7 @@ test('sibling fusion never moves a result past a reader outside the kernel, nor 
     const prog = jf.program(...args);
     const at = (op: string) => prog.steps.findIndex((s) => (s.fused ?? [s.prim.name]).includes(op));
     if (name === 'early') t.ok(at('exp') < at('matmul') && at('matmul') < prog.steps.findIndex((s) => s.fused?.includes('add')), `exp before the matmul that reads it, the add after:\n${prog}`);
-    else t.deepEqual(prog.steps.map((s) => 1 + (s.more?.length ?? 0)).sort(), [1, 1, 2], `exp and mul in one kernel, neg and the sum apart:\n${prog}`);
+    else t.deepEqual(prog.steps.map((s) => 1 + (s.more?.length ?? 0)).sort(), [1, 3], `exp, mul and neg in one kernel, the sum apart:\n${prog}`);
   }
   // four siblings reading z and five tensors each: 21 inputs, so no more than two share a kernel
   const ws = Array.from({ length: 20 }, () => input([4, 4], 'normal', 'float32'));
