@@ -81,15 +81,9 @@ const gpu: GpuKernel<Attrs> = (ctx, [a, b], attrs, out) => {
   if (small && (N % 4 === 0 ? loopSteps([Math.ceil(K / 4)]) : 4 * loopSteps([K])) <= LOOP_STEPS) return oneLaunch(ctx, a, b, attrs, batch, [M, K, N]);
   const pa = padded(ctx, a), pb = padded(ctx, b);
   const [Mp, Kp, Np] = [M, K, N].map(up4);
-  const c = direct(ctx, pa, pb, attrs, batch, [Mp, Kp, Np]);
+  const c = direct(ctx, pa, pb, attrs, batch, [Mp, Kp, Np], [M, N]);
   for (const [p, x] of [[pa, a], [pb, b]]) if (p !== x) ctx.release(p.buf);
-  if (Mp === M && Np === N) return c;
-  const cut = ctx.run(`function (C) {
-  ${coords(out.shape)}
-  return C[${dot(names(out.shape.length), stridesOf([...batch, Mp, Np]))}];
-}`, [c], sizeOf(out.shape));
-  ctx.release(c);
-  return cut;
+  return c;
 };
 
 const up4 = (d: number) => Math.ceil(d / 4) * 4;
@@ -206,25 +200,28 @@ function padded(ctx: GpuContext, x: { buf: GpuBuf; shape: Shape }): { buf: GpuBu
   return { buf, shape };
 }
 
-/** The product of operands whose every side is a multiple of 4 (see `gpu` above): two launches (three more for each further 4 x 65535 terms). */
-function direct(ctx: GpuContext, a: { buf: GpuBuf; shape: Shape }, b: { buf: GpuBuf; shape: Shape }, attrs: Attrs, batch: Shape, dims: number[]): GpuBuf {
+/**
+ * The product of operands whose every side is a multiple of 4 (see `gpu` above), C cut to its true
+ * rows and columns `cut`: two launches (three more for each further 4 x 65535 terms).
+ */
+function direct(ctx: GpuContext, a: { buf: GpuBuf; shape: Shape }, b: { buf: GpuBuf; shape: Shape }, attrs: Attrs, batch: Shape, dims: number[], cut: number[]): GpuBuf {
   // a walk over k (in fours) past LOOP_STEPS goes in stretches
-  return stretches(ctx, dims[1] / 4, LOOP_STEPS - 1, sizeOf(batch) * dims[0] * dims[2], (from, to) => {
+  return stretches(ctx, dims[1] / 4, LOOP_STEPS - 1, sizeOf(batch) * cut[0] * cut[1], (from, to) => {
     const range = [4 * from, 4 * to];
-    const key = `${a.shape}|${b.shape}|${attrs.transA}|${attrs.transB}|${batch}|${dims}|${range}|${ctx.maxTextureSize}`;
+    const key = `${a.shape}|${b.shape}|${attrs.transA}|${attrs.transB}|${batch}|${dims}|${cut}|${range}|${ctx.maxTextureSize}`;
     let k = directSources.get(key);
-    if (!k) directSources.set(key, (k = directSource(ctx, a.shape, b.shape, attrs, batch, dims, range)));
+    if (!k) directSources.set(key, (k = directSource(ctx, a.shape, b.shape, attrs, batch, dims, cut, range)));
     const rows = ctx.runTargets(k.product, [a.buf, b.buf], k.size, 4, k.mm);
-    const c = ctx.run4(k.gather, rows, k.n, k.rowC);
+    const c = k.whole ? ctx.run4(k.gather, rows, k.n, k.rowC) : ctx.run(k.gather, rows, k.n, k.rowC);
     for (const r of rows) ctx.release(r);
     return c;
   });
 }
 
 /** direct's shaders by shapes and attrs: made once, so that a launch neither writes nor hashes them anew. */
-const directSources = new Map<string, { product: string; mm: string[]; size: [number, number]; gather: string; rowC: string[]; n: number }>();
+const directSources = new Map<string, { product: string; mm: string[]; size: [number, number]; gather: string; rowC: string[]; n: number; whole: boolean }>();
 
-function directSource(ctx: GpuContext, aShape: Shape, bShape: Shape, { transA, transB }: Attrs, batch: Shape, [M, K, N]: number[], [k0, k1]: number[]) {
+function directSource(ctx: GpuContext, aShape: Shape, bShape: Shape, { transA, transB }: Attrs, batch: Shape, [M, K, N]: number[], [Mc, Nc]: number[], [k0, k1]: number[]) {
   const nb = sizeOf(batch);
   const sa = readStrides(aShape.slice(0, -2), batch).map((s) => s * M * K);
   const sb = readStrides(bShape.slice(0, -2), batch).map((s) => s * K * N);
@@ -260,11 +257,25 @@ function directSource(ctx: GpuContext, aShape: Shape, bShape: Shape, { transA, t
   return [c[0], c[1], c[2], c[3]];
 }`;
   // texel i of C is row r = 4 i / N, columns from c = 4 i - r N: target r mod 4, at (c / 4, r / 4)
-  const gather = `function (R0, R1, R2, R3) {
+  const whole = Mc === M && Nc === N;
+  const gather = whole ? `function (R0, R1, R2, R3) {
   const i = this.thread.x;
   const r = Math.floor((i + 0.5) / ${lit(N / 4)});
   const v = rowC(Math.floor((r + 0.5) / 4.0), i - r * ${lit(N / 4)}, r - Math.floor((r + 0.5) / 4.0) * 4.0);
   return [v[0], v[1], v[2], v[3]];
+}` : `function (R0, R1, R2, R3) {
+  const i = this.thread.x;
+  ${floorDiv('z', 'i', Mc * Nc, nb * Mc * Nc)}
+  const m = i - z * ${lit(Mc * Nc)};
+  ${floorDiv('r', 'm', Nc, Mc * Nc)}
+  const c = m - r * ${lit(Nc)};
+  const t = Math.floor((r + 0.5) / 4.0), j = Math.floor((c + 0.5) / 4.0);
+  const v = rowC(z * ${lit(M / 4)} + t, j, r - t * 4.0);
+  const l = c - j * 4.0;
+  if (l < 0.5) { return v[0]; }
+  if (l < 1.5) { return v[1]; }
+  if (l < 2.5) { return v[2]; }
+  return v[3];
 }`;
   const rowC = [`vec4 rowC(float t, float j, float q) {
   vec2 at = ${G.at('t', 'j')} / vec2(user_R0Size);
@@ -273,7 +284,7 @@ function directSource(ctx: GpuContext, aShape: Shape, bShape: Shape, { transA, t
   if (q < 2.5) return texture(user_R2, at);
   return texture(user_R3, at);
 }`];
-  return { product, mm: glsl, size: G.size, gather, rowC, n: nb * M * N };
+  return { product, mm: glsl, size: G.size, gather, rowC, n: nb * Mc * Nc, whole };
 }
 
 /**
