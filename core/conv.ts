@@ -10,8 +10,6 @@ import { fmt, named, OpError, sizeOf } from './shape.js';
 import { lowest } from './dtype.js';
 import type { Tensor } from './tensor.js';
 import { customVjp } from './autodiff.js';
-import { arange } from './creation.js';
-import { gather } from './prims/gather.js';
 import { matmul } from './prims/matmul.js';
 import { transpose } from './prims/transpose.js';
 import { max } from './prims/max.js';
@@ -170,8 +168,7 @@ function convByFirstTaps(x: Tensor, w: Tensor, win: Window, outS: number[]): Ten
   const rest = { kernel: [1, ...K.slice(1)], stride: win.stride, dilation: win.dilation, padding: [[0, 0] as [number, number], ...win.padding.slice(1)] };
   const kp = sizeOf(K.slice(1)), inner = sizeOf(outS.slice(1));
   // the taps' weights as rows (o, K0 - 1 - t): [O * K0, C * prod(K')]
-  const byTap = transpose(reshape(w, [O, C, K0, kp]), [2, 0, 1, 3]);
-  const taps = reshape(transpose(gather(byTap, arange(K0 - 1, -1, -1, 'int32', w)), [1, 0, 2, 3]), [O * K0, C * kp]);
+  const taps = reshape(transpose(reshape(w, [O, C, K0, kp]), [0, 2, 1, 3], [2]), [O * K0, C * kp]);
   let z: Tensor; // [B, O * K0, S0 * inner]
   if (S.length === 3 && onCpu(x) && x.dtype === w.dtype && inner >= CONV2D_MIN_POSITIONS) {
     // on the CPU, each frame a 2-D conv (conv2d: im2col fused into the GEMM, the columns never

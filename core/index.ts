@@ -41,7 +41,7 @@ export { max } from './prims/max.js';
 export { min } from './prims/min.js';
 export { argmax } from './prims/argmax.js';
 export { reshape } from './prims/reshape.js';
-export { transpose } from './prims/transpose.js';
+export { flip, transpose } from './prims/transpose.js';
 export { broadcastTo } from './prims/broadcastTo.js';
 export { slice } from './prims/slice.js';
 export { pad } from './prims/pad.js';

@@ -23,10 +23,8 @@ import { fmt, OpError, sizeOf } from '../shape.js';
 import type { Tensor } from '../tensor.js';
 import { bind } from '../trace.js';
 import { loopRule, mergeBatch } from '../batching.js';
-import { arange } from '../creation.js';
 import type { GpuKernel } from '../gpu/shader.js';
 import { fold } from './fold.js';
-import { gather } from './gather.js';
 import { matmul, matmulGpu, matmulT } from './matmul.js';
 import { reshape } from './reshape.js';
 import { sum } from './sum.js';
@@ -154,6 +152,5 @@ export function colsWeightGrad(dy: Tensor, cols: Tensor): Tensor {
 /** w [O, C, ...K] as [C, O * prod(K)], reversed along every spatial axis (the flat kernel index, reversed). */
 export function flippedT(w: Tensor): Tensor {
   const [O, C, ...K] = w.shape, kp = sizeOf(K);
-  const rows = gather(transpose(reshape(w, [O, C, kp]), [2, 1, 0]), arange(kp - 1, -1, -1, 'int32', w)); // [kp, C, O]
-  return reshape(transpose(rows, [1, 2, 0]), [C, O * kp]);
+  return reshape(transpose(reshape(w, [O, C, kp]), [1, 0, 2], [2]), [C, O * kp]);
 }

@@ -159,6 +159,9 @@ export const transpose = (a: Nd, perm: number[]): Nd => build(perm.map((p) => a.
   return at(a, src);
 });
 
+/** a with its elements reversed along `axes`. */
+export const flip = (a: Nd, axes: number[]): Nd => build(a.shape, (idx) => at(a, idx.map((v, d) => (axes.includes(d) ? a.shape[d] - 1 - v : v))));
+
 export const bcast = (a: Nd, shape: number[]): Nd => build(shape, (i) => bAt(a, i));
 export const slice = (a: Nd, begin: number[], sz: number[]): Nd => build(sz, (i) => at(a, i.map((v, d) => v + begin[d])));
 export const pad = (a: Nd, pads: [number, number][], value: number): Nd =>

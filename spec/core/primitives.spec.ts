@@ -119,6 +119,11 @@ for (const [s, t] of [[[2, 3, 4], [6, 4]], [[2, 3], [3, 1, 2]], [[4], [2, 2]], [
 for (const [s, p] of [[[2, 3], [1, 0]], [[2, 3, 4], [2, 0, 1]], [[2, 1, 3, 2], [3, 1, 0, 2]], [[2, 3, 2, 8, 9], [0, 2, 1, 3, 4]], [[3, 2, 1, 8, 9], [1, 0, 2, 3, 4]]] as number[][][]) {
   cases.push({ prim: 'transpose', label: `transpose [${s}] [${p}]`, inputs: ins([s]), f: (x) => np.transpose(x, p), ref: (x) => ref.transpose(x, p) });
 }
+// with axes flipped: a conv's kernel reversed along its taps with in and out channels swapped, a
+// flipped last axis (no block copies), flips alone, a flipped axis of 1 (nothing to do)
+for (const [s, p, f] of [[[3, 2, 4], [1, 0, 2], [2]], [[2, 3, 4], [2, 0, 1], [0, 2]], [[4, 5], [0, 1], [1]], [[2, 3, 2, 8, 9], [0, 1, 2, 3, 4], [3, 4]], [[2, 1, 3], [1, 0, 2], [1]]] as number[][][]) {
+  cases.push({ prim: 'transpose', label: `transpose [${s}] [${p}] flipping [${f}]`, inputs: ins([s]), f: (x) => np.transpose(x, p, f), ref: (x) => ref.transpose(ref.flip(x, f), p) });
+}
 for (const [s, t] of [[[3], [2, 3]], [[3, 1], [3, 4]], [[], [2, 2]], [[1, 2, 1], [3, 2, 2]]] as number[][][]) {
   cases.push({ prim: 'broadcastTo', label: `broadcastTo [${s}] -> [${t}]`, inputs: ins([s]), f: (x) => np.broadcastTo(x, t), ref: (x) => ref.bcast(x, t) });
 }

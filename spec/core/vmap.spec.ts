@@ -59,6 +59,7 @@ for (const [s, axes] of [[[4, 3, 2], [0, 2]], [[5, 3], [0]]] as [number[], numbe
 }
 for (const [s, t] of [[[2, 3, 4], [6, 4]], [[2, 3], [3, 1, 2]], [[4], [2, 2]]]) add('reshape', `[${s}] -> [${t}]`, [[s]], (x) => np.reshape(x, t));
 for (const [s, p] of [[[2, 3, 4], [2, 0, 1]], [[2, 3], [1, 0]]]) add('transpose', `[${s}] [${p}]`, [[s]], (x) => np.transpose(x, p));
+add('transpose', '[2, 3, 4] [1, 0, 2] flipping [0, 2]', [[[2, 3, 4]]], (x) => np.transpose(x, [1, 0, 2], [0, 2]));
 for (const [s, t] of [[[3], [2, 3]], [[3, 1], [2, 3, 4]], [[], [2, 2]]]) add('broadcastTo', `[${s}] -> [${t}]`, [[s]], (x) => np.broadcastTo(x, t));
 add('slice', '[4, 5] at [1, 2] size [2, 3]', [[[4, 5]]], (x) => np.slice(x, [1, 2], [2, 3]));
 add('slice', '[5] at [3]', [[[5]]], (x) => np.slice(x, [3]));
