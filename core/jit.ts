@@ -417,7 +417,10 @@ function fuseSteps(eqns: readonly Step[], outs: readonly number[], avals: readon
   const group = new Array<number>(eqns.length).fill(-1);
   const members: number[][] = [];
   const views = readThrough(eqns, avals);
-  const ctx: FuseContext = { avals, scalar, views };
+  // a broadcastTo that a fused kernel reads is read as its source, broadcast as every input is
+  const broadcasts = new Map<number, number>();
+  for (const e of eqns) if (e.prim.name === 'broadcastTo') broadcasts.set(e.out, broadcasts.get(e.ins[0]) ?? e.ins[0]);
+  const ctx: FuseContext = { avals, scalar, views, broadcasts };
   /**
    * How many distinct tensors the equations `ms` read from outside themselves; `textures`: leaving out
    * the constants a fused elementwise kernel writes in as literals (a fused sum binds every input).
@@ -465,14 +468,14 @@ function fuseSteps(eqns: readonly Step[], outs: readonly number[], avals: readon
   const steps: Step[] = [];
   for (let j = 0; j < eqns.length; j++) {
     const g = group[j], into = groupOfSum.get(j);
-    if (into !== undefined) { steps.push(fusedStep(members[into].map((k) => eqns[k]), { avals, scalar, views: new Map() }, { sum: eqns[j] })); continue; }
+    if (into !== undefined) { steps.push(fusedStep(members[into].map((k) => eqns[k]), { ...ctx, views: new Map() }, { sum: eqns[j] })); continue; }
     if (sumAt.has(g)) continue; // runs inside its sum
     if (g < 0) { steps.push(eqns[j]); continue; }
     const c = clusterOf[g];
     if (root[c[c.length - 1]] !== j) continue; // emit the group (or its cluster) where its last member ran
     if (c.length === 1) {
-      // a lone op stays the primitive it was, unless it reads a slice through
-      const lone = members[g].length === 1 && !eqns[j].ins.some((v) => views.has(v));
+      // a lone op stays the primitive it was, unless it reads a slice or a broadcast through
+      const lone = members[g].length === 1 && !eqns[j].ins.some((v) => views.has(v) || broadcasts.has(v));
       steps.push(lone ? eqns[j] : fusedStep(members[g].map((k) => eqns[k]), ctx));
       continue;
     }
@@ -578,11 +581,12 @@ function siblings(eqns: readonly Step[], members: readonly number[][], group: re
   return merged;
 }
 
-/** What fusedStep needs of the program: the avals, the constants' values, the slices read through. */
+/** What fusedStep needs of the program: the avals, the constants' values, the slices and broadcasts read through. */
 interface FuseContext {
   readonly avals: readonly Aval[];
   readonly scalar: (v: number) => (() => number) | undefined;
   readonly views: ReadonlyMap<number, { src: number; view: View }>;
+  readonly broadcasts: ReadonlyMap<number, number>;
 }
 
 /**
@@ -590,15 +594,16 @@ interface FuseContext {
  * the variables it writes, when more than the last equation's (a sibling cluster's). An input that is
  * a slice read through is the sliced tensor, with its View.
  */
-function fusedStep(group: readonly Step[], { avals, scalar, views }: FuseContext, { sum, results }: { sum?: Step; results?: readonly number[] } = {}): Step {
+function fusedStep(group: readonly Step[], { avals, scalar, views, broadcasts }: FuseContext, { sum, results }: { sum?: Step; results?: readonly number[] } = {}): Step {
   const inside = new Map<number, number>(group.map((e, j) => [e.out, j]));
   const ins: number[] = [], inViews: (View | undefined)[] = [], avalsIn: Aval[] = [], keys: string[] = [];
   const ops: FusedOp[] = group.map((e) => ({
     prim: e.prim,
     attrs: e.attrs,
-    args: e.ins.map((v) => {
-      const j = inside.get(v);
+    args: e.ins.map((u) => {
+      const j = inside.get(u);
       if (j !== undefined) return { op: j };
+      const v = broadcasts.get(u) ?? u;
       const through = views.get(v), key = through ? `${through.src}@${through.view.offset}:${through.view.strides.join()}:${avals[v].shape.join()}` : String(v);
       let i = keys.indexOf(key);
       if (i < 0) {

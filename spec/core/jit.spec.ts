@@ -156,6 +156,23 @@ test('fused kernels read slices in place: no copy kernel for a slice (or its res
   t.end();
 });
 
+test('fused kernels read a broadcastTo\'s source, broadcast as they read every input: no kernel writes the broadcast', (t) => {
+  const x = input([5, 6, 4], 'normal', 'float32'), c = input([6, 1], 'normal', 'float32');
+  // a pooling's gradient: a per-channel value broadcast over positions, then masked
+  const f = (z: np.Tensor, s: np.Tensor) => np.where(np.greater(z, 0), np.broadcastTo(np.exp(s), z.shape), 0);
+  // the broadcast is also an output: it is still made, and the fused kernel reads the source all the same
+  const g = (z: np.Tensor, s: np.Tensor) => { const b = np.broadcastTo(s, z.shape); return [np.mul(z, b), b]; };
+  for (const [name, h] of [['read only by fused ops', f], ['also an output', g]] as const) {
+    const jf = np.jit(h as (a: np.Tensor, b: np.Tensor) => np.Tensor | np.Tensor[]), prog = jf.program(x, c);
+    const got = [jf(x, c)].flat(), want = [(h as (a: np.Tensor, b: np.Tensor) => np.Tensor | np.Tensor[])(x, c)].flat();
+    got.forEach((y, i) => same(t, y, want[i], `${name}: output ${i}`));
+    const fusedIns = prog.steps.filter((st) => st.fused).flatMap((st) => st.ins.map((v) => prog.avals[v].shape.join('x')));
+    t.ok(fusedIns.includes('6x1'), `${name}: the fused kernel reads the [6, 1] source:\n${prog}`);
+    t.equal(prog.steps.filter((st) => st.prim.name === 'broadcastTo').length, name === 'also an output' ? 1 : 0, `${name}: broadcastTo kernels\n${prog}`);
+  }
+  t.end();
+});
+
 test('a value read by several ops of one chain is computed once inside its fused kernel', (t) => {
   const f = (x: np.Tensor) => {
     const y = np.add(np.mul(x, 1.5), 0.5);
