@@ -36,16 +36,17 @@ for (const b of backends) {
   const start = initState(np.random.key(1), model, ds, cfg, crossAvid);
   const steps = { eager: trainStep(model, crossAvid, cfg, undefined, { jit: false }), jit: trainStep(model, crossAvid, cfg) };
   const state = { eager: start, jit: start };
-  const best = { eager: Infinity, jit: Infinity }, ratios: number[] = [];
+  const best = { eager: Infinity, jit: Infinity }, ratios: number[] = [], launches = { eager: 0, jit: 0 };
   const batch = (i: number) => getBatch(ds, Array.from({ length: cfg.batch }, (_, j) => ((i * cfg.batch) + j) % ds.n), np.random.key(10 + i), cfg);
   for (let i = 0; i < rounds + warmup; i++) {
     const bt = batch(i);
     const ms = { eager: 0, jit: 0 };
     for (const mode of (i % 2 ? ['jit', 'eager'] : ['eager', 'jit']) as ('eager' | 'jit')[]) {
-      const t0 = performance.now();
+      const t0 = performance.now(), r0 = np.gpuStats().runs;
       state[mode] = steps[mode](state[mode], bt, np.random.key(i)).state;
       np.treeLeaves(state[mode].params)[0].dataSync(); // wait for the device
       ms[mode] = performance.now() - t0;
+      launches[mode] = np.gpuStats().runs - r0;
       if (i >= warmup) best[mode] = Math.min(best[mode], ms[mode]); // the first steps trace, compile and warm V8
     }
     if (i >= warmup) ratios.push(ms.eager / ms.jit);
@@ -85,6 +86,7 @@ for (const b of backends) {
   if (steps.jit.eager) console.log(`  ${b}: the jitted step ran eagerly: ${steps.jit.eager}`);
   const cps = (ms: number) => ((cfg.batch * 1000) / ms).toFixed(1);
   console.log(`  ${b}: eager ${best.eager.toFixed(0)} ms/step (${cps(best.eager)} clips/s), jit ${best.jit.toFixed(0)} ms/step (${cps(best.jit)} clips/s): jit ${(best.eager / best.jit).toFixed(2)}x; ` +
-    `median of the rounds' ratios ${ratios.sort((a, b) => a - b)[Math.floor(ratios.length / 2)].toFixed(2)}x`);
+    `median of the rounds' ratios ${ratios.sort((a, b) => a - b)[Math.floor(ratios.length / 2)].toFixed(2)}x` +
+    (b === 'gpu' ? `; kernel launches a step: eager ${launches.eager}, jit ${launches.jit}` : ''));
 }
 process.exit(0);
