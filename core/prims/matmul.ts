@@ -68,7 +68,7 @@ const cpu: Kernel<TypedArray, Attrs> = ([a, b], attrs, out) => {
  * transposed, 4 rows of a k) and one of B 4 columns of a k (or 4 k of a column): the operands are
  * read as stored, no packing pass. Each fetch finds its texel from a flat index (`flatTexel`).
  * The block's 4 rows go to 4 render targets, and a second launch gathers them into C's layout.
- * Sides that are not multiples of 4 are padded with zeros first, and C cut back after.
+ * Sides that are not multiples of 4 are padded with zeros first; the gather cuts C back to its size.
  */
 const gpu: GpuKernel<Attrs> = (ctx, [a, b], attrs, out) => {
   const [M, K, N] = dims(a.shape, b.shape, attrs);
@@ -90,7 +90,7 @@ const up4 = (d: number) => Math.ceil(d / 4) * 4;
 
 /**
  * Up to how many multiply-adds a product takes `oneLaunch` rather than `direct`'s two to four launches
- * (product, gather, pads, cut): where C's rows are whole texels (N a multiple of 4), and where they are
+ * (product, gather, pads): where C's rows are whole texels (N a multiple of 4), and where they are
  * not. On a GPU a launch costs about 0.1 ms of host time whatever it does (an H200's, through ANGLE),
  * and small products are most of a training step's. A renderer on the CPU is bound by fetches
  * instead, where the 4x4 blocks' fewer win sooner: there the one-launch kernel made a 128 x 256 x 256
