@@ -20,6 +20,7 @@ import { moveAxis } from '../batching.js';
 import { astype } from './cast.js';
 import { reshape } from './reshape.js';
 import { promote } from '../dtype.js';
+import { env } from '../platform/platform.js';
 import { coords, dot, floorDiv, type GpuContext, type GpuKernel, lit, LOOP_STEPS, loopSteps, names, readStrides, stretches } from '../gpu/shader.js';
 
 type Attrs = { transA: boolean; transB: boolean };
@@ -95,10 +96,13 @@ const up4 = (d: number) => Math.ceil(d / 4) * 4;
  * and small products are most of a training step's. A renderer on the CPU is bound by fetches
  * instead, where the 4x4 blocks' fewer win sooner: there the one-launch kernel made a 128 x 256 x 256
  * product 15% slower and 128 x 256 x 10 3x (llvmpipe), a small MLP's training step 2.2x (SwiftShader).
- * (Specs size their cases by these, to take each route.)
+ * (Specs size their cases by these, to take each route.) The hardware limits are a guess, not yet
+ * timed on a GPU: AVID_GPU_ONE_LAUNCH_LOG2=n sets them to 2^n and 2^(n - 4), to compare on one.
  */
+const tuned = Number(env('AVID_GPU_ONE_LAUNCH_LOG2') ?? 24);
+if (!Number.isInteger(tuned) || tuned < 4 || tuned > 40) throw new Error(`AVID_GPU_ONE_LAUNCH_LOG2 must be a whole number from 4 to 40, got ${env('AVID_GPU_ONE_LAUNCH_LOG2')}`);
 export const GPU_ONE_LAUNCH = Object.freeze({
-  hardware: Object.freeze({ rowMacs: 2 ** 24, scalarMacs: 2 ** 20 }),
+  hardware: Object.freeze({ rowMacs: 2 ** tuned, scalarMacs: 2 ** (tuned - 4) }),
   software: Object.freeze({ rowMacs: 2 ** 18, scalarMacs: 2 ** 16 }),
 });
 
