@@ -7,7 +7,9 @@
  * --expose-gc) and a turn of the event loop so FinalizationRegistry frees what the collection found.
  * It fails if the median of the last window of samples exceeds the first window's by more than a
  * bound: memory by BOUND_MB or BOUND_FRACTION of its start (whichever is larger), RSS by twice that,
- * and live GPU textures not at all (a steady rise in live textures is a leak, however small).
+ * and live GPU textures by TEXTURE_JITTER (a steady rise in live textures is a leak, however small;
+ * but which textures a forced collection has freed by the time of a sample varies a little: CI saw
+ * 1397 and 1399 in windows of the same run).
  *
  * CI runs a short soak (the default AVID_SOAK_STEPS, at AVID_SOAK_BATCH clips a step so it fits the
  * time budget); `npm run soak` runs thousands of steps on both backends. Figures are printed as
@@ -51,7 +53,7 @@ if (!(SIZE in sizes)) throw new Error(`AVID_SOAK_SIZE: expected one of ${Object.
 const WARMUP = Math.min(8, Math.max(2, Math.floor(STEPS / 6)));
 /** a sample every EVERY steps: about 60 samples however long the run */
 const EVERY = Math.max(1, Math.floor((STEPS - WARMUP) / 60));
-const BOUND_MB = 16, BOUND_FRACTION = 0.25;
+const BOUND_MB = 16, BOUND_FRACTION = 0.25, TEXTURE_JITTER = 4;
 const MB = 1 << 20;
 
 /** A full collection; node started without --expose-gc gets it switched on here. */
@@ -112,6 +114,6 @@ test(`soak: ${STEPS} ${SIZE} Cross-AVID steps on ${backend} keep memory and live
   const heapBound = Math.max(BOUND_MB * MB, BOUND_FRACTION * heap0), rssBound = Math.max(2 * BOUND_MB * MB, 0.1 * rss0);
   t.ok(heap1 - heap0 <= heapBound, `heap+external grew ${f(heap1 - heap0)} from the first window to the last (bound ${f(heapBound)})`);
   t.ok(rss1 - rss0 <= rssBound, `rss grew ${f(rss1 - rss0)} (bound ${f(rssBound)})`);
-  t.ok(tex1 <= tex0, `live textures ${tex0} in the first window, ${tex1} in the last: no growth`);
+  t.ok(tex1 - tex0 <= TEXTURE_JITTER, `live textures ${tex0} in the first window, ${tex1} in the last: no growth beyond the collector's jitter (${TEXTURE_JITTER})`);
   leaked.length = 0;
 });
