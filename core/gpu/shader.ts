@@ -44,14 +44,21 @@ import type { GpuBuf, GpuContext, GpuKernel } from '../backend.js';
 /**
  * The most loop steps one shader invocation may take: Mesa's llvmpipe counts them and, past 65535,
  * ends every loop of the invocation, silently. The count is the invocation's: nested loops share it
- * (`loopSteps`), and so do the four values of a texel that a `run` kernel computes by calling its
+ * (`walkable`), and so do the four values of a texel that a `run` kernel computes by calling its
  * function four times (a walk of 16384 there lost the texel's last value's last terms). A longer walk
  * is cut into launches over stretches (`stretches`), and their results added.
  */
 export const LOOP_STEPS = 65535;
 
 /** The steps of nested loops over `sizes` (outermost first) as llvmpipe counts them: each loop's iterations, and its exit. */
-export const loopSteps = (sizes: readonly number[]): number => sizes.reduceRight((c, k) => k * (c + 1) + 1, 0);
+const loopSteps = (sizes: readonly number[]): number => sizes.reduceRight((c, k) => k * (c + 1) + 1, 0);
+
+/**
+ * The longest walk an invocation computing `values` values may take within LOOP_STEPS, each value
+ * walking it in an outer loop around inner loops over `inner`: `walkable(4)` for a `run` kernel's
+ * single loop is 16382, `walkable(1)` 65534.
+ */
+export const walkable = (values: number, inner: readonly number[] = []): number => Math.floor((LOOP_STEPS / values - 1) / (loopSteps(inner) + 1));
 
 /**
  * `part(from, to)` launched for each stretch of at most `most` of 0 .. n, its results (of `size`

@@ -12,7 +12,7 @@ import type { Tensor } from '../tensor.js';
 import { bind } from '../trace.js';
 import { mergeBatch } from '../batching.js';
 import { im2colRuns, unfold, type Window, windowOut } from './unfold.js';
-import { coords, type GpuKernel, kernelKey, lit, LOOP_STEPS, loopSteps, stretches } from '../gpu/shader.js';
+import { coords, type GpuKernel, kernelKey, lit, stretches, walkable } from '../gpu/shader.js';
 
 type Attrs = Window & { spatial: number[] };
 
@@ -65,8 +65,8 @@ function foldSource(attrs: Attrs, out: Aval, from: number, to: number): string {
 const sources = new Map<string, string>();
 
 const gpu: GpuKernel<Attrs> = (ctx, [cols], attrs, out) => {
-  // the most first-axis offsets a stretch takes, four values a texel within LOOP_STEPS (loopSteps)
-  const rest = loopSteps(attrs.kernel.slice(1)), most = Math.floor((LOOP_STEPS / 4 - 1) / (rest + 1));
+  // the most first-axis offsets a stretch takes, four values a texel within LOOP_STEPS
+  const most = walkable(4, attrs.kernel.slice(1));
   if (most < 1) throw new OpError('fold', `a kernel ${fmt(attrs.kernel)} has more offsets past its first axis than the gpu backend walks in a launch; use the cpu backend`);
   return stretches(ctx, attrs.kernel[0], most, sizeOf(out.shape), (from, to) => {
     const key = `${kernelKey([cols], attrs, out)}|${from}`;

@@ -21,7 +21,7 @@ import { astype } from './cast.js';
 import { reshape } from './reshape.js';
 import { promote } from '../dtype.js';
 import { env } from '../platform/platform.js';
-import { coords, dot, floorDiv, type GpuContext, type GpuKernel, lit, LOOP_STEPS, loopSteps, names, readStrides, stretches } from '../gpu/shader.js';
+import { coords, dot, floorDiv, type GpuContext, type GpuKernel, lit, names, readStrides, stretches, walkable } from '../gpu/shader.js';
 
 type Attrs = { transA: boolean; transB: boolean };
 
@@ -79,7 +79,7 @@ const gpu: GpuKernel<Attrs> = (ctx, [a, b], attrs, out) => {
   const limits = GPU_ONE_LAUNCH[ctx.software ? 'software' : 'hardware'];
   const small = nb * M * N * K <= (N % 4 === 0 ? limits.rowMacs : limits.scalarMacs);
   // (a thread walks K / 4 for a row of C, or K for each of its four values: within LOOP_STEPS)
-  if (small && (N % 4 === 0 ? loopSteps([Math.ceil(K / 4)]) : 4 * loopSteps([K])) <= LOOP_STEPS) return oneLaunch(ctx, a, b, attrs, batch, [M, K, N]);
+  if (small && (N % 4 === 0 ? Math.ceil(K / 4) <= walkable(1) : K <= walkable(4))) return oneLaunch(ctx, a, b, attrs, batch, [M, K, N]);
   const pa = padded(ctx, a), pb = padded(ctx, b);
   const [Mp, Kp, Np] = [M, K, N].map(up4);
   const c = direct(ctx, pa, pb, attrs, batch, [Mp, Kp, Np], [M, N]);
@@ -210,7 +210,7 @@ function padded(ctx: GpuContext, x: { buf: GpuBuf; shape: Shape }): { buf: GpuBu
  */
 function direct(ctx: GpuContext, a: { buf: GpuBuf; shape: Shape }, b: { buf: GpuBuf; shape: Shape }, attrs: Attrs, batch: Shape, dims: number[], cut: number[]): GpuBuf {
   // a walk over k (in fours) past LOOP_STEPS goes in stretches
-  return stretches(ctx, dims[1] / 4, LOOP_STEPS - 1, sizeOf(batch) * cut[0] * cut[1], (from, to) => {
+  return stretches(ctx, dims[1] / 4, walkable(1), sizeOf(batch) * cut[0] * cut[1], (from, to) => {
     const range = [4 * from, 4 * to];
     const key = `${a.shape}|${b.shape}|${attrs.transA}|${attrs.transB}|${batch}|${dims}|${cut}|${range}|${ctx.maxTextureSize}`;
     let k = directSources.get(key);

@@ -13,7 +13,7 @@ import { bind } from '../trace.js';
 import { batchFirst, moveAxis } from '../batching.js';
 import { reshape } from './reshape.js';
 import { checkIndices, foldIndices, gather } from './gather.js';
-import { floorDiv, lit, LOOP_STEPS, stretches } from '../gpu/shader.js';
+import { floorDiv, lit, stretches, walkable } from '../gpu/shader.js';
 
 const cpu: Kernel<TypedArray, { n: number }> = ([src, idx], { n }, out) => {
   checkIndices('scatterAdd', idx.buf, n);
@@ -50,7 +50,7 @@ export const scatterAddP: Primitive<{ n: number }> = definePrimitive<{ n: number
       checkIndices('scatterAdd', ctx.read(idx.buf), n);
       const row = sizeOf(out.shape.slice(1)), m = idx.buf.size, size = sizeOf(out.shape);
       // each output walks the indices, in stretches (four outputs a texel share LOOP_STEPS)
-      return stretches(ctx, m, Math.floor(LOOP_STEPS / 4) - 1, size, (from, to) => ctx.run(`function (S, I) {
+      return stretches(ctx, m, walkable(4), size, (from, to) => ctx.run(`function (S, I) {
   const i = this.thread.x;
   ${floorDiv('r', 'i', row, size)}
   const j = i - r * ${lit(row)};
