@@ -7,14 +7,14 @@
  * Issue 12's targets: vmap >= 10x the loop, and within 1.5x of the batched-loss grad. Two sizes:
  * 784-128-10, whose per-example gradients are 128 x 100k floats (51 MB, written once: the line
  * "writing them" times just that), and 64-32-10, where the work per op is small and dispatch counts.
- * Prints the median wall time and the median process CPU time (all threads; a loaded machine
- * disturbs it less) of each, their ratios, the load average, and a check that the per-example
- * gradients add up to the batched one. `npx tsx spec/bench/vmap.ts [runs] [784,128,10 ...]`
+ * The six take turns in short bursts (`turns` below); prints each one's best and median wall time and
+ * median process CPU time (all threads), their ratios, the load average, and a check that the
+ * per-example gradients add up to the batched one. `npx tsx spec/bench/vmap.ts [rounds] [784,128,10 ...]`
  */
 import { loadavg } from 'node:os';
 import * as np from '../../core/index.js';
 
-const runs = Number(process.argv[2] ?? 7), B = 128;
+const rounds = Number(process.argv[2] ?? 8), burst = 150, B = 128;
 const configs = process.argv.length > 3 ? process.argv.slice(3).map((s) => s.split(',').map(Number)) : [[784, 128, 10], [64, 32, 10]];
 const load = () => loadavg().map((v) => v.toFixed(2)).join(' ');
 
@@ -28,24 +28,31 @@ const loss = (p: Params, x: np.Tensor, y: np.Tensor) => {
 const batchLoss = (p: Params, x: np.Tensor, y: np.Tensor) => np.mul(loss(p, x, y), x.shape[0]);
 
 /**
- * Median wall and CPU milliseconds of at least `n` runs and 1 s, after warming up for at least 3 runs
- * and 0.5 s (V8 compiles the kernels' loops and the tracing code; small cases need many runs for that).
+ * Each body's time a call, measured for a shared machine as paired.ts does: after a warm-up (at least
+ * 3 calls and 0.3 s each: V8 compiles the kernels' loops and the tracing code), the bodies take turns
+ * in bursts of `burst` ms, `rounds` times, so that load from elsewhere, which comes and goes over
+ * seconds, falls on all of them alike. Returns each body's best and median wall time a call, and its
+ * median CPU time a call (all threads).
  */
-function median(body: () => unknown, n: number): { wall: number; cpu: number } {
-  for (let r = 0, t0 = performance.now(); r < 3 || performance.now() - t0 < 500; r++) body();
-  const wall: number[] = [], cpu: number[] = [];
-  for (const t0 = performance.now(); wall.length < n || performance.now() - t0 < 1000;) {
-    const c0 = process.cpuUsage(), t1 = performance.now();
-    body();
-    wall.push(performance.now() - t1);
-    const c = process.cpuUsage(c0);
-    cpu.push((c.user + c.system) / 1000);
+function turns(bodies: (() => unknown)[], rounds: number, burst: number): { best: number; wall: number; cpu: number }[] {
+  for (const body of bodies) for (let r = 0, t0 = performance.now(); r < 3 || performance.now() - t0 < 300; r++) body();
+  const wall = bodies.map(() => [] as number[]), cpu = bodies.map(() => [] as number[]);
+  for (let r = 0; r < rounds; r++) {
+    bodies.forEach((body, i) => {
+      for (const t0 = performance.now(); performance.now() - t0 < burst;) {
+        const c0 = process.cpuUsage(), t1 = performance.now();
+        body();
+        wall[i].push(performance.now() - t1);
+        const c = process.cpuUsage(c0);
+        cpu[i].push((c.user + c.system) / 1000);
+      }
+    });
   }
-  const mid = (xs: number[]) => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-  return { wall: mid(wall), cpu: mid(cpu) };
+  const mid = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+  return bodies.map((_, i) => ({ best: Math.min(...wall[i]), wall: mid(wall[i]), cpu: mid(cpu[i]) }));
 }
 
-console.log(`cpu backend, gemm ${np.gemmKernel()}, ${np.cpuThreads()} threads; median of at least ${runs} runs and 1 s each (the loop: ${Math.max(3, Math.ceil(runs / 2))}); load average ${load()}`);
+console.log(`cpu backend, gemm ${np.gemmKernel()}, ${np.cpuThreads()} threads; ${rounds} rounds of ${burst} ms turns each; load average ${load()}`);
 for (const [nIn, nHid, nOut] of configs) {
   const [k1, k2, k3, k4] = np.random.split(np.random.key(0), 4);
   const params: Params = {
@@ -65,18 +72,20 @@ for (const [nIn, nHid, nOut] of configs) {
   const floats = keys.reduce((n, k) => n + g[k].size, 0);
   console.log(`\nMLP ${nIn}-${nHid}-${nOut}, float32, batch ${B}: per-example gradients ${floats} floats (${(floats * 4 / 1e6).toFixed(1)} MB); ` +
     `they sum to the batched gradient within ${err.toExponential(1)} (relative)`);
-  const rows: [string, { wall: number; cpu: number }][] = [
-    ['vmap(grad(loss))', median(() => perExample(params, X, Y), runs)],
-    ['loop of grad(loss)', median(() => xs.map((x, i) => np.grad(loss)(params, x, ys[i])), Math.max(3, Math.ceil(runs / 2)))],
-    ['grad(summed batch loss)', median(batched, runs)],
-    ['writing them (alloc + fill)', median(() => new Float32Array(floats).fill(1), runs)],
-    ['jit(vmap(grad(loss)))', median(() => perExampleJit(params, X, Y), runs)],
-    ['jit(grad(summed batch loss))', median(() => batchedJit(params, X, Y), runs)],
-  ];
-  for (const [name, t] of rows) console.log(`  ${name.padEnd(28)} wall ${t.wall.toFixed(1).padStart(7)} ms   cpu ${t.cpu.toFixed(1).padStart(7)} ms`);
-  const [v, l, b, , vj, bj] = rows.map(([, t]) => t);
-  console.log(`  vmap vs loop: ${(l.wall / v.wall).toFixed(1)}x faster (cpu ${(l.cpu / v.cpu).toFixed(1)}x; target >= 10x); ` +
-    `vmap / batched-loss grad: ${(v.wall / b.wall).toFixed(2)}x (cpu ${(v.cpu / b.cpu).toFixed(2)}x; target <= 1.5x); ` +
-    `both jitted: ${(vj.wall / bj.wall).toFixed(2)}x (cpu ${(vj.cpu / bj.cpu).toFixed(2)}x)`);
+  const names = ['vmap(grad(loss))', 'loop of grad(loss)', 'grad(summed batch loss)', 'writing them (alloc + fill)', 'jit(vmap(grad(loss)))', 'jit(grad(summed batch loss))'];
+  const times = turns([
+    () => perExample(params, X, Y),
+    () => xs.map((x, i) => np.grad(loss)(params, x, ys[i])),
+    batched,
+    () => new Float32Array(floats).fill(1),
+    () => perExampleJit(params, X, Y),
+    () => batchedJit(params, X, Y),
+  ], rounds, burst);
+  const f = (ms: number) => ms.toFixed(ms < 10 ? 2 : 1).padStart(7);
+  names.forEach((name, i) => console.log(`  ${name.padEnd(28)} best ${f(times[i].best)} ms   median ${f(times[i].wall)} ms   cpu ${f(times[i].cpu)} ms`));
+  const [v, l, b, , vj, bj] = times;
+  const r = (x: { best: number; wall: number; cpu: number }, y: typeof x) => `${(x.best / y.best).toFixed(2)}x best, ${(x.wall / y.wall).toFixed(2)}x median, ${(x.cpu / y.cpu).toFixed(2)}x cpu`;
+  console.log(`  vmap vs loop: ${(l.best / v.best).toFixed(1)}x faster best, ${(l.wall / v.wall).toFixed(1)}x median (target >= 10x)`);
+  console.log(`  vmap / batched-loss grad: ${r(v, b)} (target <= 1.5x); both jitted: ${r(vj, bj)}`);
 }
 console.log(`\nload average after: ${load()}`);
