@@ -50,11 +50,6 @@ export function batchFirst(x: Tensor, bdim: number | null, size: number): Tensor
   return batchAt(x, bdim, size, 0);
 }
 
-/** `x` with its batch axis first, or x as it is if unbatched. */
-export function batchFirstOrNull(x: Tensor, bdim: number | null): Tensor {
-  return bdim === null ? x : moveAxis(x, bdim, 0);
-}
-
 /** A per-example list (shape, begins, pads) with the batch's entry `v` inserted at `bdim`. `withBatch([2, 3], 1, 5)` → [2, 5, 3] */
 export function withBatch<T>(xs: readonly T[], bdim: number, v: T): T[] {
   return [...xs.slice(0, bdim), v, ...xs.slice(bdim)];

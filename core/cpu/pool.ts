@@ -319,9 +319,6 @@ function copyOut(f32: Float32Array, at: number, n: number): Float32Array {
   return res;
 }
 
-/** Whether conv2d can run on the wasm kernel here. */
-export const conv2dWasmReady = (): boolean => wasm !== undefined;
-
 /**
  * A float32 2-D convolution x [B, C, H, W] * w [O, C, KH, KW] -> [B, O, OH, OW] on the wasm kernel,
  * im2col fused into its packing (see conv2d in wasm/gemm.wat); the threads share out the images'
