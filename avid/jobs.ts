@@ -128,6 +128,8 @@ export async function runTrain(dir: string, given: TrainOptions, explicit: Reado
   const data = await openData(o, job, saved && toStats(saved.stats));
   job.log(`AVID ${o.objective} on ${data.describe}; backend ${np.currentBackend()}, ${np.cpuThreads()} cpu thread(s)`);
   const model = avidModel(tinyModel), cfg = trainConfig(o, data.train.n);
+  // before the run folder holds anything, so that the corrected command may use it
+  if (data.train.n < cfg.batch) throw new UsageError(`--batch ${cfg.batch}: ${data.train.n} training clip(s) make no batch; give --batch ${Math.max(1, data.train.n)} or less, or more clips`);
   if (!saved) writeJson(files.config, { version: 1, options: o, stats: { mean: Array.from(data.train.stats.mean), std: Array.from(data.train.stats.std) }, model: tinyModel });
   if (!existsSync(join(files.checkpoint, 'manifest.json'))) writeAtomic(files.metrics, '');
   // a staged objective (CMA) trains the stage it starts from into its own folder first

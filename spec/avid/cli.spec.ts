@@ -77,6 +77,12 @@ test('exit codes: 0 for --help, 2 for usage errors', async (t) => {
   t.equal(none.code, 1, 'a folder with no videos fails');
   t.ok(/no video files/.test(none.err), `and says so: ${none.err.trim()}`);
   t.equal(avid('train').code, 2, 'missing --out: 2');
+  const few = join(tmp, 'r4'), tooBig = avid('train', '--out', few, '--train', '4', '--test', '4', '--batch', '8', '--quiet');
+  t.equal(tooBig.code, 2, 'fewer training clips than a batch: 2');
+  t.ok(/--batch 8: 4 training clip\(s\) make no batch; give --batch 4 or less/.test(tooBig.err), `says what to change: ${tooBig.err.trim()}`);
+  t.ok(!existsSync(join(few, 'config.json')), 'and leaves the run folder unclaimed');
+  const fixed = avid('train', '--out', few, '--train', '4', '--test', '4', '--batch', '4', '--negatives', '2', '--epochs', '1', '--quiet');
+  t.equal(fixed.code, 0, `so the corrected command runs there ${fixed.err.slice(-300)}`);
 });
 
 test('the report is shaped like the paper\'s Table 1', (t) => {
