@@ -12,6 +12,9 @@ import * as vega from 'vega';
 import * as vl from 'vega-lite';
 import { UMAP } from 'umap-js';
 import { pngDataUrl } from './png.js';
+
+/** Steps are whole numbers: a short run's axis says 1, 2, 3, not 1.0, 1.1, ... */
+const STEP_AXIS = { field: 'step', type: 'quantitative', title: 'step', axis: { tickMinStep: 1, format: 'd' } } as const;
 import { writeAtomic } from './run.js';
 
 /** Per-block linear-probe accuracy (%) and retrieval recall (%), as `avid eval` writes them. */
@@ -93,7 +96,7 @@ async function lossPlot(metrics: ReportData['metrics'], keys: string[]): Promise
   const range = keys.map((k, i) => (k === 'loss' ? '#1d2433' : PALETTE[i % PALETTE.length]));
   return plot({
     data: { values: rows }, width: 860, height: 260,
-    encoding: { x: { field: 'step', type: 'quantitative', title: 'step' }, color: { field: 'term', type: 'nominal', title: null, scale: { domain: keys, range }, legend: { orient: 'top' } } },
+    encoding: { x: STEP_AXIS, color: { field: 'term', type: 'nominal', title: null, scale: { domain: keys, range }, legend: { orient: 'top' } } },
     layer: rawAndSmooth('loss'),
   } as vl.TopLevelSpec, 'plot-loss');
 }
@@ -106,7 +109,7 @@ async function similarityPlot(metrics: ReportData['metrics'], terms: string[]): 
     data: { values: rows }, columns, facet: { field: 'term', type: 'nominal', title: null, sort: terms },
     spec: {
       width, height: 170,
-      encoding: { x: { field: 'step', type: 'quantitative', title: 'step' }, color: { field: 'pair', type: 'nominal', title: null, scale: { domain: ['positive', 'negative'], range: ['#2a9d8f', '#e76f51'] }, legend: { orient: 'top' } } },
+      encoding: { x: STEP_AXIS, color: { field: 'pair', type: 'nominal', title: null, scale: { domain: ['positive', 'negative'], range: ['#2a9d8f', '#e76f51'] }, legend: { orient: 'top' } } },
       layer: rawAndSmooth('cosine similarity'),
     },
   } as vl.TopLevelSpec, 'plot-similarity');
