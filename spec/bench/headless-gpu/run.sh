@@ -9,6 +9,8 @@
 #   jit   spec/bench/jit.ts --backends gpu
 #   step  spec/bench/avid-step.ts --backends gpu (the first jitted step compiled for about a minute on an
 #         H100; kernels over SLOW_COMPILE_MS, default 1000, are named)
+#   step28  the same with AVID_GPU_ONE_LAUNCH_LOG2=28 (matmul's one-launch route up to 2^28 multiply-adds,
+#         not 2^24): fewer launches, more fetches each; which wins decides the default
 #   spec  the gpu specs (SPECS, default gpu primitives autodiff composites jit backends) until SPEC_DEADLINE s,
 #         each under SPEC_TIMEOUT s (default 120)
 # Output goes to the terminal and to $OUT (default /tmp/out). MODE=mesa runs all of it on Mesa's
@@ -56,6 +58,7 @@ for part in ${PARTS//,/ }; do
     hg0) echo "=== headless-gl, AVID_GPU_LIGHT_FRAMEBUFFERS=0 ($(el) s)"; AVID_GPU_LIGHT_FRAMEBUFFERS=0 timeout 120 $N $P/b/headless-gl.mjs ${HG_ARGS:---reps 9 --mlp-reps 15} 2>&1 | tee $OUT/headless-gl0.txt;;
     jit) echo "=== jit ($(el) s)"; timeout 120 $N $P/b/jit.mjs --backends gpu 2>&1 | tee $OUT/jit.txt;;
     step) echo "=== avid-step ($(el) s)"; AVID_GPU_SLOW_COMPILE_MS=${SLOW_COMPILE_MS:-1000} timeout 300 $N $P/b/avid-step.mjs --backends gpu --each ${STEP_ARGS:---rounds 6 --warmup 2} 2>&1 | tee $OUT/step.txt;;
+    step28) echo "=== avid-step, AVID_GPU_ONE_LAUNCH_LOG2=28 ($(el) s)"; AVID_GPU_ONE_LAUNCH_LOG2=28 AVID_GPU_SLOW_COMPILE_MS=${SLOW_COMPILE_MS:-1000} timeout 300 $N $P/b/avid-step.mjs --backends gpu --each ${STEP_ARGS:---rounds 6 --warmup 2} 2>&1 | tee $OUT/step28.txt;;
     spec)
       for f in ${SPECS:-gpu primitives autodiff composites jit backends}; do
         [ $(el) -gt ${SPEC_DEADLINE:-600} ] && { echo "# $f: not run (deadline)"; continue; }
