@@ -33,13 +33,16 @@ export function windowOut(op: string, spatial: Shape, w: Window): number[] {
   });
 }
 
+/** One plane's im2col map as runs (im2colRuns). */
+export interface Runs { readonly dst: Int32Array; readonly src: Int32Array; readonly len: Int32Array; readonly step: number }
+
 /**
  * The im2col map of one (batch, channel) plane as runs, shared by unfold and fold: for each kernel
  * offset and each row of output positions (every axis but the last), the stretch of the row whose
  * input lies inside the plane: cols[dst + j] = x[src + j * step] for j < len. Everything outside
  * the runs reads padding. Computed once per call, it makes the per-plane loops branch-free.
  */
-export function im2colRuns(spatial: Shape, outS: Shape, w: Window): { dst: Int32Array; src: Int32Array; len: Int32Array; step: number } {
+export function im2colRuns(spatial: Shape, outS: Shape, w: Window): Runs {
   const D = spatial.length, L = sizeOf(outS), Kp = sizeOf(w.kernel), last = D - 1;
   const OW = outS[last], S = spatial[last], step = w.stride[last], p0 = w.padding[last][0], dl = w.dilation[last];
   const inStr = new Array<number>(D);

@@ -7,6 +7,7 @@
  * Then the wasm conv2d kernel (im2col fused into the GEMM's packing) against a naive loop, over
  * geometries that take each of its packing paths, and so its weight gradient (the columns packed
  * straight from the image, transposed), which must also not depend on the number of threads.
+ * Last, fold's sums in wasm, against a naive loop bit for bit.
  */
 import test from 'tape';
 import { spawnSync } from 'node:child_process';
@@ -14,6 +15,9 @@ import { fileURLToPath } from 'node:url';
 import { gemm } from '../../core/cpu/gemm.js';
 import { simdOuter, simdStats } from '../../core/cpu/simd.js';
 import { type Conv2dGeometry, conv2dWasm, conv2dWeightGradWasm, gemmBatched, gemmKernel, type GemmBatch } from '../../core/cpu/pool.js';
+import * as np from '../../core/index.js';
+import { foldStats } from '../../core/prims/fold.js';
+import { fold as naiveFold } from './naive.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -355,5 +359,40 @@ test('conv2d weight gradient (wasm): the same bits with one thread as with the d
   const one1 = run('1'), two = run('2');
   t.ok(one1.length > 1000, 'a result came back');
   t.equal(two, one1, 'AVID_THREADS=2 gives the bits of AVID_THREADS=1');
+  t.end();
+});
+
+// ---------------------------------------------------------------------------------------------------
+// fold (col2im): wasm's fold_runs adds each plane's runs of columns into float64 sums, four terms at a
+// time along runs of stride 1, then rounds each sum once. Its terms and their order are the
+// JavaScript loop's, and a naive loop over (kernel offset, output position) adds them in that order
+// too: bit for bit, non-finite values included.
+
+test('fold (wasm): the naive loop\'s sums bit for bit, vector and scalar runs, overlapping windows, NaN and Inf', (t) => {
+  if (gemmKernel() !== 'wasm-simd') { t.skip('no wasm kernel (AVID_GEMM=js)'); t.end(); return; }
+  type Fold = [string, number, number, number[], { K: number[]; s: number[]; p: [number, number][]; d: number[] }];
+  const cases: Fold[] = [
+    ['1-D, stride 1: runs of 6, 7 and 8 (a vector and a scalar rest)', 2, 3, [9], { K: [3], s: [1], p: [[1, 1]], d: [1] }],
+    ['2-D 3 x 3 same, stride 1 (overlapping windows)', 2, 4, [7, 13], { K: [3, 3], s: [1, 1], p: [[1, 1], [1, 1]], d: [1, 1] }],
+    ['a (2+1)-D temporal fold [3, 1] over [8, 256]', 1, 5, [8, 256], { K: [3, 1], s: [1, 1], p: [[1, 1], [0, 0]], d: [1, 1] }],
+    ['stride 2 along the last axis: scalar runs', 3, 2, [9, 11], { K: [3, 3], s: [2, 2], p: [[1, 1], [1, 1]], d: [1, 1] }],
+    ['dilation 2, uneven padding', 1, 3, [6, 10], { K: [2, 3], s: [1, 1], p: [[1, 0], [2, 1]], d: [2, 2] }],
+    ['3-D', 2, 2, [3, 4, 5], { K: [2, 3, 2], s: [1, 1, 2], p: [[0, 0], [1, 1], [0, 1]], d: [1, 1, 1] }],
+  ];
+  for (const [name, B, C, S, w] of cases) {
+    const win = { kernel: w.K, stride: w.s, padding: w.p, dilation: w.d };
+    const outS = S.map((s, i) => Math.floor((s + w.p[i][0] + w.p[i][1] - (w.K[i] - 1) * w.d[i] - 1) / w.s[i]) + 1);
+    const Kp = w.K.reduce((a, b) => a * b, 1), L = outS.reduce((a, b) => a * b, 1);
+    const data = randoms(B * C * Kp * L, seed++);
+    data[3] = NaN; data[data.length - 2] = Infinity;
+    const cols = np.tensor(data, { shape: [B, C * Kp, L] });
+    const before = foldStats.calls;
+    const got = np.fold(cols, S, win).dataSync() as Float32Array;
+    t.equal(foldStats.calls, before + 1, `${name}: ran in wasm`);
+    const ref = naiveFold({ shape: [B, C * Kp, L], data: Float64Array.from(data) }, C, S, w.K, w.s, w.p.map(([lo]) => lo), outS, w.d);
+    const want = Float32Array.from(ref.data as Float64Array);
+    const diff = got.findIndex((v, i) => !Object.is(v, want[i]));
+    t.equal(diff, -1, diff < 0 ? `${name}: bit for bit` : `${name}: element ${diff} is ${got[diff]}, not ${want[diff]}`);
+  }
   t.end();
 });

@@ -1,7 +1,7 @@
 ;; GEMM for float32 with WebAssembly SIMD: C[i, j] = sum_k A[i, k] B[k, j] for rows i in [i0, i1);
 ;; and a 2-D convolution (conv2d, further down) that is this GEMM with im2col fused into its packing,
 ;; and that convolution's weight gradient (conv2d_wgrad), the columns again packed from the image;
-;; and, at the end, BatchNorm's per-channel loops (ch_sum, ch_sqdev, ch_gsums, ch_map).
+;; BatchNorm's per-channel loops (ch_sum, ch_sqdev, ch_gsums, ch_map); and, at the end, fold's sums (fold_runs).
 ;;
 ;; The same Goto/BLIS blocking as the JavaScript gemm (../gemm.ts), with 128-bit vectors:
 ;;
@@ -854,6 +854,58 @@
           (br $tail)))
         (br_if $chans (i32.lt_u (local.tee $c (i32.add (local.get $c) (i32.const 1))) (local.get $C))))
       (br_if $rows (i32.lt_u (local.tee $b (i32.add (local.get $b) (i32.const 1))) (local.get $B)))))
+
+  ;; ---------------------------------------------------------------------------------------------
+  ;; fold (col2im, core/prims/fold.ts): P planes, each a sum of runs of its columns. Plane p's columns
+  ;; are the n floats at $x + 4 p n; run r (three i32 at $runs + 12 r: dst, src, len) adds
+  ;; cols[dst + j] into acc[src + j step] for j < len, acc being S float64 at $acc; then the plane's
+  ;; S sums go to $y + 4 p S, each rounded once to float32. These are the JavaScript loop's additions
+  ;; in its order (each sum takes its terms run after run; a run's terms go to distinct sums, so with
+  ;; step 1 four of them go at once), so its values bit for bit. P >= 1.
+  (func (export "fold_runs") (param $x i32) (param $P i32) (param $n i32) (param $runs i32) (param $R i32)
+    (param $step i32) (param $acc i32) (param $S i32) (param $y i32)
+    (local $p i32) (local $r i32) (local $d i32) (local $s i32) (local $end i32) (local $at i32) (local $jump i32) (local $v v128)
+    (local.set $jump (i32.shl (local.get $step) (i32.const 3)))
+    (loop $planes
+      (memory.fill (local.get $acc) (i32.const 0) (i32.shl (local.get $S) (i32.const 3)))
+      (local.set $r (i32.const 0))
+      (block $runs_done (loop $run
+        (br_if $runs_done (i32.ge_u (local.get $r) (local.get $R)))
+        (local.set $at (i32.add (local.get $runs) (i32.mul (local.get $r) (i32.const 12))))
+        (local.set $d (i32.add (local.get $x) (i32.shl (i32.load (local.get $at)) (i32.const 2))))
+        (local.set $s (i32.add (local.get $acc) (i32.shl (i32.load offset=4 (local.get $at)) (i32.const 3))))
+        (local.set $end (i32.add (local.get $d) (i32.shl (i32.load offset=8 (local.get $at)) (i32.const 2))))
+        (if (i32.eq (local.get $step) (i32.const 1))
+          (then ;; four terms at a time while four are left
+            (block $done (loop $vec
+              (br_if $done (i32.gt_u (i32.add (local.get $d) (i32.const 16)) (local.get $end)))
+              (local.set $v (v128.load (local.get $d)))
+              (v128.store (local.get $s) (f64x2.add (v128.load (local.get $s)) (f64x2.promote_low_f32x4 (local.get $v))))
+              (v128.store offset=16 (local.get $s) (f64x2.add (v128.load offset=16 (local.get $s))
+                (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $v) (local.get $v)))))
+              (local.set $d (i32.add (local.get $d) (i32.const 16)))
+              (local.set $s (i32.add (local.get $s) (i32.const 32)))
+              (br $vec)))))
+        ;; the rest one at a time (all of a run with step > 1)
+        (block $done (loop $one
+          (br_if $done (i32.ge_u (local.get $d) (local.get $end)))
+          (f64.store (local.get $s) (f64.add (f64.load (local.get $s)) (f64.promote_f32 (f32.load (local.get $d)))))
+          (local.set $d (i32.add (local.get $d) (i32.const 4)))
+          (local.set $s (i32.add (local.get $s) (local.get $jump)))
+          (br $one)))
+        (local.set $r (i32.add (local.get $r) (i32.const 1)))
+        (br $run)))
+      ;; the plane's sums out, rounded to float32
+      (local.set $s (local.get $acc))
+      (local.set $end (i32.add (local.get $acc) (i32.shl (local.get $S) (i32.const 3))))
+      (block $done (loop $out
+        (br_if $done (i32.ge_u (local.get $s) (local.get $end)))
+        (f32.store (local.get $y) (f32.demote_f64 (f64.load (local.get $s))))
+        (local.set $s (i32.add (local.get $s) (i32.const 8)))
+        (local.set $y (i32.add (local.get $y) (i32.const 4)))
+        (br $out)))
+      (local.set $x (i32.add (local.get $x) (i32.shl (local.get $n) (i32.const 2))))
+      (br_if $planes (i32.lt_u (local.tee $p (i32.add (local.get $p) (i32.const 1))) (local.get $P)))))
 
   ;; acc[c] += v (float64 array at $acc)
   (func $add_f64 (param $acc i32) (param $c i32) (param $v f64)

@@ -31,6 +31,12 @@ export interface GemmExports {
   ch_gsums(x: number, g: number, r: number, mask: number, B: number, C: number, S: number, mean: number, a: number, s: number): void;
   ch_map(x: number, g: number, r: number, y: number, affine: number, mask: number, B: number, C: number, S: number,
     mean: number, k1: number, k2: number, k3: number): void;
+  /**
+   * fold (col2im) of P planes of n float32 columns at x into P planes of S float32 at y: run r (dst, src,
+   * len: three i32 at runs + 12 r) adds columns [dst, dst + len) into sums src, src + step, ... (S
+   * float64 of scratch at acc). See gemm.wat.
+   */
+  fold_runs(x: number, P: number, n: number, runs: number, R: number, step: number, acc: number, S: number, y: number): void;
   /** dst[0:n] += src[0:n], float32 */
   add_to(dst: number, src: number, n: number): void;
   /** bytes of scratch space each thread needs */
