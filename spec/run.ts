@@ -8,9 +8,12 @@
  * non-zero if anything failed or nothing ran.
  *
  * A file whose first line is `/** @backends cpu gpu` runs once per backend (AVID_BACKEND=gpu for the
- * second run, under `xvfb-run -a` when there is no display). Where the GPU cannot start, the GPU
- * runs are skipped with a message, except in CI (CI=true), where that is a failure: the GPU suite
- * must run there, and AVID_REQUIRE_GPU=1 stops gpu.js from silently falling back to the CPU.
+ * second run, under `xvfb-run -a` when there is no display). `gpu-hw` is the gpu backend again, on
+ * the routes it takes on a real GPU (AVID_GPU_SOFTWARE=0: larger one-launch matmuls, for one) on
+ * whatever renderer is here: in CI, Mesa's llvmpipe, which would otherwise test only its own routes.
+ * Where the GPU cannot start, the GPU runs are skipped with a message, except in CI (CI=true), where
+ * that is a failure: the GPU suite must run there, and AVID_REQUIRE_GPU=1 stops gpu.js from silently
+ * falling back to the CPU.
  */
 import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
@@ -35,8 +38,9 @@ const hasXvfb = spawnSync('sh', ['-c', 'command -v xvfb-run'], { encoding: 'utf8
 /** The command that runs a spec file on `backend`. */
 function command(file: string, backend: string): [string, string[], NodeJS.ProcessEnv] {
   const node: [string, string[]] = [process.execPath, ['--expose-gc', '--import', 'tsx', file]];
-  const env = { ...process.env, AVID_BACKEND: backend, ...(backend === 'gpu' ? { AVID_REQUIRE_GPU: '1' } : {}) };
-  if (backend === 'gpu' && !process.env.DISPLAY && hasXvfb) return ['xvfb-run', ['-a', ...node[0] ? [node[0], ...node[1]] : []], env];
+  const gpu = backend.startsWith('gpu');
+  const env = { ...process.env, AVID_BACKEND: gpu ? 'gpu' : backend, ...(gpu ? { AVID_REQUIRE_GPU: '1' } : {}), ...(backend === 'gpu-hw' ? { AVID_GPU_SOFTWARE: '0' } : {}) };
+  if (gpu && !process.env.DISPLAY && hasXvfb) return ['xvfb-run', ['-a', ...node[0] ? [node[0], ...node[1]] : []], env];
   return [node[0], node[1], env];
 }
 
@@ -56,11 +60,11 @@ let passed = 0, failed = 0, skipped = 0;
 const failures: string[] = [];
 
 for (const file of files) {
-  const tag = /^\/\*\* @backends ([a-z ]+)/.exec(readFileSync(file, 'utf8'));
+  const tag = /^\/\*\* @backends ([a-z -]+)/.exec(readFileSync(file, 'utf8'));
   const backends = (tag ? tag[1].trim().split(/\s+/) : ['cpu']).filter((b) => !only || b === only);
   for (const backend of backends) {
     const name = relative(root, file) + (tag ? ` [${backend}]` : '');
-    if (backend === 'gpu' && !gpuWorks()) {
+    if (backend.startsWith('gpu') && !gpuWorks()) {
       if (inCi) { failed++; failures.push(`${name}: the gpu backend cannot start in CI`); }
       else { skipped++; console.log(`# ${name}: skipped (no GPU context here; run under xvfb-run)`); }
       continue;

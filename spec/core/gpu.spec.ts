@@ -1,4 +1,4 @@
-/** @backends gpu
+/** @backends gpu gpu-hw
  *
  * What only the GPU backend has to prove: that it really runs on a GPU (gpu.js falls back silently),
  * that results are immutable, that edge values match the CPU, that what float32 textures cannot hold

@@ -1,4 +1,4 @@
-/** @backends cpu gpu
+/** @backends cpu gpu gpu-hw
  *
  * jit: a traced, cached and fused program gives what the function gives (bit for bit on the CPU,
  * where fused loops round each op to its dtype), for random elementwise chains over every dtype; it

@@ -1,4 +1,4 @@
-/** @backends cpu gpu
+/** @backends cpu gpu gpu-hw
  *
  * Every primitive, table-driven: the forward result against a naive reference from spec/core/naive.ts,
  * and the vjp (and grad of grad) against float64 central differences along a random direction, over
