@@ -1,4 +1,4 @@
-/** @backends cpu gpu
+/** @backends cpu gpu gpu-hw
  *
  * Compositions (conv, pooling, softmax and friends): forward against naive references and gradients
  * by central differences. They have no vjp of their own, so this checks the primitives compose.

@@ -1,4 +1,4 @@
-/** @backends cpu gpu
+/** @backends cpu gpu gpu-hw
  *
  * The fuzz test of issue 11: a seeded fuzzer drives every public op of core/index.ts with random
  * shapes (rank 0 to 5, size-0 and size-1 axes), dtypes (float32, float64, int32, bool), values (nan,
