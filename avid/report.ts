@@ -12,10 +12,10 @@ import * as vega from 'vega';
 import * as vl from 'vega-lite';
 import { UMAP } from 'umap-js';
 import { pngDataUrl } from './png.js';
+import { writeAtomic } from './run.js';
 
 /** Steps are whole numbers: a short run's axis says 1, 2, 3, not 1.0, 1.1, ... */
 const STEP_AXIS = { field: 'step', type: 'quantitative', title: 'step', axis: { tickMinStep: 1, format: 'd' } } as const;
-import { writeAtomic } from './run.js';
 
 /** Per-block linear-probe accuracy (%) and retrieval recall (%), as `avid eval` writes them. */
 export interface EvalJson {
