@@ -12,7 +12,7 @@
  */
 import type { TypedArray } from '../dtype.js';
 import type { Shape } from '../shape.js';
-import { wasmHeap } from './pool.js';
+import { wasmPlace as place } from './pool.js';
 
 /** How many kernels ran here (for specs: a path they mean to check was taken). */
 export const channelStats = { calls: 0 };
@@ -30,17 +30,6 @@ function runsOf(shape: Shape, axes: readonly number[]): Runs | undefined {
   const prod = (from: number, to: number) => shape.slice(from, to).reduce((p, d) => p * d, 1);
   const B = prod(0, kept[0]), C = prod(kept[0], kept[kept.length - 1] + 1), S = prod(kept[kept.length - 1] + 1, shape.length);
   return S >= MIN_RUN && B * C > 0 ? { B, C, S } : undefined;
-}
-
-type Heap = NonNullable<ReturnType<typeof wasmHeap>>;
-
-/** Room in the wasm memory for arrays of these byte sizes, each at a 16-byte aligned address. */
-function place(bytes: readonly number[]): { h: Heap; at: number[] } | undefined {
-  const at: number[] = [];
-  let end = 0;
-  for (const b of bytes) { at.push(end); end += (b + 15) & ~15; }
-  const h = wasmHeap(end);
-  return h && { h, at: at.map((a) => h.base + a) };
 }
 
 /** Mean and biased variance per channel, stacked [mean..., variance...] (as channelMoments). */

@@ -167,12 +167,24 @@ const wasm = startWasm();
 /**
  * The main thread's instance of the module, with at least `bytes` of its memory free from `base`
  * (past every thread's scratch; 64-byte aligned), for kernels that run on the calling thread alone
- * (./channels.ts). Undefined without the module, or when its memory cannot grow that far. Views go
+ * (through wasmPlace: ./channels.ts, ../prims/fold.ts). Undefined without the module, or when its memory cannot grow that far. Views go
  * stale when a later call grows the memory: take them from each call's result.
  */
 export function wasmHeap(bytes: number): { k: GemmExports; base: number; f32: Float32Array; f64: Float64Array } | undefined {
   if (!wasm || !reserveWasm(wasm, wasm.base + bytes)) return undefined;
   return { k: wasm.exports, base: wasm.base, f32: wasm.f32, f64: wasm.f64 };
+}
+
+/**
+ * Room in the wasm memory for arrays of these byte sizes, each at a 16-byte aligned address (the
+ * kernels' vector loads): the heap and the addresses, or undefined without the wasm module or room.
+ */
+export function wasmPlace(bytes: readonly number[]): { h: NonNullable<ReturnType<typeof wasmHeap>>; at: number[] } | undefined {
+  const at: number[] = [];
+  let end = 0;
+  for (const b of bytes) { at.push(end); end += (b + 15) & ~15; }
+  const h = wasmHeap(end);
+  return h && { h, at: at.map((a) => h.base + a) };
 }
 
 /** Which kernel float32 matmul runs on: the WebAssembly SIMD GEMM or the JavaScript one. */

@@ -8,7 +8,7 @@
  */
 import type { Aval, Kernel } from '../backend.js';
 import { allocResult, type TypedArray } from '../dtype.js';
-import { wasmHeap } from '../cpu/pool.js';
+import { wasmPlace } from '../cpu/pool.js';
 import { definePrimitive, type Primitive } from '../primitive.js';
 import { fmt, OpError, sizeOf, type Shape } from '../shape.js';
 import type { Tensor } from '../tensor.js';
@@ -46,10 +46,10 @@ const cpu: Kernel<TypedArray, Attrs> = ([cols], attrs, out) => {
  * nothing, without the wasm module.
  */
 function foldWasm(x: Float32Array, y: Float32Array, n: number, { dst, src, len, step }: Runs): boolean {
-  const P = x.length / n, S = y.length / P, R = dst.length, up = (b: number) => (b + 15) & ~15;
-  const h = wasmHeap(up(x.byteLength) + up(12 * R) + up(8 * S) + y.byteLength);
-  if (!h) return false;
-  const px = h.base, pr = px + up(x.byteLength), pa = pr + up(12 * R), py = pa + up(8 * S);
+  const P = x.length / n, S = y.length / P, R = dst.length;
+  const p = wasmPlace([x.byteLength, 12 * R, 8 * S, y.byteLength]);
+  if (!p) return false;
+  const { h, at: [px, pr, pa, py] } = p;
   h.f32.set(x, px / 4);
   const table = new Int32Array(h.f32.buffer, pr, 3 * R);
   for (let r = 0; r < R; r++) { table[3 * r] = dst[r]; table[3 * r + 1] = src[r]; table[3 * r + 2] = len[r]; }
