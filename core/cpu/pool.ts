@@ -167,8 +167,9 @@ const wasm = startWasm();
 /**
  * The main thread's instance of the module, with at least `bytes` of its memory free from `base`
  * (past every thread's scratch; 64-byte aligned), for kernels that run on the calling thread alone
- * (through wasmPlace: ./channels.ts, ../prims/fold.ts). Undefined without the module, or when its memory cannot grow that far. Views go
- * stale when a later call grows the memory: take them from each call's result.
+ * (through wasmPlace: ./channels.ts, ../prims/fold.ts). Undefined without the module, or when its
+ * memory cannot grow that far. Views go stale when a later call grows the memory: take them from
+ * each call's result.
  */
 export function wasmHeap(bytes: number): { k: GemmExports; base: number; f32: Float32Array; f64: Float64Array } | undefined {
   if (!wasm || !reserveWasm(wasm, wasm.base + bytes)) return undefined;
